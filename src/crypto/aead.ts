@@ -1,0 +1,54 @@
+/**
+ * ChaCha20-Poly1305 (IETF) with an explicit 64-bit counter as the nonce: the counter travels in
+ * the clear header, which is authenticated as associated data, so no nonce is ever implicit or
+ * reused. Counters are JS numbers: rekeying long before 2^53 keeps them exact.
+ */
+import sodium from 'sodium-native'
+
+export const AEAD_KEY_BYTES = 32
+export const TAG_BYTES = 16
+/** Our choice: rotate keys well before counters get anywhere near 2^64 (DESIGN.md section 3). */
+export const MAX_MESSAGES_PER_KEY = 2 ** 40
+
+const TWO_POW_32 = 2 ** 32
+
+/** Writes `counter` into the 12-byte nonce: 4 zero bytes then the counter, little-endian. */
+export function writeNonce (nonce: Buffer, counter: number): void {
+  nonce.writeUInt32LE(0, 0)
+  nonce.writeUInt32LE(counter % TWO_POW_32, 4)
+  nonce.writeUInt32LE(Math.floor(counter / TWO_POW_32), 8)
+}
+
+/** One direction's key. Owns its key bytes and wipes them on `wipe()`. */
+export class AeadKey {
+  private readonly nonce = Buffer.alloc(12)
+  private readonly key: Buffer
+
+  constructor (key: Uint8Array) {
+    if (key.length !== AEAD_KEY_BYTES) throw new RangeError('AEAD key must be 32 bytes')
+    this.key = Buffer.from(key)
+  }
+
+  /**
+   * Encrypts `text` in place and writes the tag to `tag`. `ad` is authenticated, not encrypted.
+   */
+  sealInPlace (ad: Uint8Array, text: Uint8Array, tag: Uint8Array, counter: number): void {
+    writeNonce(this.nonce, counter)
+    sodium.crypto_aead_chacha20poly1305_ietf_encrypt_detached(text, tag, text, ad, null, this.nonce, this.key)
+  }
+
+  /** Decrypts `text` in place; returns false (leaving garbage in `text`) if authentication fails. */
+  openInPlace (ad: Uint8Array, text: Uint8Array, tag: Uint8Array, counter: number): boolean {
+    writeNonce(this.nonce, counter)
+    try {
+      sodium.crypto_aead_chacha20poly1305_ietf_decrypt_detached(text, null, text, tag, ad, this.nonce, this.key)
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  wipe (): void {
+    sodium.sodium_memzero(this.key)
+  }
+}
