@@ -1,0 +1,47 @@
+// Loads build/Release/gst_native.node (built from native/ by `npm install` through node-gyp)
+// and declares exactly what it exports. Nothing else in gst touches the addon directly.
+import { createRequire } from 'node:module'
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { NativeError } from './native-error.js'
+
+export interface NativeAddon {
+  tunOpen(name: string, multiQueue: boolean): { fd: number, name: string }
+  tunClose(fd: number): void
+  tunSetMtu(name: string, mtuBytes: number): void
+  tunSetUp(name: string, up: boolean): void
+  tunAddAddress(name: string, address: string, prefixLen: number): void
+
+  ioOpen(fd: number, arena: Uint8Array, slotBytes: number, lengths: Uint32Array, stats: Float64Array, onBatch: (count: number) => void): IoHandle
+  ioClose(handle: IoHandle): void
+  readStart(handle: IoHandle): void
+  readStop(handle: IoHandle): void
+  write(handle: IoHandle, packet: Uint8Array, length?: number): boolean
+  writeBatch(handle: IoHandle, packets: readonly Uint8Array[], count: number): number
+  writeSlots(handle: IoHandle, arena: Uint8Array, slotBytes: number, lengths: Uint32Array, count: number): number
+
+  setMtuDiscover(fd: number, mode: number): void
+  getPathMtu(fd: number): number
+  setMark(fd: number, mark: number): void
+  setNotsentLowat(fd: number, bytes: number): void
+  bindToDevice(fd: number, name: string): void
+  getTcpInfo(fd: number): Record<string, number>
+  getTcpInfo(fd: number, out: Float64Array): undefined
+}
+
+/** Opaque native state of one TUN fd's reader/writer. */
+export type IoHandle = { readonly __brand: 'IoHandle' }
+
+/** Where node-gyp puts the addon, seen from the compiled dist/src/native/addon.js. */
+export const addonPath = fileURLToPath(new URL('../../../build/Release/gst_native.node', import.meta.url))
+
+let addon: NativeAddon | undefined
+
+export function loadAddon (): NativeAddon {
+  if (addon) return addon
+  if (!existsSync(addonPath)) {
+    throw new NativeError(`couldn't load the native addon: ${addonPath} is missing (run \`npm install\`, which builds it with node-gyp)`, 'ENOENT')
+  }
+  addon = createRequire(import.meta.url)(addonPath) as NativeAddon
+  return addon
+}

@@ -1,0 +1,7 @@
+export { TunDevice, type TunOptions, type TunStats } from './tun.js'
+export {
+  socketFd, setMtuDiscover, getPathMtu, setMark, bindToDevice, setNotsentLowat, getTcpInfo, readTcpInfo,
+  MTU_DISCOVERY, TCP_INFO_FIELDS, TCP_INFO_INDEX, type MtuDiscovery, type SocketLike, type TcpInfo, type TcpInfoField,
+} from './socket-options.js'
+export { NativeError } from './native-error.js'
+export { loadAddon, addonPath } from './addon.js'

@@ -1,0 +1,64 @@
+// The native addon's typed wrapper, on loopback sockets only: no root, no TUN.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import net from 'node:net'
+import dgram from 'node:dgram'
+import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
+import {
+  TunDevice, NativeError, getTcpInfo, readTcpInfo, setNotsentLowat, setMtuDiscover, getPathMtu, bindToDevice, socketFd,
+  TCP_INFO_FIELDS, TCP_INFO_INDEX,
+} from '../../src/native/index.js'
+
+async function tcpPair (): Promise<{ client: net.Socket, close: () => void }> {
+  const server = net.createServer((s) => s.resume())
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1')
+  await once(client, 'connect')
+  return { client, close: () => { client.destroy(); server.close() } }
+}
+
+test('TCP_INFO reads as an object and into a preallocated array with the same values', async (t) => {
+  const { client, close } = await tcpPair()
+  t.after(close)
+  client.write(Buffer.alloc(100_000))
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  const info = getTcpInfo(client)
+  assert.deepEqual(Object.keys(info), [...TCP_INFO_FIELDS])
+  assert.equal(info.state, 1, 'ESTABLISHED')
+  assert.ok(info.rttUs > 0 && info.rttUs < 1_000_000, `rtt ${info.rttUs} us`)
+  assert.ok(info.sndCwndPkts >= 1)
+  assert.ok(info.bytesAcked >= 100_000, `acked ${info.bytesAcked}`)
+  const out = new Float64Array(TCP_INFO_FIELDS.length)
+  assert.equal(readTcpInfo(client, out), out)
+  assert.equal(out[TCP_INFO_INDEX.state], 1)
+  assert.equal(out[TCP_INFO_INDEX.sndMssBytes], info.sndMssBytes)
+})
+
+test('socket options apply to net and dgram sockets and fail with typed errors', async (t) => {
+  const { client, close } = await tcpPair()
+  t.after(close)
+  setNotsentLowat(client, 16_384)
+  const udp = dgram.createSocket('udp4')
+  t.after(() => udp.close())
+  assert.throws(() => socketFd(udp), { name: 'NativeError', code: 'EBADF' })
+  udp.bind(0, '127.0.0.1')
+  await once(udp, 'listening')
+  udp.connect((udp.address()).port, '127.0.0.1')
+  await once(udp, 'connect')
+  setMtuDiscover(udp, 'probe')
+  setMtuDiscover(udp, 'do')
+  assert.equal(getPathMtu(udp), Number(readFileSync('/sys/class/net/lo/mtu', 'utf8')), 'loopback MTU')
+  assert.throws(() => getTcpInfo(socketFd(udp)), (e: unknown) => e instanceof NativeError && e.code === 'EOPNOTSUPP' && /TCP_INFO/.test(e.message))
+  assert.throws(() => bindToDevice(udp, 'gst-none0'), (e: unknown) => e instanceof NativeError && ['ENODEV', 'EPERM'].includes(e.code))
+  assert.throws(() => setNotsentLowat(1_000_000, 1), { code: 'EBADF', message: /couldn't set TCP_NOTSENT_LOWAT=1 on fd 1000000: EBADF/ })
+})
+
+test('TUN open errors are readable and typed', () => {
+  assert.throws(() => TunDevice.open({ name: 'a-name-longer-than-15' }), { name: 'NativeError', code: 'ERR_INVALID_ARG', message: /at most 15 bytes/ })
+  assert.throws(() => TunDevice.open({ mtuBytes: 9000, slotBytes: 2048 }), { code: 'ERR_INVALID_ARG', message: /MTU 9000 does not fit/ })
+  if (process.getuid?.() !== 0) {
+    assert.throws(() => TunDevice.open(), { code: 'EPERM', message: "couldn't open /dev/net/tun: EPERM (needs CAP_NET_ADMIN)" })
+  }
+})
