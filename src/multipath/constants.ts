@@ -1,0 +1,65 @@
+/**
+ * Numbers the multipath core runs on. "From a spec" values are not ours to tune; "our choice"
+ * values are, and each says why it is what it is. Durations in ms, rates in bits per second.
+ */
+
+// ---- From a specification ----
+
+/** RFC 6298 section 2: SRTT gain (1/8). */
+export const RTT_ALPHA = 1 / 8
+/** RFC 6298 section 2: RTTVAR gain (1/4). */
+export const RTT_BETA = 1 / 4
+/** RFC 6298 section 2: RTO = SRTT + K * RTTVAR. */
+export const RTT_K = 4
+
+// ---- Our choice ----
+
+/** An idle path is probed at least this often, so a dead idle path is noticed well under a second. */
+export const DEFAULT_PROBE_INTERVAL_MS = 100
+/**
+ * A path whose replies are overdue by more than max(3 x (4 x rttvar + max ack delay), this floor)
+ * is declared down. The floor keeps a very stable path (rttvar ~ 0) from flapping on one late reply.
+ */
+export const DEFAULT_DOWN_FLOOR_MS = 60
+/** Receivers send path feedback at least this often while data arrives (it bounds the ack delay). */
+export const DEFAULT_FEEDBACK_INTERVAL_MS = 10
+/** ...or after this many data packets, whichever comes first (one feedback per ~20 kB at 1.4 kB). */
+export const FEEDBACK_EVERY_PACKETS = 16
+/** Answers a probing/down path must give before it is trusted with data again. */
+export const UP_AFTER_REPLIES = 2
+/** Loss ratio above which an up path is degraded, and below which a degraded one is up again. */
+export const DEGRADED_LOSS_RATIO = 0.2
+export const UNDEGRADED_LOSS_RATIO = 0.1
+/** Loss EWMA gain per packet: about the last 128 packets count. */
+export const LOSS_GAIN_PER_PACKET = 1 / 128
+/** Min RTT and min one-way delay are the minimum over this window (a route change is forgotten after it). */
+export const MIN_FILTER_WINDOW_MS = 10_000
+/** Delivery rate is the max of samples over this window (BBR uses 10 round trips; we use time, paths differ). */
+export const RATE_WINDOW_MS = 2_000
+/** A delivery rate sample spans at least this long, so one compressed burst cannot inflate it. */
+export const RATE_SAMPLE_MIN_MS = 20
+/** Rate assumed for a path before any delivery feedback: low, startup doubles it each round. */
+export const INITIAL_RATE_BITS_PER_SEC = 2_000_000
+/** Startup scheduling gain (BBR's 2/ln2 rounded down): the estimate doubles each round while it keeps growing. */
+export const STARTUP_GAIN = 2
+/** Startup ends after this many rounds without 25 % growth (BBR's full-pipe test). */
+export const STARTUP_FLAT_ROUNDS = 3
+/** Periodic upward probe and drain gains; a probe cycle is eight rounds, like BBR's ProbeBW. */
+export const PROBE_GAINS: readonly number[] = [1.25, 0.9, 1, 1, 1, 1, 1, 1]
+/** A round lasts one min RTT but at least this long (keeps short paths from cycling every few ms). */
+export const MIN_ROUND_MS = 50
+/** Queueing delay above our own queue model by more than this (plus a quarter of the model) means we over-estimate the rate. */
+export const QUEUE_EXCESS_MS = 10
+/** Per-path send records kept for RTT, loss and repair; must exceed packets in flight on one path. */
+export const SEND_RING_SIZE = 1 << 14
+/** Most lost sequence numbers one feedback reports (the rest are counted as loss, not repaired). */
+export const MAX_NACKS_PER_FEEDBACK = 32
+/** Reorder hold time limits: the cap keeps a failing path from stalling a flow longer than failover takes. */
+export const MIN_HOLD_MS = 2
+export const MAX_HOLD_MS = 250
+/** Hold time used before any measurement (covers the 50 ms path skew we are built for). */
+export const INITIAL_HOLD_MS = 80
+/** Packets a reorder bucket can hold behind a hole; beyond it the hole is skipped early. */
+export const REORDER_WINDOW_PACKETS = 4096
+/** Flow-class buckets: many more than concurrent bulk flows, few enough to keep memory small. */
+export const DEFAULT_FLOW_BUCKETS = 64

@@ -1,0 +1,36 @@
+import { MIN_FILTER_WINDOW_MS } from './constants.js'
+
+/**
+ * One-way delay trend from (sender timestamp, receiver timestamp) pairs. The clocks are not
+ * synchronised, so a single sample means nothing; the minimum over a window is the empty-queue
+ * baseline and the excess over it is the queueing delay now. Samples of different paths
+ * between the same two hosts share both clocks, so their baselines can be compared to get the
+ * delay spread between paths.
+ */
+export class OneWayDelayTrend {
+  /** Latest receiver-minus-sender time (includes an unknown clock offset). */
+  latestRelMs = NaN
+  minRelMs = Infinity
+  private minStampMs = -Infinity
+  /** Smoothed queueing delay above the baseline. */
+  queueDelayMs = 0
+  /** Smoothed mean deviation of consecutive samples: the path's jitter. */
+  jitterMs = 0
+
+  addSample (senderTimeMs: number, receiverTimeMs: number, nowMs: number): void {
+    const rel = receiverTimeMs - senderTimeMs
+    if (!Number.isFinite(rel)) return
+    if (!Number.isNaN(this.latestRelMs)) this.jitterMs += (Math.abs(rel - this.latestRelMs) - this.jitterMs) / 16
+    this.latestRelMs = rel
+    if (rel <= this.minRelMs || nowMs - this.minStampMs > MIN_FILTER_WINDOW_MS) {
+      this.minRelMs = rel
+      this.minStampMs = nowMs
+    }
+    this.queueDelayMs += (rel - this.minRelMs - this.queueDelayMs) / 4
+  }
+
+  /** Queueing delay shown by the latest sample alone. */
+  latestQueueDelayMs (): number {
+    return Number.isNaN(this.latestRelMs) ? 0 : this.latestRelMs - this.minRelMs
+  }
+}

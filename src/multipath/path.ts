@@ -1,0 +1,269 @@
+import {
+  DEFAULT_PROBE_INTERVAL_MS, DEFAULT_DOWN_FLOOR_MS, DEFAULT_FEEDBACK_INTERVAL_MS, SEND_RING_SIZE, QUEUE_EXCESS_MS,
+} from './constants.js'
+import { RttEstimator } from './rtt-estimator.js'
+import { OneWayDelayTrend } from './delay-trend.js'
+import { LossEstimator } from './loss-estimator.js'
+import { RateEstimator } from './rate-estimator.js'
+import { Pacer } from './pacer.js'
+import { nextPathState, type PathState, type PathSignals } from './path-state.js'
+import type { PathFeedback } from './feedback.js'
+
+/** RFC 6298 section 2.1: RTO before any RTT sample is 1 s; used as the reply deadline of a fresh path. */
+const INITIAL_REPLY_MS = 1000
+/** Our choice: a path is down at most this long after its reply was due, however noisy its RTT. */
+const DOWN_CEILING_MS = 150
+/** Our choice: a reply this late (beyond srtt + 4 rttvar) makes the path degraded at once. */
+const DEGRADE_MARGIN_MS = 5
+
+export type PathPreference = 'primary' | 'backup'
+
+export interface PathOptions {
+  /** For logs and `show`, e.g. "10.0.0.2→203.0.113.1:5000". */
+  name?: string
+  preference?: PathPreference
+  /** Static weight for the `weighted` scheduler (default: the tx cap, else 1). */
+  weight?: number
+  /** Configured send rate: a cap, never a guess (0 = none). */
+  txCapBitsPerSec?: number
+  probeIntervalMs?: number
+  downFloorMs?: number
+  /** Longest time a receiver holds feedback (its feedback interval). */
+  maxAckDelayMs?: number
+}
+
+/** Counters shown by `show`; plain numbers. */
+export interface PathCounters {
+  txPackets: number
+  txBytes: number
+  probes: number
+  feedbacks: number
+  nackedPackets: number
+  downEvents: number
+}
+
+/**
+ * Sender side of one path (a UDP 4-tuple, or a TCP subflow): its estimators, its state and the
+ * record of what was sent on it. Every method takes `nowMs`; nothing here reads a clock.
+ */
+export class Path {
+  readonly name: string
+  preference: PathPreference
+  weight: number
+  txCapBitsPerSec: number
+  readonly probeIntervalMs: number
+  readonly downFloorMs: number
+  readonly maxAckDelayMs: number
+  state: PathState = 'probing'
+  /** Time of the last state change. */
+  stateSinceMs = 0
+  readonly rtt = new RttEstimator()
+  readonly delay = new OneWayDelayTrend()
+  readonly loss = new LossEstimator()
+  readonly rate = new RateEstimator()
+  readonly pacer = new Pacer()
+  readonly counters: PathCounters = { txPackets: 0, txBytes: 0, probes: 0, feedbacks: 0, nackedPackets: 0, downEvents: 0 }
+  /** Bytes queued outside our model (pipe mode: the subflow's unsent bytes), or -1 to use the model. */
+  externalQueuedBytes = -1
+
+  private nextSeq = 0
+  private highestAckedSeq = -1
+  private lastEchoSeq = -1
+  private lastSendMs = -Infinity
+  private repliesInARow = 0
+  private isAdminDown = false
+  private lastBackOffMs = -Infinity
+  // Delivery-rate anchor, in the receiver's clock.
+  private anchorBytes = -1
+  private anchorRxMs = 0
+  private lastReceivedPackets = 0
+  // Send records, indexed by pathSeq & (SEND_RING_SIZE - 1).
+  private readonly sentMs = new Float64Array(SEND_RING_SIZE)
+  private readonly sentUnit = new Float64Array(SEND_RING_SIZE).fill(-1)
+  private readonly sentQueueMs = new Float32Array(SEND_RING_SIZE)
+  private readonly sentBusy = new Uint8Array(SEND_RING_SIZE)
+  private readonly signals: PathSignals = {
+    repliesInARow: 0, overdueMs: 0, degradeAfterMs: 0, downAfterMs: 0, lossRatio: 0, isBackup: false, isAdminDown: false,
+  }
+
+  constructor (readonly id: number, options: PathOptions = {}) {
+    this.name = options.name ?? `path${id}`
+    this.preference = options.preference ?? 'primary'
+    this.txCapBitsPerSec = options.txCapBitsPerSec ?? 0
+    this.weight = options.weight ?? (this.txCapBitsPerSec > 0 ? this.txCapBitsPerSec : 1)
+    this.probeIntervalMs = options.probeIntervalMs ?? DEFAULT_PROBE_INTERVAL_MS
+    this.downFloorMs = options.downFloorMs ?? DEFAULT_DOWN_FLOOR_MS
+    this.maxAckDelayMs = options.maxAckDelayMs ?? DEFAULT_FEEDBACK_INTERVAL_MS
+    this.pacer.setRate(this.planningRateBitsPerSec(), 0)
+  }
+
+  /**
+   * Record a send and return the per-path sequence to stamp on it (with `txTimeMs = nowMs`).
+   * `unitId` (>= 0) is the caller's handle for the payload, returned if it needs repair.
+   */
+  onSend (bytes: number, nowMs: number, unitId = -1): number {
+    const seq = this.nextSeq++
+    const slot = seq & (SEND_RING_SIZE - 1)
+    this.sentMs[slot] = nowMs
+    this.sentUnit[slot] = unitId
+    this.sentQueueMs[slot] = this.pacer.queueDelayMs(0, nowMs)
+    this.sentBusy[slot] = this.pacer.backlogBytes > 0 ? 1 : 0
+    this.pacer.onSend(bytes, nowMs)
+    this.lastSendMs = nowMs
+    this.counters.txPackets++
+    this.counters.txBytes += bytes
+    if (unitId < 0) this.counters.probes++
+    return seq
+  }
+
+  /** Whether the caller should send a probe on this path now (it was idle for a probe interval). */
+  isProbeDue (nowMs: number): boolean {
+    return nowMs - this.lastSendMs >= this.probeIntervalMs
+  }
+
+  /**
+   * Feedback about this path arrived. Per-path sequences it nacks that carried a unit are pushed
+   * onto `lostUnits` (if given) so the caller can send them again on another path.
+   */
+  onFeedback (fb: PathFeedback, nowMs: number, lostUnits?: number[]): void {
+    this.counters.feedbacks++
+    if (fb.highestSeq >= this.nextSeq) return // about packets we never sent: ignore
+    if (fb.echoSeq > this.lastEchoSeq && fb.echoSeq > this.nextSeq - SEND_RING_SIZE) {
+      this.lastEchoSeq = fb.echoSeq
+      const slot = fb.echoSeq & (SEND_RING_SIZE - 1)
+      this.rtt.addSample(nowMs - fb.echoTxTimeMs - fb.ackDelayMs, nowMs)
+      this.delay.addSample(fb.echoTxTimeMs, fb.echoRxTimeMs, nowMs)
+      this.checkQueueModel(this.sentQueueMs[slot]!, nowMs)
+      this.sampleDeliveryRate(fb, this.sentBusy[slot] === 0, nowMs)
+    }
+    if (fb.highestSeq > this.highestAckedSeq) {
+      this.loss.addSpan(fb.highestSeq - this.highestAckedSeq, fb.receivedPackets - this.lastReceivedPackets)
+      this.highestAckedSeq = fb.highestSeq
+      this.lastReceivedPackets = fb.receivedPackets
+    }
+    for (let i = 0; i < fb.nackCount; i++) {
+      const seq = fb.nacks[i]!
+      if (seq >= this.nextSeq || seq <= this.nextSeq - SEND_RING_SIZE) continue
+      const slot = seq & (SEND_RING_SIZE - 1)
+      const unit = this.sentUnit[slot]!
+      this.counters.nackedPackets++
+      if (unit >= 0 && lostUnits) lostUnits.push(unit)
+      this.sentUnit[slot] = -1
+    }
+    this.repliesInARow++
+    this.update(nowMs)
+  }
+
+  /** Pipe mode: the subflow proved alive (e.g. TCP acked our data); counts as a reply to all sent. */
+  markHeard (nowMs: number): void {
+    this.highestAckedSeq = this.nextSeq - 1
+    this.repliesInARow++
+    this.update(nowMs)
+  }
+
+  /** Plain samples for callers that measure elsewhere (pipe mode: TCP_INFO). */
+  addRttSample (rttMs: number, nowMs: number): void { this.rtt.addSample(rttMs, nowMs) }
+  addDeliveryRateSample (rateBitsPerSec: number, nowMs: number, isAppLimited = false): void {
+    this.rate.addSample(rateBitsPerSec, nowMs, isAppLimited)
+  }
+
+  setAdminDown (isDown: boolean, nowMs: number): void {
+    this.isAdminDown = isDown
+    this.update(nowMs)
+  }
+
+  /**
+   * Time-driven transitions; call on every send and at least every probe interval. When the
+   * path goes down, the units it had not delivered are pushed onto `reinjectUnits` (if given).
+   */
+  update (nowMs: number, reinjectUnits?: number[]): PathState {
+    const s = this.signals
+    s.repliesInARow = this.repliesInARow
+    s.overdueMs = this.overdueMs(nowMs)
+    const rttTimeoutMs = 4 * this.rtt.rttVarMs + this.maxAckDelayMs
+    s.degradeAfterMs = rttTimeoutMs + DEGRADE_MARGIN_MS
+    s.downAfterMs = Math.min(Math.max(3 * rttTimeoutMs, this.downFloorMs), Math.max(DOWN_CEILING_MS, this.downFloorMs))
+    s.lossRatio = this.loss.lossRatio
+    s.isBackup = this.preference === 'backup'
+    s.isAdminDown = this.isAdminDown
+    const next = nextPathState(this.state, s)
+    if (s.overdueMs > s.degradeAfterMs) this.repliesInARow = 0
+    if (next !== this.state) {
+      if (next === 'down') {
+        this.counters.downEvents++
+        this.repliesInARow = 0
+        if (reinjectUnits) this.takeUnacked(reinjectUnits)
+        // Whatever was sent is written off: the next probe is the first one that must be answered.
+        this.highestAckedSeq = this.nextSeq - 1
+      }
+      this.state = next
+      this.stateSinceMs = nowMs
+    }
+    this.rate.advance(nowMs, this.rtt.minRttMs)
+    this.pacer.setRate(this.planningRateBitsPerSec(), nowMs)
+    return this.state
+  }
+
+  /** Rate the scheduler plans with: estimate x gain, capped by the configured rate. */
+  planningRateBitsPerSec (): number {
+    const planned = this.rate.estimateBitsPerSec * this.rate.gain
+    return this.txCapBitsPerSec > 0 ? Math.min(planned, this.txCapBitsPerSec) : planned
+  }
+
+  /** One-way propagation delay without queueing (half the min RTT: no clock sync, so symmetry is assumed). */
+  baseDelayMs (): number {
+    return Number.isFinite(this.rtt.minRttMs) ? this.rtt.minRttMs / 2 : INITIAL_REPLY_MS / 2
+  }
+
+  /**
+   * When a unit of `bytes` handed over now is expected to arrive: propagation, plus the queue
+   * ahead of it at the planned rate, plus the expected cost of a loss (a repair round trip).
+   */
+  expectedArrivalMs (bytes: number, nowMs: number): number {
+    const queueMs = this.externalQueuedBytes >= 0
+      ? ((this.externalQueuedBytes + bytes) * 8000) / this.planningRateBitsPerSec()
+      : this.pacer.queueDelayMs(bytes, nowMs)
+    const repairMs = this.loss.lossRatio * (this.rtt.hasSample() ? this.rtt.srttMs : INITIAL_REPLY_MS)
+    return nowMs + this.baseDelayMs() + queueMs + repairMs
+  }
+
+  /** How far the oldest unanswered send is past its expected reply (negative or 0: in time). */
+  overdueMs (nowMs: number): number {
+    const first = this.highestAckedSeq + 1
+    if (first >= this.nextSeq || first <= this.nextSeq - SEND_RING_SIZE) return 0
+    const expectMs = this.rtt.hasSample() ? this.rtt.srttMs + this.maxAckDelayMs : INITIAL_REPLY_MS
+    return nowMs - this.sentMs[first & (SEND_RING_SIZE - 1)]! - expectMs
+  }
+
+  private takeUnacked (out: number[]): void {
+    const from = Math.max(this.highestAckedSeq + 1, this.nextSeq - SEND_RING_SIZE + 1)
+    for (let seq = from; seq < this.nextSeq; seq++) {
+      const slot = seq & (SEND_RING_SIZE - 1)
+      const unit = this.sentUnit[slot]!
+      if (unit >= 0) out.push(unit)
+      this.sentUnit[slot] = -1
+    }
+  }
+
+  /** More queueing than our model predicted means the rate estimate is too high: back off (once per round). */
+  private checkQueueModel (predictedMs: number, nowMs: number): void {
+    const measuredMs = this.delay.latestQueueDelayMs()
+    if (measuredMs <= predictedMs * 1.25 + QUEUE_EXCESS_MS) return
+    if (nowMs - this.lastBackOffMs < Math.max(this.rtt.srttMs, 50)) return
+    this.lastBackOffMs = nowMs
+    this.rate.backOff(nowMs)
+  }
+
+  private sampleDeliveryRate (fb: PathFeedback, isAppLimited: boolean, nowMs: number): void {
+    if (this.anchorBytes < 0 || fb.receivedBytes < this.anchorBytes) {
+      this.anchorBytes = fb.receivedBytes
+      this.anchorRxMs = fb.echoRxTimeMs
+      return
+    }
+    const spanMs = fb.echoRxTimeMs - this.anchorRxMs
+    if (spanMs < Math.max(20, this.rtt.minRttMs / 4)) return
+    this.rate.addSample(((fb.receivedBytes - this.anchorBytes) * 8000) / spanMs, nowMs, isAppLimited)
+    this.anchorBytes = fb.receivedBytes
+    this.anchorRxMs = fb.echoRxTimeMs
+  }
+}

@@ -1,0 +1,85 @@
+import {
+  INITIAL_RATE_BITS_PER_SEC, RATE_WINDOW_MS, STARTUP_GAIN, STARTUP_FLAT_ROUNDS, PROBE_GAINS, MIN_ROUND_MS,
+} from './constants.js'
+
+/**
+ * Bottleneck rate of one path, learned from delivery-rate samples with no configured rate
+ * (BBR's idea, simplified): the estimate is the windowed maximum of samples; samples taken while
+ * we did not keep the path busy ("app-limited") may raise it but never lower it. The rate the
+ * scheduler plans with is the estimate times a gain: 2 during startup (while the estimate keeps
+ * growing), then a cycle that probes 25 % upward for one round and drains for one. When the
+ * sender sees more queueing than its own model explains, `backOff` drops the estimate to what
+ * was actually delivered.
+ */
+export class RateEstimator {
+  estimateBitsPerSec = INITIAL_RATE_BITS_PER_SEC
+  latestSampleBitsPerSec = 0
+  inStartup = true
+  /** Current gain (1 = plan with the estimate as is). */
+  gain = STARTUP_GAIN
+  private hasSample = false
+  // Windowed max as two half-window buckets: cheap, and a stale maximum ages out within a window.
+  private maxCurBps = 0
+  private maxPrevBps = 0
+  private bucketStartMs = -Infinity
+  private roundStartMs = -Infinity
+  private fullBwBps = 0
+  private flatRounds = 0
+  private cycleIndex = 0
+  private sampledThisRound = false
+
+  hasEstimate (): boolean { return this.hasSample }
+
+  addSample (rateBitsPerSec: number, nowMs: number, isAppLimited: boolean): void {
+    if (!(rateBitsPerSec > 0) || !Number.isFinite(rateBitsPerSec)) return
+    this.latestSampleBitsPerSec = rateBitsPerSec
+    if (isAppLimited && this.hasSample && rateBitsPerSec <= this.estimateBitsPerSec) return
+    this.rotate(nowMs)
+    if (rateBitsPerSec > this.maxCurBps) this.maxCurBps = rateBitsPerSec
+    this.hasSample = true
+    if (!isAppLimited) this.sampledThisRound = true
+    this.estimateBitsPerSec = Math.max(this.maxCurBps, this.maxPrevBps)
+  }
+
+  /** Our model under-predicts the queue: plan with what the path really delivered. */
+  backOff (nowMs: number): void {
+    const delivered = this.latestSampleBitsPerSec > 0 ? this.latestSampleBitsPerSec : this.estimateBitsPerSec
+    this.estimateBitsPerSec = Math.min(this.estimateBitsPerSec, delivered)
+    this.maxCurBps = this.estimateBitsPerSec
+    this.maxPrevBps = 0
+    this.bucketStartMs = nowMs
+    this.inStartup = false
+    this.cycleIndex = 1 // drain phase next
+    this.gain = PROBE_GAINS[1]!
+    this.roundStartMs = nowMs
+  }
+
+  /** Advance the gain cycle; call before planning. `minRttMs` sets the round length. */
+  advance (nowMs: number, minRttMs: number): void {
+    const roundMs = Math.max(MIN_ROUND_MS, Number.isFinite(minRttMs) ? minRttMs : 0)
+    if (nowMs - this.roundStartMs < roundMs) return
+    this.roundStartMs = nowMs
+    if (this.inStartup) {
+      if (!this.sampledThisRound) return // an idle round says nothing about the pipe
+      this.sampledThisRound = false
+      if (this.estimateBitsPerSec >= this.fullBwBps * 1.25) {
+        this.fullBwBps = this.estimateBitsPerSec
+        this.flatRounds = 0
+      } else if (++this.flatRounds >= STARTUP_FLAT_ROUNDS) {
+        this.inStartup = false
+        this.cycleIndex = PROBE_GAINS.length - 1
+      }
+      if (this.inStartup) return
+    }
+    this.sampledThisRound = false
+    this.cycleIndex = (this.cycleIndex + 1) % PROBE_GAINS.length
+    this.gain = PROBE_GAINS[this.cycleIndex]!
+  }
+
+  private rotate (nowMs: number): void {
+    if (nowMs - this.bucketStartMs < RATE_WINDOW_MS / 2) return
+    this.maxPrevBps = nowMs - this.bucketStartMs < RATE_WINDOW_MS ? this.maxCurBps : 0
+    this.maxCurBps = 0
+    this.bucketStartMs = nowMs
+  }
+}

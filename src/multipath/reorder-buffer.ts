@@ -1,0 +1,181 @@
+import { DEFAULT_FLOW_BUCKETS, REORDER_WINDOW_PACKETS } from './constants.js'
+import { HoldTimeEstimator } from './hold-time.js'
+
+export interface ReorderStats {
+  /** Items handed to `deliver`. */
+  delivered: number
+  /** Items that had to wait behind a hole (0 when paths never reorder). */
+  held: number
+  /** Sequence numbers given up on (hold expired or window overflow). */
+  skipped: number
+  /** Items dropped because that sequence was already delivered or is already held. */
+  duplicates: number
+  /** Items dropped because they arrived after their hole was skipped. */
+  late: number
+  /** Items waiting right now, and the most ever waiting at once. */
+  holding: number
+  maxHolding: number
+}
+
+interface Bucket<T> {
+  next: number
+  holding: number
+  /** When the current hole started to hold something back. */
+  holeSinceMs: number
+  readonly items: (T | undefined)[]
+  readonly seqs: Float64Array
+  readonly arrivalMs: Float64Array
+  /** Sequence skipped in each slot (-1: none), to tell a late arrival from a duplicate. */
+  readonly skippedSeq: Float64Array
+  readonly skippedAtMs: Float64Array
+}
+
+export interface ReorderOptions<T> {
+  /** Receives items in sequence order per bucket (one callback for the buffer's life: no closure per item). */
+  deliver: (item: T, bucket: number) => void
+  buckets?: number
+  /** Per-bucket window in packets (power of two). */
+  windowPackets?: number
+  holdTime?: HoldTimeEstimator
+}
+
+/**
+ * Puts items back in order per flow class. Each bucket has its own sequence, so a hole stalls
+ * only its own bucket (MLVPN's one global buffer stalls every flow). A hole is waited for at most
+ * the hold time, then skipped and counted; duplicates (from `redundant`) and late arrivals are
+ * dropped. Pure: the caller passes `nowMs` and calls `expire` by `nextDeadlineMs()`.
+ */
+export class ReorderBuffer<T> {
+  readonly stats: ReorderStats = { delivered: 0, held: 0, skipped: 0, duplicates: 0, late: 0, holding: 0, maxHolding: 0 }
+  readonly holdTime: HoldTimeEstimator
+  private readonly buckets: Bucket<T>[] = []
+  private readonly mask: number
+  private readonly deliver: (item: T, bucket: number) => void
+
+  constructor (options: ReorderOptions<T>) {
+    const window = options.windowPackets ?? REORDER_WINDOW_PACKETS
+    if ((window & (window - 1)) !== 0 || window < 2) throw new RangeError(`reorder window must be a power of two >= 2, got ${window}`)
+    this.mask = window - 1
+    this.deliver = options.deliver
+    this.holdTime = options.holdTime ?? new HoldTimeEstimator()
+    const n = options.buckets ?? DEFAULT_FLOW_BUCKETS
+    for (let b = 0; b < n; b++) {
+      this.buckets.push({
+        next: 0, holding: 0, holeSinceMs: 0, items: new Array<T | undefined>(window).fill(undefined),
+        seqs: new Float64Array(window).fill(-1), arrivalMs: new Float64Array(window),
+        skippedSeq: new Float64Array(window).fill(-1), skippedAtMs: new Float64Array(window),
+      })
+    }
+  }
+
+  get bucketCount (): number { return this.buckets.length }
+
+  /** An item with per-bucket sequence `seq` arrived. Delivers whatever is now in order. */
+  push (bucketIndex: number, seq: number, item: T, nowMs: number): void {
+    const b = this.buckets[bucketIndex]
+    if (!b) throw new RangeError(`no reorder bucket ${bucketIndex}`)
+    const slot = seq & this.mask
+    if (seq < b.next) {
+      if (b.skippedSeq[slot] === seq) {
+        this.stats.late++
+        this.holdTime.addLateSample(nowMs - b.skippedAtMs[slot]!)
+        b.skippedSeq[slot] = -1
+      } else {
+        this.stats.duplicates++
+      }
+      return
+    }
+    if (seq === b.next) {
+      const hadHole = b.holding > 0
+      this.emit(b, bucketIndex, item)
+      b.next++
+      if (hadHole) {
+        this.holdTime.addFillSample(nowMs - b.holeSinceMs)
+        this.drain(b, bucketIndex)
+      }
+      return
+    }
+    if (b.seqs[slot] === seq) { this.stats.duplicates++; return }
+    // Beyond the window: give up on the oldest holes until it fits.
+    if (b.holding === 0 && seq - b.next > this.mask) {
+      this.stats.skipped += seq - this.mask - b.next
+      b.next = seq - this.mask
+    }
+    while (seq - b.next > this.mask) this.skipHole(b, bucketIndex, nowMs)
+    if (seq === b.next) { this.push(bucketIndex, seq, item, nowMs); return }
+    b.items[slot] = item
+    b.seqs[slot] = seq
+    b.arrivalMs[slot] = nowMs
+    if (b.holding === 0) b.holeSinceMs = nowMs
+    b.holding++
+    this.stats.held++
+    this.stats.holding++
+    if (this.stats.holding > this.stats.maxHolding) this.stats.maxHolding = this.stats.holding
+  }
+
+  /** Skips every hole that has waited its hold time. */
+  expire (nowMs: number): void {
+    const holdMs = this.holdTime.holdMs
+    for (let i = 0; i < this.buckets.length; i++) {
+      const b = this.buckets[i]!
+      while (b.holding > 0 && nowMs - b.holeSinceMs >= holdMs) this.skipHole(b, i, nowMs)
+    }
+  }
+
+  /** When `expire` must next run (Infinity when nothing waits). */
+  nextDeadlineMs (): number {
+    let deadline = Infinity
+    const holdMs = this.holdTime.holdMs
+    for (let i = 0; i < this.buckets.length; i++) {
+      const b = this.buckets[i]!
+      if (b.holding > 0 && b.holeSinceMs + holdMs < deadline) deadline = b.holeSinceMs + holdMs
+    }
+    return deadline
+  }
+
+  /** Gives up on the missing sequences at the head of `b`, then delivers what follows in order. */
+  private skipHole (b: Bucket<T>, bucketIndex: number, nowMs: number): void {
+    do {
+      const slot = b.next & this.mask
+      b.skippedSeq[slot] = b.next
+      b.skippedAtMs[slot] = nowMs
+      b.next++
+      this.stats.skipped++
+    } while (b.holding > 0 && b.seqs[b.next & this.mask] !== b.next)
+    this.drain(b, bucketIndex)
+  }
+
+  /** Delivers consecutive held items from `b.next`; restarts the hole clock at the next hole. */
+  private drain (b: Bucket<T>, bucketIndex: number): void {
+    for (;;) {
+      const slot = b.next & this.mask
+      if (b.holding === 0 || b.seqs[slot] !== b.next) break
+      const item = b.items[slot] as T
+      b.items[slot] = undefined
+      b.seqs[slot] = -1
+      b.holding--
+      this.stats.holding--
+      this.emit(b, bucketIndex, item)
+      b.next++
+    }
+    if (b.holding > 0) b.holeSinceMs = this.earliestArrival(b)
+  }
+
+  private earliestArrival (b: Bucket<T>): number {
+    let earliest = Infinity
+    for (let seq = b.next, found = 0; found < b.holding; seq++) {
+      const slot = seq & this.mask
+      if (b.seqs[slot] === seq) {
+        found++
+        if (b.arrivalMs[slot]! < earliest) earliest = b.arrivalMs[slot]!
+      }
+    }
+    return earliest
+  }
+
+  private emit (b: Bucket<T>, bucketIndex: number, item: T): void {
+    void b
+    this.stats.delivered++
+    this.deliver(item, bucketIndex)
+  }
+}

@@ -1,0 +1,44 @@
+import { RTT_ALPHA, RTT_BETA, RTT_K, MIN_FILTER_WINDOW_MS } from './constants.js'
+
+/**
+ * Smoothed RTT and variance (RFC 6298) plus a windowed minimum. Takes plain samples, so the
+ * VPN feeds it from its own feedback and the TCP pipe from TCP_INFO.
+ */
+export class RttEstimator {
+  srttMs = 0
+  rttVarMs = 0
+  latestRttMs = 0
+  minRttMs = Infinity
+  private minStampMs = -Infinity
+  samples = 0
+
+  addSample (rttMs: number, nowMs: number): void {
+    if (!(rttMs >= 0) || !Number.isFinite(rttMs)) return
+    this.latestRttMs = rttMs
+    if (this.samples === 0) {
+      this.srttMs = rttMs
+      this.rttVarMs = rttMs / 2
+    } else {
+      this.rttVarMs = (1 - RTT_BETA) * this.rttVarMs + RTT_BETA * Math.abs(this.srttMs - rttMs)
+      this.srttMs = (1 - RTT_ALPHA) * this.srttMs + RTT_ALPHA * rttMs
+    }
+    this.samples++
+    // A minimum older than the window may belong to a route that no longer exists.
+    if (rttMs <= this.minRttMs || nowMs - this.minStampMs > MIN_FILTER_WINDOW_MS) {
+      this.minRttMs = rttMs
+      this.minStampMs = nowMs
+    }
+  }
+
+  /** Samples known directly as smoothed values (TCP_INFO tcpi_rtt / tcpi_rttvar). */
+  setSmoothed (srttMs: number, rttVarMs: number, nowMs: number): void {
+    this.addSample(srttMs, nowMs)
+    this.srttMs = srttMs
+    this.rttVarMs = rttVarMs
+  }
+
+  hasSample (): boolean { return this.samples > 0 }
+
+  /** RFC 6298 retransmission timeout, without its 1 s floor (callers add their own). */
+  rtoMs (): number { return this.srttMs + RTT_K * this.rttVarMs }
+}

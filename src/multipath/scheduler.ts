@@ -1,0 +1,130 @@
+import type { Path } from './path.js'
+import type { PathState } from './path-state.js'
+
+export type SchedulerKind = 'auto' | 'weighted' | 'redundant'
+
+/**
+ * One interface for both modes: given the paths and a unit of `bytes` at `nowMs`, which path(s).
+ * The choice is written into `out` (a caller-owned array, reused: no allocation per unit) and
+ * the count returned; 0 means no path may carry data (all down). The caller then records the
+ * send on each chosen path with `path.onSend`.
+ */
+export interface Scheduler {
+  readonly kind: SchedulerKind
+  pick (paths: readonly Path[], bytes: number, nowMs: number, out: Path[]): number
+}
+
+/**
+ * Preference tiers, best first: primary up, primary degraded, backup, backup degraded, then
+ * probing paths as a last resort (a new session has nothing better). Down is never usable.
+ */
+function tierOf (path: Path): number {
+  const state: PathState = path.state
+  if (state === 'down') return -1
+  if (state === 'probing') return 4
+  const backup = path.preference === 'backup' ? 2 : 0
+  return backup + (state === 'degraded' ? 1 : 0)
+}
+
+/** The best tier present among `paths` (-1 if none is usable). */
+export function bestTier (paths: readonly Path[]): number {
+  let best = -1
+  for (let i = 0; i < paths.length; i++) {
+    const t = tierOf(paths[i]!)
+    if (t >= 0 && (best < 0 || t < best)) best = t
+  }
+  return best
+}
+
+/** True when `path` belongs to the tier the schedulers may use now. */
+export function isInTier (path: Path, tier: number): boolean {
+  return tier >= 0 && tierOf(path) === tier
+}
+
+/** `auto`: the path where the unit is expected to arrive first (delay + queue at planned rate + loss cost). */
+export class AutoScheduler implements Scheduler {
+  readonly kind = 'auto'
+  pick (paths: readonly Path[], bytes: number, nowMs: number, out: Path[]): number {
+    const tier = bestTier(paths)
+    let best: Path | undefined
+    let bestMs = Infinity
+    for (let i = 0; i < paths.length; i++) {
+      const path = paths[i]!
+      if (!isInTier(path, tier)) continue
+      const arrivalMs = path.expectedArrivalMs(bytes, nowMs)
+      if (arrivalMs < bestMs) { bestMs = arrivalMs; best = path }
+    }
+    if (!best) return 0
+    out[0] = best
+    return 1
+  }
+}
+
+export type WeightedMethod = 'round-robin' | 'random'
+
+/**
+ * `weighted`: static shares from each path's weight (e.g. 75/25, or the configured rates).
+ * `round-robin` is smooth weighted round robin (deterministic, evenly interleaved);
+ * `random` picks with probability proportional to weight using the injected random source.
+ */
+export class WeightedScheduler implements Scheduler {
+  readonly kind = 'weighted'
+  private credit = new Map<Path, number>()
+
+  constructor (readonly method: WeightedMethod = 'round-robin', private readonly random: () => number = Math.random) {}
+
+  pick (paths: readonly Path[], _bytes: number, _nowMs: number, out: Path[]): number {
+    const tier = bestTier(paths)
+    let total = 0
+    for (let i = 0; i < paths.length; i++) if (isInTier(paths[i]!, tier)) total += Math.max(0, paths[i]!.weight)
+    if (total <= 0) return this.pickFirst(paths, tier, out)
+    let chosen: Path | undefined
+    if (this.method === 'random') {
+      let r = this.random() * total
+      for (let i = 0; i < paths.length; i++) {
+        const path = paths[i]!
+        if (!isInTier(path, tier)) continue
+        chosen = path
+        r -= Math.max(0, path.weight)
+        if (r < 0) break
+      }
+    } else {
+      let bestCredit = -Infinity
+      for (let i = 0; i < paths.length; i++) {
+        const path = paths[i]!
+        if (!isInTier(path, tier)) continue
+        const c = (this.credit.get(path) ?? 0) + Math.max(0, path.weight)
+        this.credit.set(path, c)
+        if (c > bestCredit) { bestCredit = c; chosen = path }
+      }
+      if (chosen) this.credit.set(chosen, bestCredit - total)
+    }
+    if (!chosen) return 0
+    out[0] = chosen
+    return 1
+  }
+
+  private pickFirst (paths: readonly Path[], tier: number, out: Path[]): number {
+    for (let i = 0; i < paths.length; i++) if (isInTier(paths[i]!, tier)) { out[0] = paths[i]!; return 1 }
+    return 0
+  }
+}
+
+/** `redundant`: every unit on every path of the best usable tier (lossless failover at the cost of capacity). */
+export class RedundantScheduler implements Scheduler {
+  readonly kind = 'redundant'
+  pick (paths: readonly Path[], _bytes: number, _nowMs: number, out: Path[]): number {
+    const tier = bestTier(paths)
+    let n = 0
+    for (let i = 0; i < paths.length; i++) if (isInTier(paths[i]!, tier)) out[n++] = paths[i]!
+    return n
+  }
+}
+
+export function createScheduler (kind: SchedulerKind, random: () => number = Math.random): Scheduler {
+  switch (kind) {
+    case 'auto': return new AutoScheduler()
+    case 'weighted': return new WeightedScheduler('round-robin', random)
+    case 'redundant': return new RedundantScheduler()
+  }
+}
