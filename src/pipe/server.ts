@@ -1,0 +1,186 @@
+/**
+ * gst-server: accepts sessions from any number of clients, each its own encrypted session, and
+ * connects every stream they open to the one target.
+ */
+import net from 'node:net'
+import type { AddressInfo } from 'node:net'
+import sodium from 'sodium-native'
+import { acceptHandshake } from '../crypto/handshake.js'
+import { HandshakeReplayGuard } from '../crypto/handshake-guard.js'
+import { RateLimiter } from '../crypto/rate-limiter.js'
+import { monotonicClock, type Clock } from '../clock.js'
+import { LogLimiter, silentLogger, type Logger } from '../log.js'
+import type { ErrorKind } from '../errors.js'
+import { SecureChannel, type HelloDecision } from './channel.js'
+import { Multiplexer } from './mux.js'
+import { SESSION_PROLOGUE, SESSION_ID_BYTES, decodeHello, encodeWelcome } from './hello.js'
+import { resolveTunables, type PipeTunables } from './config.js'
+import { formatHostPort, type HostPort } from './address.js'
+import { CloseReason } from './frame.js'
+
+export interface PipeServerOptions {
+  listen: HostPort
+  target: HostPort
+  /** Pre-shared keys; a client may use any of them. */
+  keys: Uint8Array[]
+  tunables?: Partial<PipeTunables>
+  log?: Logger
+  clock?: Clock
+}
+
+export interface PipeServerStats {
+  sessionsActive: number
+  sessionsTotal: number
+  streamsActive: number
+  streamsTotal: number
+  handshakes: number
+  rekeys: number
+  /** Failures by kind, with the last source and time (monotonic ms). */
+  errors: Partial<Record<ErrorKind | 'connect', { count: number, lastSource: string, lastAtMs: number }>>
+}
+
+export class PipeServer {
+  private readonly server: net.Server
+  private readonly tunables: PipeTunables
+  private readonly log: Logger
+  private readonly clock: Clock
+  private readonly guard = new HandshakeReplayGuard()
+  private readonly limiter: RateLimiter
+  private readonly logLimiter = new LogLimiter()
+  private readonly sessions = new Set<Multiplexer>()
+  private readonly connections = new Set<net.Socket>()
+  private closedRekeys = 0
+  private closedStreams = 0
+  readonly stats: PipeServerStats = { sessionsActive: 0, sessionsTotal: 0, streamsActive: 0, streamsTotal: 0, handshakes: 0, rekeys: 0, errors: {} }
+
+  constructor (private readonly options: PipeServerOptions) {
+    if (options.keys.length === 0) throw new Error('a server needs at least one key')
+    this.tunables = resolveTunables(options.tunables)
+    this.log = options.log ?? silentLogger
+    this.clock = options.clock ?? monotonicClock
+    this.limiter = new RateLimiter({ perSecond: this.tunables.handshakesPerSecond, burst: this.tunables.handshakeBurst })
+    this.server = net.createServer({ noDelay: true }, (socket) => this.onConnection(socket))
+  }
+
+  /** Listens; resolves with the bound address (port 0 picks a free one). */
+  async start (): Promise<AddressInfo> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject)
+      this.server.listen(this.options.listen.port, this.options.listen.host, () => {
+        this.server.off('error', reject)
+        resolve()
+      })
+    })
+    const address = this.server.address() as AddressInfo
+    this.log.info(`server listening on ${formatHostPort({ host: address.address, port: address.port })}, target ${formatHostPort(this.options.target)}`)
+    return address
+  }
+
+  /** Stops accepting, closes every session, resolves when all connections are gone. */
+  async close (): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()))
+    for (const mux of this.sessions) mux.channel.close(CloseReason.Shutdown, 'server shutting down')
+    for (const socket of this.connections) socket.destroy()
+    await closed
+  }
+
+  snapshot (): PipeServerStats {
+    let streams = 0
+    let rekeys = this.closedRekeys
+    for (const mux of this.sessions) { streams += mux.streams.size; rekeys += mux.channel.rotations }
+    return { ...this.stats, sessionsActive: this.sessions.size, streamsActive: streams, rekeys, streamsTotal: this.closedStreams + [...this.sessions].reduce((n, m) => n + m.streamsOpened, 0) }
+  }
+
+  private countError (kind: ErrorKind | 'connect', source: string): void {
+    const entry = this.stats.errors[kind] ??= { count: 0, lastSource: '', lastAtMs: 0 }
+    entry.count++
+    entry.lastSource = source
+    entry.lastAtMs = this.clock.now()
+  }
+
+  private onConnection (socket: net.Socket): void {
+    const source = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`
+    const sourceHost = socket.remoteAddress ?? '?'
+    this.connections.add(socket)
+    socket.once('close', () => this.connections.delete(socket))
+    let opened = false
+    const mux: Multiplexer = new Multiplexer({
+      localWindowBytes: this.tunables.streamWindowBytes,
+      maxStreams: this.tunables.maxStreams,
+      log: this.log,
+      connectTarget: (streamId) => this.connectTarget(mux, streamId),
+    }, {
+      onOpen: () => {
+        opened = true
+        this.sessions.add(mux)
+        this.stats.sessionsTotal++
+        this.stats.handshakes++
+        this.log.info(`session ${source} up`)
+      },
+      onClose: (_mux, error) => {
+        if (!opened) {
+          const kind = (error as { kind?: ErrorKind } | undefined)?.kind ?? 'handshake'
+          this.countError(kind, source)
+          const suppressed = this.logLimiter.admit(`hs ${sourceHost}`, this.clock.now())
+          if (suppressed >= 0) this.log.warn(`handshake from ${source} failed: ${error?.message ?? 'connection closed'}${suppressed ? ` (${suppressed} more from ${sourceHost} not shown)` : ''}`)
+          return
+        }
+        this.sessions.delete(mux)
+        this.closedRekeys += mux.channel.rotations
+        this.closedStreams += mux.streamsOpened
+        const kind = (error as { kind?: ErrorKind } | undefined)?.kind
+        if (kind !== undefined) this.countError(kind, source)
+        const why = error === undefined ? 'closed' : `dropped: ${error.message}`
+        if (error === undefined) this.log.info(`session ${source} ${why}`)
+        else this.log.warn(`session ${source} ${why}`)
+      },
+    })
+    const channel = new SecureChannel(
+      socket,
+      { kind: 'responder', decide: (message1) => this.decide(message1, sourceHost, mux) },
+      mux,
+      this.tunables,
+      this.clock,
+      this.log,
+      `session ${source}`,
+    )
+    mux.attach(channel)
+  }
+
+  private decide (message1: Buffer, sourceHost: string, mux: Multiplexer): HelloDecision {
+    if (!this.limiter.allow(sourceHost, this.clock.now())) return { accept: false, kind: 'limit', reason: 'too many handshakes from this address' }
+    if (this.sessions.size >= this.tunables.maxSessions) return { accept: false, kind: 'limit', reason: `session limit of ${this.tunables.maxSessions} reached` }
+    const response = acceptHandshake(this.options.keys, SESSION_PROLOGUE, message1)
+    if (response === null) return { accept: false, kind: 'handshake', reason: 'wrong key, or not a gst client' }
+    let hello
+    try {
+      hello = decodeHello(response.payload)
+    } catch (err) {
+      return { accept: false, kind: 'handshake', reason: (err as Error).message }
+    }
+    if (!this.guard.accept(hello.clientId, hello.timestamp)) return { accept: false, kind: 'replay', reason: 'replayed handshake' }
+    const sessionId = Buffer.alloc(SESSION_ID_BYTES)
+    sodium.randombytes_buf(sessionId)
+    const { message2, secrets } = response.reply(encodeWelcome({ sessionId, streamWindowBytes: this.tunables.streamWindowBytes }))
+    mux.setPeerWindow(hello.streamWindowBytes)
+    return { accept: true, secrets, psk: this.options.keys[response.keyIndex]!, message2, peerPayload: response.payload }
+  }
+
+  private connectTarget (mux: Multiplexer, streamId: number): { socket: net.Socket, description: string } {
+    const target = this.options.target
+    const description = formatHostPort(target)
+    const socket = net.connect({ host: target.host, port: target.port, allowHalfOpen: true, noDelay: true })
+    socket.setTimeout(this.tunables.connectTimeoutMs, () => {
+      if (socket.connecting) socket.destroy(new Error(`connect to ${description} timed out after ${this.tunables.connectTimeoutMs} ms`))
+    })
+    let connected = false
+    socket.once('connect', () => { connected = true; socket.setTimeout(0) })
+    socket.once('error', (err) => {
+      if (connected) return
+      this.countError('connect', description)
+      const suppressed = this.logLimiter.admit(`connect ${description} ${(err as NodeJS.ErrnoException).code ?? err.message}`, this.clock.now())
+      if (suppressed >= 0) this.log.warn(`${mux.label}: stream ${streamId} to ${description} failed: ${err.message}${suppressed ? ` (${suppressed} more not shown)` : ''}`)
+    })
+    return { socket, description }
+  }
+}
