@@ -1,0 +1,5 @@
+#!/usr/bin/env node
+import { runMain } from './run-main.js'
+import { runPipeBinary } from './pipe-cli.js'
+
+runMain('gst-server', () => runPipeBinary('gst-server', process.argv))

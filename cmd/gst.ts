@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+/** `gst`: the umbrella command. `gst pipe server|client ...` are gst-server / gst-client. */
+import { cac } from 'cac'
+import { runMain } from './run-main.js'
+import { addClientCommand, addServerCommand } from './pipe-cli.js'
+
+async function main (argv: string[]): Promise<void> {
+  const cli = cac('gst')
+  cli.command('keygen [file]', 'Print a new random 32-byte key in base64 (or write it to FILE, mode 0600)')
+    .example('gst keygen > tunnel.key')
+    .action(async (file?: string) => (await import('./keygen.js')).keygen(file))
+  if (argv[2] === 'pipe') {
+    // `gst pipe server ...` is the same command as `gst-server ...`.
+    const pipe = cac('gst pipe')
+    addServerCommand(pipe, 'server')
+    addClientCommand(pipe, 'client')
+    pipe.help()
+    pipe.parse([argv[0]!, argv[1]!, ...argv.slice(3)], { run: false })
+    if (pipe.options.help) return
+    if (pipe.matchedCommand === undefined) {
+      pipe.outputHelp()
+      process.exitCode = 2
+      return
+    }
+    await pipe.runMatchedCommand()
+    return
+  }
+  cli.command('pipe <role>', 'Encrypted TCP pipe: `gst pipe server LISTEN TARGET KEY` or `gst pipe client LISTEN SERVER KEY`')
+  cli.help()
+  cli.version('0.1.0')
+  cli.parse(argv, { run: false })
+  if (cli.options.help || cli.options.version) return
+  if (cli.matchedCommand === undefined) {
+    cli.outputHelp()
+    process.exitCode = argv.length > 2 ? 2 : 0
+    return
+  }
+  await cli.runMatchedCommand()
+}
+
+runMain('gst', () => main(process.argv))

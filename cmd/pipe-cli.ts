@@ -1,0 +1,104 @@
+/**
+ * The pipe's commands, shared by `gst-server`, `gst-client` and `gst pipe server|client`.
+ * Argument order is gstunnel's: server LISTEN TARGET KEY, client LISTEN SERVER KEY.
+ */
+import { cac, type CAC } from 'cac'
+import { UsageError } from '../src/errors.js'
+import { createLogger, parseLogFormat, parseLogLevel } from './logger.js'
+import { loadKey } from './key-source.js'
+import { tunablesFromFlags, defaults, type PipeFlags } from './pipe-options.js'
+
+const MiB = 1024 * 1024
+
+function addCommonOptions (command: ReturnType<CAC['command']>): void {
+  command
+    .option('--rekey <seconds>', `[number] rotate session keys every SECONDS by a fresh handshake (default: ${defaults.rekeyIntervalMs / 1000})`)
+    .option('--keepalive <seconds>', `[number] ping an idle session every SECONDS; drop it after 3 silent intervals (default: ${defaults.keepaliveMs / 1000})`)
+    .option('--window <bytes>', `[size] per-stream receive window, e.g. 256k or 4m: bounds memory per stream (default: ${defaults.streamWindowBytes / MiB}m)`)
+    .option('--max-streams <n>', `[number] streams open at once per session (default: ${defaults.maxStreams})`)
+    .option('--handshake-timeout <seconds>', `[number] give up on a handshake or key rotation after SECONDS (default: ${defaults.handshakeTimeoutMs / 1000})`)
+    .option('--log-level <level>', '[debug|info|warn|error] least severe events logged (default: info)')
+    .option('--log-format <format>', '[text|json] one line per event on stderr (default: text)')
+}
+
+type Flags = PipeFlags & { logLevel?: unknown, logFormat?: unknown }
+
+function requireArgs (args: Array<string | undefined>, usage: string): void {
+  if (args.some((a) => a === undefined || a === '')) throw new UsageError(`missing arguments: usage: ${usage}`)
+}
+
+async function runServer (listen: string, target: string, keySpec: string, flags: Flags): Promise<void> {
+  requireArgs([listen, target, keySpec], 'gst-server LISTEN TARGET KEY')
+  const log = createLogger(parseLogLevel(flags.logLevel), parseLogFormat(flags.logFormat))
+  const tunables = tunablesFromFlags(flags)
+  const { parseHostPort } = await import('../src/pipe/address.js')
+  const listenAt = parseHostPort(listen, 'LISTEN', '0.0.0.0')
+  const targetAt = parseHostPort(target, 'TARGET')
+  const key = await loadKey(keySpec, log)
+  const { PipeServer } = await import('../src/pipe/server.js')
+  const server = new PipeServer({ listen: listenAt, target: targetAt, keys: [key], tunables, log })
+  await server.start()
+  await untilSignal(log, () => server.close())
+}
+
+async function runClient (listen: string, serverAddress: string, keySpec: string, flags: Flags): Promise<void> {
+  requireArgs([listen, serverAddress, keySpec], 'gst-client LISTEN SERVER KEY')
+  const log = createLogger(parseLogLevel(flags.logLevel), parseLogFormat(flags.logFormat))
+  const tunables = tunablesFromFlags(flags)
+  const { parseHostPort } = await import('../src/pipe/address.js')
+  const listenAt = parseHostPort(listen, 'LISTEN', '127.0.0.1')
+  const serverAt = parseHostPort(serverAddress, 'SERVER')
+  const key = await loadKey(keySpec, log)
+  const { PipeClient } = await import('../src/pipe/client.js')
+  const client = new PipeClient({ listen: listenAt, server: serverAt, key, tunables, log })
+  await client.start()
+  await untilSignal(log, () => client.close())
+}
+
+/** Runs until SIGINT/SIGTERM, then shuts down cleanly (a second signal exits at once). */
+async function untilSignal (log: ReturnType<typeof createLogger>, shutdown: () => Promise<void>): Promise<void> {
+  const signal = await new Promise<string>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'))
+    process.once('SIGTERM', () => resolve('SIGTERM'))
+  })
+  log.info(`${signal}: shutting down`)
+  process.once(signal as NodeJS.Signals, () => process.exit(130))
+  const forced = setTimeout(() => process.exit(1), 5000)
+  forced.unref()
+  await shutdown()
+}
+
+export function addServerCommand (cli: CAC, name: string): void {
+  const command = cli.command(`${name} [listen] [target] [key]`.trim(), 'Accept encrypted sessions on LISTEN and connect their streams to TARGET')
+  command.option('--connect-timeout <seconds>', `[number] give up connecting a stream to TARGET after SECONDS (default: ${defaults.connectTimeoutMs / 1000})`)
+  command.option('--max-sessions <n>', `[number] client sessions at once (default: ${defaults.maxSessions})`)
+  command.option('--handshake-rate <n>', `[number] handshakes per second allowed from one address (default: ${defaults.handshakesPerSecond})`)
+  addCommonOptions(command)
+  command.example('gst-server 0.0.0.0:43210 127.0.0.1:3128 @tunnel.key')
+  command.action((listen: string, target: string, key: string, flags: Flags) => runServer(listen, target, key, flags))
+}
+
+export function addClientCommand (cli: CAC, name: string): void {
+  const command = cli.command(`${name} [listen] [server] [key]`.trim(), 'Accept TCP connections on LISTEN and carry each as a stream to SERVER')
+  command.option('--reconnect-max <seconds>', `[number] longest wait between reconnection attempts (default: ${defaults.reconnectMaxMs / 1000})`)
+  addCommonOptions(command)
+  command.example('gst-client 127.0.0.1:3128 server.example:43210 @tunnel.key')
+  command.action((listen: string, server: string, key: string, flags: Flags) => runClient(listen, server, key, flags))
+}
+
+const keyHelp = `
+KEY is @FILE (a key file made by \`gst keygen > FILE\`), env:NAME (an environment variable),
+or the key itself. A KEY that is not a 32-byte base64 key is a passphrase, stretched with
+Argon2id (a generated key is stronger).`
+
+/** A single-command binary: gst-server or gst-client. */
+export async function runPipeBinary (program: 'gst-server' | 'gst-client', argv: string[]): Promise<void> {
+  const cli = cac(program)
+  if (program === 'gst-server') addServerCommand(cli, '')
+  else addClientCommand(cli, '')
+  cli.help((sections) => [...sections, { body: keyHelp.trim() }])
+  cli.version('0.1.0')
+  cli.parse(argv, { run: false })
+  if (cli.options.help || cli.options.version) return
+  await cli.runMatchedCommand()
+}

@@ -1,0 +1,71 @@
+/** Turns pipe command-line flags into tunables; pure, so it has unit tests of its own. */
+import { UsageError } from '../src/errors.js'
+import { DEFAULT_TUNABLES, resolveTunables, type PipeTunables } from '../src/pipe/config.js'
+
+export interface PipeFlags {
+  rekey?: unknown
+  keepalive?: unknown
+  window?: unknown
+  maxStreams?: unknown
+  handshakeTimeout?: unknown
+  connectTimeout?: unknown
+  maxSessions?: unknown
+  handshakeRate?: unknown
+  reconnectMax?: unknown
+}
+
+/** Seconds as a positive number (fractions allowed). */
+export function parseSeconds (value: unknown, flag: string): number {
+  const n = typeof value === 'number' ? value : Number(String(value).replace(/s$/, ''))
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${flag} takes a number of seconds greater than 0 (got "${String(value)}")`)
+  return n
+}
+
+/** A byte size: 262144, 256k, 1m, 1g (powers of 1024). */
+export function parseBytes (value: unknown, flag: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*([kmg]?)i?b?$/i.exec(String(value).trim())
+  if (!match) throw new UsageError(`${flag} takes a size such as 262144, 256k or 1m (got "${String(value)}")`)
+  const scale = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[match[2]!.toLowerCase() as '' | 'k' | 'm' | 'g']
+  return Math.floor(Number(match[1]) * scale)
+}
+
+export function parseCount (value: unknown, flag: string): number {
+  const n = typeof value === 'number' ? value : Number(value)
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} takes a whole number of at least 1 (got "${String(value)}")`)
+  return n
+}
+
+const flagNames: Partial<Record<keyof PipeTunables, string>> = {
+  rekeyIntervalMs: '--rekey', keepaliveMs: '--keepalive', streamWindowBytes: '--window', maxStreams: '--max-streams',
+  handshakeTimeoutMs: '--handshake-timeout', connectTimeoutMs: '--connect-timeout', maxSessions: '--max-sessions',
+  handshakesPerSecond: '--handshake-rate', reconnectMaxMs: '--reconnect-max',
+}
+
+export function tunablesFromFlags (flags: PipeFlags): PipeTunables {
+  const t: Partial<PipeTunables> = {}
+  if (flags.rekey !== undefined) t.rekeyIntervalMs = parseSeconds(flags.rekey, '--rekey') * 1000
+  if (flags.keepalive !== undefined) t.keepaliveMs = parseSeconds(flags.keepalive, '--keepalive') * 1000
+  if (flags.window !== undefined) t.streamWindowBytes = parseBytes(flags.window, '--window')
+  if (flags.maxStreams !== undefined) t.maxStreams = parseCount(flags.maxStreams, '--max-streams')
+  if (flags.handshakeTimeout !== undefined) t.handshakeTimeoutMs = parseSeconds(flags.handshakeTimeout, '--handshake-timeout') * 1000
+  if (flags.connectTimeout !== undefined) t.connectTimeoutMs = parseSeconds(flags.connectTimeout, '--connect-timeout') * 1000
+  if (flags.maxSessions !== undefined) t.maxSessions = parseCount(flags.maxSessions, '--max-sessions')
+  if (flags.handshakeRate !== undefined) {
+    t.handshakesPerSecond = parseSeconds(flags.handshakeRate, '--handshake-rate')
+    t.handshakeBurst = Math.max(1, Math.ceil(t.handshakesPerSecond * 2))
+  }
+  if (flags.reconnectMax !== undefined) t.reconnectMaxMs = parseSeconds(flags.reconnectMax, '--reconnect-max') * 1000
+  try {
+    return resolveTunables(t)
+  } catch (err) {
+    // Name the flag, not the internal field.
+    const message = (err as Error).message
+    const field = Object.keys(flagNames).find((k) => message.startsWith(k)) as keyof PipeTunables | undefined
+    if (field === undefined) throw err
+    const [min, max] = /from (\S+) to (\S+)/.exec(message)!.slice(1).map(Number) as [number, number]
+    const unit = field.endsWith('Ms') ? 1000 : 1
+    throw new UsageError(`${flagNames[field]} must be from ${min / unit} to ${max / unit}${field.endsWith('Ms') ? ' seconds' : ''}`)
+  }
+}
+
+export const defaults = DEFAULT_TUNABLES

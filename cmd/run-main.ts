@@ -1,0 +1,23 @@
+/**
+ * The one place that turns errors into exit codes: a mistake the user can fix prints one line and
+ * exits 2; a system error (e.g. a port in use) prints its message and exits 1; anything else is a
+ * bug and prints its stack.
+ */
+import { UsageError } from '../src/errors.js'
+
+export function runMain (program: string, main: () => Promise<void>): void {
+  main().catch((err: unknown) => {
+    const error = err instanceof Error ? err : new Error(String(err))
+    if (error instanceof UsageError || error.name === 'CACError') {
+      process.stderr.write(`${program}: ${error.message}\n`)
+      if (error.name === 'CACError') process.stderr.write(`${program}: see \`${program} --help\`\n`)
+      process.exitCode = 2
+    } else if (typeof (error as NodeJS.ErrnoException).code === 'string' && (error as NodeJS.ErrnoException).syscall !== undefined) {
+      process.stderr.write(`${program}: ${error.message}\n`)
+      process.exitCode = 1
+    } else {
+      process.stderr.write(`${program}: unexpected error: ${error.stack ?? error.message}\n`)
+      process.exitCode = 1
+    }
+  })
+}
