@@ -93,7 +93,11 @@ export class SecureChannel {
     socket.on('drain', () => { if (this.state === 'open') handler.onDrain() })
     socket.on('error', (err) => { this.closeError ??= err })
     socket.on('close', () => this.finish())
-    socket.on('end', () => { if (this.state !== 'closed') socket.end() })
+    socket.on('end', () => {
+      if (this.reader.hasPartial) this.closeError ??= new ProtocolError('connection closed in the middle of a record (truncated)', 'malformed')
+      else if (this.state === 'handshake') this.closeError ??= new ProtocolError('connection closed during the handshake', 'handshake')
+      if (this.state !== 'closed') socket.end()
+    })
     const tickMs = Math.max(25, Math.min(timings.keepaliveMs, timings.handshakeTimeoutMs, timings.rekeyIntervalMs) / 4)
     this.timer = setInterval(() => this.tick(), tickMs)
     this.timer.unref()
