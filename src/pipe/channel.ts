@@ -240,6 +240,7 @@ export class SecureChannel {
     if (this.role.kind === 'initiator') this.nextRekeyMs = this.clock.now() + this.timings.rekeyIntervalMs
     this.socket.setNoDelay(true)
     this.handler.onOpen(peerPayload)
+    this.sendPing() // a first RTT sample for `show`
   }
 
   private startRekey (): void {
@@ -291,12 +292,14 @@ export class SecureChannel {
       return
     }
     if (this.rekeyInitiator === undefined && now >= this.nextRekeyMs) this.startRekey()
-    if (now - this.lastSentMs >= this.timings.keepaliveMs) {
-      const ping = Buffer.allocUnsafe(8)
-      ping.writeDoubleBE(now, 0)
-      this.sendFrame(FrameType.Ping, 0, ping)
-    }
+    if (now - this.lastSentMs >= this.timings.keepaliveMs) this.sendPing()
     this.keys!.sweep(now)
+  }
+
+  private sendPing (): void {
+    const ping = Buffer.allocUnsafe(8)
+    ping.writeDoubleBE(this.clock.now(), 0)
+    this.sendFrame(FrameType.Ping, 0, ping)
   }
 
   private finish (): void {
