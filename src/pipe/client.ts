@@ -40,6 +40,9 @@ export interface PipeClientStats {
   streamsTotal: number
   streamsRefused: number
   sessionRttMs: number | undefined
+  /** Received bytes waiting for slow local readers, now and at most. */
+  bufferedBytes: number
+  peakBufferedBytes: number
 }
 
 /** Connections that may wait for a handshake in progress (our choice). */
@@ -62,7 +65,7 @@ export class PipeClient {
   private closedRekeys = 0
   private closedStreams = 0
   state: ClientState = 'connecting'
-  readonly stats: PipeClientStats = { state: 'connecting', handshakes: 0, rekeys: 0, streamsActive: 0, streamsTotal: 0, streamsRefused: 0, sessionRttMs: undefined }
+  readonly stats: PipeClientStats = { state: 'connecting', handshakes: 0, rekeys: 0, streamsActive: 0, streamsTotal: 0, streamsRefused: 0, sessionRttMs: undefined, bufferedBytes: 0, peakBufferedBytes: 0 }
 
   constructor (private readonly options: PipeClientOptions) {
     this.tunables = resolveTunables(options.tunables)
@@ -117,6 +120,8 @@ export class PipeClient {
       streamsActive: mux?.streams.size ?? 0,
       streamsTotal: this.closedStreams + (mux?.streamsOpened ?? 0),
       sessionRttMs: mux?.channel.stats.lastRttMs,
+      bufferedBytes: mux?.bufferedBytes ?? 0,
+      peakBufferedBytes: mux?.peakBufferedBytes ?? 0,
     }
   }
 
@@ -152,6 +157,7 @@ export class PipeClient {
     const mux: Multiplexer = new Multiplexer({
       localWindowBytes: this.tunables.streamWindowBytes,
       maxStreams: this.tunables.maxStreams,
+      sessionBufferBytes: this.tunables.sessionBufferBytes,
       log: this.log,
     }, {
       onOpen: (_mux, peerPayload) => {

@@ -14,6 +14,8 @@ export interface PipeTunables {
   streamWindowBytes: number
   /** Streams per session (default 65536). */
   maxStreams: number
+  /** Received bytes held for slow readers per session before reading pauses (default 64 MiB). */
+  sessionBufferBytes: number
   /** Server: time allowed to connect to the target (default 10 s). */
   connectTimeoutMs: number
   /** Server: sessions at once (default 10000). */
@@ -33,6 +35,7 @@ export const DEFAULT_TUNABLES: Readonly<PipeTunables> = Object.freeze({
   handshakeTimeoutMs: 10_000,
   streamWindowBytes: 1_048_576,
   maxStreams: 65_536,
+  sessionBufferBytes: 64 * 1_048_576,
   connectTimeoutMs: 10_000,
   maxSessions: 10_000,
   handshakesPerSecond: 20,
@@ -48,6 +51,7 @@ const bounds: { [K in keyof PipeTunables]: [min: number, max: number] } = {
   handshakeTimeoutMs: [100, 600_000],
   streamWindowBytes: [65_536, 1 << 30],
   maxStreams: [1, 0xffff_ffff],
+  sessionBufferBytes: [65_536, 2 ** 40],
   connectTimeoutMs: [10, 600_000],
   maxSessions: [1, 1_000_000],
   handshakesPerSecond: [0.01, 1_000_000],

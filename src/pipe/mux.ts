@@ -14,6 +14,11 @@ export interface MuxOptions {
   localWindowBytes: number
   /** Streams open at once in this session. */
   maxStreams: number
+  /**
+   * Received bytes held for slow local sockets, over all streams, before the session stops reading
+   * from the network (bounds memory per session when many streams' readers are slow at once).
+   */
+  sessionBufferBytes: number
   log: Logger
   /** Server only: connect a new stream to the target. */
   connectTarget?: (streamId: number) => { socket: Socket, description: string }
@@ -31,6 +36,10 @@ export class Multiplexer implements ChannelHandler, StreamLink {
   private peerWindowBytes = 0
   private nextStreamId = 1
   private limitLogged = false
+  private heldBytes = 0
+  /** Most bytes ever held at once (for tests and `show`). */
+  peakBufferedBytes = 0
+  private readingPaused = false
   streamsOpened = 0
 
   constructor (private readonly options: MuxOptions, private readonly events: MuxEvents) {}
@@ -123,6 +132,26 @@ export class Multiplexer implements ChannelHandler, StreamLink {
     this.waitingForDrain.delete(stream)
     if (reason !== undefined && this.channel.isOpen) this.options.log.debug(`${this.label}: stream ${stream.id} (${stream.description}) reset: ${reason}`)
   }
+
+  holdReceived (bytes: number): void {
+    this.heldBytes += bytes
+    if (this.heldBytes > this.peakBufferedBytes) this.peakBufferedBytes = this.heldBytes
+    if (!this.readingPaused && this.heldBytes > this.options.sessionBufferBytes) {
+      this.readingPaused = true
+      this.channel.socket.pause()
+    }
+  }
+
+  releaseReceived (bytes: number): void {
+    this.heldBytes -= bytes
+    if (this.readingPaused && this.heldBytes <= this.options.sessionBufferBytes / 2) {
+      this.readingPaused = false
+      this.channel.socket.resume()
+    }
+  }
+
+  /** Bytes received and not yet taken by local sockets. */
+  get bufferedBytes (): number { return this.heldBytes }
 
   protocolError (error: ProtocolError): void {
     this.channel.fail(error)

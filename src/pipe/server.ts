@@ -107,6 +107,7 @@ export class PipeServer {
     const mux: Multiplexer = new Multiplexer({
       localWindowBytes: this.tunables.streamWindowBytes,
       maxStreams: this.tunables.maxStreams,
+      sessionBufferBytes: this.tunables.sessionBufferBytes,
       log: this.log,
       connectTarget: (streamId) => this.connectTarget(mux, streamId),
     }, {

@@ -20,6 +20,10 @@ export interface StreamLink {
   streamClosed(stream: MuxStream, reason: string | undefined): void
   /** The peer broke the protocol: drop the session. */
   protocolError(error: ProtocolError): void
+  /** Received bytes now held in memory until the local socket takes them (session-wide budget). */
+  holdReceived(bytes: number): void
+  /** Those bytes left memory (written out, or dropped with the socket). */
+  releaseReceived(bytes: number): void
 }
 
 export interface StreamCounters {
@@ -138,11 +142,13 @@ export class MuxStream {
     this.counters.bytesIn += payload.length
     if (this.socket.destroyed) return
     const length = payload.length
+    this.link.holdReceived(length)
     this.socket.write(payload, () => this.onFlushed(length))
   }
 
   /** Grants credit back once a quarter of the window has left for the local socket. */
   private onFlushed (length: number): void {
+    this.link.releaseReceived(length)
     this.flushedSinceGrantBytes += length
     if (this.closed || this.flushedSinceGrantBytes < this.localWindowBytes / 4) return
     const grant = Buffer.allocUnsafe(4)

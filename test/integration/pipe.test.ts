@@ -61,6 +61,36 @@ test('a slow reader on one stream does not stall another', async () => {
   }
 })
 
+test('memory per session stays bounded when many readers are slow at once', async () => {
+  const capBytes = 1024 * 1024
+  const pipe = await startPipe({ streamWindowBytes: 256 * 1024, sessionBufferBytes: capBytes })
+  try {
+    const { port, client } = await pipe.addClient()
+    // 24 streams send 16 MiB each and never read the echo: once the kernel's socket buffers are
+    // full, the client would hold up to 24 windows (6 MiB) for them without the cap.
+    const payload = randomData(16 * 1024 * 1024)
+    const sockets = await Promise.all(Array.from({ length: 24 }, async () => {
+      const s = net.connect(port, '127.0.0.1')
+      s.on('error', () => {})
+      s.pause()
+      await new Promise<void>((resolve) => s.once('connect', () => resolve()))
+      s.write(payload)
+      return s
+    }))
+    await waitFor(() => client.snapshot().bufferedBytes > capBytes / 2, 5000, 'the cap to be reached')
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    const { peakBufferedBytes } = client.snapshot()
+    // One record may land after reading pauses.
+    assert.ok(peakBufferedBytes <= capBytes + 70 * 1024, `peak ${peakBufferedBytes} bytes over a cap of ${capBytes}`)
+    // Once the readers catch up, everything flows again.
+    for (const s of sockets) s.destroy()
+    const data = randomData(1_000_000)
+    assert.equal((await roundTrip(port, data)).sha256, sha256(data))
+  } finally {
+    await pipe.close()
+  }
+})
+
 test('a target that refuses resets only that stream', async () => {
   const pipe = await startPipe()
   try {
