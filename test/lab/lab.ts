@@ -93,12 +93,21 @@ function ipBatch (commands: readonly string[], netns?: string): void {
   if (result.status !== 0) throw new Error(`lab: ip ${args.join(' ')} failed: ${result.stderr.trim()}`)
 }
 
-/** Removes namespaces left with this prefix, killing whatever still runs inside them. */
+const DEFAULT_PREFIX = /^gl([0-9a-z]+)-[cs]$/
+
+function isAlive (pid: number): boolean {
+  try { process.kill(pid, 0); return true } catch (error) { return (error as { code?: string }).code === 'EPERM' }
+}
+
+/** Removes namespaces left with this prefix, and those of default-prefixed labs whose process
+ * died without cleaning up (the prefix holds its pid), killing whatever still runs inside. */
 function removeLeftovers (prefix: string): void {
   const list = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout ?? ''
   for (const line of list.split('\n')) {
     const name = line.split(' ')[0] ?? ''
-    if (name !== `${prefix}-c` && name !== `${prefix}-s`) continue
+    const owner = DEFAULT_PREFIX.exec(name)?.[1]
+    const orphan = owner !== undefined && !isAlive(parseInt(owner, 36))
+    if (name !== `${prefix}-c` && name !== `${prefix}-s` && !orphan) continue
     const pids = (spawnSync('ip', ['netns', 'pids', name], { encoding: 'utf8' }).stdout ?? '').split('\n').filter(Boolean)
     for (const pid of pids) { try { process.kill(Number(pid), 'SIGKILL') } catch {} }
     spawnSync('ip', ['netns', 'del', name])
@@ -278,11 +287,8 @@ export class Lab {
   downSync (): void {
     for (const child of this.children) child.kill('SIGKILL')
     this.children.clear()
-    // The wire goes first: a TUN vanishing under it is an error it exits on.
-    if (this.wire && this.wire.exitCode === null) {
-      this.wire.kill('SIGKILL')
-      try { execFileSync('sh', ['-c', `while kill -0 ${this.wire.pid} 2>/dev/null; do sleep 0.01; done`], { timeout: 2000 }) } catch {}
-    }
+    // Should the wire outlive its SIGKILL for a moment, a TUN vanishing under it makes it exit.
+    if (this.wire && this.wire.exitCode === null) this.wire.kill('SIGKILL')
     removeLeftovers(this.prefix)
     live.delete(this)
   }
