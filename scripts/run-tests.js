@@ -8,8 +8,9 @@ import { existsSync, readdirSync } from 'node:fs'
 const hasTests = (dir) => existsSync(dir) && readdirSync(dir, { recursive: true }).some((f) => String(f).endsWith('.test.js'))
 const run = (args) => spawnSync(process.execPath, ['--test', ...args], { stdio: 'inherit' }).status ?? 1
 
-let status = 0
+// Every suite runs even when an earlier one failed, so one report shows everything.
+const statuses = []
 const parallel = ['dist/test/unit', 'dist/test/integration'].filter(hasTests)
-if (parallel.length) status ||= run(['--test-concurrency=2', ...parallel])
-if (hasTests('dist/test/netns')) status ||= run(['--test-concurrency=1', 'dist/test/netns'])
-process.exitCode = status
+if (parallel.length) statuses.push(run(['--test-concurrency=2', ...parallel]))
+if (hasTests('dist/test/netns')) statuses.push(run(['--test-concurrency=1', 'dist/test/netns']))
+process.exitCode = statuses.some((s) => s !== 0) ? 1 : 0

@@ -45,6 +45,8 @@ export class MuxStream {
   private finReceived = false
   private resetReceived = false
   private closed = false
+  /** The local socket finished both ways while its last bytes still wait for credit. */
+  private socketGone = false
   /** False while a server-side target connection is still being made. */
   private connected: boolean
   private error: Error | undefined
@@ -110,6 +112,7 @@ export class MuxStream {
     if (this.finSent || this.closed) return
     this.finSent = true
     this.link.sendFrame(FrameType.Fin, this.id)
+    if (this.socketGone) this.finishClean()
   }
 
   /** The session drained: read from the local socket again unless we wait for credit. */
@@ -187,6 +190,11 @@ export class MuxStream {
     if (!this.socket.destroyed) this.socket.resetAndDestroy()
   }
 
+  private finishClean (): void {
+    this.closed = true
+    this.link.streamClosed(this, undefined)
+  }
+
   /** The session is gone: drop the local connection without telling the (dead) peer. */
   abort (): void {
     this.resetReceived = true
@@ -194,7 +202,12 @@ export class MuxStream {
   }
 
   private onLocalClose (): void {
-    if (this.closed) return
+    if (this.closed || this.socketGone) return
+    if (this.localEnded && this.finReceived && !this.finSent && this.error === undefined && !this.resetReceived) {
+      // An orderly close, but what the local side sent still waits for credit: finish sending it.
+      this.socketGone = true
+      return
+    }
     this.closed = true
     const clean = this.finSent && this.finReceived
     if (!clean && !this.resetReceived) {
@@ -202,6 +215,6 @@ export class MuxStream {
       const detail = this.error?.message ?? 'closed before half-close'
       this.link.sendFrame(FrameType.Reset, this.id, Buffer.concat([Buffer.from([reason]), Buffer.from(detail.slice(0, 200))]))
     }
-    this.link.streamClosed(this, clean ? undefined : this.error?.message)
+    this.link.streamClosed(this, clean ? undefined : (this.error?.message ?? (this.resetReceived ? 'reset by peer' : 'closed before both sides finished')))
   }
 }

@@ -198,6 +198,46 @@ test('half-close in each direction: the target answers after the client has fini
   }
 })
 
+test('a target that sends and closes at once still delivers everything to a slow reader', async () => {
+  // The target is done both ways long before the client reads; everything must still arrive
+  // (the exact ordering that once lost data is pinned down in test/unit/pipe/stream.test.ts).
+  const body = randomData(8 * 1024 * 1024)
+  const target = net.createServer({ allowHalfOpen: true }, (socket) => {
+    socket.on('error', () => {})
+    socket.once('data', () => socket.end(body))
+    socket.resume()
+  })
+  await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve))
+  const { PipeServer, PipeClient } = await import('../../src/pipe/index.js')
+  const { generateKey } = await import('../../src/crypto/key.js')
+  const key = generateKey()
+  const tunables = { streamWindowBytes: 128 * 1024 }
+  const server = new PipeServer({ listen: { host: '127.0.0.1', port: 0 }, target: { host: '127.0.0.1', port: (target.address() as net.AddressInfo).port }, keys: [key], tunables })
+  const client = new PipeClient({ listen: { host: '127.0.0.1', port: 0 }, server: { host: '127.0.0.1', port: (await server.start()).port }, key, tunables })
+  const port = (await client.start()).port
+  try {
+    await client.untilUp()
+    const got = await new Promise<Buffer>((resolve, reject) => {
+      const s = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true })
+      const parts: Buffer[] = []
+      s.on('error', reject)
+      s.on('connect', () => {
+        s.end('request')
+        s.pause()
+        setTimeout(() => s.resume(), 400) // read late: the target is done long before
+      })
+      s.on('data', (d: Buffer) => parts.push(d))
+      s.on('end', () => resolve(Buffer.concat(parts)))
+    })
+    assert.equal(got.length, body.length)
+    assert.equal(sha256(got), sha256(body))
+  } finally {
+    await client.close()
+    await server.close()
+    target.close()
+  }
+})
+
 test('an unreachable server: the client keeps retrying and refuses connections meanwhile', async () => {
   const echo = await startEchoServer()
   const { PipeClient } = await import('../../src/pipe/index.js')
