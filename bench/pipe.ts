@@ -352,8 +352,8 @@ function targetsSummary (results: Results): string[] {
 function revision (): string {
   try {
     const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repoRoot, encoding: 'utf8' }).trim()
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'cmd'], { cwd: repoRoot, encoding: 'utf8' }).trim()
-    return dirty === '' ? `gst at ${commit}` : `gst at ${commit} plus uncommitted changes in ${dirty.split('\n').map((l) => l.slice(3)).join(', ')}`
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'cmd'], { cwd: repoRoot, encoding: 'utf8' }).split('\n').filter((l) => l.length > 3)
+    return dirty.length === 0 ? `gst at ${commit}` : `gst at ${commit} plus uncommitted changes in ${dirty.map((l) => l.slice(3)).join(', ')}`
   } catch {
     return 'gst at an unknown revision'
   }
@@ -362,7 +362,8 @@ function revision (): string {
 function versions (): string {
   const version = (cmd: string, args: string[], pattern: RegExp): string => {
     try {
-      const text = execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+      // stunnel prints its version on stderr.
+      const text = execFileSync('sh', ['-c', `${[cmd, ...args].join(' ')} 2>&1`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
       return pattern.exec(text)?.[1] ?? '?'
     } catch (err) {
       const text = String((err as { stderr?: string }).stderr ?? '')
