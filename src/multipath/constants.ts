@@ -27,9 +27,13 @@ export const DEFAULT_FEEDBACK_INTERVAL_MS = 10
 export const FEEDBACK_EVERY_PACKETS = 16
 /** Answers a probing/down path must give before it is trusted with data again. */
 export const UP_AFTER_REPLIES = 2
-/** Loss ratio above which an up path is degraded, and below which a degraded one is up again. */
-export const DEGRADED_LOSS_RATIO = 0.2
-export const UNDEGRADED_LOSS_RATIO = 0.1
+/**
+ * Loss ratio above which an up path is degraded, and below which a degraded one is up again.
+ * High on purpose: a full bottleneck queue drops packets too, and that is congestion, not a
+ * broken path; moderate random loss is priced by `auto` (repair cost) instead.
+ */
+export const DEGRADED_LOSS_RATIO = 0.5
+export const UNDEGRADED_LOSS_RATIO = 0.3
 /** Loss EWMA gain per packet: about the last 128 packets count. */
 export const LOSS_GAIN_PER_PACKET = 1 / 128
 /** Min RTT and min one-way delay are the minimum over this window (a route change is forgotten after it). */
@@ -50,6 +54,26 @@ export const PROBE_GAINS: readonly number[] = [1.25, 0.9, 1, 1, 1, 1, 1, 1]
 export const MIN_ROUND_MS = 50
 /** Queueing delay above our own queue model by more than this (plus a quarter of the model) means we over-estimate the rate. */
 export const QUEUE_EXCESS_MS = 10
+/**
+ * Standing queue the `auto` scheduler allows on a path (the least queue seen over the last
+ * STANDING_WINDOW_MS, as CoDel judges a queue by its minimum so bursts pass); past it the path is
+ * skipped, and with every path past it the unit is refused (the VPN drops it, the inner TCP backs
+ * off, the bottleneck queue stays short). 40 ms on each path of a 30 Mbit/s, 70 ms bond is ~0.5 BDP
+ * of spare buffer: CUBIC needs ~0.43 BDP to keep the pipes full after a loss.
+ */
+export const QUEUE_BUDGET_MS = 40
+/** Window of the standing-queue minimum (CoDel's interval). */
+export const STANDING_WINDOW_MS = 100
+/** A burst may queue up to this much on a path however short its standing queue. */
+export const BURST_BUDGET_MS = 150
+/**
+ * While the earliest-arrival path queues less than this, `auto` uses it alone (lowest latency, no
+ * reordering); beyond it the flow wants more than that path gives, and `auto` fills the path with
+ * the shortest queue instead, leaving the delay skew to the reorder buffer.
+ */
+export const FILL_THRESHOLD_MS = 10
+/** Share of the queue delay at which a path was seen overflowing that we allow ourselves. */
+export const OVERFLOW_QUEUE_SHARE = 0.8
 /** Per-path send records kept for RTT, loss and repair; must exceed packets in flight on one path. */
 export const SEND_RING_SIZE = 1 << 14
 /** Most lost sequence numbers one feedback reports (the rest are counted as loss, not repaired). */

@@ -97,7 +97,7 @@ export class PathReceiver {
 
   isFeedbackDue (nowMs: number): boolean {
     if (this.unreported === 0) return false
-    return this.urgent || this.unreported >= FEEDBACK_EVERY_PACKETS || nowMs - this.lastFeedbackMs >= this.feedbackIntervalMs
+    return this.urgent || this.unreported >= FEEDBACK_EVERY_PACKETS || nowMs >= this.lastFeedbackMs + this.feedbackIntervalMs
   }
 
   /** When feedback will be due if nothing else arrives (Infinity when nothing is unreported). */

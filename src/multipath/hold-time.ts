@@ -15,7 +15,9 @@ export class HoldTimeEstimator {
   private fillDevMs = 0
   private fills = 0
 
-  constructor (readonly maxHoldMs = MAX_HOLD_MS, readonly minHoldMs = MIN_HOLD_MS) {}
+  constructor (readonly maxHoldMs = MAX_HOLD_MS, readonly minHoldMs = MIN_HOLD_MS) {
+    this.holdMs = Math.min(maxHoldMs, Math.max(minHoldMs, INITIAL_HOLD_MS))
+  }
 
   /** Spread between the slowest and fastest path's one-way delay in use, and their jitter. */
   setSpread (spreadMs: number, jitterMs: number): void {
@@ -46,6 +48,6 @@ export class HoldTimeEstimator {
     if (this.fills === 0 && this.spreadMs === 0) return // nothing measured yet: keep the initial hold
     const bySpread = this.spreadMs + 4 * this.jitterMs
     const byFills = this.fills > 0 ? this.fillMeanMs + 4 * this.fillDevMs : 0
-    this.holdMs = Math.min(this.maxHoldMs, Math.max(this.minHoldMs, bySpread, byFills) + this.minHoldMs)
+    this.holdMs = Math.min(this.maxHoldMs, Math.max(this.minHoldMs, Math.max(bySpread, byFills) + MIN_HOLD_MS))
   }
 }

@@ -21,6 +21,17 @@ export class Pacer {
     this.backlogBytes += bytes
   }
 
+  /**
+   * Re-anchor the model to a measurement: a packet the model thought would queue `predictedMs`
+   * really queued `measuredMs` (one-way delay above its minimum). Half the error is applied, so
+   * one noisy sample cannot swing it, while a steady drift (rate slightly off) is cancelled.
+   */
+  correct (measuredMs: number, predictedMs: number, nowMs: number): void {
+    this.drain(nowMs)
+    const errorBytes = ((measuredMs - predictedMs) * this.rateBitsPerSec) / 8000
+    this.backlogBytes = Math.max(0, this.backlogBytes + errorBytes / 2)
+  }
+
   /** How long `bytes` more would wait behind the current backlog (incl. their own serialisation). */
   queueDelayMs (bytes: number, nowMs: number): number {
     this.drain(nowMs)

@@ -1,5 +1,6 @@
 import {
   DEFAULT_PROBE_INTERVAL_MS, DEFAULT_DOWN_FLOOR_MS, DEFAULT_FEEDBACK_INTERVAL_MS, SEND_RING_SIZE, QUEUE_EXCESS_MS,
+  STANDING_WINDOW_MS,
 } from './constants.js'
 import { RttEstimator } from './rtt-estimator.js'
 import { OneWayDelayTrend } from './delay-trend.js'
@@ -63,6 +64,16 @@ export class Path {
   readonly rate = new RateEstimator()
   readonly pacer = new Pacer()
   readonly counters: PathCounters = { txPackets: 0, txBytes: 0, probes: 0, feedbacks: 0, nackedPackets: 0, downEvents: 0 }
+  /**
+   * Queueing delay (measured one-way) at which this path was seen dropping: its bottleneck
+   * buffer. Infinity until a loss happens near the largest queue seen.
+   */
+  overflowQueueMs = Infinity
+  private maxQueueSeenMs = 0
+  // Windowed minimum of the modelled queue at each send, in two half-window buckets.
+  private standingCurMs = Infinity
+  private standingPrevMs = Infinity
+  private standingStartMs = -Infinity
   /** Bytes queued outside our model (pipe mode: the subflow's unsent bytes), or -1 to use the model. */
   externalQueuedBytes = -1
 
@@ -70,6 +81,7 @@ export class Path {
   private highestAckedSeq = -1
   private lastEchoSeq = -1
   private lastSendMs = -Infinity
+  private lastHeardMs = -Infinity
   private repliesInARow = 0
   private isAdminDown = false
   private lastBackOffMs = -Infinity
@@ -106,7 +118,14 @@ export class Path {
     const slot = seq & (SEND_RING_SIZE - 1)
     this.sentMs[slot] = nowMs
     this.sentUnit[slot] = unitId
-    this.sentQueueMs[slot] = this.pacer.queueDelayMs(0, nowMs)
+    const queueMs = this.pacer.queueDelayMs(0, nowMs)
+    this.sentQueueMs[slot] = queueMs
+    if (nowMs - this.standingStartMs >= STANDING_WINDOW_MS / 2) {
+      this.standingPrevMs = nowMs - this.standingStartMs < STANDING_WINDOW_MS ? this.standingCurMs : Infinity
+      this.standingCurMs = Infinity
+      this.standingStartMs = nowMs
+    }
+    if (queueMs < this.standingCurMs) this.standingCurMs = queueMs
     this.sentBusy[slot] = this.pacer.backlogBytes > 0 ? 1 : 0
     this.pacer.onSend(bytes, nowMs)
     this.lastSendMs = nowMs
@@ -133,6 +152,8 @@ export class Path {
       const slot = fb.echoSeq & (SEND_RING_SIZE - 1)
       this.rtt.addSample(nowMs - fb.echoTxTimeMs - fb.ackDelayMs, nowMs)
       this.delay.addSample(fb.echoTxTimeMs, fb.echoRxTimeMs, nowMs)
+      const queueMs = this.delay.latestQueueDelayMs()
+      if (queueMs > this.maxQueueSeenMs) this.maxQueueSeenMs = queueMs
       this.checkQueueModel(this.sentQueueMs[slot]!, nowMs)
       this.sampleDeliveryRate(fb, this.sentBusy[slot] === 0, nowMs)
     }
@@ -140,6 +161,10 @@ export class Path {
       this.loss.addSpan(fb.highestSeq - this.highestAckedSeq, fb.receivedPackets - this.lastReceivedPackets)
       this.highestAckedSeq = fb.highestSeq
       this.lastReceivedPackets = fb.receivedPackets
+    }
+    // Losses while the queue is near the largest seen are drop-tail overflow: remember the buffer.
+    if (fb.nackCount > 0 && this.maxQueueSeenMs > QUEUE_EXCESS_MS && this.delay.latestQueueDelayMs() >= 0.7 * this.maxQueueSeenMs) {
+      this.overflowQueueMs = this.maxQueueSeenMs
     }
     for (let i = 0; i < fb.nackCount; i++) {
       const seq = fb.nacks[i]!
@@ -151,6 +176,7 @@ export class Path {
       this.sentUnit[slot] = -1
     }
     this.repliesInARow++
+    this.lastHeardMs = nowMs
     this.update(nowMs)
   }
 
@@ -158,6 +184,7 @@ export class Path {
   markHeard (nowMs: number): void {
     this.highestAckedSeq = this.nextSeq - 1
     this.repliesInARow++
+    this.lastHeardMs = nowMs
     this.update(nowMs)
   }
 
@@ -215,24 +242,46 @@ export class Path {
     return Number.isFinite(this.rtt.minRttMs) ? this.rtt.minRttMs / 2 : INITIAL_REPLY_MS / 2
   }
 
+  /** Delay `bytes` more would queue behind at the bottleneck (our model, or the caller's queue in pipe mode). */
+  queueDelayMs (bytes: number, nowMs: number): number {
+    return this.externalQueuedBytes >= 0
+      ? ((this.externalQueuedBytes + bytes) * 8000) / this.planningRateBitsPerSec()
+      : this.pacer.queueDelayMs(bytes, nowMs)
+  }
+
+  /** The least queue over the last STANDING_WINDOW_MS (what stays when bursts have drained). */
+  standingQueueMs (nowMs: number): number {
+    const fresh = nowMs - this.standingStartMs < STANDING_WINDOW_MS
+    const windowMin = fresh ? Math.min(this.standingCurMs, this.standingPrevMs) : Infinity
+    return Math.min(windowMin, this.queueDelayMs(0, nowMs))
+  }
+
   /**
    * When a unit of `bytes` handed over now is expected to arrive: propagation, plus the queue
    * ahead of it at the planned rate, plus the expected cost of a loss (a repair round trip).
    */
   expectedArrivalMs (bytes: number, nowMs: number): number {
-    const queueMs = this.externalQueuedBytes >= 0
-      ? ((this.externalQueuedBytes + bytes) * 8000) / this.planningRateBitsPerSec()
-      : this.pacer.queueDelayMs(bytes, nowMs)
+    const queueMs = this.queueDelayMs(bytes, nowMs)
     const repairMs = this.loss.lossRatio * (this.rtt.hasSample() ? this.rtt.srttMs : INITIAL_REPLY_MS)
     return nowMs + this.baseDelayMs() + queueMs + repairMs
   }
 
-  /** How far the oldest unanswered send is past its expected reply (negative or 0: in time). */
+  /**
+   * How long the path has been silent beyond what we expect (<= 0: in time). Two clocks, the
+   * smaller wins: the oldest unanswered send past its expected reply (its RTT plus the queue our
+   * model predicted for it), and the time since any feedback beyond one ack delay. A busy path
+   * behind a growing queue keeps sending feedback, so only a truly silent path runs up both.
+   */
   overdueMs (nowMs: number): number {
     const first = this.highestAckedSeq + 1
     if (first >= this.nextSeq || first <= this.nextSeq - SEND_RING_SIZE) return 0
-    const expectMs = this.rtt.hasSample() ? this.rtt.srttMs + this.maxAckDelayMs : INITIAL_REPLY_MS
-    return nowMs - this.sentMs[first & (SEND_RING_SIZE - 1)]! - expectMs
+    const slot = first & (SEND_RING_SIZE - 1)
+    const expectMs = this.rtt.hasSample()
+      ? Math.max(this.rtt.srttMs, this.rtt.minRttMs + this.sentQueueMs[slot]!) + this.maxAckDelayMs
+      : INITIAL_REPLY_MS
+    const bySend = nowMs - this.sentMs[slot]! - expectMs
+    const byFeedback = nowMs - this.lastHeardMs - this.maxAckDelayMs
+    return Math.min(bySend, byFeedback)
   }
 
   private takeUnacked (out: number[]): void {
@@ -245,9 +294,14 @@ export class Path {
     }
   }
 
-  /** More queueing than our model predicted means the rate estimate is too high: back off (once per round). */
+  /**
+   * Compares the queueing a packet really met with what the model predicted for it: the model is
+   * re-anchored every time, and far more queueing than predicted means the rate estimate is too
+   * high: back off (once per round).
+   */
   private checkQueueModel (predictedMs: number, nowMs: number): void {
     const measuredMs = this.delay.latestQueueDelayMs()
+    if (this.externalQueuedBytes < 0) this.pacer.correct(measuredMs, predictedMs, nowMs)
     if (measuredMs <= predictedMs * 1.25 + QUEUE_EXCESS_MS) return
     if (nowMs - this.lastBackOffMs < Math.max(this.rtt.srttMs, 50)) return
     this.lastBackOffMs = nowMs

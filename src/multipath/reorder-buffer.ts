@@ -118,7 +118,7 @@ export class ReorderBuffer<T> {
     const holdMs = this.holdTime.holdMs
     for (let i = 0; i < this.buckets.length; i++) {
       const b = this.buckets[i]!
-      while (b.holding > 0 && nowMs - b.holeSinceMs >= holdMs) this.skipHole(b, i, nowMs)
+      while (b.holding > 0 && b.holeSinceMs + holdMs <= nowMs) this.skipHole(b, i, nowMs)
     }
   }
 

@@ -1,4 +1,5 @@
 import type { Path } from './path.js'
+import { QUEUE_BUDGET_MS, BURST_BUDGET_MS, FILL_THRESHOLD_MS, OVERFLOW_QUEUE_SHARE } from './constants.js'
 import type { PathState } from './path-state.js'
 
 export type SchedulerKind = 'auto' | 'weighted' | 'redundant'
@@ -7,7 +8,9 @@ export type SchedulerKind = 'auto' | 'weighted' | 'redundant'
  * One interface for both modes: given the paths and a unit of `bytes` at `nowMs`, which path(s).
  * The choice is written into `out` (a caller-owned array, reused: no allocation per unit) and
  * the count returned; 0 means no path may carry data (all down). The caller then records the
- * send on each chosen path with `path.onSend`.
+ * send on each chosen path with `path.onSend`. `auto` also returns 0 when every usable path's
+ * queue is over its budget: the VPN then drops the unit (that loss is the inner flow's congestion
+ * signal), the pipe waits. `bestTier(paths) < 0` tells "all down" from "all full".
  */
 export interface Scheduler {
   readonly kind: SchedulerKind
@@ -41,20 +44,44 @@ export function isInTier (path: Path, tier: number): boolean {
   return tier >= 0 && tierOf(path) === tier
 }
 
-/** `auto`: the path where the unit is expected to arrive first (delay + queue at planned rate + loss cost). */
+/**
+ * `auto`: while the path where the unit would arrive first (propagation + queue at the planned
+ * rate + expected repair cost) has a short queue, that path (ECF-like: lowest latency, no
+ * reordering). Once its queue passes `fillThresholdMs` the flow wants more than one path gives,
+ * so the unit goes to the path with the shortest queue: every path stays busy and the delay
+ * skew is left to the reorder buffer. A path whose standing queue is over `queueBudgetMs`, or
+ * whose queue is over the burst budget or most of the queue at which it was seen overflowing,
+ * is skipped; if all are, the unit is
+ * refused: that keeps bottleneck queues short and lets the inner flow see congestion that
+ * repairs would otherwise hide.
+ */
 export class AutoScheduler implements Scheduler {
   readonly kind = 'auto'
+  /** Units refused because every path was over its queue budget. */
+  refused = 0
+
+  constructor (readonly queueBudgetMs = QUEUE_BUDGET_MS, readonly fillThresholdMs = FILL_THRESHOLD_MS) {}
+
   pick (paths: readonly Path[], bytes: number, nowMs: number, out: Path[]): number {
     const tier = bestTier(paths)
-    let best: Path | undefined
-    let bestMs = Infinity
+    let first: Path | undefined
+    let firstMs = Infinity
+    let firstQueueMs = 0
+    let shortest: Path | undefined
+    let shortestMs = Infinity
     for (let i = 0; i < paths.length; i++) {
       const path = paths[i]!
       if (!isInTier(path, tier)) continue
+      const queueMs = path.queueDelayMs(0, nowMs)
+      if (queueMs > Math.min(BURST_BUDGET_MS, OVERFLOW_QUEUE_SHARE * path.overflowQueueMs)) continue
+      if (path.standingQueueMs(nowMs) > this.queueBudgetMs) continue
       const arrivalMs = path.expectedArrivalMs(bytes, nowMs)
-      if (arrivalMs < bestMs) { bestMs = arrivalMs; best = path }
+      if (arrivalMs < firstMs) { firstMs = arrivalMs; first = path; firstQueueMs = queueMs }
+      const withUnitMs = path.queueDelayMs(bytes, nowMs)
+      if (withUnitMs < shortestMs) { shortestMs = withUnitMs; shortest = path }
     }
-    if (!best) return 0
+    const best = first && firstQueueMs <= this.fillThresholdMs ? first : shortest
+    if (!best) { if (tier >= 0) this.refused++; return 0 }
     out[0] = best
     return 1
   }

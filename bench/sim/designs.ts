@@ -1,0 +1,31 @@
+import { AutoScheduler, WeightedScheduler } from '../../src/multipath/index.js'
+import { seededRandom } from './event-queue.js'
+import type { TunnelDesign } from './tunnel.js'
+
+/** gst: `auto` scheduler, per-flow reordering, repair; no rate configured. */
+export function gstDesign (): TunnelDesign {
+  return { name: 'gst', makeScheduler: () => new AutoScheduler(), reorder: 'per-flow', repair: true }
+}
+
+/**
+ * glorytun/mud-like: weighted random choice by the configured rates, no reordering, no repair.
+ * Failure detection modelled as ~12 s of silence (glorytun#50: idle paths take up to 12 s).
+ */
+export function glorytunDesign (rates: number[], seed: number): TunnelDesign {
+  const random = seededRandom(seed ^ 0x9e3779b9)
+  return {
+    name: 'glorytun-like', makeScheduler: () => new WeightedScheduler('random', random), reorder: 'none', repair: false,
+    configuredRates: rates, probeIntervalMs: 1000, downFloorMs: 12_000,
+  }
+}
+
+/**
+ * MLVPN-like: static weighted round robin by the configured rates, one global reorder buffer with
+ * a fixed 500 ms timeout (its REORDER_TIMEOUT), no repair; 30 s link timeout (its default).
+ */
+export function mlvpnDesign (rates: number[]): TunnelDesign {
+  return {
+    name: 'mlvpn-like', makeScheduler: () => new WeightedScheduler('round-robin'), reorder: 'global', fixedHoldMs: 500,
+    repair: false, configuredRates: rates, probeIntervalMs: 1000, downFloorMs: 30_000,
+  }
+}

@@ -1,0 +1,38 @@
+import type { ScenarioResult } from './scenario.js'
+
+const fmt = (v: number, digits = 0): string => Number.isFinite(v) ? v.toFixed(digits) : '-'
+
+export function formatTable (results: ScenarioResult[]): string {
+  const head = ['scenario', 'design', 'Mbit/s', 'share%', 'stall ms', 'back ms', 'held', 'skipped', 'ooo', 'repairs', 'refused', 'tcp rtx', 'rto']
+  const rows = results.map((r) => [
+    r.scenario, r.design, fmt(r.goodputBitsPerSec / 1e6, 2), fmt(r.share * 100, 1),
+    fmt(r.longestStallMs), fmt(r.backInUseMs), String(r.held), String(r.skipped), String(r.outOfOrder),
+    String(r.repairs), String(r.refused), String(r.tcpRetransmits), String(r.tcpRtos),
+  ])
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
+  const line = (cells: string[]): string => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n')
+}
+
+/** The issue's targets, checked on gst's rows only (baselines are there for comparison). */
+export function verdicts (results: ScenarioResult[]): string[] {
+  const gst = (name: string): ScenarioResult | undefined => results.find((r) => r.scenario === name && r.design === 'gst')
+  const out: string[] = []
+  const check = (ok: boolean, text: string): void => { out.push(`${ok ? 'PASS' : 'FAIL'}  ${text}`) }
+  const agg = gst('aggregate')
+  if (agg) {
+    check(agg.share >= 0.95, `one flow's goodput >= 95 % of 30 Mbit/s: ${fmt(agg.share * 100, 1)} %`)
+    check(agg.outOfOrder === 0, `50 ms skew: out-of-order deliveries to the flow = ${agg.outOfOrder} (holes skipped: ${agg.skipped})`)
+  }
+  const loss = gst('loss5-l2')
+  if (loss) check(loss.goodputBitsPerSec >= 28e6, `5 % loss on l2: ${fmt(loss.goodputBitsPerSec / 1e6, 2)} Mbit/s >= 20 + 0.8 x 10 = 28 Mbit/s`)
+  for (const name of ['cut-busy', 'cut-idle']) {
+    const r = gst(name)
+    if (!r) continue
+    check(r.longestStallMs <= 300, `${name}: longest delivery stall ${fmt(r.longestStallMs)} ms <= 300 ms`)
+    check(r.backInUseMs <= 1000, `${name}: restored l2 back in use after ${fmt(r.backInUseMs)} ms <= 1000 ms`)
+  }
+  const eq = gst('equal-delay')
+  if (eq) check(eq.held === 0, `equal delays: packets held by the reorder buffer = ${eq.held}`)
+  return out
+}

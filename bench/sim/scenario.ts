@@ -1,0 +1,137 @@
+import { EventQueue, seededRandom } from './event-queue.js'
+import { Link, type LinkSpec } from './link.js'
+import { TcpSender, TcpReceiver, SEGMENT_BYTES, ACK_BYTES } from './tcp.js'
+import { TunnelEnd, type TunnelDesign, type TunnelPacket } from './tunnel.js'
+
+export const L1: LinkSpec = { rateBitsPerSec: 20e6, delayMs: 10, jitterMs: 0, queuePackets: 100, lossRatio: 0 }
+export const L2: LinkSpec = { rateBitsPerSec: 10e6, delayMs: 60, jitterMs: 0, queuePackets: 100, lossRatio: 0 }
+
+export interface Scenario {
+  name: string
+  links: LinkSpec[]
+  durationMs: number
+  /** Goodput is measured from here to the end (skips slow start). */
+  measureFromMs: number
+  /** Application rate at start (0 = bulk) and later changes. */
+  appRateBitsPerSec?: number
+  appChanges?: { atMs: number, rateBitsPerSec: number }[]
+  /** Cut both directions of a link at `atMs`, restore at `restoreMs`. */
+  cut?: { link: number, atMs: number, restoreMs: number }
+}
+
+export interface ScenarioResult {
+  scenario: string
+  design: string
+  goodputBitsPerSec: number
+  /** Goodput / sum of link rates. */
+  share: number
+  /** Longest gap between deliveries to the application inside the measurement (or cut) window. */
+  longestStallMs: number
+  /** After a restore: time until the restored link delivered data again (NaN if never). */
+  backInUseMs: number
+  /** Packets that waited in the reorder buffer, holes skipped, out-of-order deliveries to the flow. */
+  held: number
+  skipped: number
+  outOfOrder: number
+  repairs: number
+  refused: number
+  tcpRetransmits: number
+  tcpRtos: number
+  /** Per 100 ms bin: data Mbit/s received on each path, and goodput. */
+  binMs: number
+  pathMbps: number[][]
+  goodputMbps: number[]
+}
+
+const BIN_MS = 100
+
+export function runScenario (scenario: Scenario, design: TunnelDesign, seed = 1): ScenarioResult {
+  const events = new EventQueue()
+  const random = seededRandom(seed)
+  const n = scenario.links.length
+  const a = new TunnelEnd(design, n, events, 'a>')
+  const b = new TunnelEnd(design, n, events, 'b>')
+  a.peer = b; b.peer = a
+  const forward = scenario.links.map((spec, i) => new Link<TunnelPacket>(`l${i + 1}>`, spec, events, random, (p, bytes) => b.receive(p, bytes)))
+  const reverse = scenario.links.map((spec, i) => new Link<TunnelPacket>(`l${i + 1}<`, spec, events, random, (p, bytes) => a.receive(p, bytes)))
+  a.outLinks = forward
+  b.outLinks = reverse
+
+  const sender = new TcpSender(0, events, (seg) => a.sendInner(seg, SEGMENT_BYTES))
+  const receiver = new TcpReceiver(0, events, (seg) => b.sendInner(seg, ACK_BYTES))
+  a.onInner = (seg) => { if (seg.isAck) sender.onAck(seg) }
+  b.onInner = (seg) => { if (!seg.isAck) receiver.onSegment(seg) }
+
+  const stallFromMs = scenario.cut ? scenario.cut.atMs : scenario.measureFromMs
+  const stallToMs = scenario.cut ? scenario.cut.restoreMs + 1000 : scenario.durationMs
+  let longestStallMs = 0
+  let lastDeliveryMs = NaN
+  let measuredSegments = 0
+  let binSegments = 0
+  receiver.onDeliver = (now, segments) => {
+    if (now >= scenario.measureFromMs) measuredSegments += segments
+    binSegments += segments
+    if (now >= stallFromMs && now <= stallToMs && !Number.isNaN(lastDeliveryMs)) {
+      longestStallMs = Math.max(longestStallMs, now - Math.max(lastDeliveryMs, stallFromMs))
+    }
+    lastDeliveryMs = now
+  }
+
+  const pathMbps: number[][] = scenario.links.map(() => [])
+  const goodputMbps: number[] = []
+  const lastBytes = scenario.links.map(() => 0)
+  const bin = (): void => {
+    b.traces.forEach((t, i) => {
+      pathMbps[i]!.push(((t.dataBytes - lastBytes[i]!) * 8) / (BIN_MS * 1000))
+      lastBytes[i] = t.dataBytes
+    })
+    goodputMbps.push((binSegments * SEGMENT_BYTES * 8) / (BIN_MS * 1000))
+    binSegments = 0
+    events.after(BIN_MS, bin)
+  }
+  events.at(BIN_MS, bin)
+
+  if (scenario.cut) {
+    const { link, atMs, restoreMs } = scenario.cut
+    events.at(atMs, () => { forward[link]!.isCut = true; reverse[link]!.isCut = true })
+    events.at(restoreMs, () => {
+      forward[link]!.isCut = false; reverse[link]!.isCut = false
+      b.traces[link]!.markMs = restoreMs
+    })
+  }
+  if (scenario.appRateBitsPerSec) sender.appRateBitsPerSec = scenario.appRateBitsPerSec
+  for (const change of scenario.appChanges ?? []) events.at(change.atMs, () => sender.setAppRate(change.rateBitsPerSec))
+
+  a.start(); b.start()
+  events.at(1, () => sender.start())
+  events.run(scenario.durationMs)
+  // A stall still running at the end of the window counts too.
+  if (!Number.isNaN(lastDeliveryMs) && stallToMs > lastDeliveryMs) longestStallMs = Math.max(longestStallMs, Math.min(stallToMs, scenario.durationMs) - Math.max(lastDeliveryMs, stallFromMs))
+
+  let backInUseMs = NaN
+  if (scenario.cut) {
+    backInUseMs = b.traces[scenario.cut.link]!.firstDataAfterMarkMs - scenario.cut.restoreMs
+  }
+  const capacity = scenario.links.reduce((sum, l) => sum + l.rateBitsPerSec, 0)
+  const goodput = (measuredSegments * SEGMENT_BYTES * 8 * 1000) / (scenario.durationMs - scenario.measureFromMs)
+  const reorderStats = b.reorder?.stats
+  return {
+    scenario: scenario.name,
+    design: design.name,
+    goodputBitsPerSec: goodput,
+    share: goodput / capacity,
+    longestStallMs,
+    backInUseMs,
+    held: reorderStats?.held ?? 0,
+    skipped: reorderStats?.skipped ?? 0,
+    outOfOrder: receiver.outOfOrder,
+    repairs: a.repairs + b.repairs,
+    refused: a.refused + b.refused,
+    tcpRetransmits: sender.retransmits,
+    tcpRtos: sender.rtoEvents,
+    binMs: BIN_MS,
+    pathMbps,
+    goodputMbps,
+  }
+}
+
