@@ -21,16 +21,18 @@ static const char *privilege_hint(int err) {
   return err == EPERM || err == EACCES ? "needs CAP_NET_ADMIN" : NULL;
 }
 
-// tunOpen(name: string, multiQueue: boolean) -> { fd, name }; name '' lets the kernel choose.
+// tunOpen(name: string, multiQueue: boolean, blocking?: boolean) -> { fd, name }; name '' lets
+// the kernel choose. The fd is non-blocking unless asked (blocking is for fs-stream baselines).
 static napi_value tun_open(napi_env env, napi_callback_info info) {
-  size_t argc = 2; napi_value argv[2];
+  size_t argc = 3; napi_value argv[3]; bool blocking = false;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   char name[IFNAMSIZ] = { 0 };
   bool multi_queue = false;
   if (argc < 2 || !gst_arg_string(env, argv[0], name, sizeof name)) return gst_throw(env, "ERR_INVALID_ARG", "TUN name must be a string of at most 15 bytes");
   CHECK(napi_get_value_bool(env, argv[1], &multi_queue));
+  if (argc >= 3) CHECK(napi_get_value_bool(env, argv[2], &blocking));
 
-  int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | (blocking ? 0 : O_NONBLOCK));
   if (fd < 0) {
     int err = errno;
     return gst_throw_errno(env, err, "couldn't open /dev/net/tun", err == ENOENT || err == ENODEV ? "no TUN support in this kernel or container" : privilege_hint(err));

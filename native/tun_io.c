@@ -25,6 +25,8 @@ typedef struct {
   uv_poll_t poll;
   int fd;
   bool polling, closed;
+  // Freed only when both libuv is done with the poll handle and JS dropped the external.
+  bool handle_closed, finalized;
   uint8_t *arena;
   size_t slot_bytes;
   uint32_t max_packets;
@@ -35,7 +37,9 @@ typedef struct {
 } tun_io;
 
 static void on_closed(uv_handle_t *handle) {
-  free(handle->data);
+  tun_io *io = handle->data;
+  io->handle_closed = true;
+  if (io->finalized) free(io);
 }
 
 static void release(tun_io *io) {
@@ -99,7 +103,10 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
 
 static void finalize_io(napi_env env, void *data, void *hint) {
   (void)env; (void)hint;
-  release(data);
+  tun_io *io = data;
+  io->finalized = true;
+  release(io);
+  if (io->handle_closed) free(io);
 }
 
 static bool keep(napi_env env, napi_value value, napi_ref *ref) {

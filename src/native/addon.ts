@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url'
 import { NativeError } from './native-error.js'
 
 export interface NativeAddon {
-  tunOpen(name: string, multiQueue: boolean): { fd: number, name: string }
+  tunOpen(name: string, multiQueue: boolean, blocking?: boolean): { fd: number, name: string }
   tunClose(fd: number): void
   tunSetMtu(name: string, mtuBytes: number): void
   tunSetUp(name: string, up: boolean): void
