@@ -46,3 +46,34 @@ test('a wiped key no longer opens', () => {
   k.wipe()
   assert.equal(k.openInPlace(ad, body, tag, 1), false)
 })
+
+test('OpenSSL and libsodium produce and accept the same records', () => {
+  const ad = Buffer.from('header bytes')
+  const head = Buffer.from([1, 2, 3, 4, 5])
+  const body = Buffer.from('the body of the record, sealed in pieces')
+  for (const counter of [0, 5, 2 ** 33 + 1]) {
+    const [c1, c2, tag] = new AeadKey(key).sealPieces(ad, head, body, 4, body.length, counter)
+    const joined = Buffer.concat([head, body.subarray(4)])
+    const sodiumTag = Buffer.alloc(TAG_BYTES)
+    new AeadKey(key).sealInPlace(ad, joined, sodiumTag, counter)
+    assert.deepEqual(Buffer.concat([c1, c2]), joined, 'same ciphertext')
+    assert.deepEqual(tag, sodiumTag, 'same tag')
+    const opened = new AeadKey(key).openToBuffer(ad, joined, sodiumTag, counter)
+    assert.deepEqual(opened, Buffer.concat([head, body.subarray(4)]))
+  }
+})
+
+test('OpenSSL open refuses every flipped byte and releases no plaintext', () => {
+  const ad = Buffer.from('hdr')
+  const [c1, c2, tag] = new AeadKey(key).sealPieces(ad, Buffer.from('ab'), Buffer.from('cdefgh'), 0, 6, 9)
+  const ct = Buffer.concat([c1, c2])
+  for (let i = 0; i < ct.length; i++) {
+    const bad = Buffer.from(ct); bad[i]! ^= 1
+    assert.equal(new AeadKey(key).openToBuffer(ad, bad, tag, 9), null)
+  }
+  const badTag = Buffer.from(tag); badTag[0]! ^= 1
+  assert.equal(new AeadKey(key).openToBuffer(ad, ct, badTag, 9), null)
+  assert.equal(new AeadKey(key).openToBuffer(Buffer.from('hdx'), ct, tag, 9), null)
+  assert.equal(new AeadKey(key).openToBuffer(ad, ct, tag, 10), null)
+  assert.equal(new AeadKey(key).openToBuffer(ad, ct, tag, 9)!.toString(), 'abcdefgh')
+})
