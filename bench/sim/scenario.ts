@@ -35,6 +35,10 @@ export interface ScenarioResult {
   outOfOrder: number
   repairs: number
   refused: number
+  /** Packets the emulated links dropped (queue overflow, random loss, cut), forward direction. */
+  linkDrops: number
+  /** Of the tunnel's nacked packets, those judged overflow and left to the inner flow. */
+  overflowLosses: number
   tcpRetransmits: number
   tcpRtos: number
   /** Per 100 ms bin: data Mbit/s received on each path, and goodput. */
@@ -127,6 +131,8 @@ export function runScenario (scenario: Scenario, design: TunnelDesign, seed = 1)
     outOfOrder: receiver.outOfOrder,
     repairs: a.repairs + b.repairs,
     refused: a.refused + b.refused,
+    linkDrops: forward.reduce((n, l) => n + l.dropped, 0),
+    overflowLosses: a.paths.reduce((n, p) => n + p.counters.overflowPackets, 0),
     tcpRetransmits: sender.retransmits,
     tcpRtos: sender.rtoEvents,
     binMs: BIN_MS,

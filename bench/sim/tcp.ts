@@ -79,7 +79,8 @@ export class TcpSender {
       this.sampleRtt(seg.sacked, now)
       newlyAcked++
     }
-    if (seg.cumAck > this.sndUna) {
+    const advanced = seg.cumAck > this.sndUna
+    if (advanced) {
       for (let s = this.sndUna; s < seg.cumAck; s++) {
         if (!this.sacked.has(s)) { this.sampleRtt(s, now); newlyAcked++ }
         this.sacked.delete(s); this.lost.delete(s); this.retransmitted.delete(s); this.sentAt.delete(s)
@@ -89,8 +90,11 @@ export class TcpSender {
       if (this.inRecovery && this.sndUna >= this.recoveryPoint) this.inRecovery = false
     }
     this.detectLoss(now)
-    if (!this.inRecovery && newlyAcked > 0) this.grow(newlyAcked, now)
-    this.armRto(now)
+    // RFC 7661: the window grows only while the flow uses it (no growth while app-limited).
+    const isCwndLimited = this.pipe() + newlyAcked >= this.cwnd - 1
+    if (!this.inRecovery && newlyAcked > 0 && isCwndLimited) this.grow(newlyAcked, now)
+    // RFC 6298 5.3: restart the timer only when new data is cumulatively acked.
+    if (advanced || this.rtoTimerAt === Infinity) this.armRto(now)
     this.trySend()
   }
 
@@ -176,7 +180,7 @@ export class TcpSender {
       const nextMs = this.appStartMs + ((this.sndNxt - this.appOffered + 1) * SEGMENT_BYTES * 8000) / this.appRateBitsPerSec
       this.events.at(nextMs, () => this.trySend())
     }
-    this.armRto(now)
+    if (this.rtoTimerAt === Infinity) this.armRto(now)
   }
 
   private armRto (now: number): void {
@@ -187,14 +191,15 @@ export class TcpSender {
   }
 
   private onRto (): void {
+    this.rtoTimerAt = Infinity
     this.rtoEvents++
     this.ssthresh = Math.max(2, this.cwnd / 2)
     this.wMax = this.cwnd
     this.cwnd = 1
     this.epochStartMs = -1
     this.backoff = Math.min(this.backoff * 2, 64)
-    this.inRecovery = true
-    this.recoveryPoint = this.sndNxt
+    // Slow start again from one segment (RFC 5681 3.1); not fast recovery, so the window grows.
+    this.inRecovery = false
     this.retransmitted.clear()
     for (let s = this.sndUna; s < this.sndNxt; s++) if (!this.sacked.has(s)) this.lost.add(s)
     this.trySend()

@@ -73,7 +73,7 @@ export const BURST_BUDGET_MS = 150
  */
 export const FILL_THRESHOLD_MS = 10
 /** Share of the queue delay at which a path was seen overflowing that we allow ourselves. */
-export const OVERFLOW_QUEUE_SHARE = 0.8
+export const OVERFLOW_QUEUE_SHARE = 0.95
 /** Per-path send records kept for RTT, loss and repair; must exceed packets in flight on one path. */
 export const SEND_RING_SIZE = 1 << 14
 /** Most lost sequence numbers one feedback reports (the rest are counted as loss, not repaired). */

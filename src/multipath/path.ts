@@ -40,6 +40,8 @@ export interface PathCounters {
   probes: number
   feedbacks: number
   nackedPackets: number
+  /** Nacked packets judged drop-tail overflow (not repaired). */
+  overflowPackets: number
   downEvents: number
 }
 
@@ -63,7 +65,7 @@ export class Path {
   readonly loss = new LossEstimator()
   readonly rate = new RateEstimator()
   readonly pacer = new Pacer()
-  readonly counters: PathCounters = { txPackets: 0, txBytes: 0, probes: 0, feedbacks: 0, nackedPackets: 0, downEvents: 0 }
+  readonly counters: PathCounters = { txPackets: 0, txBytes: 0, probes: 0, feedbacks: 0, nackedPackets: 0, overflowPackets: 0, downEvents: 0 }
   /**
    * Queueing delay (measured one-way) at which this path was seen dropping: its bottleneck
    * buffer. Infinity until a loss happens near the largest queue seen.
@@ -157,23 +159,28 @@ export class Path {
       this.checkQueueModel(this.sentQueueMs[slot]!, nowMs)
       this.sampleDeliveryRate(fb, this.sentBusy[slot] === 0, nowMs)
     }
-    if (fb.highestSeq > this.highestAckedSeq) {
-      this.loss.addSpan(fb.highestSeq - this.highestAckedSeq, fb.receivedPackets - this.lastReceivedPackets)
-      this.highestAckedSeq = fb.highestSeq
-      this.lastReceivedPackets = fb.receivedPackets
-    }
-    // Losses while the queue is near the largest seen are drop-tail overflow: remember the buffer.
-    if (fb.nackCount > 0 && this.maxQueueSeenMs > QUEUE_EXCESS_MS && this.delay.latestQueueDelayMs() >= 0.7 * this.maxQueueSeenMs) {
-      this.overflowQueueMs = this.maxQueueSeenMs
-    }
+    // Losses while the queue is near the largest seen are drop-tail overflow: remember the buffer,
+    // and do not repair them: that loss is the inner flow's congestion signal, hiding it would
+    // only make the flow push harder into a full queue.
+    const isOverflow = fb.nackCount > 0 && this.maxQueueSeenMs > QUEUE_EXCESS_MS &&
+      this.delay.latestQueueDelayMs() >= 0.7 * this.maxQueueSeenMs
+    if (isOverflow) this.overflowQueueMs = this.maxQueueSeenMs
     for (let i = 0; i < fb.nackCount; i++) {
       const seq = fb.nacks[i]!
       if (seq >= this.nextSeq || seq <= this.nextSeq - SEND_RING_SIZE) continue
       const slot = seq & (SEND_RING_SIZE - 1)
       const unit = this.sentUnit[slot]!
       this.counters.nackedPackets++
-      if (unit >= 0 && lostUnits) lostUnits.push(unit)
+      if (isOverflow) this.counters.overflowPackets++
+      else if (unit >= 0 && lostUnits) lostUnits.push(unit)
       this.sentUnit[slot] = -1
+    }
+    if (fb.highestSeq > this.highestAckedSeq) {
+      // The loss ratio is the path's own (random) loss: overflow is congestion, priced by the queue budget.
+      const overflowNacks = isOverflow ? fb.nackCount : 0
+      this.loss.addSpan(fb.highestSeq - this.highestAckedSeq, fb.receivedPackets - this.lastReceivedPackets + overflowNacks)
+      this.highestAckedSeq = fb.highestSeq
+      this.lastReceivedPackets = fb.receivedPackets
     }
     this.repliesInARow++
     this.lastHeardMs = nowMs
