@@ -28,8 +28,9 @@ bool gst_arg_string(napi_env env, napi_value v, char *buf, size_t size);
 bool gst_arg_bytes(napi_env env, napi_value v, uint8_t **data, size_t *len);
 
 void gst_register_tun(napi_env env, napi_value exports);
-void gst_register_tun_io(napi_env env, napi_value exports);
+void gst_register_packet_io(napi_env env, napi_value exports);
 void gst_register_sockopt(napi_env env, napi_value exports);
+void gst_register_udp(napi_env env, napi_value exports);
 void gst_export(napi_env env, napi_value exports, const char *name, napi_callback fn);
 
 #endif

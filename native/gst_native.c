@@ -77,8 +77,9 @@ void gst_export(napi_env env, napi_value exports, const char *name, napi_callbac
 
 static napi_value init(napi_env env, napi_value exports) {
   gst_register_tun(env, exports);
-  gst_register_tun_io(env, exports);
+  gst_register_packet_io(env, exports);
   gst_register_sockopt(env, exports);
+  gst_register_udp(env, exports);
   return exports;
 }
 

@@ -12,13 +12,17 @@ export interface NativeAddon {
   tunSetUp(name: string, up: boolean): void
   tunAddAddress(name: string, address: string, prefixLen: number): void
 
-  ioOpen(fd: number, arena: Uint8Array, slotBytes: number, lengths: Uint32Array, stats: Float64Array, onBatch: (count: number) => void): IoHandle
+  ioOpen(fd: number, arena: Uint8Array, slotBytes: number, lengths: Uint32Array, stats: Float64Array, onBatch: (count: number) => void, addrs?: Uint8Array): IoHandle
   ioClose(handle: IoHandle): void
   readStart(handle: IoHandle): void
   readStop(handle: IoHandle): void
   write(handle: IoHandle, packet: Uint8Array, length?: number): boolean
   writeBatch(handle: IoHandle, packets: readonly Uint8Array[], count: number): number
   writeSlots(handle: IoHandle, arena: Uint8Array, slotBytes: number, lengths: Uint32Array, count: number): number
+  sendTo(handle: IoHandle, packet: Uint8Array, length: number, addrs: Uint8Array, addrIndex: number): boolean
+  sendSlots(handle: IoHandle, arena: Uint8Array, slotBytes: number, lengths: Uint32Array, addrs: Uint8Array, count: number): number
+
+  udpOpen(address: string, port: number): { fd: number, port: number }
 
   setMtuDiscover(fd: number, mode: number): void
   getPathMtu(fd: number): number
@@ -29,7 +33,7 @@ export interface NativeAddon {
   getTcpInfo(fd: number, out: Float64Array): undefined
 }
 
-/** Opaque native state of one TUN fd's reader/writer. */
+/** Opaque native state of one TUN fd's or UDP socket's reader/writer. */
 export type IoHandle = { readonly __brand: 'IoHandle' }
 
 /** Where node-gyp puts the addon, seen from the compiled dist/src/native/addon.js. */

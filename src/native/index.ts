@@ -3,5 +3,7 @@ export {
   socketFd, setMtuDiscover, getPathMtu, setMark, bindToDevice, setNotsentLowat, getTcpInfo, readTcpInfo,
   MTU_DISCOVERY, TCP_INFO_FIELDS, TCP_INFO_INDEX, type MtuDiscovery, type SocketLike, type TcpInfo, type TcpInfoField,
 } from './socket-options.js'
+export { UdpSocket, encodeAddress, decodeAddress, ADDR_BYTES, type UdpOptions } from './udp.js'
+export { IO_STATS_FIELDS, type IoStats } from './io-stats.js'
 export { NativeError } from './native-error.js'
 export { loadAddon, addonPath } from './addon.js'

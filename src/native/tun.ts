@@ -5,14 +5,9 @@
 // call; copy or write them out before returning. Nothing is allocated per packet.
 import { loadAddon, type IoHandle, type NativeAddon } from './addon.js'
 import { NativeError, rethrowNative } from './native-error.js'
+import { IO_STATS_FIELDS, readIoStats, type IoStats } from './io-stats.js'
 
-/** Layout of the Float64Array the addon counts into (native/tun_io.c, enum ST_*). */
-const STATS_FIELDS = [
-  'readPackets', 'readBytes', 'readBatches', 'readErrors',
-  'writePackets', 'writeBytes', 'writeEagain', 'writeEio', 'writeErrors',
-  'lastErrno',
-] as const
-export type TunStats = Record<typeof STATS_FIELDS[number], number>
+export type { IoStats as TunStats } from './io-stats.js'
 
 export interface TunOptions {
   /** Interface name (at most 15 bytes); empty or absent lets the kernel pick `tunN`. */
@@ -43,7 +38,7 @@ export class TunDevice {
   readonly arena: Uint8Array
   readonly lengths: Uint32Array
   /** Live counters written by the addon; see stats() for a named snapshot. */
-  readonly statsArray = new Float64Array(STATS_FIELDS.length)
+  readonly statsArray = new Float64Array(IO_STATS_FIELDS.length)
   private readonly native: NativeAddon
   private readonly io: IoHandle
   private handler: (count: number) => void
@@ -141,10 +136,8 @@ export class TunDevice {
     this.call(() => this.native.tunAddAddress(this.name, address, prefixLen))
   }
 
-  stats (): TunStats {
-    const out = {} as TunStats
-    STATS_FIELDS.forEach((field, i) => { out[field] = this.statsArray[i] ?? 0 })
-    return out
+  stats (): IoStats {
+    return readIoStats(this.statsArray)
   }
 
   /** Stops reading and closes the fd (a non-persistent device disappears). Idempotent. */

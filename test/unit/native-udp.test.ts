@@ -1,0 +1,86 @@
+// The native UDP socket (recvmmsg/sendmmsg) on loopback, and its address slots: no root needed.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import dgram from 'node:dgram'
+import { once } from 'node:events'
+import { UdpSocket, encodeAddress, decodeAddress, ADDR_BYTES } from '../../src/native/index.js'
+
+test('address slots round-trip IPv4 and IPv6 in canonical form', () => {
+  const cases: Array<[string, number]> = [
+    ['127.0.0.1', 1], ['10.255.0.254', 65535], ['::1', 5000], ['::', 0], ['fd00::1', 443],
+    ['2001:db8:0:1:0:0:0:1', 9], ['2001:db8::1:0:0:1', 80], ['1:2:3:4:5:6:7:8', 7], ['fe80::', 1],
+  ]
+  const slots = new Uint8Array(ADDR_BYTES * 2)
+  for (const [address, port] of cases) {
+    encodeAddress(address, port, slots, 1)
+    const canonical = address === '2001:db8:0:1:0:0:0:1' ? '2001:db8:0:1::1' : address
+    assert.deepEqual(decodeAddress(slots, 1), { address: canonical, port }, address)
+  }
+  assert.throws(() => encodeAddress('localhost', 1, slots), { code: 'ERR_INVALID_ARG' })
+})
+
+test('a batch sent with sendmmsg arrives as batches from recvmmsg with the sender address', async (t) => {
+  const received: string[] = []
+  const peers = new Set<string>()
+  let batches = 0
+  const b = UdpSocket.open({ address: '127.0.0.1', batchPackets: 16 })
+  t.after(() => b.close())
+  b.onBatch((count) => {
+    batches++
+    for (let i = 0; i < count; i++) {
+      received.push(Buffer.from(b.arena.subarray(i * b.slotBytes, i * b.slotBytes + b.lengths[i]!)).toString())
+      const peer = decodeAddress(b.addrs, i)
+      peers.add(`${peer.address}:${peer.port}`)
+    }
+  })
+  b.start()
+  const a = UdpSocket.open({ address: '127.0.0.1' })
+  t.after(() => a.close())
+
+  const count = 100
+  const slotBytes = 64
+  const arena = new Uint8Array(count * slotBytes)
+  const lengths = new Uint32Array(count)
+  const addrs = new Uint8Array(count * ADDR_BYTES)
+  for (let i = 0; i < count; i++) {
+    const text = Buffer.from(`datagram ${i}`)
+    arena.set(text, i * slotBytes)
+    lengths[i] = text.length
+    encodeAddress('127.0.0.1', b.port, addrs, i)
+  }
+  assert.equal(a.sendSlots(arena, slotBytes, lengths, addrs, count), count)
+  assert.equal(a.sendTo(Buffer.from('single'), 6, addrs, 0), true)
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  assert.deepEqual(received, [...Array.from({ length: count }, (_, i) => `datagram ${i}`), 'single'])
+  assert.deepEqual([...peers], [`127.0.0.1:${a.port}`])
+  assert.ok(batches >= Math.ceil((count + 1) / 16) && batches < count, `${batches} batches`)
+  assert.equal(b.stats().readPackets, count + 1)
+  assert.equal(a.stats().writePackets, count + 1)
+})
+
+test('refused datagrams are counted, never thrown; dgram peers interoperate', async (t) => {
+  const a = UdpSocket.open({ address: '127.0.0.1' })
+  t.after(() => a.close())
+  const peer = dgram.createSocket('udp4')
+  t.after(() => peer.close())
+  peer.bind(0, '127.0.0.1')
+  await once(peer, 'listening')
+  const addrs = new Uint8Array(ADDR_BYTES * 3)
+  encodeAddress('127.0.0.1', peer.address().port, addrs, 0)
+  encodeAddress('127.0.0.1', peer.address().port, addrs, 1)
+  encodeAddress('127.0.0.1', peer.address().port, addrs, 2)
+  // Slot 1 is longer than any UDP datagram can be: EMSGSIZE for it alone.
+  const slotBytes = 70_000
+  const arena = new Uint8Array(3 * slotBytes)
+  const lengths = new Uint32Array([5, 66_000, 5])
+  arena.set(Buffer.from('first'), 0)
+  arena.set(Buffer.from('third'), 2 * slotBytes)
+  const got: string[] = []
+  peer.on('message', (m) => got.push(m.toString()))
+  assert.equal(a.sendSlots(arena, slotBytes, lengths, addrs, 3), 2)
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  assert.deepEqual(got, ['first', 'third'])
+  assert.equal(a.stats().writeErrors, 1)
+  assert.equal(a.stats().lastErrno, 90, 'EMSGSIZE')
+  assert.throws(() => UdpSocket.open({ address: '127.0.0.1', port: a.port }), { code: 'EADDRINUSE', message: /couldn't bind UDP socket to 127.0.0.1:\d+: EADDRINUSE/ })
+})
