@@ -199,6 +199,7 @@ export class Path {
   addRttSample (rttMs: number, nowMs: number): void { this.rtt.addSample(rttMs, nowMs) }
   addDeliveryRateSample (rateBitsPerSec: number, nowMs: number, isAppLimited = false): void {
     this.rate.addSample(rateBitsPerSec, nowMs, isAppLimited)
+    this.pacer.setRate(this.planningRateBitsPerSec(), nowMs)
   }
 
   setAdminDown (isDown: boolean, nowMs: number): void {

@@ -1,0 +1,113 @@
+// Table-driven tests of the per-path estimators, with times passed in (a fake clock).
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import fc from 'fast-check'
+import {
+  RttEstimator, OneWayDelayTrend, LossEstimator, RateEstimator, Pacer,
+  MIN_FILTER_WINDOW_MS, RATE_WINDOW_MS, INITIAL_RATE_BITS_PER_SEC, STARTUP_FLAT_ROUNDS, MIN_ROUND_MS,
+} from '../../../src/multipath/index.js'
+
+test('RttEstimator follows RFC 6298 section 2', () => {
+  const cases: { samples: number[], srtt: number, rttVar: number }[] = [
+    { samples: [100], srtt: 100, rttVar: 50 },
+    // second sample: rttvar = 3/4 * 50 + 1/4 * |100 - 60| = 47.5; srtt = 7/8 * 100 + 1/8 * 60 = 95
+    { samples: [100, 60], srtt: 95, rttVar: 47.5 },
+    { samples: [20, 20, 20], srtt: 20, rttVar: 10 * 0.75 * 0.75 },
+  ]
+  for (const c of cases) {
+    const rtt = new RttEstimator()
+    c.samples.forEach((s, i) => rtt.addSample(s, i * 10))
+    assert.equal(rtt.srttMs, c.srtt, `srtt after ${c.samples.join(',')}`)
+    assert.equal(rtt.rttVarMs, c.rttVar, `rttvar after ${c.samples.join(',')}`)
+    assert.equal(rtt.rtoMs(), c.srtt + 4 * c.rttVar)
+  }
+})
+
+test('RttEstimator ignores invalid samples and forgets an old minimum', () => {
+  const rtt = new RttEstimator()
+  rtt.addSample(-1, 0)
+  rtt.addSample(NaN, 0)
+  assert.equal(rtt.hasSample(), false)
+  rtt.addSample(20, 0)
+  rtt.addSample(50, 1000)
+  assert.equal(rtt.minRttMs, 20)
+  rtt.addSample(50, MIN_FILTER_WINDOW_MS + 1)
+  assert.equal(rtt.minRttMs, 50, 'a minimum older than the window is replaced')
+})
+
+test('OneWayDelayTrend measures queueing whatever the clock offset', () => {
+  fc.assert(fc.property(fc.integer({ min: -1e9, max: 1e9 }), fc.array(fc.integer({ min: 0, max: 200 }), { minLength: 2, maxLength: 50 }), (offset, queues) => {
+    const trend = new OneWayDelayTrend()
+    let t = 0
+    for (const q of [0, ...queues]) {
+      t += 10
+      trend.addSample(t, t + 30 + q + offset, t + 30 + q)
+    }
+    assert.equal(trend.latestQueueDelayMs(), queues.at(-1))
+    assert.ok(trend.queueDelayMs >= 0)
+  }))
+})
+
+test('LossEstimator counts per-path spans', () => {
+  const cases: { spans: [number, number][], lost: number, ratioAbove: number, ratioBelow: number }[] = [
+    { spans: [[100, 100]], lost: 0, ratioAbove: -1, ratioBelow: 1e-12 },
+    { spans: [[100, 95]], lost: 5, ratioAbove: 0.02, ratioBelow: 0.05 },
+    { spans: Array.from({ length: 100 }, () => [100, 50] as [number, number]), lost: 5000, ratioAbove: 0.49, ratioBelow: 0.51 },
+    { spans: [[0, 0], [10, 12]], lost: 0, ratioAbove: -1, ratioBelow: 1e-12 },
+  ]
+  for (const c of cases) {
+    const loss = new LossEstimator()
+    for (const [expected, received] of c.spans) loss.addSpan(expected, received)
+    assert.equal(loss.lostPackets, c.lost)
+    assert.ok(loss.lossRatio > c.ratioAbove && loss.lossRatio < c.ratioBelow, `ratio ${loss.lossRatio}`)
+  }
+})
+
+test('RateEstimator: windowed max, app-limited samples never lower it, window expiry', () => {
+  const rate = new RateEstimator()
+  assert.equal(rate.estimateBitsPerSec, INITIAL_RATE_BITS_PER_SEC)
+  rate.addSample(10e6, 0, false)
+  rate.addSample(8e6, 100, false)
+  assert.equal(rate.estimateBitsPerSec, 10e6, 'max of the window')
+  rate.addSample(1e6, 200, true)
+  assert.equal(rate.estimateBitsPerSec, 10e6, 'an app-limited sample does not lower it')
+  rate.addSample(12e6, 300, true)
+  assert.equal(rate.estimateBitsPerSec, 12e6, 'an app-limited sample may raise it')
+  rate.addSample(5e6, RATE_WINDOW_MS + 400, false)
+  rate.addSample(5e6, 2 * RATE_WINDOW_MS + 500, false)
+  assert.equal(rate.estimateBitsPerSec, 5e6, 'old maxima age out')
+})
+
+test('RateEstimator: startup ends after flat rounds, then cycles probe gains; backOff drops to delivery', () => {
+  const rate = new RateEstimator()
+  let t = 0
+  rate.advance(t, 20)
+  assert.equal(rate.inStartup, true)
+  assert.equal(rate.gain, 2)
+  for (let round = 0; round < STARTUP_FLAT_ROUNDS + 1; round++) {
+    t += MIN_ROUND_MS
+    rate.addSample(10e6, t, false)
+    rate.advance(t, 20)
+  }
+  assert.equal(rate.inStartup, false)
+  const gains = new Set<number>()
+  for (let i = 0; i < 8; i++) { t += MIN_ROUND_MS; rate.advance(t, 20); gains.add(rate.gain) }
+  assert.deepEqual([...gains].sort(), [0.9, 1, 1.25])
+  rate.addSample(4e6, t, false)
+  rate.backOff(t)
+  assert.equal(rate.estimateBitsPerSec, 4e6)
+})
+
+test('Pacer drains at its rate, predicts queueing, and re-anchors to measurements', () => {
+  const pacer = new Pacer()
+  pacer.setRate(8e6, 0) // 1 byte per microsecond: 1000 bytes per ms
+  pacer.onSend(10_000, 0)
+  assert.equal(pacer.queueDelayMs(0, 0), 10)
+  assert.equal(pacer.queueDelayMs(1000, 4), 7) // 6000 left + 1000
+  assert.equal(pacer.sendTimeMs(1000, 3000, 4), 8) // 6000 + 1000 - 3000 = 4000 bytes to drain
+  assert.equal(pacer.queueDelayMs(0, 100), 0)
+  pacer.correct(20, 0, 100) // the path really queued 20 ms more than predicted: half of it applied
+  assert.equal(pacer.queueDelayMs(0, 100), 10)
+  pacer.correct(0, 50, 100)
+  assert.equal(pacer.backlogBytes, 0, 'never negative')
+})

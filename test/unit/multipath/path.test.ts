@@ -1,0 +1,148 @@
+// A Path and a PathReceiver joined by a fake wire, driven by a fake clock: probing, failure
+// detection, re-admission, repair and reinjection.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { FakeClock } from '../../../src/clock.js'
+import { Path, PathReceiver, createFeedback, DEFAULT_PROBE_INTERVAL_MS, type PathFeedback, type PathState } from '../../../src/multipath/index.js'
+
+/** Read through a function so TypeScript does not narrow the state across calls that change it. */
+const stateOf = (path: Path): PathState => path.state
+
+const STEP_MS = 1
+
+/** One path over a wire of fixed one-way delay; the caller's loop of index.ts, in miniature. */
+class Harness {
+  readonly clock = new FakeClock(0)
+  readonly path: Path
+  readonly receiver = new PathReceiver()
+  isCut = false
+  probesSent: number[] = []
+  lost: number[] = []
+  reinjected: number[] = []
+  private inFlight: { atMs: number, deliver: () => void }[] = []
+
+  constructor (readonly oneWayMs: number, options = {}) {
+    this.path = new Path(0, options)
+  }
+
+  sendData (bytes: number, unit: number): number {
+    const now = this.clock.now()
+    const seq = this.path.onSend(bytes, now, unit)
+    this.wire(() => this.receive(seq, now, bytes, false))
+    return seq
+  }
+
+  run (untilMs: number): void {
+    while (this.clock.now() < untilMs) {
+      this.clock.advance(STEP_MS)
+      const now = this.clock.now()
+      const due = this.inFlight.filter((p) => p.atMs <= now)
+      this.inFlight = this.inFlight.filter((p) => p.atMs > now)
+      for (const p of due) p.deliver()
+      this.path.update(now, this.reinjected)
+      if (this.receiver.isFeedbackDue(now)) this.sendFeedback()
+      if (this.path.isProbeDue(now)) {
+        this.probesSent.push(now)
+        const seq = this.path.onSend(64, now)
+        this.wire(() => this.receive(seq, now, 64, true))
+      }
+    }
+  }
+
+  private receive (seq: number, txTimeMs: number, bytes: number, isProbe: boolean): void {
+    this.receiver.onPacket({ pathSeq: seq, txTimeMs }, bytes, this.clock.now(), isProbe)
+    if (this.receiver.isFeedbackDue(this.clock.now())) this.sendFeedback()
+  }
+
+  private sendFeedback (): void {
+    const fb: PathFeedback = this.receiver.writeFeedback(this.clock.now(), createFeedback())
+    this.wire(() => this.path.onFeedback(fb, this.clock.now(), this.lost))
+  }
+
+  private wire (deliver: () => void): void {
+    if (this.isCut) return
+    this.inFlight.push({ atMs: this.clock.now() + this.oneWayMs, deliver })
+  }
+}
+
+test('a new path is probing, comes up after two answers, then idles with a probe every interval', () => {
+  const h = new Harness(10)
+  assert.equal(h.path.state, 'probing')
+  h.run(1000)
+  assert.equal(h.path.state, 'up')
+  assert.ok(Math.abs(h.path.rtt.srttMs - 20) < 1, `srtt ${h.path.rtt.srttMs}`)
+  const gaps = h.probesSent.slice(1).map((t, i) => t - h.probesSent[i]!)
+  assert.ok(gaps.every((g) => g <= DEFAULT_PROBE_INTERVAL_MS), `probe gaps ${gaps.join(',')}`)
+})
+
+for (const oneWayMs of [10, 30, 60]) {
+  test(`a silent idle path (RTT ${2 * oneWayMs} ms) is down well under 300 ms, and re-admitted when it answers`, () => {
+    const h = new Harness(oneWayMs)
+    h.run(2000)
+    assert.equal(h.path.state, 'up')
+    h.isCut = true
+    const cutMs = h.clock.now()
+    while (stateOf(h.path) !== 'down' && h.clock.now() < cutMs + 2000) h.run(h.clock.now() + 1)
+    const detectMs = h.clock.now() - cutMs
+    assert.ok(detectMs < 300, `down after ${detectMs} ms`)
+    h.isCut = false
+    const restoreMs = h.clock.now()
+    while (stateOf(h.path) !== 'up' && h.clock.now() < restoreMs + 2000) h.run(h.clock.now() + 1)
+    const upMs = h.clock.now() - restoreMs
+    assert.equal(stateOf(h.path), 'up')
+    assert.ok(upMs < 1000, `up again after ${upMs} ms`)
+  })
+}
+
+test('a busy path that goes silent is down within its timeout and hands back its undelivered units', () => {
+  const h = new Harness(30)
+  for (let t = 0; t < 1000; t++) { h.sendData(1000, t); h.run(t + 1) }
+  assert.equal(h.path.state, 'up')
+  h.isCut = true
+  const cutMs = h.clock.now()
+  let unit = 1000
+  while (stateOf(h.path) !== 'down' && h.clock.now() < cutMs + 1000) { h.sendData(1000, unit++); h.run(h.clock.now() + 1) }
+  assert.ok(h.clock.now() - cutMs < 300, `down after ${h.clock.now() - cutMs} ms`)
+  // Everything sent since the last answered packet comes back for reinjection, in order.
+  assert.ok(h.reinjected.length >= unit - 1000, `${h.reinjected.length} units reinjected`)
+  assert.deepEqual(h.reinjected.slice(-3), [unit - 3, unit - 2, unit - 1])
+})
+
+test('a lost packet is nacked by the receiver and its unit returned for repair', () => {
+  const h = new Harness(10)
+  h.run(500)
+  h.sendData(1000, 1)
+  h.isCut = true
+  h.sendData(1000, 2) // lost
+  h.isCut = false
+  h.sendData(1000, 3)
+  h.run(600)
+  assert.deepEqual(h.lost, [2])
+  assert.equal(h.path.counters.nackedPackets, 1)
+  assert.ok(h.path.loss.lossRatio > 0)
+})
+
+test('a configured rate caps the planning rate; auto plans with the estimate otherwise', () => {
+  const capped = new Path(0, { txCapBitsPerSec: 1e6 })
+  capped.addDeliveryRateSample(50e6, 0)
+  assert.equal(capped.planningRateBitsPerSec(), 1e6)
+  const free = new Path(1)
+  free.addDeliveryRateSample(50e6, 0)
+  assert.ok(free.planningRateBitsPerSec() >= 50e6)
+})
+
+test('pipe mode: plain samples and markHeard drive the same path', () => {
+  const clock = new FakeClock(0)
+  const path = new Path(0)
+  path.addRttSample(40, clock.now())
+  path.onSend(1000, clock.now(), 7)
+  path.markHeard(clock.now())
+  path.markHeard(clock.now())
+  assert.equal(path.state, 'up')
+  path.externalQueuedBytes = 100_000
+  path.addDeliveryRateSample(8e6, clock.now())
+  // 100 kB queued at 8 Mbit/s x startup gain 2 = 50 ms of queue
+  assert.equal(path.queueDelayMs(0, clock.now()), 50)
+  path.setAdminDown(true, clock.now())
+  assert.equal(path.state, 'down')
+})

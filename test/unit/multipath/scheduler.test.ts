@@ -1,0 +1,123 @@
+// Scheduler invariants as properties over random path sets, plus a few exact cases.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import fc from 'fast-check'
+import {
+  Path, AutoScheduler, WeightedScheduler, RedundantScheduler, createScheduler, type PathState, type Scheduler,
+} from '../../../src/multipath/index.js'
+
+const states: PathState[] = ['probing', 'up', 'degraded', 'down', 'backup']
+
+interface PathSpec { state: PathState, isBackup: boolean, rttMs: number, rateMbps: number, queuedBytes: number, weight: number }
+
+const pathSpec = fc.record({
+  state: fc.constantFrom(...states),
+  isBackup: fc.boolean(),
+  rttMs: fc.integer({ min: 1, max: 300 }),
+  rateMbps: fc.integer({ min: 1, max: 100 }),
+  queuedBytes: fc.integer({ min: 0, max: 200_000 }),
+  weight: fc.integer({ min: 0, max: 10 }),
+})
+
+function makePaths (specs: PathSpec[]): Path[] {
+  return specs.map((s, i) => {
+    const p = new Path(i, { preference: s.isBackup ? 'backup' : 'primary', weight: s.weight })
+    p.addRttSample(s.rttMs, 0)
+    p.addDeliveryRateSample(s.rateMbps * 1e6, 0)
+    p.onSend(s.queuedBytes, 0)
+    // A backup path that is alive shows as 'backup'; a primary never does.
+    p.state = s.state === 'backup' && !s.isBackup ? 'up' : s.state === 'up' && s.isBackup ? 'backup' : s.state
+    return p
+  })
+}
+
+const isPrimaryUp = (p: Path): boolean => p.preference === 'primary' && p.state === 'up'
+
+function checkInvariants (scheduler: Scheduler, paths: Path[], out: Path[], n: number): void {
+  const chosen = out.slice(0, n)
+  for (const p of chosen) assert.notEqual(p.state, 'down', 'never a down path')
+  if (chosen.some((p) => p.preference === 'backup')) assert.ok(!paths.some(isPrimaryUp), 'backup only when no primary is up')
+  if (paths.some((p) => p.state !== 'down') && scheduler.kind !== 'auto') assert.ok(n >= 1, 'some usable path is always used')
+  if (paths.every((p) => p.state === 'down')) assert.equal(n, 0)
+}
+
+for (const kind of ['auto', 'weighted', 'redundant'] as const) {
+  test(`${kind}: never a down path; backup only when no primary is up`, () => {
+    fc.assert(fc.property(fc.array(pathSpec, { minLength: 1, maxLength: 6 }), fc.integer({ min: 1, max: 9000 }), (specs, bytes) => {
+      const paths = makePaths(specs)
+      const scheduler = createScheduler(kind, () => 0.5)
+      const out: Path[] = []
+      for (let i = 0; i < 5; i++) checkInvariants(scheduler, paths, out, scheduler.pick(paths, bytes, i, out))
+    }))
+  })
+}
+
+test('redundant covers every up primary when any is up', () => {
+  fc.assert(fc.property(fc.array(pathSpec, { minLength: 1, maxLength: 6 }), (specs) => {
+    const paths = makePaths(specs)
+    const out: Path[] = []
+    const n = new RedundantScheduler().pick(paths, 1000, 0, out)
+    const upPrimaries = paths.filter(isPrimaryUp)
+    if (upPrimaries.length > 0) assert.deepEqual(new Set(out.slice(0, n)), new Set(upPrimaries))
+  }))
+})
+
+test('weighted round robin gives 75/25 exactly over every 4 units', () => {
+  const paths = makePaths([
+    { state: 'up', isBackup: false, rttMs: 20, rateMbps: 10, queuedBytes: 0, weight: 75 },
+    { state: 'up', isBackup: false, rttMs: 20, rateMbps: 10, queuedBytes: 0, weight: 25 },
+  ])
+  const scheduler = new WeightedScheduler('round-robin')
+  const out: Path[] = []
+  const counts = [0, 0]
+  for (let i = 0; i < 400; i++) { scheduler.pick(paths, 1000, i, out); counts[out[0]!.id]!++ }
+  assert.deepEqual(counts, [300, 100])
+})
+
+test('weighted random follows the weights with the injected random source', () => {
+  const paths = makePaths([
+    { state: 'up', isBackup: false, rttMs: 20, rateMbps: 10, queuedBytes: 0, weight: 2 },
+    { state: 'up', isBackup: false, rttMs: 20, rateMbps: 10, queuedBytes: 0, weight: 1 },
+  ])
+  const draws = [0.1, 0.5, 0.66, 0.67, 0.99]
+  let i = 0
+  const scheduler = new WeightedScheduler('random', () => draws[i++]!)
+  const out: Path[] = []
+  const picked = draws.map(() => { scheduler.pick(paths, 1000, 0, out); return out[0]!.id })
+  assert.deepEqual(picked, [0, 0, 0, 1, 1])
+})
+
+test('auto: an idle bond uses the lower-delay path alone, a loaded one fills the other path too', () => {
+  const paths = makePaths([
+    { state: 'up', isBackup: false, rttMs: 20, rateMbps: 20, queuedBytes: 0, weight: 1 },
+    { state: 'up', isBackup: false, rttMs: 120, rateMbps: 10, queuedBytes: 0, weight: 1 },
+  ])
+  const scheduler = new AutoScheduler()
+  const out: Path[] = []
+  scheduler.pick(paths, 1500, 0, out)
+  assert.equal(out[0]!.id, 0)
+  // A 100-packet burst at once: the fast path's queue passes the fill threshold, the slow one gets some.
+  const counts = [0, 0]
+  for (let i = 0; i < 100; i++) {
+    assert.equal(scheduler.pick(paths, 1500, 0, out), 1)
+    out[0]!.onSend(1500, 0)
+    counts[out[0]!.id]!++
+  }
+  assert.ok(counts[1]! > 0 && counts[0]! > counts[1]!, `split ${counts.join('/')}`)
+})
+
+test('auto: refuses only when every path is over its queue budget', () => {
+  const paths = makePaths([
+    { state: 'up', isBackup: false, rttMs: 20, rateMbps: 8, queuedBytes: 0, weight: 1 },
+  ])
+  const path = paths[0]!
+  // Leave startup so the estimate is trusted, then queue far past the burst budget.
+  for (let t = 0; t < 2000; t += 50) { path.addDeliveryRateSample(8e6, t); path.markHeard(t) }
+  assert.equal(path.rate.inStartup, false)
+  const scheduler = new AutoScheduler()
+  const out: Path[] = []
+  assert.equal(scheduler.pick(paths, 1500, 2000, out), 1)
+  path.onSend(1_000_000, 2000) // 1 s of queue at 8 Mbit/s
+  assert.equal(scheduler.pick(paths, 1500, 2000, out), 0)
+  assert.equal(scheduler.refused, 1)
+})

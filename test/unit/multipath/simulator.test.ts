@@ -1,0 +1,63 @@
+// The issue's scenarios in the discrete-event simulator, as regression tests on ratios and
+// simulated milliseconds (never wall-clock): the real scheduler, estimators and reorder buffer.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { runScenario, type ScenarioResult } from '../../../bench/sim/scenario.js'
+import { issueScenarios } from '../../../bench/sim/scenarios.js'
+import { gstDesign, glorytunDesign, mlvpnDesign } from '../../../bench/sim/designs.js'
+
+const scenarios = new Map(issueScenarios().map((s) => [s.name, s]))
+const cache = new Map<string, ScenarioResult>()
+
+function run (name: string, design: 'gst' | 'glorytun' | 'mlvpn'): ScenarioResult {
+  const key = `${name}/${design}`
+  const cached = cache.get(key)
+  if (cached) return cached
+  const scenario = scenarios.get(name)!
+  const rates = scenario.links.map((l) => l.rateBitsPerSec)
+  const d = design === 'gst' ? gstDesign() : design === 'glorytun' ? glorytunDesign(rates, 1) : mlvpnDesign(rates)
+  const result = runScenario(scenario, d, 1)
+  cache.set(key, result)
+  return result
+}
+
+test('the simulator is deterministic for a seed', () => {
+  const scenario = { ...scenarios.get('aggregate')!, durationMs: 3000, measureFromMs: 1000 }
+  const a = runScenario(scenario, gstDesign(), 7)
+  const b = runScenario(scenario, gstDesign(), 7)
+  assert.deepEqual(a, b)
+})
+
+test('aggregate (20 Mbit/s 10 ms + 10 Mbit/s 60 ms, one flow): gst beats both baselines, nothing out of order', () => {
+  const gst = run('aggregate', 'gst')
+  assert.ok(gst.share >= 0.75, `gst share ${gst.share}`)
+  assert.ok(gst.share > 2 * run('aggregate', 'glorytun').share)
+  assert.ok(gst.share > run('aggregate', 'mlvpn').share)
+  assert.equal(gst.outOfOrder, 0)
+  assert.ok(run('aggregate', 'glorytun').outOfOrder > 0, 'the no-reordering baseline does reorder')
+})
+
+test('5 % loss on l2: gst keeps more than either baseline', () => {
+  const gst = run('loss5-l2', 'gst')
+  assert.ok(gst.goodputBitsPerSec > 3 * run('loss5-l2', 'glorytun').goodputBitsPerSec)
+  assert.ok(gst.goodputBitsPerSec > 3 * run('loss5-l2', 'mlvpn').goodputBitsPerSec)
+  assert.ok(gst.repairs > 0, 'random losses are repaired')
+})
+
+test('l2 blackholed while busy: stall <= 300 ms, back in use <= 1 s after restore', () => {
+  const gst = run('cut-busy', 'gst')
+  assert.ok(gst.longestStallMs <= 300, `stall ${gst.longestStallMs}`)
+  assert.ok(gst.backInUseMs <= 1000, `back after ${gst.backInUseMs}`)
+})
+
+test('l2 blackholed while idle: stall <= 300 ms, back in use after restore', () => {
+  const gst = run('cut-idle', 'gst')
+  assert.ok(gst.longestStallMs <= 300, `stall ${gst.longestStallMs}`)
+  assert.ok(gst.backInUseMs <= 1500, `back after ${gst.backInUseMs}`)
+})
+
+test('equal delays: gst aggregates and reorders little', () => {
+  const gst = run('equal-delay', 'gst')
+  assert.ok(gst.share >= 0.85, `share ${gst.share}`)
+  assert.equal(gst.outOfOrder, 0)
+})
