@@ -7,10 +7,13 @@
 // into a second TUN as fast as it can and the kernel forwards them into the reader's TUN
 // (dropping what the reader cannot take); we count what the reader drains in a fixed time and
 // its CPU time per packet. Writes: N packets to an address the kernel drops without a reply.
+// Then the optional native UDP socket (recvmmsg/sendmmsg) against node:dgram on loopback.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import dgram from 'node:dgram'
+import { once } from 'node:events'
 import fs from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { TunDevice, loadAddon } from '../src/native/index.js'
+import { TunDevice, UdpSocket, encodeAddress, setBufferSize, ADDR_BYTES, loadAddon } from '../src/native/index.js'
 
 const PAYLOAD_BYTES = 1000
 const PACKET_BYTES = PAYLOAD_BYTES + 28
@@ -19,6 +22,7 @@ const WARMUP_MS = 500
 const WRITE_PACKETS = 320_000
 const BATCH = 64
 const TXQUEUE_PACKETS = 4096
+const RCVBUF_BYTES = 4 << 20  // both UDP receivers: ~2000 datagrams of slack for scheduling delays
 
 const self = fileURLToPath(import.meta.url)
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
@@ -37,6 +41,20 @@ function udpPacket (src: number[], dst: number[]): Uint8Array {
   v.setUint16(10, ~sum & 0xffff)
   v.setUint16(20, 5000); v.setUint16(22, 9); v.setUint16(24, PACKET_BYTES - 20)
   return p
+}
+
+/** UDP generator mode: PAYLOAD_BYTES datagrams to 127.0.0.1:PORT with sendmmsg, until killed. */
+function generateUdp (port: number): void {
+  const socket = UdpSocket.open({ address: '127.0.0.1' })
+  const arena = new Uint8Array(BATCH * PAYLOAD_BYTES)
+  const lengths = new Uint32Array(BATCH).fill(PAYLOAD_BYTES)
+  const addrs = new Uint8Array(BATCH * ADDR_BYTES)
+  for (let i = 0; i < BATCH; i++) encodeAddress('127.0.0.1', port, addrs, i)
+  const burst = (): void => {
+    socket.sendSlots(arena, PAYLOAD_BYTES, lengths, addrs, BATCH)
+    setImmediate(burst)
+  }
+  burst()
 }
 
 /** Generator mode: packets to 10.NET.0.2, written into our own TUN for the kernel to forward. */
@@ -157,6 +175,90 @@ async function writeFsStream (): Promise<Row> {
   return row
 }
 
+/** Receives from a sendmmsg generator for READ_MS; `offered` is what reached our socket's
+ * queue, including datagrams the kernel dropped because we were too slow. */
+async function udpReceive (native: boolean): Promise<Row> {
+  let packets = 0
+  let port: number
+  let close: () => void
+  if (native) {
+    const socket = UdpSocket.open({ address: '127.0.0.1', onBatch: (count) => { packets += count } })
+    setBufferSize(socket.fd, 'receive', RCVBUF_BYTES)
+    socket.start()
+    port = socket.port
+    close = () => socket.close()
+  } else {
+    const socket = dgram.createSocket('udp4')
+    socket.on('message', () => { packets++ })
+    socket.bind(0, '127.0.0.1')
+    await once(socket, 'listening')
+    setBufferSize(socket, 'receive', RCVBUF_BYTES)  // FORCE past rmem_max, as for ours
+    port = socket.address().port
+    close = () => socket.close()
+  }
+  const generator = spawn(process.execPath, [self, 'generate-udp', String(port)], { stdio: 'inherit' })
+  try {
+    await sleep(WARMUP_MS)
+    const before = packets
+    const droppedBefore = udpReceiveDrops()
+    const cpu = process.cpuUsage()
+    const t0 = performance.now()
+    await sleep(READ_MS)
+    const cpuUsed = cpuSeconds(cpu)
+    const got = packets - before
+    const path = native ? `udp recv addon recvmmsg (batches of ${BATCH})` : 'udp recv node:dgram'
+    return { path, packets: got, seconds: (performance.now() - t0) / 1000, cpuSeconds: cpuUsed, offered: got + udpReceiveDrops() - droppedBefore }
+  } finally {
+    generator.kill()
+    close()
+  }
+}
+
+/** UDP RcvbufErrors of our namespace (/proc/net/snmp follows it). */
+function udpReceiveDrops (): number {
+  const lines = fs.readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'))
+  const names = lines[0]?.split(/\s+/) ?? []
+  const values = lines[1]?.split(/\s+/) ?? []
+  return Number(values[names.indexOf('RcvbufErrors')] ?? 0)
+}
+
+/** Sends WRITE_PACKETS datagrams to a bound socket that never reads (the kernel drops them). */
+async function udpSend (native: boolean): Promise<Row> {
+  const sink = dgram.createSocket('udp4')
+  sink.bind(0, '127.0.0.1')
+  await once(sink, 'listening')
+  const port = sink.address().port
+  const payload = Buffer.alloc(PAYLOAD_BYTES)
+  const cpu = process.cpuUsage()
+  const t0 = performance.now()
+  let sent = 0
+  if (native) {
+    const socket = UdpSocket.open({ address: '127.0.0.1' })
+    const arena = new Uint8Array(BATCH * PAYLOAD_BYTES)
+    const lengths = new Uint32Array(BATCH).fill(PAYLOAD_BYTES)
+    const addrs = new Uint8Array(BATCH * ADDR_BYTES)
+    for (let i = 0; i < BATCH; i++) encodeAddress('127.0.0.1', port, addrs, i)
+    for (let i = 0; i < WRITE_PACKETS; i += BATCH) sent += socket.sendSlots(arena, PAYLOAD_BYTES, lengths, addrs, BATCH)
+    socket.close()
+  } else {
+    const socket = dgram.createSocket('udp4')
+    socket.bind(0, '127.0.0.1')
+    await once(socket, 'listening')
+    socket.connect(port, '127.0.0.1')
+    await once(socket, 'connect')
+    // Bursts of BATCH, then a turn of the event loop so send callbacks and queues drain.
+    for (let i = 0; i < WRITE_PACKETS; i += BATCH) {
+      for (let j = 0; j < BATCH; j++) socket.send(payload, () => { sent++ })
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    while (sent < WRITE_PACKETS) await new Promise((resolve) => setImmediate(resolve))
+    socket.close()
+  }
+  const row = { path: native ? `udp send addon sendmmsg(${BATCH})` : 'udp send node:dgram (connected)', packets: sent, seconds: (performance.now() - t0) / 1000, cpuSeconds: cpuSeconds(cpu) }
+  sink.close()
+  return row
+}
+
 function printTable (rows: Row[]): void {
   const header = ['path', 'packets', 'offered/s', 'packets/s', 'Mbit/s', 'CPU us/packet']
   const pps = (n: number, s: number): string => Math.round(n / s).toLocaleString('en-US')
@@ -177,6 +279,10 @@ function setQueueLength (device: string): void {
   spawnSync('ip', ['link', 'set', 'dev', device, 'txqueuelen', String(TXQUEUE_PACKETS)])
 }
 
+function execLoopbackUp (): void {
+  spawnSync('ip', ['link', 'set', 'lo', 'up'])
+}
+
 function setSysctl (path: string, value: string): void {
   fs.writeFileSync(`/proc/sys/${path}`, value)
 }
@@ -191,12 +297,17 @@ async function main (): Promise<void> {
   setSysctl('net/ipv4/ip_forward', '0')
   const rows = [...reads, writeAddon(false), writeAddon(true), await writeFsStream()]
   printTable(rows)
+  console.log()
+  console.log(`UDP on loopback, ${PAYLOAD_BYTES}-byte payloads; receive: ${READ_MS / 1000} s from a sendmmsg generator process; send: ${WRITE_PACKETS} datagrams`)
+  execLoopbackUp()
+  printTable([await udpReceive(true), await udpReceive(false), await udpSend(true), await udpSend(false)])
   console.log('offered/s: packets the kernel queued for the reader plus those it dropped because the queue was full.')
   console.log('CPU: the reader or writer process\'s user+system time, kernel work of read()/write() and the threadpool included.')
 }
 
 const [mode, arg] = process.argv.slice(2)
 if (mode === 'generate') generate(Number(arg))
+else if (mode === 'generate-udp') generateUdp(Number(arg))
 else if (mode === 'in-netns') main().then(() => process.exit(0), (error: unknown) => { console.error(error); process.exit(1) })
 else if (process.getuid?.() !== 0) {
   console.error('bench:tun needs root (TUN devices in a private network namespace)')

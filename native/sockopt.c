@@ -60,6 +60,25 @@ static napi_value set_notsent_lowat(napi_env env, napi_callback_info info) {
   return set_int_option(env, info, IPPROTO_TCP, TCP_NOTSENT_LOWAT, "TCP_NOTSENT_LOWAT");
 }
 
+// setBufferSize(fd, receive: boolean, bytes): SO_RCVBUFFORCE/SO_SNDBUFFORCE past the sysctl
+// limits when privileged, else SO_RCVBUF/SO_SNDBUF (capped by net.core.[rw]mem_max).
+static napi_value set_buffer_size(napi_env env, napi_callback_info info) {
+  size_t argc = 3; napi_value argv[3]; int32_t fd, bytes; bool receive;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3 || !gst_arg_int32(env, argv[0], &fd) || napi_get_value_bool(env, argv[1], &receive) != napi_ok || !gst_arg_int32(env, argv[2], &bytes)) {
+    return gst_throw(env, "ERR_INVALID_ARG", "usage: setBufferSize(fd, receive, bytes)");
+  }
+  if (setsockopt(fd, SOL_SOCKET, receive ? SO_RCVBUFFORCE : SO_SNDBUFFORCE, &bytes, sizeof bytes) < 0 &&
+      setsockopt(fd, SOL_SOCKET, receive ? SO_RCVBUF : SO_SNDBUF, &bytes, sizeof bytes) < 0) {
+    return gst_throw_errno(env, errno, receive ? "couldn't set SO_RCVBUF" : "couldn't set SO_SNDBUF", NULL);
+  }
+  int actual = 0; socklen_t len = sizeof actual;
+  getsockopt(fd, SOL_SOCKET, receive ? SO_RCVBUF : SO_SNDBUF, &actual, &len);
+  napi_value result;
+  CHECK(napi_create_int32(env, actual, &result));
+  return result;
+}
+
 // bindToDevice(fd, name): '' removes the binding.
 static napi_value bind_to_device(napi_env env, napi_callback_info info) {
   size_t argc = 2; napi_value argv[2]; int32_t fd; char name[16];
@@ -122,5 +141,6 @@ void gst_register_sockopt(napi_env env, napi_value exports) {
   gst_export(env, exports, "setMark", set_mark);
   gst_export(env, exports, "setNotsentLowat", set_notsent_lowat);
   gst_export(env, exports, "bindToDevice", bind_to_device);
+  gst_export(env, exports, "setBufferSize", set_buffer_size);
   gst_export(env, exports, "getTcpInfo", get_tcp_info);
 }

@@ -29,6 +29,7 @@ export interface NativeAddon {
   setMark(fd: number, mark: number): void
   setNotsentLowat(fd: number, bytes: number): void
   bindToDevice(fd: number, name: string): void
+  setBufferSize(fd: number, receive: boolean, bytes: number): number
   getTcpInfo(fd: number): Record<string, number>
   getTcpInfo(fd: number, out: Float64Array): undefined
 }

@@ -63,6 +63,12 @@ export function bindToDevice (socket: SocketLike, device: string): void {
   call(() => loadAddon().bindToDevice(socketFd(socket), device))
 }
 
+/** The socket's receive or send buffer; privileged callers may exceed net.core.[rw]mem_max.
+ * Returns the size the kernel reports (twice the request: it counts its bookkeeping). */
+export function setBufferSize (socket: SocketLike, direction: 'receive' | 'send', bytes: number): number {
+  return call(() => loadAddon().setBufferSize(socketFd(socket), direction === 'receive', bytes))
+}
+
 /** TCP_NOTSENT_LOWAT: writable only while fewer than `bytes` wait unsent in the kernel. */
 export function setNotsentLowat (socket: SocketLike, bytes: number): void {
   call(() => loadAddon().setNotsentLowat(socketFd(socket), bytes))

@@ -48,7 +48,7 @@ function lineWaiter (child: ChildProcess): (pattern: RegExp) => Promise<string> 
 }
 
 /** Sends `count` numbered UDP packets over `link` and returns their send times and which arrived. */
-async function probeLink (link: number, port: number, count: number, intervalUs: number, onStarted?: (startNs: bigint) => Promise<void>): Promise<{ sendNs: bigint[], received: Set<number> }> {
+async function probeLink (link: number, port: number, count: number, intervalUs: number, onStarted?: (startNs: bigint) => Promise<void>): Promise<{ sendNs: bigint[], received: Set<number>, order: number[] }> {
   const receiverProcess = lab.spawn('server', process.execPath, [probe, 'recv', lab.serverAddress, String(port)])
   const receiver = lineWaiter(receiverProcess)
   await receiver(/^listening/)
@@ -58,8 +58,8 @@ async function probeLink (link: number, port: number, count: number, intervalUs:
   const sendNs = (JSON.parse(await sender(/^\{/)) as { sendNs: string[] }).sendNs.map(BigInt)
   await new Promise((resolve) => setTimeout(resolve, 100))  // the last packets are still on the wire
   receiverProcess.stdin!.end()
-  const received = new Set((JSON.parse(await receiver(/^\{/)) as { seqs: number[] }).seqs)
-  return { sendNs, received }
+  const order = (JSON.parse(await receiver(/^\{/)) as { seqs: number[] }).seqs
+  return { sendNs, received: new Set(order), order }
 }
 
 test('ping RTT is twice the one-way delay within 1 ms', { skip, timeout: 20_000 }, async () => {
@@ -68,6 +68,7 @@ test('ping RTT is twice the one-way delay within 1 ms', { skip, timeout: 20_000 
   // The median: one echo delayed by a busy host says nothing about the link's delay.
   const medianMs = rttsMs[rttsMs.length >> 1] ?? NaN
   const avgMs = rttsMs.reduce((a, b) => a + b, 0) / rttsMs.length
+  console.log(`lab self-test: wire ${lab.realtime ? 'runs' : 'does NOT run'} at real-time priority`)
   console.log(`lab self-test: ping RTT median ${medianMs} ms, mean ${avgMs.toFixed(3)} ms, max ${rttsMs[rttsMs.length - 1]} ms over a ${DELAY_MS} ms one-way link (expected ${2 * DELAY_MS} ms)`)
   assert.equal(rttsMs.length, 40, 'every echo answered')
   assert.ok(Math.abs(medianMs - 2 * DELAY_MS) <= 1, `RTT ${medianMs} ms`)
@@ -98,6 +99,19 @@ test('configured loss stays within its binomial bounds', { skip, timeout: 20_000
   // Anything else missing was dropped by an overloaded receiver, not by the link.
   const drawn = after.up.dropLoss - before.up.dropLoss
   assert.ok(drawn <= lost && lost - drawn <= count / 100, `${drawn} loss draws by the wire, ${lost} missing`)
+})
+
+test('jitter keeps packet order unless reordering is asked for', { skip, timeout: 20_000 }, async () => {
+  const inversions = (seqs: number[]): number => seqs.filter((s, i) => i > 0 && s < seqs[i - 1]!).length
+  await lab.set(1, { jitterMs: 4 })
+  const ordered = await probeLink(1, 7003, 300, 500)
+  await lab.set(1, { reorder: true })
+  const reordered = await probeLink(1, 7004, 300, 500)
+  await lab.set(1, { jitterMs: 0, reorder: false })
+  console.log(`lab self-test: ±4 ms jitter at 2000 packets/s: ${inversions(ordered.order)} inversions kept in order, ${inversions(reordered.order)} with reordering`)
+  assert.equal(ordered.received.size, 300)
+  assert.equal(inversions(ordered.order), 0)
+  assert.ok(inversions(reordered.order) > 10, 'reordering asked for, and seen')
 })
 
 test('a scheduled cut blackholes exactly its interval', { skip, timeout: 20_000 }, async () => {

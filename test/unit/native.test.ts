@@ -6,7 +6,7 @@ import dgram from 'node:dgram'
 import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
 import {
-  TunDevice, NativeError, getTcpInfo, readTcpInfo, setNotsentLowat, setMtuDiscover, getPathMtu, bindToDevice, socketFd,
+  TunDevice, NativeError, setBufferSize, getTcpInfo, readTcpInfo, setNotsentLowat, setMtuDiscover, getPathMtu, bindToDevice, socketFd,
   TCP_INFO_FIELDS, TCP_INFO_INDEX,
 } from '../../src/native/index.js'
 
@@ -47,6 +47,9 @@ test('socket options apply to net and dgram sockets and fail with typed errors',
   await once(udp, 'listening')
   udp.connect((udp.address()).port, '127.0.0.1')
   await once(udp, 'connect')
+  // The kernel reports twice the request; unprivileged requests are capped by rmem_max.
+  const granted = setBufferSize(udp, 'receive', 1 << 20)
+  assert.ok(process.getuid?.() === 0 ? granted === 2 << 20 : granted > 0, `granted ${granted}`)
   setMtuDiscover(udp, 'probe')
   setMtuDiscover(udp, 'do')
   assert.equal(getPathMtu(udp), Math.min(65_535, Number(readFileSync('/sys/class/net/lo/mtu', 'utf8'))), 'loopback MTU, capped at the IP maximum')
