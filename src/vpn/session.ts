@@ -1,0 +1,149 @@
+/**
+ * One VPN session's keys over an unreliable, reordering transport: sealing and opening datagrams
+ * in place, the replay window, and key rotation by an in-session handshake that survives lost
+ * and duplicated messages. Pure: time is passed in, nothing is sent from here (callers send what
+ * the methods return).
+ *
+ * Rotation (initiator = the client, every rekeyIntervalMs):
+ *   initiator: REKEY_INIT (resent every retryMs with the same message until answered)
+ *   responder: installs the new keys for receiving at once, answers REKEY_REPLY (a duplicate INIT
+ *              gets the cached reply), but keeps sealing with the old keys until the first
+ *              datagram under the new keys arrives - so a lost reply never strands its traffic.
+ *   initiator: on the reply, installs the keys and seals with them from then on.
+ * Both keep the previous receiving keys for rekeyGraceMs (late packets on slow paths), then wipe them.
+ */
+import { HandshakeInitiator, acceptHandshake, type HandshakeSecrets } from '../crypto/handshake.js'
+import { KeyRing } from '../crypto/key-ring.js'
+import { SEALED_HEADER_BYTES, TAG_BYTES, writeSealedHeader, readSealedCounter } from './wire.js'
+import { rekeyPrologue } from './handshake.js'
+
+export type OpenResult = 'ok' | 'decrypt' | 'replay' | 'epoch' | 'short'
+
+export interface SessionTimings {
+  rekeyIntervalMs: number
+  rekeyGraceMs: number
+  /** Resend an unanswered REKEY_INIT this often. */
+  rekeyRetryMs: number
+  /** Keys older than this (no successful rotation) are no longer used: the session is dead. */
+  maxKeyAgeMs: number
+}
+
+const EMPTY = Buffer.alloc(0)
+
+export class VpnSession {
+  private readonly keys: KeyRing
+  private pendingRekey: { initiator: HandshakeInitiator, message1: Buffer, lastSentMs: number } | undefined
+  private lastReply: { message1: Buffer, message2: Buffer } | undefined
+  private responderSwitchPending = false
+  private keysSinceMs: number
+  private nextRekeyMs: number
+  rotations = 0
+
+  constructor (
+    secrets: HandshakeSecrets,
+    readonly isInitiator: boolean,
+    readonly localIndex: number,
+    readonly remoteIndex: number,
+    private readonly psk: Uint8Array,
+    private readonly timings: SessionTimings,
+    nowMs: number,
+  ) {
+    this.keys = new KeyRing(secrets, timings.rekeyGraceMs)
+    this.keysSinceMs = nowMs
+    this.nextRekeyMs = nowMs + timings.rekeyIntervalMs
+  }
+
+  /** False once the keys are too old to use (rotation kept failing) or worn out. */
+  isUsable (nowMs: number): boolean {
+    return nowMs - this.keysSinceMs < this.timings.maxKeyAgeMs && !this.keys.isSendKeyWornOut
+  }
+
+  /**
+   * Seals datagram[0, length): writes the header, encrypts [14, length - 16) in place, writes the
+   * tag into the last 16 bytes. `length` includes header and tag room.
+   */
+  seal (datagram: Buffer, length: number): void {
+    const keys = this.keys
+    const counter = keys.nextSendCounter()
+    writeSealedHeader(datagram, keys.sendEpoch, this.remoteIndex, counter)
+    const tagAt = length - TAG_BYTES
+    keys.sendKey.sealInPlace(datagram.subarray(0, SEALED_HEADER_BYTES), datagram.subarray(SEALED_HEADER_BYTES, tagAt), datagram.subarray(tagAt, length), counter)
+  }
+
+  /** Opens datagram[0, length) in place (plaintext at [14, length - 16)) and checks for replay. */
+  open (datagram: Buffer, length: number, nowMs: number): OpenResult {
+    if (length < SEALED_HEADER_BYTES + 2 + TAG_BYTES) return 'short'
+    const rx = this.keys.receiveKey(datagram[1]!, nowMs)
+    if (rx === undefined) return 'epoch'
+    const counter = readSealedCounter(datagram)
+    const tagAt = length - TAG_BYTES
+    if (!rx.key.openInPlace(datagram.subarray(0, SEALED_HEADER_BYTES), datagram.subarray(SEALED_HEADER_BYTES, tagAt), datagram.subarray(tagAt, length), counter)) return 'decrypt'
+    if (!rx.window.accept(counter)) return 'replay'
+    if (this.responderSwitchPending && rx.epoch > this.keys.sendEpoch) {
+      // The initiator uses the new keys: it has our reply, so we may seal with them too.
+      this.responderSwitchPending = false
+      this.keys.switchSendKey()
+      this.keysSinceMs = nowMs
+    }
+    return 'ok'
+  }
+
+  /** Initiator: a REKEY_INIT message to send now (a new one, or the pending one again), or null. */
+  rekeyMessageDue (nowMs: number): Buffer | null {
+    if (!this.isInitiator) return null
+    const pending = this.pendingRekey
+    if (pending !== undefined) {
+      if (nowMs - pending.lastSentMs < this.timings.rekeyRetryMs) return null
+      pending.lastSentMs = nowMs
+      return pending.message1
+    }
+    if (nowMs < this.nextRekeyMs && !this.keys.isSendKeyWornOut) return null
+    const initiator = new HandshakeInitiator(this.psk, rekeyPrologue(this.keys.handshakeHash), EMPTY)
+    this.pendingRekey = { initiator, message1: initiator.message1, lastSentMs: nowMs }
+    return initiator.message1
+  }
+
+  /** Responder: the REKEY_REPLY to send for a REKEY_INIT, or null if it does not authenticate. */
+  onRekeyInit (message1: Buffer): Buffer | null {
+    if (this.isInitiator) return null
+    if (this.lastReply !== undefined && this.lastReply.message1.equals(message1)) return this.lastReply.message2
+    const response = acceptHandshake([this.psk], rekeyPrologue(this.keys.handshakeHash), message1)
+    if (response === null) return null
+    const { message2, secrets } = response.reply(EMPTY)
+    this.install(secrets)
+    this.responderSwitchPending = true
+    this.lastReply = { message1: Buffer.from(message1), message2 }
+    return message2
+  }
+
+  /** Initiator: completes a rotation; false for a stale, duplicate or forged reply. */
+  onRekeyReply (message2: Buffer, nowMs: number): boolean {
+    const pending = this.pendingRekey
+    if (pending === undefined) return false
+    const done = pending.initiator.finish(message2)
+    if (done === null) return false
+    this.pendingRekey = undefined
+    this.install(done.secrets)
+    this.keys.switchSendKey()
+    this.keysSinceMs = nowMs
+    this.nextRekeyMs = nowMs + this.timings.rekeyIntervalMs
+    return true
+  }
+
+  private install (secrets: HandshakeSecrets): void {
+    this.keys.installNext(secrets)
+    this.rotations++
+  }
+
+  /** Wipes receiving keys past their grace time. */
+  sweep (nowMs: number): void {
+    this.keys.sweep(nowMs)
+  }
+
+  get sendEpoch (): number { return this.keys.sendEpoch }
+  get receiveEpochs (): number[] { return this.keys.receiveEpochs }
+
+  wipe (): void {
+    this.keys.wipe()
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * UDP datagrams of the VPN (docs/PROTOCOL.md, "VPN mode"). Pure codec: offsets, encoders into
+ * caller-owned buffers, and decoders that read in place. Integers big-endian.
+ *
+ * Outer header, first byte = DatagramType:
+ *   INIT      0 type, 1 version, 2 u32 sender index, 6.. Noise message 1
+ *   RESPONSE  0 type, 1 version, 2 u32 sender index, 6 u32 receiver index, 10.. Noise message 2
+ *   SEALED    0 type, 1 key epoch (low byte), 2 u32 receiver index, 6 u64 counter,
+ *             14.. ciphertext of one message, then a 16-byte tag; associated data = bytes 0..13
+ *
+ * Message (plaintext of SEALED), first byte = MessageKind, second = the id of the path the
+ * datagram was sent on (chosen by the client; the server learns each path's address from it).
+ */
+export const PROTOCOL_VERSION = 1
+
+export const enum DatagramType {
+  Init = 1,
+  Response = 2,
+  Sealed = 3,
+}
+
+export const enum MessageKind {
+  /** An inner IP packet. 2 u16 flow bucket, 4 u32 flow seq, 8 u32 path seq, 12 f64 tx time ms, 20.. packet. */
+  Data = 1,
+  /** Path probe. 2 u32 path seq, 6 f64 tx time ms, 14 u8 flags (ProbeFlags), 15.. padding (PMTU probes). */
+  Probe = 2,
+  /** Feedback about one path; see FEEDBACK_* offsets. */
+  Feedback = 3,
+  /** Key rotation, initiator -> responder: Noise message 1. */
+  RekeyInit = 4,
+  /** Key rotation, responder -> initiator: Noise message 2. */
+  RekeyReply = 5,
+  /** The sender ends the session. 2 u8 reason. */
+  Close = 6,
+}
+
+export const enum ProbeFlags {
+  /** A path-MTU probe: padded to the size under test; the answer confirms that size. */
+  Mtu = 1,
+}
+
+export const INIT_HEADER_BYTES = 6
+export const RESPONSE_HEADER_BYTES = 10
+export const SEALED_HEADER_BYTES = 14
+export const TAG_BYTES = 16
+export const MESSAGE_HEADER_BYTES = 2
+export const DATA_HEADER_BYTES = 20
+export const PROBE_HEADER_BYTES = 15
+/** Every byte a data packet costs on the wire beyond the inner packet (without IP/UDP headers). */
+export const DATA_OVERHEAD_BYTES = SEALED_HEADER_BYTES + DATA_HEADER_BYTES + TAG_BYTES
+
+// Feedback layout (offsets within the message).
+export const FEEDBACK_ABOUT_PATH = 2
+export const FEEDBACK_NACK_COUNT = 3
+export const FEEDBACK_HIGHEST_SEQ = 4
+export const FEEDBACK_RECEIVED_PACKETS = 8
+export const FEEDBACK_RECEIVED_BYTES = 12
+export const FEEDBACK_ECHO_SEQ = 20
+export const FEEDBACK_ECHO_TX_MS = 24
+export const FEEDBACK_ACK_DELAY_MS = 32
+export const FEEDBACK_NACKS = 36
+export const FEEDBACK_HEADER_BYTES = 36
+
+/** Writes the SEALED header; the caller then seals bytes [14, end - 16) in place. */
+export function writeSealedHeader (buf: Buffer, epoch: number, receiverIndex: number, counter: number): void {
+  buf[0] = DatagramType.Sealed
+  buf[1] = epoch & 0xff
+  buf.writeUInt32BE(receiverIndex, 2)
+  buf.writeUInt32BE(Math.floor(counter / 0x1_0000_0000), 6)
+  buf.writeUInt32BE(counter % 0x1_0000_0000, 10)
+}
+
+export function readSealedCounter (buf: Buffer): number {
+  return buf.readUInt32BE(6) * 0x1_0000_0000 + buf.readUInt32BE(10)
+}
+
+/** Data message header, written at `at` (the start of the plaintext). */
+export function writeDataHeader (buf: Buffer, at: number, pathId: number, bucket: number, flowSeq: number, pathSeq: number, txTimeMs: number): void {
+  buf[at] = MessageKind.Data
+  buf[at + 1] = pathId
+  buf.writeUInt16BE(bucket, at + 2)
+  buf.writeUInt32BE(flowSeq % 0x1_0000_0000, at + 4)
+  buf.writeUInt32BE(pathSeq % 0x1_0000_0000, at + 8)
+  buf.writeDoubleBE(txTimeMs, at + 12)
+}
