@@ -2,7 +2,7 @@
 /** `gst`: the umbrella command. `gst pipe server|client ...` are gst-server / gst-client. */
 import { cac } from 'cac'
 import { runMain } from './run-main.js'
-import { addClientCommand, addServerCommand } from './pipe-cli.js'
+import { addClientCommand, addServerCommand, keyHelp } from './pipe-cli.js'
 
 async function main (argv: string[]): Promise<void> {
   const cli = cac('gst')
@@ -14,7 +14,7 @@ async function main (argv: string[]): Promise<void> {
     const pipe = cac('gst pipe')
     addServerCommand(pipe, 'server')
     addClientCommand(pipe, 'client')
-    pipe.help()
+    pipe.help((sections) => [...sections, { body: keyHelp.trim() }])
     pipe.parse([argv[0]!, argv[1]!, ...argv.slice(3)], { run: false })
     if (pipe.options.help) return
     if (pipe.matchedCommand === undefined) {

@@ -74,7 +74,7 @@ export function addServerCommand (cli: CAC, name: string): void {
   command.option('--max-sessions <n>', `[number] client sessions at once (default: ${defaults.maxSessions})`)
   command.option('--handshake-rate <n>', `[number] handshakes per second allowed from one address (default: ${defaults.handshakesPerSecond})`)
   addCommonOptions(command)
-  command.example('gst-server 0.0.0.0:43210 127.0.0.1:3128 @tunnel.key')
+  command.example(`${name ? 'gst pipe server' : 'gst-server'} 0.0.0.0:43210 127.0.0.1:3128 @tunnel.key`)
   command.action((listen: string, target: string, key: string, flags: Flags) => runServer(listen, target, key, flags))
 }
 
@@ -82,11 +82,11 @@ export function addClientCommand (cli: CAC, name: string): void {
   const command = cli.command(`${name} [listen] [server] [key]`.trim(), 'Accept TCP connections on LISTEN and carry each as a stream to SERVER')
   command.option('--reconnect-max <seconds>', `[number] longest wait between reconnection attempts (default: ${defaults.reconnectMaxMs / 1000})`)
   addCommonOptions(command)
-  command.example('gst-client 127.0.0.1:3128 server.example:43210 @tunnel.key')
+  command.example(`${name ? 'gst pipe client' : 'gst-client'} 127.0.0.1:3128 server.example:43210 @tunnel.key`)
   command.action((listen: string, server: string, key: string, flags: Flags) => runClient(listen, server, key, flags))
 }
 
-const keyHelp = `
+export const keyHelp = `
 KEY is @FILE (a key file made by \`gst keygen > FILE\`), env:NAME (an environment variable),
 or the key itself. A KEY that is not a 32-byte base64 key is a passphrase, stretched with
 Argon2id (a generated key is stronger).`

@@ -9,8 +9,8 @@ export function runMain (program: string, main: () => Promise<void>): void {
   main().catch((err: unknown) => {
     const error = err instanceof Error ? err : new Error(String(err))
     if (error instanceof UsageError || error.name === 'CACError') {
-      process.stderr.write(`${program}: ${error.message}\n`)
-      if (error.name === 'CACError') process.stderr.write(`${program}: see \`${program} --help\`\n`)
+      const hint = error.name === 'CACError' ? ` (see \`${program} --help\`)` : ''
+      process.stderr.write(`${program}: ${error.message}${hint}\n`)
       process.exitCode = 2
     } else if (typeof (error as NodeJS.ErrnoException).code === 'string' && (error as NodeJS.ErrnoException).syscall !== undefined) {
       process.stderr.write(`${program}: ${error.message}\n`)

@@ -69,6 +69,8 @@ export class MuxStream {
     socket.on('end', () => this.onLocalEnd())
     socket.on('error', (err) => { this.error ??= err })
     socket.on('close', () => this.onLocalClose())
+    // A connection held while the session came up may have half-closed already (an empty request).
+    if (socket.readableEnded) queueMicrotask(() => this.onLocalEnd())
   }
 
   /** The local side's error, if any (e.g. the target refused the connection). */
