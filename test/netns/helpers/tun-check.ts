@@ -7,6 +7,10 @@ import { execFileSync } from 'node:child_process'
 import { TunDevice, NativeError } from '../../../src/native/index.js'
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+/** Waits until `done()` or 5 s (a loaded CI machine), whichever comes first. */
+async function until (done: () => boolean): Promise<void> {
+  for (const deadline = Date.now() + 5000; !done() && Date.now() < deadline;) await sleep(5)
+}
 const result: Record<string, unknown> = {}
 
 /** An IPv4/UDP packet with a valid header checksum (UDP checksum 0: allowed for IPv4). */
@@ -62,7 +66,7 @@ async function main (): Promise<void> {
     payload.writeUInt32BE(i, 0)
     sender.send(payload)
   }
-  await sleep(200)
+  await until(() => seqs.length >= total)
   result.read = { seqs: seqs.length, inOrder: seqs.every((s, i) => s === i), batches, order: order.slice(0, 8), stats: tun.stats() }
 
   // Backpressure: nothing is delivered while stopped; everything queued arrives after start.
@@ -76,7 +80,7 @@ async function main (): Promise<void> {
   await sleep(50)
   const whileStopped = seqs.length - before
   tun.start()
-  await sleep(50)
+  await until(() => seqs.length - before >= 10)
   result.backpressure = { whileStopped, afterStart: seqs.length - before }
 
   // Write path: packets written into the TUN reach a socket in this namespace.
@@ -93,7 +97,7 @@ async function main (): Promise<void> {
   for (const [i, text] of ['slot-0', 'slot-1'].entries()) { const p = make(text); slots.set(p, i * 256); lengths[i] = p.length }
   const slotWrites = tun.writeSlots(slots, 256, lengths, 2)
   const garbage = tun.write(new Uint8Array([0x10, 0, 0, 0]))   // not IPv4/6: the kernel refuses it
-  await sleep(50)
+  await until(() => got.length >= 6)
   result.write = { single, batch, slotWrites, garbage, got: got.sort(), stats: tun.stats() }
 
   // Open errors and naming.
