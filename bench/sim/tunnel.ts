@@ -1,5 +1,5 @@
 import {
-  Path, PathReceiver, ReorderBuffer, FlowSequencer, createFeedback, delaySpreadOf, HoldTimeEstimator,
+  AutoScheduler, Path, PathReceiver, ReorderBuffer, FlowSequencer, createFeedback, delaySpreadOf, HoldTimeEstimator,
   type PathFeedback, type Scheduler,
 } from '../../src/multipath/index.js'
 import type { EventQueue } from './event-queue.js'
@@ -70,6 +70,8 @@ export class TunnelEnd {
   /** Delivers inner segments to the local TCP endpoint. */
   onInner: (segment: TcpSegment) => void = () => {}
   private readonly scheduler: Scheduler
+  /** Repairs go where they arrive first (pure earliest arrival), whatever the data policy. */
+  private readonly repairScheduler: Scheduler
   private readonly sequencer: FlowSequencer
   private readonly chosen: Path[] = []
   private readonly lostUnits: number[] = []
@@ -96,6 +98,7 @@ export class TunnelEnd {
       this.feedbackAtMs.push(Infinity)
     }
     this.scheduler = design.makeScheduler()
+    this.repairScheduler = new AutoScheduler(undefined, Infinity)
     const buckets = design.reorder === 'global' ? 1 : 64
     this.sequencer = new FlowSequencer(buckets)
     if (design.reorder !== 'none') {
@@ -129,7 +132,7 @@ export class TunnelEnd {
   }
 
   private sendUnit (unit: StoredUnit, isRepair: boolean, now: number): void {
-    const n = this.scheduler.pick(this.paths, unit.bytes, now, this.chosen)
+    const n = (isRepair ? this.repairScheduler : this.scheduler).pick(this.paths, unit.bytes, now, this.chosen)
     if (n === 0) { this.refused++; return }
     this.transmit(unit, n, isRepair, now)
   }

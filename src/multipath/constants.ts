@@ -25,6 +25,12 @@ export const DEFAULT_DOWN_FLOOR_MS = 60
 export const DEFAULT_FEEDBACK_INTERVAL_MS = 10
 /** ...or after this many data packets, whichever comes first (one feedback per ~20 kB at 1.4 kB). */
 export const FEEDBACK_EVERY_PACKETS = 16
+/**
+ * A path counts as silent only once this many consecutive sends are unanswered, and an idle path
+ * is probed with this many probes back to back: one random loss is never a failure (on a 5 %-loss
+ * path a false alarm needs both probes of a pair lost: 1 in 400).
+ */
+export const UNANSWERED_FOR_SILENCE = 2
 /** Answers a probing/down path must give before it is trusted with data again. */
 export const UP_AFTER_REPLIES = 2
 /**
@@ -50,6 +56,8 @@ export const STARTUP_GAIN = 2
 export const STARTUP_FLAT_ROUNDS = 3
 /** Periodic upward probe and drain gains; a probe cycle is eight rounds, like BBR's ProbeBW. */
 export const PROBE_GAINS: readonly number[] = [1.25, 0.9, 1, 1, 1, 1, 1, 1]
+/** One back-off lowers the rate estimate by at most this factor (BBR's drain-like 0.85). */
+export const BACK_OFF_FACTOR = 0.85
 /** A round lasts one min RTT but at least this long (keeps short paths from cycling every few ms). */
 export const MIN_ROUND_MS = 50
 /** Queueing delay above our own queue model by more than this (plus a quarter of the model) means we over-estimate the rate. */
@@ -78,6 +86,8 @@ export const OVERFLOW_QUEUE_SHARE = 0.95
 export const SEND_RING_SIZE = 1 << 14
 /** Most lost sequence numbers one feedback reports (the rest are counted as loss, not repaired). */
 export const MAX_NACKS_PER_FEEDBACK = 32
+/** Each nack rides in this many consecutive feedbacks, so one lost feedback does not lose the repair. */
+export const NACK_REPEATS = 3
 /** Reorder hold time limits: the cap keeps a failing path from stalling a flow longer than failover takes. */
 export const MIN_HOLD_MS = 2
 export const MAX_HOLD_MS = 250

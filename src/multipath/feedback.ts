@@ -1,5 +1,5 @@
 import { OneWayDelayTrend } from './delay-trend.js'
-import { DEFAULT_FEEDBACK_INTERVAL_MS, FEEDBACK_EVERY_PACKETS, MAX_NACKS_PER_FEEDBACK } from './constants.js'
+import { DEFAULT_FEEDBACK_INTERVAL_MS, FEEDBACK_EVERY_PACKETS, MAX_NACKS_PER_FEEDBACK, NACK_REPEATS } from './constants.js'
 
 /**
  * What every data or probe packet carries for its path (the modes encode it on the wire).
@@ -62,6 +62,8 @@ export class PathReceiver {
   private echoTxTimeMs = 0
   private echoRxTimeMs = 0
   private readonly nacks: number[] = new Array<number>(MAX_NACKS_PER_FEEDBACK).fill(0)
+  /** Feedbacks each pending nack will still ride in (feedback can be lost too). */
+  private readonly nackRepeats: number[] = new Array<number>(MAX_NACKS_PER_FEEDBACK).fill(0)
   private nackCount = 0
   private unreported = 0
   private urgent = false
@@ -78,14 +80,20 @@ export class PathReceiver {
     const seq = stamp.pathSeq
     if (seq > this.highestSeq) {
       for (let missing = this.highestSeq + 1; missing < seq; missing++) {
-        if (this.nackCount < MAX_NACKS_PER_FEEDBACK) this.nacks[this.nackCount++] = missing
-        else this.nacksDropped++
+        if (this.nackCount < MAX_NACKS_PER_FEEDBACK) {
+          this.nacks[this.nackCount] = missing
+          this.nackRepeats[this.nackCount++] = NACK_REPEATS
+        } else {
+          this.nacksDropped++
+        }
       }
       if (seq > this.highestSeq + 1 && this.highestSeq >= 0) this.urgent = true
       this.highestSeq = seq
       this.echoSeq = seq
       this.echoTxTimeMs = stamp.txTimeMs
       this.echoRxTimeMs = nowMs
+    } else {
+      this.forgetNack(seq) // it was only late, not lost
     }
     this.delay.addSample(stamp.txTimeMs, nowMs, nowMs)
     this.receivedPackets++
@@ -93,6 +101,15 @@ export class PathReceiver {
     this.lastRxMs = nowMs
     this.unreported++
     if (isProbe) this.urgent = true
+  }
+
+  private forgetNack (seq: number): void {
+    for (let i = 0; i < this.nackCount; i++) {
+      if (this.nacks[i] !== seq) continue
+      this.nacks[i] = this.nacks[--this.nackCount]!
+      this.nackRepeats[i] = this.nackRepeats[this.nackCount]!
+      return
+    }
   }
 
   isFeedbackDue (nowMs: number): boolean {
@@ -117,7 +134,13 @@ export class PathReceiver {
     out.ackDelayMs = Math.max(0, nowMs - this.echoRxTimeMs)
     for (let i = 0; i < this.nackCount; i++) out.nacks[i] = this.nacks[i]!
     out.nackCount = this.nackCount
-    this.nackCount = 0
+    let kept = 0
+    for (let i = 0; i < this.nackCount; i++) {
+      if (--this.nackRepeats[i]! <= 0) continue
+      this.nacks[kept] = this.nacks[i]!
+      this.nackRepeats[kept++] = this.nackRepeats[i]!
+    }
+    this.nackCount = kept
     this.unreported = 0
     this.urgent = false
     this.lastFeedbackMs = nowMs

@@ -1,6 +1,6 @@
 import {
   DEFAULT_PROBE_INTERVAL_MS, DEFAULT_DOWN_FLOOR_MS, DEFAULT_FEEDBACK_INTERVAL_MS, SEND_RING_SIZE, QUEUE_EXCESS_MS,
-  STANDING_WINDOW_MS,
+  STANDING_WINDOW_MS, UNANSWERED_FOR_SILENCE,
 } from './constants.js'
 import { RttEstimator } from './rtt-estimator.js'
 import { OneWayDelayTrend } from './delay-trend.js'
@@ -42,6 +42,8 @@ export interface PathCounters {
   nackedPackets: number
   /** Nacked packets judged drop-tail overflow (not repaired). */
   overflowPackets: number
+  /** Units handed back because their reply was overdue while the path still answered. */
+  tailRepairs: number
   downEvents: number
 }
 
@@ -65,7 +67,7 @@ export class Path {
   readonly loss = new LossEstimator()
   readonly rate = new RateEstimator()
   readonly pacer = new Pacer()
-  readonly counters: PathCounters = { txPackets: 0, txBytes: 0, probes: 0, feedbacks: 0, nackedPackets: 0, overflowPackets: 0, downEvents: 0 }
+  readonly counters: PathCounters = { txPackets: 0, txBytes: 0, probes: 0, feedbacks: 0, nackedPackets: 0, overflowPackets: 0, tailRepairs: 0, downEvents: 0 }
   /**
    * Queueing delay (measured one-way) at which this path was seen dropping: its bottleneck
    * buffer. Infinity until a loss happens near the largest queue seen.
@@ -83,10 +85,13 @@ export class Path {
   private highestAckedSeq = -1
   private lastEchoSeq = -1
   private lastSendMs = -Infinity
+  /** Send times of the last UNANSWERED_FOR_SILENCE sends, oldest first. */
+  private readonly recentSendMs = new Float64Array(UNANSWERED_FOR_SILENCE).fill(-Infinity)
   private lastHeardMs = -Infinity
   private repliesInARow = 0
   private isAdminDown = false
   private lastBackOffMs = -Infinity
+  private repairScanSeq = 0
   // Delivery-rate anchor, in the receiver's clock.
   private anchorBytes = -1
   private anchorRxMs = 0
@@ -131,15 +136,20 @@ export class Path {
     this.sentBusy[slot] = this.pacer.backlogBytes > 0 ? 1 : 0
     this.pacer.onSend(bytes, nowMs)
     this.lastSendMs = nowMs
+    this.recentSendMs.copyWithin(0, 1)
+    this.recentSendMs[UNANSWERED_FOR_SILENCE - 1] = nowMs
     this.counters.txPackets++
     this.counters.txBytes += bytes
     if (unitId < 0) this.counters.probes++
     return seq
   }
 
-  /** Whether the caller should send a probe on this path now (it was idle for a probe interval). */
+  /**
+   * Whether the caller should send a probe on this path now: fewer than UNANSWERED_FOR_SILENCE
+   * sends in the last probe interval, so an idle path gets a small train of probes each interval.
+   */
   isProbeDue (nowMs: number): boolean {
-    return nowMs - this.lastSendMs >= this.probeIntervalMs
+    return nowMs - this.recentSendMs[0]! >= this.probeIntervalMs
   }
 
   /**
@@ -162,7 +172,9 @@ export class Path {
     // Losses while the queue is near the largest seen are drop-tail overflow: remember the buffer,
     // and do not repair them: that loss is the inner flow's congestion signal, hiding it would
     // only make the flow push harder into a full queue.
-    const isOverflow = fb.nackCount > 0 && this.maxQueueSeenMs > QUEUE_EXCESS_MS &&
+    // Drop-tail overflow under a bursty flow drops runs of packets; random loss drops one here
+    // and there, so a lone nack is always repaired.
+    const isOverflow = fb.nackCount >= 2 && this.maxQueueSeenMs > QUEUE_EXCESS_MS &&
       this.delay.latestQueueDelayMs() >= 0.7 * this.maxQueueSeenMs
     if (isOverflow) this.overflowQueueMs = this.maxQueueSeenMs
     for (let i = 0; i < fb.nackCount; i++) {
@@ -208,8 +220,9 @@ export class Path {
   }
 
   /**
-   * Time-driven transitions; call on every send and at least every probe interval. When the
-   * path goes down, the units it had not delivered are pushed onto `reinjectUnits` (if given).
+   * Time-driven transitions; call on every send and at least every probe interval. Units to send
+   * again are pushed onto `reinjectUnits` (if given): those whose reply is overdue (tail loss),
+   * and, when the path goes down, all it had not delivered.
    */
   update (nowMs: number, reinjectUnits?: number[]): PathState {
     const s = this.signals
@@ -221,6 +234,7 @@ export class Path {
     s.lossRatio = this.loss.lossRatio
     s.isBackup = this.preference === 'backup'
     s.isAdminDown = this.isAdminDown
+    if (reinjectUnits && this.state !== 'down') this.takeOverdue(nowMs, reinjectUnits)
     const next = nextPathState(this.state, s)
     if (s.overdueMs > s.degradeAfterMs) this.repliesInARow = 0
     if (next !== this.state) {
@@ -239,9 +253,15 @@ export class Path {
     return this.state
   }
 
-  /** Rate the scheduler plans with: estimate x gain, capped by the configured rate. */
+  /**
+   * Rate the scheduler plans with: estimate x gain, capped by the configured rate. An upward
+   * probe gain only applies while our model of the queue is empty: a path with a queue is
+   * already saturated (its delivery samples measure the bottleneck), and draining the model
+   * faster than the link would only hide a real queue until it overflows.
+   */
   planningRateBitsPerSec (): number {
-    const planned = this.rate.estimateBitsPerSec * this.rate.gain
+    const gain = this.rate.gain > 1 && !this.rate.inStartup && this.pacer.backlogBytes > 0 ? 1 : this.rate.gain
+    const planned = this.rate.estimateBitsPerSec * gain
     return this.txCapBitsPerSec > 0 ? Math.min(planned, this.txCapBitsPerSec) : planned
   }
 
@@ -276,12 +296,13 @@ export class Path {
 
   /**
    * How long the path has been silent beyond what we expect (<= 0: in time). Two clocks, the
-   * smaller wins: the oldest unanswered send past its expected reply (its RTT plus the queue our
+   * smaller wins: the unanswered sends past their expected reply (its RTT plus the queue our
    * model predicted for it), and the time since any feedback beyond one ack delay. A busy path
    * behind a growing queue keeps sending feedback, so only a truly silent path runs up both.
    */
   overdueMs (nowMs: number): number {
-    const first = this.highestAckedSeq + 1
+    // Judged on the last of the first UNANSWERED_FOR_SILENCE unanswered sends: a single lost packet is not silence.
+    const first = this.highestAckedSeq + UNANSWERED_FOR_SILENCE
     if (first >= this.nextSeq || first <= this.nextSeq - SEND_RING_SIZE) return 0
     const slot = first & (SEND_RING_SIZE - 1)
     const expectMs = this.rtt.hasSample()
@@ -290,6 +311,28 @@ export class Path {
     const bySend = nowMs - this.sentMs[slot]! - expectMs
     const byFeedback = nowMs - this.lastHeardMs - this.maxAckDelayMs
     return Math.min(bySend, byFeedback)
+  }
+
+  /**
+   * Tail-loss repair (RACK/TLP-like): a unit whose reply is overdue by more than the RTT timeout
+   * is handed back for repair even while the path answers, since a loss at the tail of a
+   * sparse path is only nacked when the next packet arrives, which may be long after. If it
+   * was merely late, the receiver drops the duplicate.
+   */
+  private takeOverdue (nowMs: number, out: number[]): void {
+    if (!this.rtt.hasSample()) return
+    const timeoutMs = 4 * this.rtt.rttVarMs + this.maxAckDelayMs + DEGRADE_MARGIN_MS
+    const from = Math.max(this.highestAckedSeq + 1, this.repairScanSeq, this.nextSeq - SEND_RING_SIZE + 1)
+    let seq = from
+    for (; seq < this.nextSeq; seq++) {
+      const slot = seq & (SEND_RING_SIZE - 1)
+      const expectMs = Math.max(this.rtt.srttMs, this.rtt.minRttMs + this.sentQueueMs[slot]!) + this.maxAckDelayMs
+      if (nowMs - this.sentMs[slot]! < expectMs + timeoutMs) break
+      const unit = this.sentUnit[slot]!
+      if (unit >= 0) { out.push(unit); this.counters.tailRepairs++ }
+      this.sentUnit[slot] = -1
+    }
+    this.repairScanSeq = seq
   }
 
   private takeUnacked (out: number[]): void {

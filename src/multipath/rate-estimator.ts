@@ -1,5 +1,5 @@
 import {
-  INITIAL_RATE_BITS_PER_SEC, RATE_WINDOW_MS, STARTUP_GAIN, STARTUP_FLAT_ROUNDS, PROBE_GAINS, MIN_ROUND_MS,
+  INITIAL_RATE_BITS_PER_SEC, RATE_WINDOW_MS, BACK_OFF_FACTOR, STARTUP_GAIN, STARTUP_FLAT_ROUNDS, PROBE_GAINS, MIN_ROUND_MS,
 } from './constants.js'
 
 /**
@@ -41,10 +41,14 @@ export class RateEstimator {
     this.estimateBitsPerSec = Math.max(this.maxCurBps, this.maxPrevBps)
   }
 
-  /** Our model under-predicts the queue: plan with what the path really delivered. */
+  /**
+   * Our model under-predicts the queue: plan with what the path really delivered, but drop by
+   * at most BACK_OFF_FACTOR per call (a sparse path's latest sample says little; repeated calls,
+   * once per round, still converge geometrically).
+   */
   backOff (nowMs: number): void {
     const delivered = this.latestSampleBitsPerSec > 0 ? this.latestSampleBitsPerSec : this.estimateBitsPerSec
-    this.estimateBitsPerSec = Math.min(this.estimateBitsPerSec, delivered)
+    this.estimateBitsPerSec = Math.min(this.estimateBitsPerSec, Math.max(delivered, BACK_OFF_FACTOR * this.estimateBitsPerSec))
     this.maxCurBps = this.estimateBitsPerSec
     this.maxPrevBps = 0
     this.bucketStartMs = nowMs

@@ -95,7 +95,9 @@ test('RateEstimator: startup ends after flat rounds, then cycles probe gains; ba
   assert.deepEqual([...gains].sort(), [0.9, 1, 1.25])
   rate.addSample(4e6, t, false)
   rate.backOff(t)
-  assert.equal(rate.estimateBitsPerSec, 4e6)
+  assert.equal(rate.estimateBitsPerSec, 0.85 * 10e6, "at most one factor per back-off")
+  rate.backOff(t); rate.backOff(t); rate.backOff(t); rate.backOff(t); rate.backOff(t)
+  assert.equal(rate.estimateBitsPerSec, 4e6, "down to what was delivered")
 })
 
 test('Pacer drains at its rate, predicts queueing, and re-anchors to measurements', () => {

@@ -2,7 +2,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { flowBucketOf, FlowSequencer, PathReceiver, createFeedback, unwrapSeq32, delaySpreadOf, MAX_NACKS_PER_FEEDBACK } from '../../../src/multipath/index.js'
+import { flowBucketOf, FlowSequencer, PathReceiver, createFeedback, unwrapSeq32, delaySpreadOf, MAX_NACKS_PER_FEEDBACK, NACK_REPEATS } from '../../../src/multipath/index.js'
 
 function ipv4 (src: number[], dst: number[], proto: number, sport: number, dport: number, fragment = 0): Uint8Array {
   const p = new Uint8Array(40)
@@ -52,10 +52,26 @@ test('PathReceiver nacks gaps at once and reports cumulative counts', () => {
   assert.equal(fb.receivedBytes, 300)
   assert.equal(fb.echoTxTimeMs, 10)
   assert.equal(fb.ackDelayMs, 2)
-  r.onPacket({ pathSeq: 5 + MAX_NACKS_PER_FEEDBACK + 5, txTimeMs: 30 }, 100, 40)
+  // A nack rides in NACK_REPEATS feedbacks (one may be lost), then is dropped.
+  for (let i = 1; i < NACK_REPEATS; i++) {
+    r.onPacket({ pathSeq: 4 + i, txTimeMs: 10 }, 100, 30 + i)
+    r.writeFeedback(30 + i, fb)
+    assert.deepEqual(fb.nacks.slice(0, fb.nackCount), [2, 3], `repeat ${i}`)
+  }
+  r.onPacket({ pathSeq: 4 + NACK_REPEATS, txTimeMs: 10 }, 100, 40)
   r.writeFeedback(40, fb)
+  assert.equal(fb.nackCount, 0)
+  // A packet that was only late is not nacked again.
+  r.onPacket({ pathSeq: 10, txTimeMs: 10 }, 100, 41)
+  r.onPacket({ pathSeq: 8, txTimeMs: 10 }, 100, 42)
+  r.writeFeedback(42, fb)
+  assert.deepEqual(fb.nacks.slice(0, fb.nackCount), [9])
+  // Beyond MAX_NACKS_PER_FEEDBACK pending, gaps are counted, not nacked.
+  const before = r.nacksDropped
+  r.onPacket({ pathSeq: 11 + MAX_NACKS_PER_FEEDBACK + 5, txTimeMs: 30 }, 100, 50)
+  r.writeFeedback(50, fb)
   assert.equal(fb.nackCount, MAX_NACKS_PER_FEEDBACK)
-  assert.equal(r.nacksDropped, 5)
+  assert.equal(r.nacksDropped - before, 6)
 })
 
 test('a probe is answered at once', () => {

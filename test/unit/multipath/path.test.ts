@@ -146,3 +146,17 @@ test('pipe mode: plain samples and markHeard drive the same path', () => {
   path.setAdminDown(true, clock.now())
   assert.equal(path.state, 'down')
 })
+
+test('a lost last packet on a sparse path is handed back for repair once its reply is overdue', () => {
+  const h = new Harness(30)
+  h.run(1000)
+  assert.equal(h.path.state, 'up')
+  h.isCut = true
+  h.sendData(1000, 42) // the tail: nothing follows it, so no gap will ever be nacked
+  h.isCut = false
+  const sentMs = h.clock.now()
+  h.run(sentMs + 150)
+  assert.deepEqual(h.reinjected, [42])
+  assert.equal(h.path.counters.tailRepairs, 1)
+  assert.equal(stateOf(h.path), 'up', 'probes still answer: one loss is not a failure')
+})
