@@ -33,7 +33,8 @@ export type LinkChange = LinkConfig & { dir?: 'both' | 'up' | 'down' }
 
 export interface LabOptions {
   links: readonly LinkConfig[]
-  /** Name prefix of namespaces and interfaces; at most 11 characters (default: from the pid). */
+  /** Name prefix of namespaces and interfaces; at most 11 characters (default: gl, the pid in
+   * base 36, _, a counter; namespaces with such a prefix whose process died are reclaimed). */
   prefix?: string
   /** Seed of the wire's loss and jitter draws (default 1: reproducible). */
   seed?: number
@@ -93,7 +94,9 @@ function ipBatch (commands: readonly string[], netns?: string): void {
   if (result.status !== 0) throw new Error(`lab: ip ${args.join(' ')} failed: ${result.stderr.trim()}`)
 }
 
-const DEFAULT_PREFIX = /^gl([0-9a-z]+)-[cs]$/
+/** Default prefixes: gl, the pid in base 36, _, a counter (several labs per process). */
+const DEFAULT_PREFIX = /^gl([0-9a-z]+)_\d+-[cs]$/
+let labsStarted = 0
 
 function isAlive (pid: number): boolean {
   try { process.kill(pid, 0); return true } catch (error) { return (error as { code?: string }).code === 'EPERM' }
@@ -138,8 +141,8 @@ export class Lab {
   static async up (options: LabOptions): Promise<Lab> {
     const reason = labUnavailableReason()
     if (reason) throw new Error(`lab: ${reason}`)
-    const prefix = options.prefix ?? `gl${process.pid.toString(36)}`
-    if (!/^[a-z][a-z0-9]{0,10}$/.test(prefix)) throw new Error(`lab: prefix ${prefix} must be 1-11 lowercase letters or digits`)
+    const prefix = options.prefix ?? `gl${process.pid.toString(36)}_${labsStarted++}`
+    if (!/^[a-z][a-z0-9_]{0,10}$/.test(prefix)) throw new Error(`lab: prefix ${prefix} must be 1-11 lowercase letters, digits or _`)
     if (options.links.length < 1 || options.links.length > 16) throw new Error('lab: 1 to 16 links')
     // Our own /16 inside 10.0.0.0/8, chosen by pid so concurrent runs differ even in their logs.
     const lab = new Lab(prefix, 16 + (process.pid % 200), options.links.length)
