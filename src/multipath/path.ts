@@ -188,8 +188,9 @@ export class Path {
       this.sentUnit[slot] = -1
     }
     if (fb.highestSeq > this.highestAckedSeq) {
-      // The loss ratio is the path's own (random) loss: overflow is congestion, priced by the queue budget.
-      const overflowNacks = isOverflow ? fb.nackCount : 0
+      // The loss ratio is the path's own (random) loss: overflow is congestion, priced by the queue
+      // budget, and losses while the rate is still in startup are our own probing's doing.
+      const overflowNacks = isOverflow || this.rate.inStartup ? fb.nackCount : 0
       this.loss.addSpan(fb.highestSeq - this.highestAckedSeq, fb.receivedPackets - this.lastReceivedPackets + overflowNacks)
       this.highestAckedSeq = fb.highestSeq
       this.lastReceivedPackets = fb.receivedPackets

@@ -33,7 +33,7 @@ export class RateEstimator {
   addSample (rateBitsPerSec: number, nowMs: number, isAppLimited: boolean): void {
     if (!(rateBitsPerSec > 0) || !Number.isFinite(rateBitsPerSec)) return
     this.latestSampleBitsPerSec = rateBitsPerSec
-    if (isAppLimited && this.hasSample && rateBitsPerSec <= this.estimateBitsPerSec) return
+    if (isAppLimited && rateBitsPerSec <= this.estimateBitsPerSec) return
     this.rotate(nowMs)
     if (rateBitsPerSec > this.maxCurBps) this.maxCurBps = rateBitsPerSec
     this.hasSample = true
