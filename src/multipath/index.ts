@@ -2,33 +2,44 @@
  * The multipath core: path estimation, failure detection, schedulers and reordering, shared by
  * the VPN (one unit = one UDP packet) and the TCP pipe (one unit = one chunk on a TCP subflow).
  * Pure code: every call takes `nowMs` (monotonic ms), randomness is injected, nothing here
- * opens a socket, starts a timer or reads a clock. The caller owns the loop.
+ * opens a socket, starts a timer or reads a clock. The caller owns the loop. The simulator in
+ * bench/sim/tunnel.ts is a complete, tested example of this loop.
  *
- * Sender (per unit):
- *   const n = scheduler.pick(paths, bytes, nowMs, chosen)     // chosen: Path[] reused by the caller
- *   for each chosen path p:  seq = p.onSend(bytes, nowMs, unitId)
- *     -> stamp { pathSeq: seq, txTimeMs: nowMs } and the flow class { bucket, flowSeq } on the packet
- *   flowSeq comes from FlowSequencer.next(bucket), bucket = flowBucketOf(innerPacket)
- * Sender (per feedback about path p, and on a timer at least every probe interval):
- *   p.onFeedback(fb, nowMs, lostUnits)   // lostUnits: units to send again on another path (repair)
- *   p.update(nowMs, reinjectUnits)       // time-based state changes; units stranded on a path that went down
- *   if (p.isProbeDue(nowMs)) send a probe: seq = p.onSend(probeBytes, nowMs) (no unit id)
- * Receiver (per packet on path p):
+ * Sender, per unit (allocation-free: `chosen` and the unit lists are caller-owned and reused):
+ *   const n = scheduler.pick(paths, bytes, nowMs, chosen)
+ *     n === 0: no path takes it: all down (bestTier(paths) < 0) or, with `auto`, every queue
+ *     over budget -> the VPN drops the packet (the inner flow's congestion signal), the pipe waits.
+ *   bucket = flowBucketOf(innerPacket); flowSeq = sequencer.next(bucket)   (only once n > 0,
+ *     so a refused unit leaves no hole for the receiver to wait on)
+ *   for each chosen path p: pathSeq = p.onSend(bytes, nowMs, unitId)
+ *     -> on the wire: { pathSeq, txTimeMs: nowMs } (PathStamp) and { bucket, flowSeq }
+ *     unitId (>= 0) is the caller's handle on a copy it keeps for repair (the VPN: the sealed packet).
+ * Sender, per feedback about path p (it may arrive on any path):
+ *   p.onFeedback(fb, nowMs, lostUnits)      lostUnits: nacked units, to send again (repair)
+ * Sender, on a timer (every few ms, at least every probe interval / 2):
+ *   p.update(nowMs, reinjectUnits)          state changes; units whose reply is overdue (tail
+ *                                           loss) and, when p goes down, all it had not delivered
+ *   if (p.isProbeDue(nowMs)) send a probe on p: pathSeq = p.onSend(probeBytes, nowMs) (no unit)
+ *   Repairs are best sent by earliest arrival alone: new AutoScheduler(undefined, Infinity).
+ * Receiver, per packet on path p:
  *   receivers[p].onPacket(stamp, bytes, nowMs, isProbe)
- *   if (receivers[p].isFeedbackDue(nowMs)) send receivers[p].writeFeedback(nowMs, fb)   (a probe: at once, on p)
- *   reorder.push(bucket, flowSeq, packet, nowMs)  -> deliver(packet) in order per bucket
- * Receiver (timer at reorder.nextDeadlineMs() and receivers' nextFeedbackMs()):
- *   reorder.expire(nowMs); reorder.holdTime.setSpread(...delaySpreadOf(receivers, nowMs))
+ *   if (receivers[p].isFeedbackDue(nowMs)) send receivers[p].writeFeedback(nowMs, fb)
+ *     (a probe's answer at once and on p itself, so it proves both directions)
+ *   reorder.push(bucket, flowSeq, packet, nowMs)  -> deliver(packet, bucket) in order per bucket
+ * Receiver, on timers at reorder.nextDeadlineMs() and receivers[p].nextFeedbackMs():
+ *   reorder.expire(nowMs); const { spreadMs, jitterMs } = delaySpreadOf(receivers, nowMs)
+ *   reorder.holdTime.setSpread(spreadMs, jitterMs)
  *
- * Pipe mode has no per-packet feedback: feed the path plain samples from TCP_INFO instead
+ * Pipe mode has no per-packet feedback: feed each subflow's Path plain samples from TCP_INFO
  * (addRttSample, addDeliveryRateSample, externalQueuedBytes = tcpi_notsent_bytes) and call
- * markHeard(nowMs) when the subflow proves alive (acked data or a pong); units stranded on a
+ * markHeard(nowMs) when the subflow proves alive (acked data or a pong); chunks stranded on a
  * subflow that goes down come back from update(nowMs, reinjectUnits).
  *
- * Data flow inside a Path: feedback -> RttEstimator (srtt, rttvar, min), OneWayDelayTrend
- * (queueing delay, jitter), LossEstimator (per-path sequence gaps), RateEstimator (delivery
- * rate, startup/probe gains, back-off when queueing exceeds the Pacer's model) -> Pacer (model
- * of the bytes queued at the bottleneck) -> expectedArrivalMs(), which `auto` minimises.
+ * Inside a Path: feedback -> RttEstimator (srtt, rttvar, min), OneWayDelayTrend (queueing,
+ * jitter; no clock sync needed), LossEstimator (per-path sequence gaps, congestion excluded),
+ * RateEstimator (delivery rate, startup and probe gains, back-off when queueing exceeds the
+ * model) -> Pacer (model of the bytes queued at the bottleneck, re-anchored to measured delay)
+ * -> queueDelayMs()/expectedArrivalMs(), which the `auto` scheduler compares.
  */
 export * from './constants.js'
 export { RttEstimator } from './rtt-estimator.js'

@@ -87,7 +87,7 @@ export class ReorderBuffer<T> {
     }
     if (seq === b.next) {
       const hadHole = b.holding > 0
-      this.emit(b, bucketIndex, item)
+      this.emit(bucketIndex, item)
       b.next++
       if (hadHole) {
         this.holdTime.addFillSample(nowMs - b.holeSinceMs)
@@ -155,7 +155,7 @@ export class ReorderBuffer<T> {
       b.seqs[slot] = -1
       b.holding--
       this.stats.holding--
-      this.emit(b, bucketIndex, item)
+      this.emit(bucketIndex, item)
       b.next++
     }
     if (b.holding > 0) b.holeSinceMs = this.earliestArrival(b)
@@ -173,8 +173,7 @@ export class ReorderBuffer<T> {
     return earliest
   }
 
-  private emit (b: Bucket<T>, bucketIndex: number, item: T): void {
-    void b
+  private emit (bucketIndex: number, item: T): void {
     this.stats.delivered++
     this.deliver(item, bucketIndex)
   }

@@ -64,9 +64,6 @@ export class AutoScheduler implements Scheduler {
 
   pick (paths: readonly Path[], bytes: number, nowMs: number, out: Path[]): number {
     const tier = bestTier(paths)
-    // While a path is still in startup its capacity is unknown, so a full-looking model is no
-    // proof of congestion: never refuse then, only pick the least-queued path.
-    let isAnyStarting = false
     let first: Path | undefined
     let firstMs = Infinity
     let firstQueueMs = 0
@@ -76,9 +73,12 @@ export class AutoScheduler implements Scheduler {
       const path = paths[i]!
       if (!isInTier(path, tier)) continue
       const queueMs = path.queueDelayMs(0, nowMs)
-      if (path.rate.inStartup) isAnyStarting = true
-      else if (queueMs > Math.min(BURST_BUDGET_MS, OVERFLOW_QUEUE_SHARE * path.overflowQueueMs)) continue
-      else if (path.standingQueueMs(nowMs) > this.queueBudgetMs) continue
+      // While a path's rate is still in startup its capacity is unknown, so a full-looking model
+      // is no proof of congestion: it stays a candidate whatever its queue.
+      if (!path.rate.inStartup) {
+        if (queueMs > Math.min(BURST_BUDGET_MS, OVERFLOW_QUEUE_SHARE * path.overflowQueueMs)) continue
+        if (path.standingQueueMs(nowMs) > this.queueBudgetMs) continue
+      }
       const arrivalMs = path.expectedArrivalMs(bytes, nowMs)
       if (arrivalMs < firstMs) { firstMs = arrivalMs; first = path; firstQueueMs = queueMs }
       const withUnitMs = path.queueDelayMs(bytes, nowMs)
@@ -86,7 +86,6 @@ export class AutoScheduler implements Scheduler {
     }
     const best = first && firstQueueMs <= this.fillThresholdMs ? first : shortest
     if (!best) { if (tier >= 0) this.refused++; return 0 }
-    void isAnyStarting
     out[0] = best
     return 1
   }
