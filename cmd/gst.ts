@@ -9,6 +9,13 @@ async function main (argv: string[]): Promise<void> {
   cli.command('keygen [file]', 'Print a new random 32-byte key in base64 (or write it to FILE, mode 0600)')
     .example('gst keygen > tunnel.key')
     .action(async (file?: string) => (await import('./keygen.js')).keygen(file))
+  cli.command('show [name]', 'Status of a running gst instance (every instance when no NAME): sessions, paths, streams, errors')
+    .option('--json', '[boolean] print JSON: one object for NAME, an array for every instance (default: false)')
+    .option('--watch', '[boolean] redraw every interval, with per-path throughput over the last minute (default: false)')
+    .option('--interval <seconds>', '[number] seconds between redraws with --watch (default: 1)')
+    .option('--control-dir <dir>', '[dir] directory of control sockets (default: /run/gst as root, else $XDG_RUNTIME_DIR/gst or /tmp/gst-UID)')
+    .example('gst show client-1080 --watch')
+    .action(async (name: string | undefined, flags: Record<string, unknown>) => (await import('./show.js')).show(name, flags))
   if (argv[2] === 'pipe') {
     // `gst pipe server ...` is the same command as `gst-server ...`.
     const pipe = cac('gst pipe')

@@ -7,6 +7,7 @@ import { UsageError } from '../src/errors.js'
 import { createLogger, parseLogFormat, parseLogLevel } from './logger.js'
 import { loadKey } from './key-source.js'
 import { tunablesFromFlags, defaults, type PipeFlags } from './pipe-options.js'
+import { GST_VERSION, controlDirHelp, startControl, type ControlFlags } from './control-options.js'
 
 const MiB = 1024 * 1024
 
@@ -19,9 +20,16 @@ function addCommonOptions (command: ReturnType<CAC['command']>): void {
     .option('--handshake-timeout <seconds>', `[number] give up on a handshake or key rotation after SECONDS (default: ${defaults.handshakeTimeoutMs / 1000})`)
     .option('--log-level <level>', '[debug|info|warn|error] least severe events logged (default: info)')
     .option('--log-format <format>', '[text|json] one line per event on stderr (default: text)')
+    .option('--name <name>', '[string] instance name for `gst show` and the control socket (default: server-PORT or client-PORT, PORT being LISTEN\'s)')
+    .option('--control-dir <dir>', controlDirHelp)
 }
 
-type Flags = PipeFlags & { logLevel?: unknown, logFormat?: unknown }
+type Flags = PipeFlags & ControlFlags & { logLevel?: unknown, logFormat?: unknown }
+
+/** Wall-clock and monotonic times for a status report. */
+function reportTimes (startedAtMs: number): { startedAtMs: number, nowMs: number, nowMonotonicMs: number } {
+  return { startedAtMs, nowMs: Date.now(), nowMonotonicMs: performance.now() }
+}
 
 function requireArgs (args: Array<string | undefined>, usage: string): void {
   if (args.some((a) => a === undefined || a === '')) throw new UsageError(`missing arguments: usage: ${usage}`)
@@ -36,9 +44,22 @@ async function runServer (listen: string, target: string, keySpec: string, flags
   const targetAt = parseHostPort(target, 'TARGET')
   const key = await loadKey(keySpec, log)
   const { PipeServer } = await import('../src/pipe/server.js')
+  const { pipeServerReport } = await import('./pipe-status.js')
+  const { formatHostPort } = await import('../src/pipe/address.js')
   const server = new PipeServer({ listen: listenAt, target: targetAt, keys: [key], tunables, log })
-  await server.start()
-  await untilSignal(log, () => server.close())
+  const startedAtMs = Date.now()
+  let listening = formatHostPort(listenAt)
+  const instance = (name: string) => ({ name, mode: 'pipe-server' as const, pid: process.pid, version: GST_VERSION, listen: listening, target: formatHostPort(targetAt), server: null })
+  const control = await startControl(flags, 'server', listenAt.port, () => pipeServerReport(
+    { instance: instance(control?.name ?? ''), ...reportTimes(startedAtMs) }, server.snapshot(), server.sessionSnapshots()), log)
+  try {
+    const bound = await server.start()
+    listening = formatHostPort({ host: bound.address, port: bound.port })
+  } catch (err) {
+    await control?.close()
+    throw err
+  }
+  await untilSignal(log, async () => { await control?.close(); await server.close() })
 }
 
 async function runClient (listen: string, serverAddress: string, keySpec: string, flags: Flags): Promise<void> {
@@ -50,9 +71,22 @@ async function runClient (listen: string, serverAddress: string, keySpec: string
   const serverAt = parseHostPort(serverAddress, 'SERVER')
   const key = await loadKey(keySpec, log)
   const { PipeClient } = await import('../src/pipe/client.js')
+  const { pipeClientReport } = await import('./pipe-status.js')
+  const { formatHostPort } = await import('../src/pipe/address.js')
   const client = new PipeClient({ listen: listenAt, server: serverAt, key, tunables, log })
-  await client.start()
-  await untilSignal(log, () => client.close())
+  const startedAtMs = Date.now()
+  let listening = formatHostPort(listenAt)
+  const instance = (name: string) => ({ name, mode: 'pipe-client' as const, pid: process.pid, version: GST_VERSION, listen: listening, target: null, server: formatHostPort(serverAt) })
+  const control = await startControl(flags, 'client', listenAt.port, () => pipeClientReport(
+    { instance: instance(control?.name ?? ''), ...reportTimes(startedAtMs) }, client.snapshot(), client.sessionSnapshot(), client.stateSinceMs), log)
+  try {
+    const bound = await client.start()
+    listening = formatHostPort({ host: bound.address, port: bound.port })
+  } catch (err) {
+    await control?.close()
+    throw err
+  }
+  await untilSignal(log, async () => { await control?.close(); await client.close() })
 }
 
 /** Runs until SIGINT/SIGTERM, then shuts down cleanly (a second signal exits at once). */

@@ -16,6 +16,8 @@ import { CLIENT_ID_BYTES, HelloPurpose, SESSION_PROLOGUE, decodeWelcome, encodeH
 import { resolveTunables, type PipeTunables } from './config.js'
 import { formatHostPort, type HostPort } from './address.js'
 import { CloseReason } from './frame.js'
+import type { ErrorKind } from '../errors.js'
+import { snapshotSession, type PipeSessionSnapshot } from './session-snapshot.js'
 
 export interface PipeClientOptions {
   listen: HostPort
@@ -43,6 +45,8 @@ export interface PipeClientStats {
   /** Received bytes waiting for slow local readers, now and at most. */
   bufferedBytes: number
   peakBufferedBytes: number
+  /** Failed or dropped sessions by kind, with the last source and time (monotonic ms). */
+  errors: Partial<Record<ErrorKind | 'connect', { count: number, lastSource: string, lastAtMs: number }>>
 }
 
 /** Connections that may wait for a handshake in progress (our choice). */
@@ -64,13 +68,24 @@ export class PipeClient {
   private upWaiters: Array<() => void> = []
   private closedRekeys = 0
   private closedStreams = 0
-  state: ClientState = 'connecting'
-  readonly stats: PipeClientStats = { state: 'connecting', handshakes: 0, rekeys: 0, streamsActive: 0, streamsTotal: 0, streamsRefused: 0, sessionRttMs: undefined, bufferedBytes: 0, peakBufferedBytes: 0 }
+  private currentState: ClientState = 'connecting'
+  /** When `state` last changed (monotonic ms), and when the current session came up: for `show`. */
+  stateSinceMs: number
+  private sessionOpenedAtMs = 0
+  readonly stats: PipeClientStats = { state: 'connecting', handshakes: 0, rekeys: 0, streamsActive: 0, streamsTotal: 0, streamsRefused: 0, sessionRttMs: undefined, bufferedBytes: 0, peakBufferedBytes: 0, errors: {} }
+
+  get state (): ClientState { return this.currentState }
+  set state (next: ClientState) {
+    if (next === this.currentState) return
+    this.currentState = next
+    this.stateSinceMs = this.clock.now()
+  }
 
   constructor (private readonly options: PipeClientOptions) {
     this.tunables = resolveTunables(options.tunables)
     this.log = options.log ?? silentLogger
     this.clock = options.clock ?? monotonicClock
+    this.stateSinceMs = this.clock.now()
     this.random = options.random ?? Math.random
     this.timestamps = new MonotonicTimestamps(this.clock, options.wallClockMs ?? Date.now())
     this.listener = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.onAccept(socket))
@@ -125,6 +140,19 @@ export class PipeClient {
     }
   }
 
+  /** The session to the server while it is up (for `show`). */
+  sessionSnapshot (): PipeSessionSnapshot | undefined {
+    const mux = this.state === 'up' ? this.mux : undefined
+    return mux === undefined ? undefined : snapshotSession(this.stats.handshakes, mux, this.sessionOpenedAtMs)
+  }
+
+  private countError (kind: ErrorKind | 'connect'): void {
+    const entry = this.stats.errors[kind] ??= { count: 0, lastSource: '', lastAtMs: 0 }
+    entry.count++
+    entry.lastSource = formatHostPort(this.options.server)
+    entry.lastAtMs = this.clock.now()
+  }
+
   private onAccept (socket: net.Socket): void {
     const description = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`
     if (this.state === 'up' && this.mux !== undefined) {
@@ -167,6 +195,7 @@ export class PipeClient {
         this.failures = 0
         this.state = 'up'
         this.stats.handshakes++
+        this.sessionOpenedAtMs = this.clock.now()
         this.log.info(`${label} up`)
         const waiting = this.waiting
         this.waiting = []
@@ -180,6 +209,9 @@ export class PipeClient {
           this.closedStreams += mux.streamsOpened
         }
         if (this.state === 'closed') return
+        const kind = (error as { kind?: ErrorKind } | undefined)?.kind
+        if (kind !== undefined) this.countError(kind)
+        else if (!opened) this.countError((error as NodeJS.ErrnoException | undefined)?.syscall !== undefined ? 'connect' : 'handshake')
         for (const s of this.waiting.splice(0)) this.refuse(s, `handshake failed: ${error?.message ?? 'connection closed'}`)
         this.failures++
         const delayMs = this.backoffMs()

@@ -17,6 +17,7 @@ import { SESSION_PROLOGUE, SESSION_ID_BYTES, decodeHello, encodeWelcome } from '
 import { resolveTunables, type PipeTunables } from './config.js'
 import { formatHostPort, type HostPort } from './address.js'
 import { CloseReason } from './frame.js'
+import { snapshotSession, type PipeSessionSnapshot } from './session-snapshot.js'
 
 export interface PipeServerOptions {
   listen: HostPort
@@ -48,6 +49,8 @@ export class PipeServer {
   private readonly limiter: RateLimiter
   private readonly logLimiter = new LogLimiter()
   private readonly sessions = new Set<Multiplexer>()
+  /** Per open session, for `show`: its number and when it came up. */
+  private readonly sessionInfo = new Map<Multiplexer, { id: number, openedAtMs: number }>()
   private readonly connections = new Set<net.Socket>()
   private closedRekeys = 0
   private closedStreams = 0
@@ -91,6 +94,11 @@ export class PipeServer {
     return { ...this.stats, sessionsActive: this.sessions.size, streamsActive: streams, rekeys, streamsTotal: this.closedStreams + [...this.sessions].reduce((n, m) => n + m.streamsOpened, 0) }
   }
 
+  /** Every open session (for `show`). */
+  sessionSnapshots (): PipeSessionSnapshot[] {
+    return [...this.sessionInfo].map(([mux, info]) => snapshotSession(info.id, mux, info.openedAtMs))
+  }
+
   private countError (kind: ErrorKind | 'connect', source: string): void {
     const entry = this.stats.errors[kind] ??= { count: 0, lastSource: '', lastAtMs: 0 }
     entry.count++
@@ -116,6 +124,7 @@ export class PipeServer {
         this.sessions.add(mux)
         this.stats.sessionsTotal++
         this.stats.handshakes++
+        this.sessionInfo.set(mux, { id: this.stats.sessionsTotal, openedAtMs: this.clock.now() })
         this.log.info(`session ${source} up`)
       },
       onClose: (_mux, error) => {
@@ -127,6 +136,7 @@ export class PipeServer {
           return
         }
         this.sessions.delete(mux)
+        this.sessionInfo.delete(mux)
         this.closedRekeys += mux.channel.rotations
         this.closedStreams += mux.streamsOpened
         const kind = (error as { kind?: ErrorKind } | undefined)?.kind
