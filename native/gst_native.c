@@ -75,11 +75,15 @@ void gst_export(napi_env env, napi_value exports, const char *name, napi_callbac
   napi_set_named_property(env, exports, name, f);
 }
 
+// native/aead.c (declared here rather than in common.h: nothing else in the addon calls it).
+void gst_register_aead(napi_env env, napi_value exports);
+
 static napi_value init(napi_env env, napi_value exports) {
   gst_register_tun(env, exports);
   gst_register_packet_io(env, exports);
   gst_register_sockopt(env, exports);
   gst_register_udp(env, exports);
+  gst_register_aead(env, exports);
   return exports;
 }
 

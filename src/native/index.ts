@@ -5,5 +5,6 @@ export {
 } from './socket-options.js'
 export { UdpSocket, encodeAddress, decodeAddress, ADDR_BYTES, type UdpOptions } from './udp.js'
 export { IO_STATS_FIELDS, type IoStats } from './io-stats.js'
+export { NativeAead, isNativeAeadAvailable, nativeAeadVersion, NATIVE_AEAD_KEY_BYTES, NATIVE_AEAD_TAG_BYTES, type AeadHandle, type NativeAeadAddon } from './aead.js'
 export { NativeError } from './native-error.js'
 export { loadAddon, addonPath } from './addon.js'
