@@ -122,29 +122,18 @@ export class SecureChannel {
       return false
     }
     const counter = keys.nextSendCounter()
-    // Header and frame header in one small buffer; the payload is encrypted straight from the
-    // caller's chunk into OpenSSL's output, so no copy of the data is made here.
-    const head = Buffer.allocUnsafe(SEALED_HEADER_BYTES + FRAME_HEADER_BYTES)
-    head.writeUInt32BE(SEALED_HEADER_BYTES - LENGTH_BYTES + FRAME_HEADER_BYTES + (end - start) + TAG_BYTES, 0)
-    head[4] = RecordType.Sealed
-    head[5] = keys.sendEpoch & 0xff
-    head.writeUInt32BE(Math.floor(counter / TWO_POW_32), 6)
-    head.writeUInt32BE(counter % TWO_POW_32, 10)
-    head[SEALED_HEADER_BYTES] = type
-    head.writeUInt32BE(streamId, SEALED_HEADER_BYTES + 1)
-    const [frameHead, body, tag] = keys.sendKey.sealPieces(head.subarray(0, SEALED_HEADER_BYTES), head.subarray(SEALED_HEADER_BYTES), payload, start, end, counter)
-    head.set(frameHead, SEALED_HEADER_BYTES)
-    const socket = this.socket
-    this.stats.recordsOut++
-    this.stats.bytesOut += head.length + body.length + tag.length
-    this.lastSentMs = this.clock.now()
-    // Corked: the pieces leave in one writev.
-    socket.cork()
-    socket.write(head)
-    if (body.length > 0) socket.write(body)
-    const ok = socket.write(tag)
-    socket.uncork()
-    return ok
+    const textEnd = SEALED_HEADER_BYTES + FRAME_HEADER_BYTES + (end - start)
+    const record = Buffer.allocUnsafe(textEnd + TAG_BYTES)
+    record.writeUInt32BE(record.length - LENGTH_BYTES, 0)
+    record[4] = RecordType.Sealed
+    record[5] = keys.sendEpoch & 0xff
+    record.writeUInt32BE(Math.floor(counter / TWO_POW_32), 6)
+    record.writeUInt32BE(counter % TWO_POW_32, 10)
+    record[SEALED_HEADER_BYTES] = type
+    record.writeUInt32BE(streamId, SEALED_HEADER_BYTES + 1)
+    if (end > start) payload.copy(record, SEALED_HEADER_BYTES + FRAME_HEADER_BYTES, start, end)
+    keys.sendKey.sealRange(record, 0, SEALED_HEADER_BYTES, textEnd, counter)
+    return this.writeRecord(record)
   }
 
   /** Sends CLOSE and ends the connection once queued data is flushed. */
@@ -192,8 +181,8 @@ export class SecureChannel {
     if (rx === undefined) throw new ProtocolError(`record under unknown key epoch ${record[5]}`, 'decrypt')
     const counter = record.readUInt32BE(6) * TWO_POW_32 + record.readUInt32BE(10)
     const textEnd = record.length - TAG_BYTES
-    const text = rx.key.openToBuffer(record.subarray(0, SEALED_HEADER_BYTES), record.subarray(SEALED_HEADER_BYTES, textEnd), record.subarray(textEnd), counter)
-    if (text === null) throw new ProtocolError('record failed authentication', 'decrypt')
+    if (!rx.key.openRange(record, 0, SEALED_HEADER_BYTES, textEnd, counter)) throw new ProtocolError('record failed authentication', 'decrypt')
+    const text = record.subarray(SEALED_HEADER_BYTES, textEnd)
     if (!rx.window.accept(counter)) throw new ProtocolError(`replayed record (counter ${counter})`, 'replay')
     const frameType = text[0] as FrameType
     const streamId = text.readUInt32BE(1)

@@ -66,8 +66,7 @@ export class VpnSession {
     const keys = this.keys
     const counter = keys.nextSendCounter()
     writeSealedHeader(datagram, keys.sendEpoch, this.remoteIndex, counter)
-    const tagAt = length - TAG_BYTES
-    keys.sendKey.sealInPlace(datagram.subarray(0, SEALED_HEADER_BYTES), datagram.subarray(SEALED_HEADER_BYTES, tagAt), datagram.subarray(tagAt, length), counter)
+    keys.sendKey.sealRange(datagram, 0, SEALED_HEADER_BYTES, length - TAG_BYTES, counter)
   }
 
   /** Opens datagram[0, length) in place (plaintext at [14, length - 16)) and checks for replay. */
@@ -76,8 +75,7 @@ export class VpnSession {
     const rx = this.keys.receiveKey(datagram[1]!, nowMs)
     if (rx === undefined) return 'epoch'
     const counter = readSealedCounter(datagram)
-    const tagAt = length - TAG_BYTES
-    if (!rx.key.openInPlace(datagram.subarray(0, SEALED_HEADER_BYTES), datagram.subarray(SEALED_HEADER_BYTES, tagAt), datagram.subarray(tagAt, length), counter)) return 'decrypt'
+    if (!rx.key.openRange(datagram, 0, SEALED_HEADER_BYTES, length - TAG_BYTES, counter)) return 'decrypt'
     if (!rx.window.accept(counter)) return 'replay'
     if (this.responderSwitchPending && rx.epoch > this.keys.sendEpoch) {
       // The initiator uses the new keys: it has our reply, so we may seal with them too.

@@ -57,9 +57,10 @@ export const FEEDBACK_RECEIVED_PACKETS = 8
 export const FEEDBACK_RECEIVED_BYTES = 12
 export const FEEDBACK_ECHO_SEQ = 20
 export const FEEDBACK_ECHO_TX_MS = 24
-export const FEEDBACK_ACK_DELAY_MS = 32
-export const FEEDBACK_NACKS = 36
-export const FEEDBACK_HEADER_BYTES = 36
+export const FEEDBACK_ECHO_RX_MS = 32
+export const FEEDBACK_ACK_DELAY_MS = 40
+export const FEEDBACK_NACKS = 44
+export const FEEDBACK_HEADER_BYTES = 44
 
 /** Writes the SEALED header; the caller then seals bytes [14, end - 16) in place. */
 export function writeSealedHeader (buf: Buffer, epoch: number, receiverIndex: number, counter: number): void {

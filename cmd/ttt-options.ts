@@ -1,0 +1,61 @@
+/** Pure parsers for ttt's arguments (unit-tested): --path specs, rates, prefixes. */
+import { isIP } from 'node:net'
+import { UsageError } from '../src/errors.js'
+import type { ClientPathOptions } from '../src/vpn/client.js'
+import type { SchedulerKind } from '../src/multipath/index.js'
+
+/** `20mbit`, `1.5gbit`, `800kbit`, `20000000` (bits per second). */
+export function parseRate (text: string, what: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(bit|kbit|mbit|gbit)?(?:\/s|ps)?$/i.exec(text.trim())
+  if (!m) throw new UsageError(`${what}: "${text}" is not a rate such as 20mbit, 800kbit or 1gbit`)
+  const scale = { bit: 1, kbit: 1e3, mbit: 1e6, gbit: 1e9 }[(m[2] ?? 'bit').toLowerCase() as 'bit']
+  return Math.round(Number(m[1]) * scale)
+}
+
+/** `--path ADDR[,backup][,rate=20mbit][,weight=3]` */
+export function parsePathSpec (text: string): ClientPathOptions {
+  const [address = '', ...options] = text.split(',').map((s) => s.trim())
+  if (isIP(address) === 0) throw new UsageError(`--path "${text}": "${address}" is not a local IP address`)
+  const path: ClientPathOptions = { localAddress: address }
+  for (const option of options) {
+    const [name, value] = option.split('=')
+    if (name === 'backup' && value === undefined) path.preference = 'backup'
+    else if (name === 'primary' && value === undefined) path.preference = 'primary'
+    else if (name === 'rate' && value !== undefined) path.txCapBitsPerSec = parseRate(value, `--path ${address} rate`)
+    else if (name === 'weight' && value !== undefined) {
+      const weight = Number(value)
+      if (!(weight > 0)) throw new UsageError(`--path ${address}: weight must be a number above 0 (got "${value}")`)
+      path.weight = weight
+    } else throw new UsageError(`--path ${address}: unknown option "${option}" (use backup, rate=20mbit or weight=N)`)
+  }
+  return path
+}
+
+export function parseScheduler (text: unknown): SchedulerKind {
+  const value = String(text ?? 'auto')
+  if (value === 'auto' || value === 'weighted' || value === 'redundant') return value
+  throw new UsageError(`--scheduler must be auto, weighted or redundant (got "${value}")`)
+}
+
+/** `ADDR/BITS`, IPv4 or IPv6. */
+export function parseCidr (text: string, what: string): string {
+  const [address = '', bits] = text.split('/')
+  const family = isIP(address)
+  const max = family === 4 ? 32 : 128
+  if (family === 0 || bits === undefined || !/^\d+$/.test(bits) || Number(bits) > max) {
+    throw new UsageError(`${what} "${text}" is not ADDRESS/PREFIX (e.g. 10.9.0.2/24 or fd00::2/64)`)
+  }
+  return text
+}
+
+export function asList (value: unknown): string[] {
+  if (value === undefined) return []
+  return (Array.isArray(value) ? value : [value]).map(String)
+}
+
+export function parseMtu (value: unknown): number | undefined {
+  if (value === undefined) return undefined
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 576 || n > 9000) throw new UsageError(`--mtu must be a whole number from 576 to 9000 (got "${String(value)}")`)
+  return n
+}

@@ -1,0 +1,258 @@
+/**
+ * ttt client: one TUN device, one UDP socket per path (bound to the path's local address so
+ * policy routing sends it out its own link), one session to the server, all paths bonded by the
+ * multipath core. Handshakes retry on the next path every second; a session whose every path has
+ * gone quiet is replaced by a new handshake while the old one keeps working.
+ */
+import { randomBytes, randomInt } from 'node:crypto'
+import { TunDevice, UdpSocket, setBufferSize, encodeAddress, ADDR_BYTES } from '../native/index.js'
+import { MonotonicTimestamps } from '../crypto/tai64n.js'
+import { monotonicClock, type Clock } from '../clock.js'
+import { LogLimiter, silentLogger, type Logger } from '../log.js'
+import type { SchedulerKind, PathPreference } from '../multipath/index.js'
+import { Peer } from './peer.js'
+import { setTxQueueLength, DEFAULT_TUN_QUEUE_PACKETS } from './interface-config.js'
+import { VpnSession, type SessionTimings } from './session.js'
+import { InitHandshake, CLIENT_ID_BYTES, responseReceiverIndex } from './handshake.js'
+import { DatagramType, DATA_OVERHEAD_BYTES } from './wire.js'
+
+export interface ClientPathOptions {
+  /** Local address the path's socket binds to. */
+  localAddress: string
+  preference?: PathPreference
+  txCapBitsPerSec?: number
+  weight?: number
+}
+
+export interface VpnTunables extends SessionTimings {
+  /** Housekeeping period (probes, feedback, reorder expiry). */
+  tickMs: number
+  /** Resend an unanswered handshake after this long. */
+  handshakeRetryMs: number
+  /** Re-handshake when no path has heard from the peer for this long. */
+  deadSessionMs: number
+  probeIntervalMs: number
+  downFloorMs: number
+}
+
+export const DEFAULT_VPN_TUNABLES: Readonly<VpnTunables> = Object.freeze({
+  rekeyIntervalMs: 60_000,
+  rekeyGraceMs: 10_000,
+  rekeyRetryMs: 1_000,
+  maxKeyAgeMs: 180_000,
+  tickMs: 5,
+  handshakeRetryMs: 1_000,
+  deadSessionMs: 3_000,
+  probeIntervalMs: 100,
+  downFloorMs: 60,
+})
+
+export interface VpnClientOptions {
+  server: { address: string, port: number }
+  key: Uint8Array
+  paths: ClientPathOptions[]
+  tun: { name?: string, addresses?: string[], mtuBytes?: number }
+  scheduler?: SchedulerKind
+  tunables?: Partial<VpnTunables>
+  log?: Logger
+  clock?: Clock
+  wallClockMs?: number
+}
+
+/** Our choice: socket buffers that absorb a few ms of a gigabit burst. */
+export const UDP_BUFFER_BYTES = 4 * 1024 * 1024
+
+/** Default inner MTU: a 1500-byte outer packet minus IPv4 + UDP headers and our overhead. */
+export const DEFAULT_INNER_MTU = 1500 - 28 - DATA_OVERHEAD_BYTES
+
+export interface VpnClientStats {
+  state: 'handshaking' | 'up'
+  handshakes: number
+  rekeys: number
+  errors: Record<string, number>
+}
+
+export class VpnClient {
+  readonly tun: TunDevice
+  readonly sockets: UdpSocket[] = []
+  readonly peer: Peer
+  private readonly serverAddrs = new Uint8Array(ADDR_BYTES)
+  private readonly tunables: VpnTunables
+  private readonly log: Logger
+  private readonly clock: Clock
+  private readonly timestamps: MonotonicTimestamps
+  private readonly clientId = randomBytes(CLIENT_ID_BYTES)
+  private readonly logLimiter = new LogLimiter()
+  private pending: InitHandshake | undefined
+  private pendingSentMs = -Infinity
+  private nextHandshakePath = 0
+  private lastHeardMs: number
+  private timer: NodeJS.Timeout | undefined
+  private readonly mtuBytes: number
+  readonly stats: VpnClientStats = { state: 'handshaking', handshakes: 0, rekeys: 0, errors: {} }
+  private closedRotations = 0
+
+  constructor (private readonly options: VpnClientOptions) {
+    if (options.paths.length === 0) throw new Error('a client needs at least one path')
+    if (options.paths.length > 255) throw new Error('at most 255 paths')
+    this.tunables = { ...DEFAULT_VPN_TUNABLES, ...options.tunables }
+    this.log = options.log ?? silentLogger
+    this.clock = options.clock ?? monotonicClock
+    this.timestamps = new MonotonicTimestamps(this.clock, options.wallClockMs ?? Date.now())
+    this.lastHeardMs = this.clock.now()
+    this.mtuBytes = options.tun.mtuBytes ?? DEFAULT_INNER_MTU
+    encodeAddress(options.server.address, options.server.port, this.serverAddrs, 0)
+    this.tun = TunDevice.open({
+      ...(options.tun.name !== undefined ? { name: options.tun.name } : {}),
+      mtuBytes: this.mtuBytes,
+      addresses: options.tun.addresses ?? [],
+      onBatch: (count) => this.onTunBatch(count),
+    })
+    try {
+      setTxQueueLength(this.tun.name, DEFAULT_TUN_QUEUE_PACKETS)
+      this.peer = new Peer({
+        send: (pathId, d, length) => { this.sockets[pathId]?.sendTo(d, length, this.serverAddrs, 0) },
+        deliver: (packet, offset, length) => { this.tun.write(offset === 0 ? packet : packet.subarray(offset), length) },
+      }, {
+        scheduler: options.scheduler ?? 'auto',
+        mtuBytes: this.mtuBytes,
+        probeIntervalMs: this.tunables.probeIntervalMs,
+        downFloorMs: this.tunables.downFloorMs,
+        log: this.log,
+      }, options.paths.map((p, id) => ({
+        id,
+        name: `${p.localAddress}→${options.server.address}:${options.server.port}`,
+        ...(p.preference ? { preference: p.preference } : {}),
+        ...(p.txCapBitsPerSec ? { txCapBitsPerSec: p.txCapBitsPerSec } : {}),
+        ...(p.weight ? { weight: p.weight } : {}),
+      })))
+      options.paths.forEach((p, id) => {
+        const socket = UdpSocket.open({ address: p.localAddress, slotBytes: this.mtuBytes + 256 })
+        // Bursts from a fast TUN must not overflow the kernel's default buffers (about 200 KiB).
+        setBufferSize(socket.fd, 'receive', UDP_BUFFER_BYTES)
+        setBufferSize(socket.fd, 'send', UDP_BUFFER_BYTES)
+        socket.onBatch((count) => this.onUdpBatch(socket, id, count))
+        this.sockets.push(socket)
+      })
+    } catch (err) {
+      this.close()
+      throw err
+    }
+  }
+
+  get tunName (): string { return this.tun.name }
+
+  start (): void {
+    for (const s of this.sockets) s.start()
+    this.tun.start()
+    this.timer = setInterval(() => this.tick(), this.tunables.tickMs)
+    this.tick()
+  }
+
+  /** Resolves once a session is up. */
+  async untilUp (timeoutMs = 10_000): Promise<void> {
+    const deadline = this.clock.now() + timeoutMs
+    while (this.peer.session === undefined) {
+      if (this.clock.now() > deadline) throw new Error(`no session with the server after ${timeoutMs} ms`)
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+  }
+
+  /** One line of counters, for the log at shutdown and for debugging. */
+  summary (): string {
+    const c = this.peer.counters
+    const udp = this.sockets.map((s) => s.stats())
+    const tun = this.tun.stats()
+    return `tx ${c.txPackets} rx ${c.rxPackets} refused ${c.refused} repairs ${c.repairs} reorder ${JSON.stringify(this.peer.reorder.stats)} ` +
+      `udp ${JSON.stringify(udp)} tun ${JSON.stringify(tun)} paths ${this.peer.active.map((p) => `${p.name}:${p.state}:${p.rtt.srttMs.toFixed(1)}ms`).join(' ')} errors ${JSON.stringify(this.stats.errors)}`
+  }
+
+  close (): void {
+    if (this.timer !== undefined) this.log.info(`ttt client closing: ${this.summary()}`)
+    clearInterval(this.timer)
+    for (const s of this.sockets) s.close()
+    this.tun?.close()
+    this.peer?.session?.wipe()
+  }
+
+  snapshot (): VpnClientStats {
+    return { ...this.stats, state: this.peer.session ? 'up' : 'handshaking', rekeys: this.closedRotations + (this.peer.session?.rotations ?? 0) }
+  }
+
+  private count (kind: string, detail: string): void {
+    this.stats.errors[kind] = (this.stats.errors[kind] ?? 0) + 1
+    const suppressed = this.logLimiter.admit(kind, this.clock.now())
+    if (suppressed >= 0) this.log.warn(`${detail}${suppressed ? ` (${suppressed} more not shown)` : ''}`)
+  }
+
+  private onTunBatch (count: number): void {
+    const now = this.clock.now()
+    const { arena, lengths, slotBytes } = this.tun
+    for (let i = 0; i < count; i++) this.peer.sendInner(arena, i * slotBytes, lengths[i]!, now)
+  }
+
+  private onUdpBatch (socket: UdpSocket, pathId: number, count: number): void {
+    const now = this.clock.now()
+    const { arena, lengths, slotBytes, addrs } = socket
+    const buf = Buffer.from(arena.buffer, arena.byteOffset, arena.byteLength)
+    for (let i = 0; i < count; i++) {
+      if (!sameAddress(addrs, i, this.serverAddrs)) { this.count('stranger', 'datagram from an address that is not the server: dropped'); continue }
+      const at = i * slotBytes
+      const d = buf.subarray(at, at + lengths[i]!)
+      const type = d[0]
+      if (type === DatagramType.Sealed) this.onSealed(d, now)
+      else if (type === DatagramType.Response) this.onResponse(d, pathId, now)
+      else this.count('malformed', `malformed datagram (type ${type}) on path ${pathId}: dropped`)
+    }
+  }
+
+  private onSealed (d: Buffer, now: number): void {
+    const session = this.peer.session
+    if (session === undefined || d.length < 6 || d.readUInt32BE(2) !== session.localIndex) {
+      this.count('unknown-session', 'datagram for an unknown session: dropped')
+      return
+    }
+    const result = session.open(d, d.length, now)
+    if (result !== 'ok') { this.count(result, `datagram failed: ${result}`); return }
+    if (this.peer.onMessage(d, d.length, now) >= 0) this.lastHeardMs = now
+  }
+
+  private onResponse (d: Buffer, pathId: number, now: number): void {
+    const pending = this.pending
+    if (pending === undefined || responseReceiverIndex(d) !== pending.senderIndex) { this.count('handshake', 'unexpected handshake response: dropped'); return }
+    const done = pending.finish(d)
+    if (done === null) { this.count('handshake', 'handshake response did not authenticate (wrong key?)'); return }
+    this.pending = undefined
+    const old = this.peer.session
+    if (old) { this.closedRotations += old.rotations; old.wipe() }
+    this.peer.session = new VpnSession(done.secrets, true, pending.senderIndex, done.remoteIndex, this.options.key, this.tunables, now)
+    this.lastHeardMs = now
+    this.stats.handshakes++
+    this.log.info(`session with ${this.options.server.address}:${this.options.server.port} up (path ${pathId})`)
+  }
+
+  private tick (): void {
+    const now = this.clock.now()
+    const session = this.peer.session
+    const needsHandshake = session === undefined || !session.isUsable(now) || now - this.lastHeardMs > this.tunables.deadSessionMs
+    if (needsHandshake && now - this.pendingSentMs >= this.tunables.handshakeRetryMs) this.sendHandshake(now)
+    this.peer.tick(now)
+  }
+
+  private sendHandshake (now: number): void {
+    const pathId = this.nextHandshakePath++ % this.sockets.length
+    this.pending = new InitHandshake(this.options.key, randomInt(1, 0xffffffff), {
+      timestamp: this.timestamps.next(),
+      clientId: this.clientId,
+      pathId,
+    })
+    this.pendingSentMs = now
+    this.sockets[pathId]!.sendTo(this.pending.datagram, this.pending.datagram.length, this.serverAddrs, 0)
+  }
+}
+
+function sameAddress (addrs: Uint8Array, index: number, expected: Uint8Array): boolean {
+  const at = index * ADDR_BYTES
+  for (let i = 0; i < ADDR_BYTES; i++) if (addrs[at + i] !== expected[i]) return false
+  return true
+}

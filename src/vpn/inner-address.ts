@@ -1,0 +1,83 @@
+/**
+ * Inner IP addresses for routing packets from the TUN to the right client, without allocating:
+ * IPv4 addresses as unsigned 32-bit numbers, IPv6 as a string key only when needed.
+ */
+import { isIPv4 } from 'node:net'
+
+export const enum IpVersion { V4 = 4, V6 = 6 }
+
+export function ipVersionOf (packet: Uint8Array, offset: number): number {
+  return packet[offset]! >> 4
+}
+
+/** IPv4 destination as a u32 (the packet must be IPv4 and at least 20 bytes). */
+export function ipv4Destination (packet: Uint8Array, offset: number): number {
+  return ((packet[offset + 16]! << 24) | (packet[offset + 17]! << 16) | (packet[offset + 18]! << 8) | packet[offset + 19]!) >>> 0
+}
+
+export function ipv4Source (packet: Uint8Array, offset: number): number {
+  return ((packet[offset + 12]! << 24) | (packet[offset + 13]! << 16) | (packet[offset + 14]! << 8) | packet[offset + 15]!) >>> 0
+}
+
+/** IPv6 source or destination as a hex key (allocates: IPv6 routing is the slower path). */
+export function ipv6Key (packet: Uint8Array, offset: number, which: 'source' | 'destination'): string {
+  const at = offset + (which === 'source' ? 8 : 24)
+  return Buffer.from(packet.buffer, packet.byteOffset + at, 16).toString('hex')
+}
+
+export interface Prefix {
+  version: 4 | 6
+  /** IPv4: the network as u32; IPv6: 16 bytes. */
+  v4: number
+  v6: Buffer
+  bits: number
+}
+
+/** Parses `ADDR/BITS` (or a bare address as a host prefix). */
+export function parsePrefix (text: string): Prefix {
+  const [address = '', bitsText] = text.trim().split('/')
+  if (isIPv4(address)) {
+    const bits = bitsText === undefined ? 32 : Number(bitsText)
+    if (!Number.isInteger(bits) || bits < 0 || bits > 32) throw new RangeError(`bad prefix length in ${text}`)
+    const value = address.split('.').reduce((acc, octet) => ((acc << 8) | Number(octet)) >>> 0, 0)
+    const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0
+    return { version: 4, v4: (value & mask) >>> 0, v6: Buffer.alloc(0), bits }
+  }
+  const bits = bitsText === undefined ? 128 : Number(bitsText)
+  if (!Number.isInteger(bits) || bits < 0 || bits > 128) throw new RangeError(`bad prefix length in ${text}`)
+  const v6 = ipv6Bytes(address)
+  for (let i = 0; i < 16; i++) {
+    const keep = Math.max(0, Math.min(8, bits - i * 8))
+    v6[i]! &= keep === 0 ? 0 : (0xff << (8 - keep)) & 0xff
+  }
+  return { version: 6, v4: 0, v6, bits }
+}
+
+export function ipv6Bytes (address: string): Buffer {
+  const [head = '', tail = ''] = address.split('::')
+  const groups = (s: string): string[] => (s ? s.split(':') : [])
+  const h = groups(head)
+  const t = groups(tail)
+  const all = address.includes('::') ? [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t] : h
+  if (all.length !== 8 || all.some((g) => !/^[0-9a-fA-F]{1,4}$/.test(g))) throw new RangeError(`not an IP address: ${address}`)
+  const out = Buffer.alloc(16)
+  all.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), 2 * i))
+  return out
+}
+
+export function prefixContainsV4 (prefix: Prefix, address: number): boolean {
+  if (prefix.version !== 4) return false
+  const mask = prefix.bits === 0 ? 0 : (0xffffffff << (32 - prefix.bits)) >>> 0
+  return ((address & mask) >>> 0) === prefix.v4
+}
+
+export function prefixContainsV6 (prefix: Prefix, packet: Uint8Array, at: number): boolean {
+  if (prefix.version !== 6) return false
+  for (let i = 0; i < 16; i++) {
+    const keep = Math.max(0, Math.min(8, prefix.bits - i * 8))
+    if (keep === 0) return true
+    const mask = (0xff << (8 - keep)) & 0xff
+    if ((packet[at + i]! & mask) !== prefix.v6[i]) return false
+  }
+  return true
+}

@@ -1,0 +1,16 @@
+/**
+ * Interface settings the native addon does not cover, applied with iproute2 (`ip`), which the
+ * VPN needs anyway for routes.
+ */
+import { execFileSync } from 'node:child_process'
+
+/** Our choice: 4096 packets (the kernel's tun default is 500), so a TCP burst from the host is queued, not dropped, while the reader catches up. */
+export const DEFAULT_TUN_QUEUE_PACKETS = 4096
+
+export function setTxQueueLength (device: string, packets: number): void {
+  execFileSync('ip', ['link', 'set', 'dev', device, 'txqueuelen', String(packets)], { stdio: ['ignore', 'ignore', 'pipe'] })
+}
+
+export function addRoute (device: string, prefix: string): void {
+  execFileSync('ip', ['route', 'replace', prefix, 'dev', device], { stdio: ['ignore', 'ignore', 'pipe'] })
+}

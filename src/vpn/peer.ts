@@ -1,0 +1,322 @@
+/**
+ * One peer of the VPN (the server seen by a client, or one client seen by the server): its
+ * session keys and every path to it, driven by the shared multipath core. It turns inner IP
+ * packets into sealed datagrams on the chosen path(s), and sealed datagrams back into inner
+ * packets in flow order. I/O goes through `PeerIo`; time is passed in.
+ *
+ * Send:    inner packet -> flow bucket + flow seq -> scheduler -> per path: stamp, copy into the
+ *          datagram buffer, seal in place -> io.send. A copy stays in a ring for repair.
+ * Receive: opened datagram -> path receiver (feedback) -> reorder buffer (per flow bucket) -> io.deliver.
+ */
+import {
+  Path, PathReceiver, ReorderBuffer, FlowSequencer, AutoScheduler, createScheduler, createFeedback, delaySpreadOf,
+  flowBucketOf, unwrapSeq32, DEFAULT_FLOW_BUCKETS, type PathFeedback, type Scheduler, type SchedulerKind, type PathPreference,
+} from '../multipath/index.js'
+import type { Logger } from '../log.js'
+import type { VpnSession } from './session.js'
+import { readFeedback, writeFeedback, writeProbe } from './messages.js'
+import {
+  MessageKind, SEALED_HEADER_BYTES, TAG_BYTES, DATA_HEADER_BYTES, PROBE_HEADER_BYTES, writeDataHeader,
+} from './wire.js'
+
+export interface PeerIo {
+  /** Sends datagram[0, length) on path `pathId` (to its last known address). */
+  send(pathId: number, datagram: Buffer, length: number): void
+  /** Hands an inner IP packet to the TUN. */
+  deliver(packet: Buffer, offset: number, length: number): void
+}
+
+export interface PathSpec {
+  id: number
+  name: string
+  preference?: PathPreference
+  txCapBitsPerSec?: number
+  weight?: number
+}
+
+export interface PeerOptions {
+  scheduler: SchedulerKind
+  probeIntervalMs?: number
+  downFloorMs?: number
+  /** Largest inner packet (the TUN MTU). */
+  mtuBytes: number
+  /** Inner packets kept for repair (a ring; our choice: 4096, about 6 MiB at a 1500-byte MTU). */
+  repairUnits?: number
+  log: Logger
+  random?: () => number
+}
+
+export interface PeerCounters {
+  txPackets: number
+  txBytes: number
+  rxPackets: number
+  rxBytes: number
+  /** Inner packets no path would take (every path down, or every queue over budget). */
+  refused: number
+  /** Inner packets that arrived while no session existed. */
+  noSession: number
+  repairs: number
+  malformed: number
+}
+
+const PROBE_BYTES = 64
+const MAX_PATHS = 256
+
+export class Peer {
+  session: VpnSession | undefined
+  /** Paths by id; `active` is the dense list the scheduler sees. */
+  private readonly byId: (Path | undefined)[] = new Array<Path | undefined>(MAX_PATHS)
+  readonly active: Path[] = []
+  readonly receivers: (PathReceiver | undefined)[] = new Array<PathReceiver | undefined>(MAX_PATHS)
+  readonly reorder: ReorderBuffer<Buffer>
+  readonly counters: PeerCounters = { txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0, refused: 0, noSession: 0, repairs: 0, malformed: 0 }
+  private scheduler: Scheduler
+  private readonly repairScheduler = new AutoScheduler(undefined, Infinity)
+  private readonly sequencer = new FlowSequencer(DEFAULT_FLOW_BUCKETS)
+  private readonly lastFlowSeq = new Float64Array(DEFAULT_FLOW_BUCKETS).fill(-1)
+  private readonly chosen: Path[] = []
+  private readonly lostUnits: number[] = []
+  private readonly feedback: PathFeedback = createFeedback()
+  private readonly scratch: Buffer
+  // Repair ring: unit i lives in slot i % repairUnits.
+  private readonly repairUnits: number
+  private readonly unitSlab: Buffer
+  private readonly unitIds: Float64Array
+  private readonly unitLengths: Uint16Array
+  private readonly unitBuckets: Uint16Array
+  private readonly unitFlowSeqs: Float64Array
+  private nextUnitId = 0
+  private readonly slotBytes: number
+
+  constructor (private readonly io: PeerIo, private readonly options: PeerOptions, paths: readonly PathSpec[] = []) {
+    this.scheduler = createScheduler(options.scheduler, options.random)
+    this.slotBytes = options.mtuBytes
+    this.scratch = Buffer.alloc(SEALED_HEADER_BYTES + DATA_HEADER_BYTES + options.mtuBytes + TAG_BYTES + 64)
+    this.repairUnits = options.repairUnits ?? 4096
+    this.unitSlab = Buffer.alloc(this.repairUnits * this.slotBytes)
+    this.unitIds = new Float64Array(this.repairUnits).fill(-1)
+    this.unitLengths = new Uint16Array(this.repairUnits)
+    this.unitBuckets = new Uint16Array(this.repairUnits)
+    this.unitFlowSeqs = new Float64Array(this.repairUnits)
+    this.reorder = new ReorderBuffer<Buffer>({ deliver: (packet) => this.io.deliver(packet, 0, packet.length) })
+    for (const spec of paths) this.addPath(spec)
+  }
+
+  setScheduler (kind: SchedulerKind): void {
+    this.scheduler = createScheduler(kind, this.options.random)
+  }
+
+  path (id: number): Path | undefined { return this.byId[id] }
+
+  addPath (spec: PathSpec): Path {
+    const existing = this.byId[spec.id]
+    if (existing) return existing
+    const path = new Path(spec.id, {
+      name: spec.name,
+      ...(spec.preference ? { preference: spec.preference } : {}),
+      ...(spec.txCapBitsPerSec ? { txCapBitsPerSec: spec.txCapBitsPerSec } : {}),
+      ...(spec.weight ? { weight: spec.weight } : {}),
+      ...(this.options.probeIntervalMs !== undefined ? { probeIntervalMs: this.options.probeIntervalMs } : {}),
+      ...(this.options.downFloorMs !== undefined ? { downFloorMs: this.options.downFloorMs } : {}),
+    })
+    this.byId[spec.id] = path
+    this.receivers[spec.id] = new PathReceiver()
+    this.active.push(path)
+    return path
+  }
+
+  // ---- sending
+
+  /** Sends one inner IP packet (packet[offset, offset + length)). */
+  sendInner (packet: Uint8Array, offset: number, length: number, nowMs: number): void {
+    if (this.session === undefined) { this.counters.noSession++; return }
+    if (length > this.slotBytes) { this.counters.malformed++; return }
+    const n = this.scheduler.pick(this.active, length, nowMs, this.chosen)
+    // A refused packet takes no flow sequence, so it leaves no hole for the receiver to wait on.
+    if (n === 0) { this.counters.refused++; return }
+    const view = offset === 0 && length === packet.length ? packet : packet.subarray(offset, offset + length)
+    const bucket = flowBucketOf(view, DEFAULT_FLOW_BUCKETS)
+    const flowSeq = this.sequencer.next(bucket)
+    const unitId = this.nextUnitId++
+    const slot = unitId % this.repairUnits
+    this.unitSlab.set(view, slot * this.slotBytes)
+    this.unitIds[slot] = unitId
+    this.unitLengths[slot] = length
+    this.unitBuckets[slot] = bucket
+    this.unitFlowSeqs[slot] = flowSeq
+    for (let i = 0; i < n; i++) this.transmit(this.chosen[i]!, slot, unitId, nowMs)
+  }
+
+  private transmit (path: Path, slot: number, unitId: number, nowMs: number): void {
+    const length = this.unitLengths[slot]!
+    const seq = path.onSend(length, nowMs, unitId)
+    const d = this.scratch
+    const at = SEALED_HEADER_BYTES
+    writeDataHeader(d, at, path.id, this.unitBuckets[slot]!, this.unitFlowSeqs[slot]!, seq, nowMs)
+    this.unitSlab.copy(d, at + DATA_HEADER_BYTES, slot * this.slotBytes, slot * this.slotBytes + length)
+    const total = at + DATA_HEADER_BYTES + length + TAG_BYTES
+    this.session!.seal(d, total)
+    this.counters.txPackets++
+    this.counters.txBytes += length
+    this.io.send(path.id, d, total)
+  }
+
+  private resend (nowMs: number): void {
+    const lost = this.lostUnits
+    for (let i = 0; i < lost.length; i++) {
+      const unitId = lost[i]!
+      const slot = unitId % this.repairUnits
+      if (this.unitIds[slot] !== unitId) continue // overwritten: too old to repair
+      const n = this.repairScheduler.pick(this.active, this.unitLengths[slot]!, nowMs, this.chosen)
+      if (n === 0) continue
+      this.counters.repairs++
+      this.transmit(this.chosen[0]!, slot, unitId, nowMs)
+    }
+    lost.length = 0
+  }
+
+  /** Seals a control message already written at scratch[14, 14 + length) and sends it on `pathId`. */
+  private sendControl (pathId: number, messageLength: number): void {
+    if (this.session === undefined) return
+    const total = SEALED_HEADER_BYTES + messageLength + TAG_BYTES
+    this.session.seal(this.scratch, total)
+    this.io.send(pathId, this.scratch, total)
+  }
+
+  private sendFeedback (pathId: number, nowMs: number): void {
+    const receiver = this.receivers[pathId]
+    if (receiver === undefined) return
+    receiver.writeFeedback(nowMs, this.feedback)
+    const length = writeFeedback(this.scratch, SEALED_HEADER_BYTES, pathId, pathId, this.feedback)
+    this.sendControl(pathId, length)
+  }
+
+  private sendProbe (path: Path, nowMs: number, flags = 0, totalBytes = PROBE_BYTES): void {
+    const seq = path.onSend(totalBytes, nowMs)
+    const length = writeProbe(this.scratch, SEALED_HEADER_BYTES, path.id, seq, nowMs, flags, totalBytes)
+    this.sendControl(path.id, length)
+  }
+
+  /** Sends a rekey message (kind RekeyInit or RekeyReply) on `pathId`. */
+  sendRekeyMessage (kind: MessageKind.RekeyInit | MessageKind.RekeyReply, message: Buffer, pathId: number): void {
+    this.scratch[SEALED_HEADER_BYTES] = kind
+    this.scratch[SEALED_HEADER_BYTES + 1] = pathId
+    message.copy(this.scratch, SEALED_HEADER_BYTES + 2)
+    this.sendControl(pathId, 2 + message.length)
+  }
+
+  /** The path to send control messages on: the first usable one, else any. */
+  bestControlPath (): Path | undefined {
+    let fallback: Path | undefined
+    for (const p of this.active) {
+      if (p.state === 'up' || p.state === 'degraded') return p
+      fallback ??= p
+    }
+    return fallback
+  }
+
+  // ---- receiving
+
+  /**
+   * Handles an opened datagram (plaintext at d[14, length - 16)). Returns the path id it came
+   * on, or -1 when the message was malformed (counted).
+   */
+  onMessage (d: Buffer, length: number, nowMs: number): number {
+    const at = SEALED_HEADER_BYTES
+    const end = length - TAG_BYTES
+    const kind = d[at]
+    const pathId = d[at + 1]!
+    const receiver = this.receivers[pathId]
+    if (receiver === undefined) {
+      this.counters.malformed++
+      return -1
+    }
+    switch (kind) {
+      case MessageKind.Data: {
+        if (end - at < DATA_HEADER_BYTES) break
+        const stampSeq = unwrapSeq32(Math.max(0, receiver.highestSeq), d.readUInt32BE(at + 8))
+        const packetLength = end - at - DATA_HEADER_BYTES
+        this.stamp.pathSeq = stampSeq
+        this.stamp.txTimeMs = d.readDoubleBE(at + 12)
+        receiver.onPacket(this.stamp, packetLength, nowMs, false)
+        if (receiver.isFeedbackDue(nowMs)) this.sendFeedback(pathId, nowMs)
+        const bucket = d.readUInt16BE(at + 2) % DEFAULT_FLOW_BUCKETS
+        const last = this.lastFlowSeq[bucket]!
+        const flowSeq = unwrapSeq32(Math.max(0, last), d.readUInt32BE(at + 4))
+        if (flowSeq > last) this.lastFlowSeq[bucket] = flowSeq
+        this.counters.rxPackets++
+        this.counters.rxBytes += packetLength
+        // The datagram buffer is reused by the next read: the reorder buffer keeps its own copy.
+        const packet = Buffer.allocUnsafe(packetLength)
+        d.copy(packet, 0, at + DATA_HEADER_BYTES, end)
+        this.reorder.push(bucket, flowSeq, packet, nowMs)
+        return pathId
+      }
+      case MessageKind.Probe: {
+        if (end - at < PROBE_HEADER_BYTES) break
+        this.stamp.pathSeq = unwrapSeq32(Math.max(0, receiver.highestSeq), d.readUInt32BE(at + 2))
+        this.stamp.txTimeMs = d.readDoubleBE(at + 6)
+        receiver.onPacket(this.stamp, end - at, nowMs, true)
+        this.sendFeedback(pathId, nowMs)
+        return pathId
+      }
+      case MessageKind.Feedback: {
+        const about = this.byId[d[at + 2]!]
+        if (about === undefined) break
+        // Every send on a path (data or probe) took one sequence, so txPackets is its next sequence.
+        const aboutId = readFeedback(d, at, end - at, about.counters.txPackets, this.feedback)
+        if (aboutId < 0) break
+        about.onFeedback(this.feedback, nowMs, this.lostUnits)
+        this.resend(nowMs)
+        return pathId
+      }
+      case MessageKind.RekeyInit: {
+        const reply = this.session?.onRekeyInit(d.subarray(at + 2, end))
+        if (reply) this.sendRekeyMessage(MessageKind.RekeyReply, reply, pathId)
+        return pathId
+      }
+      case MessageKind.RekeyReply:
+        this.session?.onRekeyReply(d.subarray(at + 2, end), nowMs)
+        return pathId
+      case MessageKind.Close:
+        return pathId
+    }
+    this.counters.malformed++
+    return -1
+  }
+
+  private readonly stamp = { pathSeq: 0, txTimeMs: 0 }
+
+  // ---- housekeeping (every few ms)
+
+  tick (nowMs: number): void {
+    for (let i = 0; i < this.active.length; i++) {
+      const path = this.active[i]!
+      path.update(nowMs, this.lostUnits)
+      if (this.lostUnits.length > 0) this.resend(nowMs)
+      if (this.session !== undefined && path.isProbeDue(nowMs)) this.sendProbe(path, nowMs)
+      const receiver = this.receivers[path.id]!
+      if (receiver.nextFeedbackMs() <= nowMs && receiver.isFeedbackDue(nowMs)) this.sendFeedback(path.id, nowMs)
+    }
+    const session = this.session
+    if (session !== undefined) {
+      const rekey = session.rekeyMessageDue(nowMs)
+      if (rekey !== null) {
+        const path = this.bestControlPath()
+        if (path) this.sendRekeyMessage(MessageKind.RekeyInit, rekey, path.id)
+      }
+      session.sweep(nowMs)
+    }
+    const { spreadMs, jitterMs } = delaySpreadOf(this.liveReceivers(), nowMs)
+    this.reorder.holdTime.setSpread(spreadMs, jitterMs)
+    this.reorder.expire(nowMs)
+  }
+
+  private liveReceivers (): PathReceiver[] {
+    this.receiverList.length = 0
+    for (const p of this.active) this.receiverList.push(this.receivers[p.id]!)
+    return this.receiverList
+  }
+
+  private readonly receiverList: PathReceiver[] = []
+}
