@@ -96,9 +96,9 @@ test('auto: an idle bond uses the lower-delay path alone, a loaded one fills the
   const out: Path[] = []
   scheduler.pick(paths, 1500, 0, out)
   assert.equal(out[0]!.id, 0)
-  // A 100-packet burst at once: the fast path's queue passes the fill threshold, the slow one gets some.
+  // A 300-packet burst at once: the fast path's queue passes the fill threshold, the slow one gets some.
   const counts = [0, 0]
-  for (let i = 0; i < 100; i++) {
+  for (let i = 0; i < 300; i++) {
     assert.equal(scheduler.pick(paths, 1500, 0, out), 1)
     out[0]!.onSend(1500, 0)
     counts[out[0]!.id]!++
