@@ -29,8 +29,10 @@ export interface ScenarioResult {
   longestStallMs: number
   /** After a restore: time until the restored link delivered data again (NaN if never). */
   backInUseMs: number
-  /** Packets that waited in the reorder buffer, holes skipped, out-of-order deliveries to the flow. */
+  /** Packets that waited in the reorder buffer, of them those released by giving up a lost packet's
+   * hole (so `held - heldBehindLoss` waited for reordering alone), holes skipped, out-of-order deliveries to the flow. */
   held: number
+  heldBehindLoss: number
   skipped: number
   outOfOrder: number
   repairs: number
@@ -127,6 +129,7 @@ export function runScenario (scenario: Scenario, design: TunnelDesign, seed = 1)
     longestStallMs,
     backInUseMs,
     held: reorderStats?.held ?? 0,
+    heldBehindLoss: reorderStats?.heldBehindLoss ?? 0,
     skipped: reorderStats?.skipped ?? 0,
     outOfOrder: receiver.outOfOrder,
     repairs: a.repairs + b.repairs,

@@ -8,6 +8,8 @@ export interface ReorderStats {
   held: number
   /** Sequence numbers given up on (hold expired or window overflow). */
   skipped: number
+  /** Of `held`, items that were waiting when a hole was given up on: held by a loss, not by reordering. */
+  heldBehindLoss: number
   /** Items dropped because that sequence was already delivered or is already held. */
   duplicates: number
   /** Items dropped because they arrived after their hole was skipped. */
@@ -46,7 +48,7 @@ export interface ReorderOptions<T> {
  * dropped. Pure: the caller passes `nowMs` and calls `expire` by `nextDeadlineMs()`.
  */
 export class ReorderBuffer<T> {
-  readonly stats: ReorderStats = { delivered: 0, held: 0, skipped: 0, duplicates: 0, late: 0, holding: 0, maxHolding: 0 }
+  readonly stats: ReorderStats = { delivered: 0, held: 0, skipped: 0, heldBehindLoss: 0, duplicates: 0, late: 0, holding: 0, maxHolding: 0 }
   readonly holdTime: HoldTimeEstimator
   private readonly buckets: Bucket<T>[] = []
   private readonly mask: number
@@ -135,6 +137,7 @@ export class ReorderBuffer<T> {
 
   /** Gives up on the missing sequences at the head of `b`, then delivers what follows in order. */
   private skipHole (b: Bucket<T>, bucketIndex: number, nowMs: number): void {
+    this.stats.heldBehindLoss += this.heldBeforeNextHole(b)
     do {
       const slot = b.next & this.mask
       b.skippedSeq[slot] = b.next
@@ -159,6 +162,16 @@ export class ReorderBuffer<T> {
       b.next++
     }
     if (b.holding > 0) b.holeSinceMs = this.earliestArrival(b)
+  }
+
+  /** Items waiting behind the head hole up to the next hole (those the skip releases now). */
+  private heldBeforeNextHole (b: Bucket<T>): number {
+    if (b.holding === 0) return 0
+    let seq = b.next
+    while (b.seqs[seq & this.mask] !== seq) seq++ // the hole being skipped
+    let n = 0
+    while (n < b.holding && b.seqs[seq & this.mask] === seq) { n++; seq++ }
+    return n
   }
 
   private earliestArrival (b: Bucket<T>): number {

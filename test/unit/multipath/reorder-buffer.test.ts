@@ -37,6 +37,7 @@ test('any arrival order with duplicates and no loss: every item once, in order p
       }
       assert.equal(rb.stats.duplicates, dupIdx.length)
       assert.equal(rb.stats.skipped, 0)
+      assert.equal(rb.stats.heldBehindLoss, 0)
       assert.equal(rb.stats.holding, 0)
     },
   ))
@@ -60,6 +61,7 @@ test('with losses and expiry: deliveries stay increasing per bucket and account 
       const received = arrivals.length
       assert.equal(rb.stats.delivered + rb.stats.late, received, 'each arrival delivered or dropped as late')
       assert.equal(rb.stats.holding, 0)
+      assert.ok(rb.stats.heldBehindLoss <= rb.stats.held)
       const highest = next.reduce((n, v) => n + v, 0)
       assert.ok(rb.stats.delivered + rb.stats.skipped >= highest - sent.filter((s) => s.isLost).length)
     },
@@ -88,6 +90,7 @@ test('a hole is skipped after the hold time and counted; the late packet is drop
   rb.expire(holdMs)
   assert.deepEqual(out, [{ bucket: 0, seq: 1 }])
   assert.equal(rb.stats.skipped, 1)
+  assert.equal(rb.stats.heldBehindLoss, 1)
   rb.push(0, 0, { bucket: 0, seq: 0 }, holdMs + 100)
   assert.equal(rb.stats.late, 1)
   assert.equal(out.length, 1)
