@@ -44,7 +44,8 @@ export function instanceName (flags: ControlFlags, role: 'server' | 'client', li
 /**
  * Starts the control socket (before the instance binds its ports, so a taken name fails fast).
  * Returns undefined when a default-named socket could not be made (logged). Removes the socket on
- * process exit even when shutdown is cut short.
+ * process exit even when shutdown is cut short. Logs nothing on success: the caller announces the
+ * socket once the instance is up (so a start that fails stays one line).
  */
 export async function startControl (flags: ControlFlags, role: 'server' | 'client', listenPort: number, status: () => StatusReport, log: Logger): Promise<ControlServer | undefined> {
   const { name, explicit } = instanceName(flags, role, listenPort, process.pid)
@@ -59,7 +60,11 @@ export async function startControl (flags: ControlFlags, role: 'server' | 'clien
     log.warn(`control socket: ${(err as Error).message}; \`gst show\` will not see this instance (set --name)`)
     return undefined
   }
-  log.info(`control socket ${control.path} (gst show ${name})`)
   process.once('exit', () => control.removeSocketSync())
   return control
+}
+
+/** The line announcing the control socket, logged once the instance listens. */
+export function announceControl (control: ControlServer | undefined, log: Logger): void {
+  if (control !== undefined) log.info(`control socket ${control.path} (gst show ${control.name})`)
 }

@@ -7,7 +7,7 @@ import { UsageError } from '../src/errors.js'
 import { createLogger, parseLogFormat, parseLogLevel } from './logger.js'
 import { loadKey } from './key-source.js'
 import { tunablesFromFlags, defaults, type PipeFlags } from './pipe-options.js'
-import { GST_VERSION, controlDirHelp, startControl, type ControlFlags } from './control-options.js'
+import { GST_VERSION, announceControl, controlDirHelp, startControl, type ControlFlags } from './control-options.js'
 
 const MiB = 1024 * 1024
 
@@ -59,6 +59,7 @@ async function runServer (listen: string, target: string, keySpec: string, flags
     await control?.close()
     throw err
   }
+  announceControl(control, log)
   await untilSignal(log, async () => { await control?.close(); await server.close() })
 }
 
@@ -86,6 +87,7 @@ async function runClient (listen: string, serverAddress: string, keySpec: string
     await control?.close()
     throw err
   }
+  announceControl(control, log)
   await untilSignal(log, async () => { await control?.close(); await client.close() })
 }
 

@@ -3,7 +3,7 @@
  * with a socket in the control directory. Reads each instance's control socket; renders with
  * src/control/show-render.ts. `--watch` redraws in place (ANSI clear + home) every interval.
  */
-import { lstatSync, readdirSync } from 'node:fs'
+import { lstatSync, readdirSync, unlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { assertInstanceName, instanceNameOf, socketPath } from '../src/control/paths.js'
 import { requestControl } from '../src/control/control-client.js'
@@ -60,7 +60,8 @@ function listInstances (dir: string): string[] {
 
 /**
  * Reports of every live instance in `dir`. Sockets nobody listens on (left by a killed instance)
- * are skipped; other failures are returned as messages.
+ * are removed (a live instance binds and listens in one step, so a refused socket is dead); other
+ * failures are returned as messages.
  */
 async function fetchAll (dir: string): Promise<{ reports: StatusReport[], problems: string[] }> {
   const names = listInstances(dir)
@@ -69,9 +70,15 @@ async function fetchAll (dir: string): Promise<{ reports: StatusReport[], proble
   const problems: string[] = []
   for (const r of results) {
     if (r.status === 'fulfilled') reports.push(r.value)
-    else if ((r.reason as { code?: string }).code !== 'ECONNREFUSED') problems.push((r.reason as Error).message)
+    else if ((r.reason as { code?: string }).code === 'ECONNREFUSED') removeStale((r.reason as { path?: string }).path)
+    else problems.push((r.reason as Error).message)
   }
   return { reports, problems }
+}
+
+function removeStale (path: string | undefined): void {
+  if (path === undefined) return
+  try { unlinkSync(path) } catch {}
 }
 
 function noneFound (dir: string): NoInstanceError {
