@@ -5,7 +5,7 @@
  * gone quiet is replaced by a new handshake while the old one keeps working.
  */
 import { randomBytes, randomInt } from 'node:crypto'
-import { TunDevice, UdpSocket, setBufferSize, encodeAddress, ADDR_BYTES } from '../native/index.js'
+import { TunDevice, UdpSocket, setBufferSize, setMtuDiscover, encodeAddress, ADDR_BYTES } from '../native/index.js'
 import { MonotonicTimestamps } from '../crypto/tai64n.js'
 import { monotonicClock, type Clock } from '../clock.js'
 import { LogLimiter, silentLogger, type Logger } from '../log.js'
@@ -102,6 +102,7 @@ export class VpnClient {
     this.lastHeardMs = this.clock.now()
     this.mtuBytes = options.tun.mtuBytes ?? DEFAULT_INNER_MTU
     encodeAddress(options.server.address, options.server.port, this.serverAddrs, 0)
+    this.currentTunMtu = this.mtuBytes
     this.tun = TunDevice.open({
       ...(options.tun.name !== undefined ? { name: options.tun.name } : {}),
       mtuBytes: this.mtuBytes,
@@ -116,12 +117,15 @@ export class VpnClient {
       }, {
         scheduler: options.scheduler ?? 'auto',
         mtuBytes: this.mtuBytes,
+        fixedMtu: options.tun.mtuBytes !== undefined,
+        onInnerMtu: (mtu) => this.onInnerMtu(mtu),
         probeIntervalMs: this.tunables.probeIntervalMs,
         downFloorMs: this.tunables.downFloorMs,
         log: this.log,
       }, options.paths.map((p, id) => ({
         id,
         name: `${p.localAddress}→${options.server.address}:${options.server.port}`,
+        isIpv6: options.server.address.includes(':'),
         ...(p.preference ? { preference: p.preference } : {}),
         ...(p.txCapBitsPerSec ? { txCapBitsPerSec: p.txCapBitsPerSec } : {}),
         ...(p.weight ? { weight: p.weight } : {}),
@@ -131,6 +135,8 @@ export class VpnClient {
         // Bursts from a fast TUN must not overflow the kernel's default buffers (about 200 KiB).
         setBufferSize(socket.fd, 'receive', UDP_BUFFER_BYTES)
         setBufferSize(socket.fd, 'send', UDP_BUFFER_BYTES)
+        // DF on every datagram: the path MTU is found by our own probes, never by fragmenting.
+        setMtuDiscover(socket.fd, 'do')
         socket.onBatch((count) => this.onUdpBatch(socket, id, count))
         this.sockets.push(socket)
       })
@@ -184,6 +190,15 @@ export class VpnClient {
     const suppressed = this.logLimiter.admit(kind, this.clock.now())
     if (suppressed >= 0) this.log.warn(`${detail}${suppressed ? ` (${suppressed} more not shown)` : ''}`)
   }
+
+  private onInnerMtu (mtu: number): void {
+    if (mtu === this.currentTunMtu) return
+    this.log.info(`path MTU: inner MTU ${mtu} (TUN ${this.tun.name} was ${this.currentTunMtu})`)
+    this.currentTunMtu = mtu
+    this.tun.setMtu(mtu)
+  }
+
+  private currentTunMtu = 0
 
   private onTunBatch (count: number): void {
     const now = this.clock.now()

@@ -16,8 +16,10 @@ import type { Logger } from '../log.js'
 import type { VpnSession } from './session.js'
 import { readFeedback, writeFeedback, writeProbe } from './messages.js'
 import {
-  MessageKind, SEALED_HEADER_BYTES, TAG_BYTES, DATA_HEADER_BYTES, PROBE_HEADER_BYTES, writeDataHeader,
+  MessageKind, ProbeFlags, SEALED_HEADER_BYTES, TAG_BYTES, DATA_HEADER_BYTES, PROBE_HEADER_BYTES, DATA_OVERHEAD_BYTES,
+  IPV4_UDP_HEADER_BYTES, IPV6_UDP_HEADER_BYTES, writeDataHeader,
 } from './wire.js'
+import { PmtuSearch, IPV4_MIN_MTU, IPV6_MIN_MTU } from './pmtu.js'
 
 export interface PeerIo {
   /** Sends datagram[0, length) on path `pathId` (to its last known address). */
@@ -29,6 +31,8 @@ export interface PeerIo {
 export interface PathSpec {
   id: number
   name: string
+  /** The path runs over IPv6 (bigger headers, 1280-byte minimum MTU). */
+  isIpv6?: boolean
   preference?: PathPreference
   txCapBitsPerSec?: number
   weight?: number
@@ -38,8 +42,14 @@ export interface PeerOptions {
   scheduler: SchedulerKind
   probeIntervalMs?: number
   downFloorMs?: number
-  /** Largest inner packet (the TUN MTU). */
+  /** Largest inner packet we can carry (the TUN's arena slot; the TUN MTU is at most this). */
   mtuBytes: number
+  /** Largest outer packet to try on any path (default 1500); with `fixedMtu` no discovery runs. */
+  maxPathMtuBytes?: number
+  /** A configured inner MTU (--mtu): paths are assumed to carry it and are not probed. */
+  fixedMtu?: boolean
+  /** The inner MTU every usable path carries changed (the owner sets the TUN's MTU). */
+  onInnerMtu?: (mtuBytes: number) => void
   /** Inner packets kept for repair (a ring; our choice: 4096, about 6 MiB at a 1500-byte MTU). */
   repairUnits?: number
   log: Logger
@@ -87,6 +97,10 @@ export class Peer {
   private readonly unitFlowSeqs: Float64Array
   private nextUnitId = 0
   private readonly slotBytes: number
+  /** Path MTU search per path id (outer packet sizes). */
+  readonly pmtu: (PmtuSearch | undefined)[] = new Array<PmtuSearch | undefined>(MAX_PATHS)
+  private readonly ipUdpBytes: Uint8Array = new Uint8Array(MAX_PATHS)
+  private innerMtu = 0
 
   constructor (private readonly io: PeerIo, private readonly options: PeerOptions, paths: readonly PathSpec[] = []) {
     this.scheduler = createScheduler(options.scheduler, options.random)
@@ -121,6 +135,14 @@ export class Peer {
     })
     this.byId[spec.id] = path
     this.receivers[spec.id] = new PathReceiver()
+    const headers = spec.isIpv6 ? IPV6_UDP_HEADER_BYTES : IPV4_UDP_HEADER_BYTES
+    this.ipUdpBytes[spec.id] = headers
+    const fixedOuter = this.options.mtuBytes + DATA_OVERHEAD_BYTES + headers
+    this.pmtu[spec.id] = new PmtuSearch({
+      maxBytes: this.options.maxPathMtuBytes ?? 1500,
+      minBytes: spec.isIpv6 ? IPV6_MIN_MTU : IPV4_MIN_MTU,
+      ...(this.options.fixedMtu ? { fixedBytes: fixedOuter } : {}),
+    })
     this.active.push(path)
     return path
   }
@@ -197,6 +219,30 @@ export class Peer {
     this.sendControl(path.id, length)
   }
 
+  /** A padded probe whose outer IP packet is exactly `outerBytes` (DF is set on our sockets). */
+  private sendMtuProbe (path: Path, outerBytes: number, nowMs: number): void {
+    const messageBytes = outerBytes - this.ipUdpBytes[path.id]! - SEALED_HEADER_BYTES - TAG_BYTES
+    if (messageBytes < PROBE_HEADER_BYTES || SEALED_HEADER_BYTES + messageBytes + TAG_BYTES > this.scratch.length) return
+    this.sendProbe(path, nowMs, ProbeFlags.Mtu, messageBytes)
+  }
+
+  /** Inner MTU that every usable path carries (what the TUN's MTU should be). */
+  get innerMtuBytes (): number { return this.innerMtu }
+
+  private updateInnerMtu (): void {
+    let smallest = Infinity
+    let any = Infinity
+    for (const path of this.active) {
+      const inner = this.pmtu[path.id]!.usableBytes - this.ipUdpBytes[path.id]! - DATA_OVERHEAD_BYTES
+      if (inner < any) any = inner
+      if ((path.state === 'up' || path.state === 'degraded' || path.state === 'backup') && inner < smallest) smallest = inner
+    }
+    const mtu = Math.min(this.options.mtuBytes, Number.isFinite(smallest) ? smallest : any)
+    if (!Number.isFinite(mtu) || mtu === this.innerMtu || mtu < 68) return
+    this.innerMtu = mtu
+    this.options.onInnerMtu?.(mtu)
+  }
+
   /** Sends a rekey message (kind RekeyInit or RekeyReply) on `pathId`. */
   sendRekeyMessage (kind: MessageKind.RekeyInit | MessageKind.RekeyReply, message: Buffer, pathId: number): void {
     this.scratch[SEALED_HEADER_BYTES] = kind
@@ -258,6 +304,20 @@ export class Peer {
         this.stamp.txTimeMs = d.readDoubleBE(at + 6)
         receiver.onPacket(this.stamp, end - at, nowMs, true)
         this.sendFeedback(pathId, nowMs)
+        if ((d[at + 14]! & ProbeFlags.Mtu) !== 0) {
+          // Tell the sender how big a datagram made it through.
+          this.scratch[SEALED_HEADER_BYTES] = MessageKind.MtuReply
+          this.scratch[SEALED_HEADER_BYTES + 1] = pathId
+          this.scratch.writeUInt16BE(length, SEALED_HEADER_BYTES + 2)
+          this.sendControl(pathId, 4)
+        }
+        return pathId
+      }
+      case MessageKind.MtuReply: {
+        if (end - at < 4) break
+        const search = this.pmtu[pathId]!
+        search.onProbeAnswered(d.readUInt16BE(at + 2) + this.ipUdpBytes[pathId]!, nowMs)
+        this.updateInnerMtu()
         return pathId
       }
       case MessageKind.Feedback: {
@@ -295,6 +355,11 @@ export class Peer {
       path.update(nowMs, this.lostUnits)
       if (this.lostUnits.length > 0) this.resend(nowMs)
       if (this.session !== undefined && path.isProbeDue(nowMs)) this.sendProbe(path, nowMs)
+      if (this.session !== undefined && path.state !== 'down') {
+        const retryMs = Math.max(100, 3 * path.rtt.srttMs)
+        const size = this.pmtu[path.id]!.probeDue(nowMs, retryMs)
+        if (size > 0) this.sendMtuProbe(path, size, nowMs)
+      }
       const receiver = this.receivers[path.id]!
       if (receiver.nextFeedbackMs() <= nowMs && receiver.isFeedbackDue(nowMs)) this.sendFeedback(path.id, nowMs)
     }
@@ -307,6 +372,7 @@ export class Peer {
       }
       session.sweep(nowMs)
     }
+    this.updateInnerMtu()
     const { spreadMs, jitterMs } = delaySpreadOf(this.liveReceivers(), nowMs)
     this.reorder.holdTime.setSpread(spreadMs, jitterMs)
     this.reorder.expire(nowMs)

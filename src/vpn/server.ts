@@ -6,7 +6,7 @@
  * source addresses a client has used).
  */
 import { randomInt } from 'node:crypto'
-import { TunDevice, UdpSocket, setBufferSize, encodeAddress, decodeAddress, ADDR_BYTES } from '../native/index.js'
+import { TunDevice, UdpSocket, setBufferSize, setMtuDiscover, encodeAddress, decodeAddress, ADDR_BYTES } from '../native/index.js'
 import { HandshakeReplayGuard } from '../crypto/handshake-guard.js'
 import { RateLimiter } from '../crypto/rate-limiter.js'
 import { monotonicClock, type Clock } from '../clock.js'
@@ -48,6 +48,8 @@ interface RemoteClient {
   readonly addrs: Uint8Array
   sessionIndex: number
   learnedV4: Set<number>
+  /** Inner MTU all of this client's paths carry (0 until known). */
+  innerMtu: number
 }
 
 export interface VpnServerStats {
@@ -81,6 +83,7 @@ export class VpnServer {
     this.clock = options.clock ?? monotonicClock
     this.keys = options.peers.map((p) => p.key)
     this.mtuBytes = options.tun.mtuBytes ?? DEFAULT_INNER_MTU
+    this.currentTunMtu = this.mtuBytes
     this.tun = TunDevice.open({
       ...(options.tun.name !== undefined ? { name: options.tun.name } : {}),
       mtuBytes: this.mtuBytes,
@@ -96,6 +99,7 @@ export class VpnServer {
     }
     setBufferSize(this.socket.fd, 'receive', UDP_BUFFER_BYTES)
     setBufferSize(this.socket.fd, 'send', UDP_BUFFER_BYTES)
+    setMtuDiscover(this.socket.fd, 'do')
     this.socket.onBatch((count) => this.onUdpBatch(count))
   }
 
@@ -214,7 +218,7 @@ export class VpnServer {
   private newClient (id: string, config: ServerPeerConfig): RemoteClient {
     const addrs = new Uint8Array(ADDR_BYTES * 256)
     const client: RemoteClient = {
-      id, config, addrs, sessionIndex: 0, learnedV4: new Set(),
+      id, config, addrs, sessionIndex: 0, learnedV4: new Set(), innerMtu: 0,
       allowed: config.allowedIps.map(parsePrefix),
       peer: new Peer({
         send: (pathId, datagram, length) => { this.socket.sendTo(datagram, length, addrs, pathId) },
@@ -222,6 +226,8 @@ export class VpnServer {
       }, {
         scheduler: this.options.scheduler ?? 'auto',
         mtuBytes: this.mtuBytes,
+        fixedMtu: this.options.tun.mtuBytes !== undefined,
+        onInnerMtu: (mtu) => this.onInnerMtu(client, mtu),
         probeIntervalMs: this.tunables.probeIntervalMs,
         downFloorMs: this.tunables.downFloorMs,
         log: this.log,
@@ -244,12 +250,25 @@ export class VpnServer {
     client.addrs.set(from.subarray(src, src + ADDR_BYTES), at)
     const source = sourceOf(from, slot)
     if (!known) {
-      client.peer.addPath({ id: pathId, name: `path ${pathId} ${source}` })
+      client.peer.addPath({ id: pathId, name: `path ${pathId} ${source}`, isIpv6: from[src] === 6 })
       this.log.info(`client ${client.config.name}: path ${pathId} from ${source}`)
     } else {
       this.log.info(`client ${client.config.name}: path ${pathId} moved to ${source}`)
     }
   }
+
+  /** The TUN is shared by every client: its MTU is the smallest any client's paths carry. */
+  private onInnerMtu (client: RemoteClient, mtu: number): void {
+    client.innerMtu = mtu
+    let smallest = this.mtuBytes
+    for (const c of this.clients.values()) if (c.innerMtu > 0 && c.innerMtu < smallest) smallest = c.innerMtu
+    if (smallest === this.currentTunMtu) return
+    this.log.info(`path MTU: inner MTU ${smallest} (TUN ${this.tun.name} was ${this.currentTunMtu})`)
+    this.currentTunMtu = smallest
+    this.tun.setMtu(smallest)
+  }
+
+  private currentTunMtu = 0
 
   private onSealed (d: Buffer, slot: number, now: number): void {
     const client = this.byIndex.get(d.readUInt32BE(2))

@@ -32,6 +32,8 @@ export const enum MessageKind {
   RekeyReply = 5,
   /** The sender ends the session. 2 u8 reason. */
   Close = 6,
+  /** Answer to a path-MTU probe. 2 u16 length of the probe datagram as received. */
+  MtuReply = 7,
 }
 
 export const enum ProbeFlags {
@@ -46,6 +48,9 @@ export const TAG_BYTES = 16
 export const MESSAGE_HEADER_BYTES = 2
 export const DATA_HEADER_BYTES = 20
 export const PROBE_HEADER_BYTES = 15
+/** IPv4 + UDP headers, and IPv6 + UDP headers, in front of every datagram on the wire. */
+export const IPV4_UDP_HEADER_BYTES = 28
+export const IPV6_UDP_HEADER_BYTES = 48
 /** Every byte a data packet costs on the wire beyond the inner packet (without IP/UDP headers). */
 export const DATA_OVERHEAD_BYTES = SEALED_HEADER_BYTES + DATA_HEADER_BYTES + TAG_BYTES
 
