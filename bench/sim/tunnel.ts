@@ -11,6 +11,8 @@ export const FEEDBACK_BYTES = 64
 /** How often each tunnel end runs its housekeeping (path updates, probes, hold-time inputs). */
 const TICK_MS = 5
 const UNIT_STORE_SIZE = 1 << 16
+/** Bytes a paced path may send back to back (two full packets). */
+const PACING_BURST_BYTES = 3000
 
 export interface TunnelPacket {
   kind: 'data' | 'probe' | 'feedback'
@@ -36,6 +38,8 @@ export interface TunnelDesign {
   fixedHoldMs?: number
   /** Re-send nacked and stranded units on another path. */
   repair: boolean
+  /** Pace each path at its planned rate (bursts wait in the tunnel, not in the bottleneck queue). */
+  pace?: boolean
   /** Configured path rates (the baselines need them; ours runs with none). */
   configuredRates?: number[]
   probeIntervalMs?: number
@@ -79,12 +83,14 @@ export class TunnelEnd {
   private nextUnitId = 0
   private wakeAtMs = Infinity
   private readonly feedbackAtMs: number[]
+  private readonly lastReleaseMs: number[]
 
   constructor (readonly design: TunnelDesign, pathCount: number, private readonly events: EventQueue, label = '') {
     this.paths = []
     this.receivers = []
     this.traces = []
     this.feedbackAtMs = []
+    this.lastReleaseMs = new Array<number>(pathCount).fill(0)
     for (let i = 0; i < pathCount; i++) {
       const rate = design.configuredRates?.[i]
       this.paths.push(new Path(i, {
@@ -140,11 +146,20 @@ export class TunnelEnd {
   private transmit (unit: StoredUnit, n: number, isRepair: boolean, now: number): void {
     for (let i = 0; i < n; i++) {
       const path = this.chosen[i]!
+      // Paced designs hold a unit until the path's pacer lets it go, so a burst waits here instead
+      // of overflowing the bottleneck's buffer (not in rate startup: the rate is not known yet).
+      // Stamped now: the wait is part of the path's delay, as the model and the one-way delay count it.
+      const isPaced = this.design.pace === true && !path.rate.inStartup
+      const releaseMs = isPaced ? Math.max(this.lastReleaseMs[path.id]!, path.pacer.sendTimeMs(unit.bytes, PACING_BURST_BYTES, now)) : now
+      this.lastReleaseMs[path.id] = releaseMs
       const seq = path.onSend(unit.bytes, now, this.design.repair ? unit.id : -1)
-      this.outLinks[path.id]!.send({
+      const packet: TunnelPacket = {
         kind: 'data', path: path.id, pathSeq: seq, txTimeMs: now, bucket: unit.bucket, flowSeq: unit.flowSeq,
         isRepair, inner: unit.inner, about: -1, feedback: undefined,
-      }, unit.bytes)
+      }
+      const link = this.outLinks[path.id]!
+      if (releaseMs <= now) link.send(packet, unit.bytes)
+      else this.events.at(releaseMs, () => link.send(packet, unit.bytes))
     }
   }
 

@@ -30,7 +30,7 @@ test('the simulator is deterministic for a seed', () => {
 
 test('aggregate (20 Mbit/s 10 ms + 10 Mbit/s 60 ms, one flow): gst beats both baselines, nothing out of order', () => {
   const gst = run('aggregate', 'gst')
-  assert.ok(gst.share >= 0.65, `gst share ${gst.share}`)
+  assert.ok(gst.share >= 0.8, `gst share ${gst.share}`)
   assert.ok(gst.share > 2 * run('aggregate', 'glorytun').share)
   assert.ok(gst.share > run('aggregate', 'mlvpn').share)
   assert.equal(gst.outOfOrder, 0)
@@ -39,6 +39,7 @@ test('aggregate (20 Mbit/s 10 ms + 10 Mbit/s 60 ms, one flow): gst beats both ba
 
 test('5 % loss on l2: gst keeps more than either baseline', () => {
   const gst = run('loss5-l2', 'gst')
+  assert.ok(gst.share >= 0.5, `share ${gst.share}`)
   assert.ok(gst.goodputBitsPerSec > 3 * run('loss5-l2', 'glorytun').goodputBitsPerSec)
   assert.ok(gst.goodputBitsPerSec > 3 * run('loss5-l2', 'mlvpn').goodputBitsPerSec)
   assert.ok(gst.repairs > 0, 'random losses are repaired')
