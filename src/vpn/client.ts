@@ -11,6 +11,7 @@ import { monotonicClock, type Clock } from '../clock.js'
 import { LogLimiter, silentLogger, type Logger } from '../log.js'
 import type { SchedulerKind, PathPreference } from '../multipath/index.js'
 import { Peer } from './peer.js'
+import { SendBatch } from './send-batch.js'
 import { setTxQueueLength, DEFAULT_TUN_QUEUE_PACKETS } from './interface-config.js'
 import { VpnSession, type SessionTimings } from './session.js'
 import { InitHandshake, CLIENT_ID_BYTES, responseReceiverIndex } from './handshake.js'
@@ -75,6 +76,7 @@ export interface VpnClientStats {
 export class VpnClient {
   readonly tun: TunDevice
   readonly sockets: UdpSocket[] = []
+  private readonly batches: SendBatch[] = []
   readonly peer: Peer
   private readonly serverAddrs = new Uint8Array(ADDR_BYTES)
   private readonly tunables: VpnTunables
@@ -112,7 +114,7 @@ export class VpnClient {
     try {
       setTxQueueLength(this.tun.name, DEFAULT_TUN_QUEUE_PACKETS)
       this.peer = new Peer({
-        send: (pathId, d, length) => { this.sockets[pathId]?.sendTo(d, length, this.serverAddrs, 0) },
+        send: (pathId, d, length) => { this.batches[pathId]?.queue(d, length, this.serverAddrs, 0) },
         deliver: (packet, offset, length) => { this.tun.write(offset === 0 ? packet : packet.subarray(offset), length) },
       }, {
         scheduler: options.scheduler ?? 'auto',
@@ -139,6 +141,7 @@ export class VpnClient {
         setMtuDiscover(socket.fd, 'do')
         socket.onBatch((count) => this.onUdpBatch(socket, id, count))
         this.sockets.push(socket)
+        this.batches.push(new SendBatch(socket, socket.slotBytes))
       })
     } catch (err) {
       this.close()
@@ -204,6 +207,11 @@ export class VpnClient {
     const now = this.clock.now()
     const { arena, lengths, slotBytes } = this.tun
     for (let i = 0; i < count; i++) this.peer.sendInner(arena, i * slotBytes, lengths[i]!, now)
+    this.flush()
+  }
+
+  private flush (): void {
+    for (const batch of this.batches) batch.flush()
   }
 
   private onUdpBatch (socket: UdpSocket, pathId: number, count: number): void {
@@ -219,6 +227,7 @@ export class VpnClient {
       else if (type === DatagramType.Response) this.onResponse(d, pathId, now)
       else this.count('malformed', `malformed datagram (type ${type}) on path ${pathId}: dropped`)
     }
+    this.flush()
   }
 
   private onSealed (d: Buffer, now: number): void {
@@ -252,6 +261,7 @@ export class VpnClient {
     const needsHandshake = session === undefined || !session.isUsable(now) || now - this.lastHeardMs > this.tunables.deadSessionMs
     if (needsHandshake && now - this.pendingSentMs >= this.tunables.handshakeRetryMs) this.sendHandshake(now)
     this.peer.tick(now)
+    this.flush()
   }
 
   private sendHandshake (now: number): void {

@@ -13,6 +13,7 @@ import { monotonicClock, type Clock } from '../clock.js'
 import { LogLimiter, silentLogger, type Logger } from '../log.js'
 import type { SchedulerKind } from '../multipath/index.js'
 import { Peer } from './peer.js'
+import { SendBatch } from './send-batch.js'
 import { setTxQueueLength, DEFAULT_TUN_QUEUE_PACKETS } from './interface-config.js'
 import { VpnSession } from './session.js'
 import { readInit, writeResponse } from './handshake.js'
@@ -61,6 +62,7 @@ export interface VpnServerStats {
 export class VpnServer {
   readonly tun: TunDevice
   readonly socket: UdpSocket
+  private readonly batch: SendBatch
   private readonly tunables: VpnTunables
   private readonly log: Logger
   private readonly clock: Clock
@@ -100,6 +102,7 @@ export class VpnServer {
     setBufferSize(this.socket.fd, 'receive', UDP_BUFFER_BYTES)
     setBufferSize(this.socket.fd, 'send', UDP_BUFFER_BYTES)
     setMtuDiscover(this.socket.fd, 'do')
+    this.batch = new SendBatch(this.socket, this.socket.slotBytes)
     this.socket.onBatch((count) => this.onUdpBatch(count))
   }
 
@@ -148,6 +151,7 @@ export class VpnServer {
       if (client === undefined) { this.countNoRoute(); continue }
       client.peer.sendInner(arena, at, length, now)
     }
+    this.batch.flush()
   }
 
   private noRoute = 0
@@ -184,6 +188,7 @@ export class VpnServer {
       else if (type === DatagramType.Init) this.onInit(d, i, now)
       else this.count('malformed', sourceOf(addrs, i), `malformed datagram (type ${type ?? 'none'}, ${d.length} bytes)`)
     }
+    this.batch.flush()
   }
 
   private onInit (d: Buffer, slot: number, now: number): void {
@@ -221,7 +226,7 @@ export class VpnServer {
       id, config, addrs, sessionIndex: 0, learnedV4: new Set(), innerMtu: 0,
       allowed: config.allowedIps.map(parsePrefix),
       peer: new Peer({
-        send: (pathId, datagram, length) => { this.socket.sendTo(datagram, length, addrs, pathId) },
+        send: (pathId, datagram, length) => { this.batch.queue(datagram, length, addrs, pathId) },
         deliver: (packet, offset, length) => { this.tun.write(offset === 0 ? packet : packet.subarray(offset), length) },
       }, {
         scheduler: this.options.scheduler ?? 'auto',
@@ -307,6 +312,7 @@ export class VpnServer {
   private tick (): void {
     const now = this.clock.now()
     for (const client of this.clients.values()) client.peer.tick(now)
+    this.batch.flush()
   }
 }
 
