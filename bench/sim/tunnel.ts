@@ -98,6 +98,7 @@ export class TunnelEnd {
         ...(rate !== undefined ? { weight: rate } : {}),
         ...(design.probeIntervalMs !== undefined ? { probeIntervalMs: design.probeIntervalMs } : {}),
         ...(design.downFloorMs !== undefined ? { downFloorMs: design.downFloorMs } : {}),
+        isPaced: design.pace === true,
       }))
       this.receivers.push(new PathReceiver())
       this.traces.push({ dataBytes: 0, lastDataRxMs: -Infinity, markMs: Infinity, firstDataAfterMarkMs: NaN })

@@ -14,7 +14,8 @@
  *   for each chosen path p: pathSeq = p.onSend(bytes, nowMs, unitId)
  *     -> on the wire: { pathSeq, txTimeMs: nowMs } (PathStamp) and { bucket, flowSeq }
  *     unitId (>= 0) is the caller's handle on a copy it keeps for repair (the VPN: the sealed packet).
- *   Pacing (recommended; the simulator's figures use it): before p.onSend, unless p.rate.inStartup,
+ *   Pacing (recommended; the simulator's figures use it; create the Path with { isPaced: true }):
+ *     before p.onSend, unless p.rate.inStartup,
  *     releaseMs = max(lastReleaseMs[p], p.pacer.sendTimeMs(bytes, 3000, nowMs)); hold the packet
  *     until releaseMs but stamp txTimeMs = nowMs (the wait is part of the delay the model counts).
  *     Bursts then wait in the tunnel instead of overflowing the bottleneck's buffer.

@@ -31,6 +31,12 @@ export interface PathOptions {
   downFloorMs?: number
   /** Longest time a receiver holds feedback (its feedback interval). */
   maxAckDelayMs?: number
+  /**
+   * The caller paces this path with `pacer.sendTimeMs` (outside rate startup). The queue model is
+   * then the real queue in front of the link and is not re-anchored to measured delay (measuring
+   * only adds noise); without pacing the model is corrected from every delay sample.
+   */
+  isPaced?: boolean
 }
 
 /** Counters shown by `show`; plain numbers. */
@@ -59,6 +65,7 @@ export class Path {
   readonly probeIntervalMs: number
   readonly downFloorMs: number
   readonly maxAckDelayMs: number
+  readonly isPaced: boolean
   state: PathState = 'probing'
   /** Time of the last state change. */
   stateSinceMs = 0
@@ -113,6 +120,7 @@ export class Path {
     this.probeIntervalMs = options.probeIntervalMs ?? DEFAULT_PROBE_INTERVAL_MS
     this.downFloorMs = options.downFloorMs ?? DEFAULT_DOWN_FLOOR_MS
     this.maxAckDelayMs = options.maxAckDelayMs ?? DEFAULT_FEEDBACK_INTERVAL_MS
+    this.isPaced = options.isPaced ?? false
     this.pacer.setRate(this.planningRateBitsPerSec(), 0)
   }
 
@@ -353,7 +361,7 @@ export class Path {
    */
   private checkQueueModel (predictedMs: number, nowMs: number): void {
     const measuredMs = this.delay.latestQueueDelayMs()
-    if (this.externalQueuedBytes < 0) this.pacer.correct(measuredMs, predictedMs, nowMs)
+    if (this.externalQueuedBytes < 0 && !this.isPaced) this.pacer.correct(measuredMs, predictedMs, nowMs)
     if (measuredMs <= predictedMs * 1.25 + QUEUE_EXCESS_MS) return
     if (nowMs - this.lastBackOffMs < Math.max(this.rtt.srttMs, 50)) return
     this.lastBackOffMs = nowMs
