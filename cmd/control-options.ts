@@ -32,7 +32,7 @@ export function controlDirFromFlags (flags: ControlFlags): string {
 export const controlDirHelp = '[dir] directory of control sockets (default: /run/gst as root, else $XDG_RUNTIME_DIR/gst or /tmp/gst-UID)'
 
 /** The instance name from --name, or the default for `role` listening on `listenPort`. */
-export function instanceName (flags: ControlFlags, role: 'server' | 'client', listenPort: number, pid: number): { name: string, explicit: boolean } {
+export function instanceName (flags: ControlFlags, role: string, listenPort: number, pid: number): { name: string, explicit: boolean } {
   if (flags.name !== undefined) {
     const name = flags.name === true ? '' : String(flags.name)
     assertInstanceName(name)
@@ -47,7 +47,7 @@ export function instanceName (flags: ControlFlags, role: 'server' | 'client', li
  * process exit even when shutdown is cut short. Logs nothing on success: the caller announces the
  * socket once the instance is up (so a start that fails stays one line).
  */
-export async function startControl (flags: ControlFlags, role: 'server' | 'client', listenPort: number, status: () => StatusReport, log: Logger): Promise<ControlServer | undefined> {
+export async function startControl (flags: ControlFlags, role: string, listenPort: number, status: () => StatusReport, log: Logger): Promise<ControlServer | undefined> {
   const { name, explicit } = instanceName(flags, role, listenPort, process.pid)
   const dir = controlDirFromFlags(flags)
   const { ControlServer } = await import('../src/control/control-server.js')

@@ -14,8 +14,11 @@ import { asList, parseCidr, parseMtu, parsePathSpec, parseScheduler } from './tt
 import { keyHelp } from './pipe-cli.js'
 import { UsageError } from '../src/errors.js'
 import { parseHostPort } from '../src/pipe/address.js'
+import { announceControl, controlDirHelp, startControl, GST_VERSION, type ControlFlags } from './control-options.js'
+import { vpnReport } from './vpn-status.js'
+import { monotonicClock } from '../src/clock.js'
 
-interface Flags {
+interface Flags extends ControlFlags {
   listen?: string
   server?: string
   key?: string
@@ -41,6 +44,8 @@ function common (command: ReturnType<ReturnType<typeof cac>['command']>): void {
     .option('--rekey <seconds>', '[number] rotate session keys every SECONDS (default: 60)')
     .option('--log-level <level>', '[debug|info|warn|error] (default: info)')
     .option('--log-format <format>', '[text|json] (default: text)')
+    .option('--name <name>', '[string] instance name for `ttt show NAME` / `gst show NAME` (default: ttt-server-PORT or ttt-client-PID)')
+    .option('--control-dir <dir>', controlDirHelp)
 }
 
 async function resolveAddress (hostPort: string, what: string): Promise<{ address: string, port: number }> {
@@ -88,10 +93,18 @@ async function runServer (flags: Flags): Promise<void> {
     log,
   })
   await setRoutes(server.tunName, routes)
+  const startedAtMs = Date.now()
+  const listenText = `${listen.host}:${server.port}`
+  const control: Awaited<ReturnType<typeof startControl>> = await startControl(flags, 'ttt-server', server.port, () => vpnReport({
+    instance: { name: control?.name ?? '', mode: 'vpn-server', pid: process.pid, version: GST_VERSION, listen: listenText, target: null, server: null },
+    startedAtMs, nowMs: Date.now(), nowMonotonicMs: monotonicClock.now(),
+  }, server.peerSnapshots(), server.stats.errors), log)
   server.start()
+  announceControl(control, log)
   const signal = await untilSignal()
   log.info(`${signal}: shutting down`)
   server.close()
+  await control?.close()
 }
 
 async function runClient (flags: Flags): Promise<void> {
@@ -118,11 +131,19 @@ async function runClient (flags: Flags): Promise<void> {
     log,
   })
   await setRoutes(client.tunName, routes)
+  const startedAtMs = Date.now()
+  const serverText = `${server.address}:${server.port}`
+  const control: Awaited<ReturnType<typeof startControl>> = await startControl(flags, 'ttt-client', 0, () => vpnReport({
+    instance: { name: control?.name ?? '', mode: 'vpn-client', pid: process.pid, version: GST_VERSION, listen: client.tunName, target: null, server: serverText },
+    startedAtMs, nowMs: Date.now(), nowMonotonicMs: monotonicClock.now(),
+  }, [client.peerSnapshot()], client.stats.errors), log)
   client.start()
-  log.info(`ttt client: TUN ${client.tunName}, ${paths.length} path(s) to ${server.address}:${server.port}`)
+  log.info(`ttt client: TUN ${client.tunName}, ${paths.length} path(s) to ${serverText}`)
+  announceControl(control, log)
   const signal = await untilSignal()
   log.info(`${signal}: shutting down`)
   client.close()
+  await control?.close()
 }
 
 async function main (argv: string[]): Promise<void> {
@@ -138,6 +159,12 @@ async function main (argv: string[]): Promise<void> {
   common(client)
   client.example('ttt client --server vpn.example:5000 --key @ttt.key --address 10.9.0.2/24 --path 192.168.1.20 --path 10.64.0.7,backup')
   client.action((flags: Flags) => runClient(flags))
+  cli.command('show [name]', 'Status of running instances (same as `gst show`): sessions, paths, errors')
+    .option('--json', '[boolean] print JSON (default: false)')
+    .option('--watch', '[boolean] redraw every interval, with per-path throughput over the last minute (default: false)')
+    .option('--interval <seconds>', '[number] seconds between redraws with --watch (default: 1)')
+    .option('--control-dir <dir>', controlDirHelp)
+    .action(async (name: string | undefined, flags: Record<string, unknown>) => (await import('./show.js')).show(name, flags))
   cli.help((sections) => [...sections, { body: keyHelp.trim() }])
   cli.version('0.1.0')
   cli.parse(argv, { run: false })

@@ -12,6 +12,7 @@ import { LogLimiter, silentLogger, type Logger } from '../log.js'
 import type { SchedulerKind, PathPreference } from '../multipath/index.js'
 import { Peer } from './peer.js'
 import { SendBatch } from './send-batch.js'
+import { snapshotPeer, type VpnPeerSnapshot } from './snapshot.js'
 import { setTxQueueLength, DEFAULT_TUN_QUEUE_PACKETS } from './interface-config.js'
 import { VpnSession, type SessionTimings } from './session.js'
 import { InitHandshake, CLIENT_ID_BYTES, responseReceiverIndex } from './handshake.js'
@@ -70,7 +71,8 @@ export interface VpnClientStats {
   state: 'handshaking' | 'up'
   handshakes: number
   rekeys: number
-  errors: Record<string, number>
+  /** Failures by kind, with the last time (monotonic ms). */
+  errors: Record<string, { count: number, lastSource: string, lastAtMs: number }>
 }
 
 export class VpnClient {
@@ -184,12 +186,26 @@ export class VpnClient {
     this.peer?.session?.wipe()
   }
 
+  /** The session and its paths, for `show`. */
+  peerSnapshot (): VpnPeerSnapshot {
+    const server = `${this.options.server.address}:${this.options.server.port}`
+    return snapshotPeer(this.peer, String(this.peer.session?.localIndex ?? '-'), server, this.sessionSinceMs, (pathId) => ({
+      local: `${this.options.paths[pathId]?.localAddress ?? '?'}:${this.sockets[pathId]?.port ?? 0}`,
+      remote: server,
+    }))
+  }
+
+  private sessionSinceMs = 0
+
   snapshot (): VpnClientStats {
     return { ...this.stats, state: this.peer.session ? 'up' : 'handshaking', rekeys: this.closedRotations + (this.peer.session?.rotations ?? 0) }
   }
 
   private count (kind: string, detail: string): void {
-    this.stats.errors[kind] = (this.stats.errors[kind] ?? 0) + 1
+    const entry = this.stats.errors[kind] ??= { count: 0, lastSource: '', lastAtMs: 0 }
+    entry.count++
+    entry.lastSource = `${this.options.server.address}:${this.options.server.port}`
+    entry.lastAtMs = this.clock.now()
     const suppressed = this.logLimiter.admit(kind, this.clock.now())
     if (suppressed >= 0) this.log.warn(`${detail}${suppressed ? ` (${suppressed} more not shown)` : ''}`)
   }
@@ -251,6 +267,7 @@ export class VpnClient {
     if (old) { this.closedRotations += old.rotations; old.wipe() }
     this.peer.session = new VpnSession(done.secrets, true, pending.senderIndex, done.remoteIndex, this.options.key, this.tunables, now)
     this.lastHeardMs = now
+    this.sessionSinceMs = now
     this.stats.handshakes++
     this.log.info(`session with ${this.options.server.address}:${this.options.server.port} up (path ${pathId})`)
   }

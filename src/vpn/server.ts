@@ -14,6 +14,7 @@ import { LogLimiter, silentLogger, type Logger } from '../log.js'
 import type { SchedulerKind } from '../multipath/index.js'
 import { Peer } from './peer.js'
 import { SendBatch } from './send-batch.js'
+import { snapshotPeer, type VpnPeerSnapshot } from './snapshot.js'
 import { setTxQueueLength, DEFAULT_TUN_QUEUE_PACKETS } from './interface-config.js'
 import { VpnSession } from './session.js'
 import { readInit, writeResponse } from './handshake.js'
@@ -51,6 +52,8 @@ interface RemoteClient {
   learnedV4: Set<number>
   /** Inner MTU all of this client's paths carry (0 until known). */
   innerMtu: number
+  /** When the current session started (monotonic ms). */
+  sinceMs: number
 }
 
 export interface VpnServerStats {
@@ -127,6 +130,15 @@ export class VpnServer {
     this.socket.close()
     this.tun.close()
     for (const c of this.clients.values()) c.peer.session?.wipe()
+  }
+
+  /** Every client's session and paths, for `show`. */
+  peerSnapshots (): VpnPeerSnapshot[] {
+    const local = `${this.options.listen.address}:${this.socket.port}`
+    return [...this.clients.values()].map((c) => snapshotPeer(c.peer, String(c.sessionIndex), c.config.name, c.sinceMs, (pathId) => {
+      const { address, port } = decodeAddress(c.addrs, pathId)
+      return { local, remote: address.includes(':') ? `[${address}]:${port}` : `${address}:${port}` }
+    }))
   }
 
   /** Every connected client's peer, for `show` and tests. */
@@ -213,6 +225,7 @@ export class VpnServer {
     if (old !== undefined) { old.wipe(); this.byIndex.delete(client.sessionIndex) }
     client.peer.session = new VpnSession(secrets, false, localIndex, senderIndex, client.config.key, this.tunables, now)
     client.sessionIndex = localIndex
+    client.sinceMs = now
     this.byIndex.set(localIndex, client)
     this.notePath(client, payload.pathId, slot)
     this.socket.sendTo(datagram, datagram.length, this.socket.addrs, slot)
@@ -223,7 +236,7 @@ export class VpnServer {
   private newClient (id: string, config: ServerPeerConfig): RemoteClient {
     const addrs = new Uint8Array(ADDR_BYTES * 256)
     const client: RemoteClient = {
-      id, config, addrs, sessionIndex: 0, learnedV4: new Set(), innerMtu: 0,
+      id, config, addrs, sessionIndex: 0, learnedV4: new Set(), innerMtu: 0, sinceMs: 0,
       allowed: config.allowedIps.map(parsePrefix),
       peer: new Peer({
         send: (pathId, datagram, length) => { this.batch.queue(datagram, length, addrs, pathId) },
