@@ -1,0 +1,91 @@
+/**
+ * VPN throughput (DESIGN.md section 9): one iperf3 TCP flow between two namespaces over one
+ * unshaped veth, through ttt and over the bare veth in the same run, with the CPU time of the
+ * ttt processes (/proc/PID/stat) per Gbit carried. Prints a table and writes
+ * bench/out/vpn-throughput.svg (throughput over time, iperf3 -i 0.5).
+ *
+ *   node dist/bench/vpn.js [--seconds 10] [--runs 1]
+ */
+import { fileURLToPath } from 'node:url'
+import {
+  VethStar, keygen, startTttServer, startTttClient, stopTtt, iperfServer, iperfClient, ping, loadAverage, writeSvgPlot, table, sleep,
+  type IperfResult, type Closing, type Series,
+} from './lib/vpn.js'
+
+const args = process.argv.slice(2)
+const opt = (name: string, fallback: number): number => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : fallback }
+const SECONDS = opt('seconds', 10)
+const RUNS = opt('runs', 1)
+const outDir = fileURLToPath(new URL('../../bench/out/', import.meta.url))
+
+interface Row { name: string, r: IperfResult, cpuClient: number, cpuServer: number, load: string, rttMs: number, client?: Closing, server?: Closing }
+
+async function main (): Promise<void> {
+  if (process.getuid?.() !== 0) { console.error('bench/vpn: needs root (network namespaces, TUN)'); process.exit(2) }
+  const star = VethStar.create(1)
+  const cleanup = (): void => star.destroy()
+  process.once('SIGINT', () => { cleanup(); process.exit(130) })
+  process.once('SIGTERM', () => { cleanup(); process.exit(143) })
+  const rows: Row[] = []
+  const c = star.spokes[0]!
+  const s = star.hub
+  try {
+    for (let run = 0; run < RUNS; run++) {
+      // bare veth
+      {
+        const load = loadAverage()
+        const p = await ping(c, star.hubAddress(0), 5, 0.1)
+        const srv = await iperfServer(s, star.hubAddress(0), 5201)
+        const r = await iperfClient(c, star.hubAddress(0), 5201, ['-t', String(SECONDS), '-i', '0.5'])
+        await srv.exited
+        rows.push({ name: 'bare veth', r, cpuClient: NaN, cpuServer: NaN, load, rttMs: p.avgMs })
+      }
+      // through ttt
+      {
+        const key = keygen()
+        const server = startTttServer(s, `${star.hubAddress(0)}:5000`, '10.9.0.1/24', { key })
+        await server.waitFor(/listening/)
+        const client = startTttClient(c, `${star.hubAddress(0)}:5000`, '10.9.0.2/24', [star.spokeAddress(0)], { key })
+        await client.waitFor(/session with .* up/)
+        const p = await ping(c, '10.9.0.1', 5, 0.1)
+        const srv = await iperfServer(s, '10.9.0.1', 5201)
+        await sleep(200)
+        const load = loadAverage()
+        const cpu0 = [client.cpuSeconds(), server.cpuSeconds()]
+        const r = await iperfClient(c, '10.9.0.1', 5201, ['-t', String(SECONDS), '-i', '0.5'])
+        const cpu1 = [client.cpuSeconds(), server.cpuSeconds()]
+        await srv.exited
+        const cl = await stopTtt(client)
+        const sv = await stopTtt(server)
+        rows.push({ name: 'ttt', r, cpuClient: cpu1[0]! - cpu0[0]!, cpuServer: cpu1[1]! - cpu0[1]!, load, rttMs: p.avgMs, client: cl, server: sv })
+      }
+    }
+  } finally {
+    cleanup()
+  }
+
+  const header = ['path', 'Mbit/s (recv)', 'retransmits', 'idle RTT ms', 'ttt CPU s (client+server)', 'CPU s per Gbit', 'load (1/5/15)']
+  const body = rows.map((row) => {
+    const gbit = row.r.receivedBps * row.r.seconds / 1e9
+    const cpu = row.cpuClient + row.cpuServer
+    return [row.name, (row.r.receivedBps / 1e6).toFixed(0), String(row.r.retransmits), row.rttMs.toFixed(3),
+      Number.isNaN(cpu) ? '-' : `${cpu.toFixed(2)} (${row.cpuClient.toFixed(2)}+${row.cpuServer.toFixed(2)})`,
+      Number.isNaN(cpu) ? '-' : (cpu / gbit).toFixed(2), row.load]
+  })
+  console.log(`\nVPN throughput: one iperf3 TCP flow, ${SECONDS} s, two namespaces over one unshaped veth (node ${process.version})\n`)
+  console.log(table(header, body))
+  for (const row of rows.filter((x) => x.client)) {
+    const cp = row.client!.peers[0]
+    console.log(`\nttt client: refused ${cp?.refused}, repairs ${cp?.repairs}, reorder ${JSON.stringify(cp?.reorder)}, tun ${JSON.stringify(row.client!.tun)}, udp ${JSON.stringify(row.client!.udp)}`)
+    console.log(`ttt server: ${JSON.stringify(row.server!.peers)} tun ${JSON.stringify(row.server!.tun)} errors ${JSON.stringify(row.server!.errors)}`)
+  }
+  // The bare veth runs at tens of Gbit/s: it gets its own plot so the tunnel's stays readable.
+  const seriesOf = (name: string): Series[] => rows.filter((r) => r.name === name).map((row, i) => ({ name: `${row.name}${RUNS > 1 ? ` #${i + 1}` : ''}`, points: row.r.intervals.map((iv) => [iv.end, iv.bitsPerSecond / 1e6] as [number, number]) }))
+  const bare = rows.filter((r) => r.name === 'bare veth').map((r) => (r.r.receivedBps / 1e9).toFixed(1)).join(', ')
+  const file = `${outDir}vpn-throughput.svg`
+  writeSvgPlot(file, `iperf3 TCP through ttt over one veth (bare veth in the same run: ${bare} Gbit/s)`, 'Mbit/s', seriesOf('ttt'))
+  writeSvgPlot(`${outDir}vpn-bare-veth.svg`, 'iperf3 TCP over the bare veth', 'Mbit/s', seriesOf('bare veth'))
+  console.log(`\nplot: ${file}`)
+}
+
+main().catch((error: unknown) => { console.error(error); process.exit(1) })

@@ -1,0 +1,260 @@
+// ttt end to end: client and server in namespaces joined by lab links (or veths), real ping and
+// iperf3 TCP through the tunnel. Assertions use the "ttt ... closing:" counter lines (until
+// `ttt show` exists), the lab's link counters, and a userspace NAT box (bench/lib/udp-relay.ts)
+// that rebinds source ports and captures real datagrams to replay, truncate and corrupt.
+import { test, type TestContext } from 'node:test'
+import assert from 'node:assert/strict'
+import { existsSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { Lab, labUnavailableReason, type LinkConfig } from '../lab/lab.js'
+import {
+  VethStar, NsProcess, Relay, keygen, startTttServer, startTttClient, stopTtt, iperfServer, iperfClient, ping, nsExec, sleep, tttPath,
+  type IperfResult, type Closing,
+} from '../../bench/lib/vpn.js'
+
+const skip = labUnavailableReason() ??
+  (spawnSync('iperf3', ['--version']).status === 0 ? undefined : 'iperf3 is not installed') ??
+  (existsSync(tttPath) ? undefined : `${tttPath} is missing (run npx tsc -p .)`)
+
+const PORT = 5000
+const SERVER_INNER = '10.9.0.1'
+
+/** Everything a test starts, torn down in t.after even when an assertion failed. */
+class Scope {
+  lab: Lab | undefined
+  star: VethStar | undefined
+  readonly procs: NsProcess[] = []
+  relay: Relay | undefined
+  constructor (t: TestContext) { t.after(async () => await this.close()) }
+  add (p: NsProcess): NsProcess { this.procs.push(p); return p }
+  async lab$ (links: LinkConfig[]): Promise<Lab> { this.lab = await Lab.up({ links }); return this.lab }
+  async close (): Promise<void> {
+    for (const p of this.procs) p.kill()
+    await Promise.all(this.procs.map(async (p) => await p.exited))
+    this.relay?.proc.kill()
+    await this.lab?.down()
+    this.star?.destroy()
+  }
+}
+
+/** Longest run of iperf3 intervals carrying less than 10 % of the median rate, in seconds. */
+function longestStall (r: IperfResult): number {
+  const rates = r.intervals.map((i) => i.bitsPerSecond).sort((a, b) => a - b)
+  const median = rates[Math.floor(rates.length / 2)] ?? 0
+  let longest = 0; let run = 0
+  for (const i of r.intervals) {
+    if (i.bitsPerSecond < median * 0.1) { run += i.end - i.start; longest = Math.max(longest, run) } else run = 0
+  }
+  return longest
+}
+
+function mbit (bps: number): string { return (bps / 1e6).toFixed(1) }
+
+async function tunnelUp (client: NsProcess): Promise<void> {
+  await client.waitFor(/session with .* up/, 10_000)
+}
+
+test('one lab link: ping and iperf3 through the tunnel', { skip, timeout: 60_000 }, async (t) => {
+  const s = new Scope(t)
+  const lab = await s.lab$([{ delayMs: 2, rateMbit: 100, queuePkts: 200 }])
+  const key = keygen()
+  const server = s.add(startTttServer(lab.namespaces.server, `${lab.serverAddress}:${PORT}`, `${SERVER_INNER}/24`, { key }))
+  await server.waitFor(/listening/)
+  const client = s.add(startTttClient(lab.namespaces.client, `${lab.serverAddress}:${PORT}`, '10.9.0.2/24', [lab.clientAddress(0)], { key }))
+  await tunnelUp(client)
+  const p = await ping(lab.namespaces.client, SERVER_INNER, 10, 0.1)
+  assert.equal(p.lossPct, 0, 'ping through the tunnel loses nothing')
+  assert.ok(p.avgMs >= 3.5 && p.avgMs < 30, `ping RTT ${p.avgMs} ms is about twice the 2 ms link delay`)
+  s.add(await iperfServer(lab.namespaces.server, SERVER_INNER, 5201))
+  const r = await iperfClient(lab.namespaces.client, SERVER_INNER, 5201, ['-t', '3'])
+  t.diagnostic(`ping avg ${p.avgMs} ms; iperf3 ${mbit(r.receivedBps)} Mbit/s over a 100 Mbit/s link, ${r.retransmits} retransmits`)
+  assert.ok(r.receivedBps > 50e6, `iperf3 through the tunnel: ${mbit(r.receivedBps)} Mbit/s over a 100 Mbit/s link`)
+  const c = await stopTtt(client)
+  const sv = await stopTtt(server)
+  assert.ok(c.peers[0]!.tx > 1000 && sv.peers[0]!.rx > 1000, 'both ends count the flow')
+  assert.deepEqual(sv.errors, {}, 'the server counted no errors')
+})
+
+test('two lab links: both paths carry the flow', { skip, timeout: 60_000 }, async (t) => {
+  const s = new Scope(t)
+  const lab = await s.lab$([{ delayMs: 5, rateMbit: 30, queuePkts: 100 }, { delayMs: 5, rateMbit: 30, queuePkts: 100 }])
+  const key = keygen()
+  const server = s.add(startTttServer(lab.namespaces.server, `${lab.serverAddress}:${PORT}`, `${SERVER_INNER}/24`, { key }))
+  await server.waitFor(/listening/)
+  const client = s.add(startTttClient(lab.namespaces.client, `${lab.serverAddress}:${PORT}`, '10.9.0.2/24', [lab.clientAddress(0), lab.clientAddress(1)], { key }))
+  await tunnelUp(client)
+  const p = await ping(lab.namespaces.client, SERVER_INNER, 10, 0.1)
+  assert.equal(p.lossPct, 0)
+  s.add(await iperfServer(lab.namespaces.server, SERVER_INNER, 5201))
+  const r = await iperfClient(lab.namespaces.client, SERVER_INNER, 5201, ['-t', '4'])
+  const [l0, l1] = [await lab.stats(0), await lab.stats(1)]
+  const c = await stopTtt(client)
+  await stopTtt(server)
+  const writes = c.udp.map((u) => u.writePackets)
+  t.diagnostic(`iperf3 ${mbit(r.receivedBps)} Mbit/s over 2 x 30 Mbit/s; client UDP writes per path ${writes.join(' / ')}; lab up pkts ${l0.up.txPkts} / ${l1.up.txPkts}; refused ${c.peers[0]!.refused}`)
+  assert.equal(writes.length, 2)
+  const total = writes[0]! + writes[1]!
+  for (const [i, w] of writes.entries()) assert.ok(w > total * 0.2, `path ${i} carried ${w} of ${total} datagrams`)
+  assert.ok(l0.up.txPkts > 1000 && l1.up.txPkts > 1000, 'both lab links carried packets')
+  assert.ok(r.receivedBps > 33e6, `bonded ${mbit(r.receivedBps)} Mbit/s is more than one 30 Mbit/s link`)
+})
+
+test('two clients on one server port talk to the server and to each other', { skip, timeout: 60_000 }, async (t) => {
+  const s = new Scope(t)
+  const star = s.star = VethStar.create(2)
+  await nsExec(star.hub, 'sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1'])
+  const key = keygen()
+  const server = s.add(startTttServer(star.hub, `0.0.0.0:${PORT}`, `${SERVER_INNER}/24`, { key }))
+  await server.waitFor(/listening/)
+  const a = s.add(startTttClient(star.spokes[0]!, `${star.hubAddress(0)}:${PORT}`, '10.9.0.2/24', [star.spokeAddress(0)], { key }))
+  const b = s.add(startTttClient(star.spokes[1]!, `${star.hubAddress(1)}:${PORT}`, '10.9.0.3/24', [star.spokeAddress(1)], { key }))
+  await tunnelUp(a)
+  await tunnelUp(b)
+  const [pa, pb] = await Promise.all([ping(star.spokes[0]!, SERVER_INNER, 5, 0.1), ping(star.spokes[1]!, SERVER_INNER, 5, 0.1)])
+  assert.equal(pa.lossPct, 0, 'client A reaches the server')
+  assert.equal(pb.lossPct, 0, 'client B reaches the server')
+  const ab = await ping(star.spokes[0]!, '10.9.0.3', 5, 0.1)
+  const ba = await ping(star.spokes[1]!, '10.9.0.2', 5, 0.1)
+  assert.equal(ab.lossPct, 0, 'A reaches B through the server')
+  assert.equal(ba.lossPct, 0, 'B reaches A through the server')
+  s.add(await iperfServer(star.spokes[1]!, '10.9.0.3', 5201))
+  const r = await iperfClient(star.spokes[0]!, '10.9.0.3', 5201, ['-t', '2'])
+  t.diagnostic(`A -> B through the server: ${mbit(r.receivedBps)} Mbit/s, ${r.retransmits} retransmits`)
+  assert.ok(r.receivedBps > 10e6)
+  await stopTtt(a); await stopTtt(b)
+  const sv = await stopTtt(server)
+  assert.equal(sv.peers.length, 2, `the server had two clients: ${sv.line}`)
+  for (const peer of sv.peers) assert.ok(peer.rx > 100 && peer.tx > 100, `each client's traffic counted: ${JSON.stringify(peer)}`)
+})
+
+/** Server + client with the client's one path through the NAT box in the client namespace. */
+async function natSetup (s: Scope, t: TestContext, link: LinkConfig, serverExtra: string[] = [], clientExtra: string[] = []): Promise<{ lab: Lab, server: NsProcess, client: NsProcess, relay: Relay, key: string }> {
+  const lab = s.lab ?? await s.lab$([link])
+  const key = keygen()
+  const server = s.add(startTttServer(lab.namespaces.server, `${lab.serverAddress}:${PORT}`, `${SERVER_INNER}/24`, { key, extra: serverExtra }))
+  await server.waitFor(/listening/)
+  const relay = s.relay = await Relay.start(lab.namespaces.client, lab.clientAddress(0), 6000, lab.clientAddress(0), lab.serverAddress, PORT)
+  const client = s.add(startTttClient(lab.namespaces.client, `${lab.clientAddress(0)}:6000`, '10.9.0.2/24', [lab.clientAddress(0)], { key, extra: clientExtra }))
+  await tunnelUp(client)
+  void t
+  return { lab, server, client, relay, key }
+}
+
+test('NAT rebinding: the path\'s source port changes twice mid-flow without a stall', { skip, timeout: 60_000 }, async (t) => {
+  const s = new Scope(t)
+  const { lab, server, client, relay } = await natSetup(s, t, { delayMs: 5, rateMbit: 50, queuePkts: 100 })
+  s.add(await iperfServer(lab.namespaces.server, SERVER_INNER, 5201))
+  const flow = iperfClient(lab.namespaces.client, SERVER_INNER, 5201, ['-t', '6', '-i', '0.1'])
+  await sleep(2000)
+  const first = await relay.command('rebind')
+  await sleep(2000)
+  const second = await relay.command('rebind')
+  const r = await flow
+  const stall = longestStall(r)
+  const moved = server.lines.filter((l) => /path 0 moved to/.test(l))
+  t.diagnostic(`rebinds to ports ${String(first.upstreamPort)}, ${String(second.upstreamPort)}; ${mbit(r.receivedBps)} Mbit/s, longest stall ${stall.toFixed(2)} s, ${r.retransmits} retransmits; server: ${moved.length} moves`)
+  await stopTtt(client)
+  const sv = await stopTtt(server)
+  assert.equal(moved.length, 2, `the server followed both rebinds: ${server.text.slice(-1500)}`)
+  assert.equal(sv.peers.length, 1, 'still one client (no new session)')
+  assert.ok(stall < 1, `longest stall ${stall.toFixed(2)} s`)
+  assert.ok(r.receivedBps > 20e6, `flow kept going: ${mbit(r.receivedBps)} Mbit/s`)
+})
+
+test('bad input: wrong key, replayed, truncated, corrupted and garbage datagrams are dropped and counted; the flow is unaffected', { skip, timeout: 90_000 }, async (t) => {
+  const s = new Scope(t)
+  // An unshaped link and a paced flow: no queue anywhere overflows, so every injected datagram
+  // reaches the server and any loss or retransmit would be the injection's doing.
+  const { lab, server, client, relay } = await natSetup(s, t, { delayMs: 2 })
+  // A wrong-key client from the same namespace, straight to the server, TUN left unconfigured.
+  const intruder = s.add(startTttClient(lab.namespaces.client, `${lab.serverAddress}:${PORT}`, '', [lab.clientAddress(0)], { key: keygen(), extra: ['--tun', 'ttbad0'] }))
+  s.add(await iperfServer(lab.namespaces.server, SERVER_INNER, 5201))
+  const flow = iperfClient(lab.namespaces.client, SERVER_INNER, 5201, ['-t', '6', '-i', '0.1', '-b', '30M'])
+  const pinger = ping(lab.namespaces.client, SERVER_INNER, 100, 0.05)
+  await sleep(1500)
+  const injected: Record<string, number> = {}
+  for (const [cmd, n] of [['replay', '200 same'], ['replay', '200 fresh'], ['truncate', '100'], ['corrupt', '100'], ['badsession', '100'], ['garbage', '100'], ['badinit', '10']] as const) {
+    const reply = await relay.command(`${cmd} ${n}`)
+    injected[`${cmd} ${n}`] = Number(reply.sent)
+    await sleep(200)
+  }
+  const [r, p] = await Promise.all([flow, pinger])
+  const stall = longestStall(r)
+  await sleep(500)
+  const ic = await stopTtt(intruder)
+  const c = await stopTtt(client)
+  const sv = await stopTtt(server)
+  t.diagnostic(`injected ${JSON.stringify(injected)}; server errors ${JSON.stringify(sv.errors)}; intruder errors ${JSON.stringify(ic.errors)}`)
+  t.diagnostic(`flow ${mbit(r.receivedBps)} Mbit/s, ${r.retransmits} retransmits, longest stall ${stall.toFixed(2)} s; ping loss ${p.lossPct} %, max ${p.maxMs} ms`)
+  assert.ok(!intruder.lines.some((l) => /session with .* up/.test(l)), 'the wrong-key client never got a session')
+  assert.ok((sv.errors.handshake ?? 0) >= 3, `the server counted the wrong key's handshakes: ${JSON.stringify(sv.errors)}`)
+  assert.equal(sv.peers.length, 1, 'no session for anyone but the real client')
+  assert.ok((sv.errors.replay ?? 0) >= 400, `replays counted: ${JSON.stringify(sv.errors)}`)
+  assert.ok((sv.errors['unknown-session'] ?? 0) >= 100, 'random session indexes counted')
+  assert.ok((sv.errors.decrypt ?? 0) >= 100, 'corrupted datagrams counted')
+  assert.ok((sv.errors.malformed ?? 0) >= 100, 'garbage counted')
+  const total = Object.values(sv.errors).reduce((a, b) => a + b, 0)
+  const sent = Object.values(injected).reduce((a, b) => a + b, 0)
+  assert.ok(total >= sent, `every injected datagram was counted (${total} errors for ${sent} injected + the intruder's handshakes)`)
+  assert.ok(!server.lines.some((l) => /moved to/.test(l)), 'no injected datagram moved the path')
+  assert.equal(p.lossPct, 0, 'the ping running meanwhile lost nothing')
+  assert.ok(stall < 0.3, `the iperf3 flow did not stall (${stall.toFixed(2)} s)`)
+  assert.ok(r.receivedBps > 27e6, `flow ${mbit(r.receivedBps)} Mbit/s of 30 paced`)
+  assert.ok(r.retransmits <= 5, `${r.retransmits} retransmits`)
+  assert.deepEqual(c.errors, {}, 'the real client saw no errors')
+})
+
+test('key rotation under load (--rekey 1): no more retransmits than without rotation', { skip, timeout: 150_000 }, async (t) => {
+  const s = new Scope(t)
+  const lab = await s.lab$([{ delayMs: 1 }])
+  type Run = { rekey: boolean, paced: boolean, r: IperfResult, epochChanges: number, c: Closing }
+  const runs: Run[] = []
+  // Unlimited flows (the CPU is the bottleneck, ttt refuses packets over its queue budget) and
+  // paced ones (30 Mbit/s: no bottleneck, so any retransmit is the rotation's doing).
+  for (const paced of [false, true]) {
+    for (const rekey of [false, true]) {
+      const extra = rekey ? ['--rekey', '1'] : []
+      const { server, client, relay } = await natSetup(s, t, {}, extra, extra)
+      const iperf = s.add(await iperfServer(lab.namespaces.server, SERVER_INNER, 5201))
+      const r = await iperfClient(lab.namespaces.client, SERVER_INNER, 5201, ['-t', '10', '-i', '0.1', ...(paced ? ['-b', '30M'] : [])])
+      const st = await relay.command('stats')
+      const c = await stopTtt(client)
+      const sv = await stopTtt(server)
+      await relay.stop()
+      await iperf.stop()
+      t.diagnostic(`  server: refused ${sv.peers[0]?.refused}, errors ${JSON.stringify(sv.errors)}`)
+      runs.push({ rekey, paced, r, epochChanges: Number(st.epochChanges), c })
+      t.diagnostic(`${paced ? 'paced 30M' : 'unlimited'} ${rekey ? '--rekey 1' : 'no rekey '}: ${mbit(r.receivedBps)} Mbit/s, ${r.retransmits} retransmits, longest stall ${longestStall(r).toFixed(2)} s, key epochs changed ${String(st.epochChanges)} times; client refused ${c.peers[0]!.refused}, reorder ${JSON.stringify(c.peers[0]!.reorder)}, errors ${JSON.stringify(c.errors)}`)
+    }
+  }
+  const [base, rot, pacedBase, pacedRot] = runs as [Run, Run, Run, Run]
+  assert.equal(base.epochChanges, 0)
+  assert.ok(rot.epochChanges >= 5 && pacedRot.epochChanges >= 5, `keys rotated ${rot.epochChanges} / ${pacedRot.epochChanges} times in 10 s`)
+  assert.ok(pacedRot.r.retransmits <= pacedBase.r.retransmits * 1.5 + 10, `paced: retransmits with rotation ${pacedRot.r.retransmits} vs ${pacedBase.r.retransmits} without`)
+  assert.ok(longestStall(pacedRot.r) < 0.3, 'paced flow: no stall across rotations')
+  for (const run of [rot, pacedRot]) assert.deepEqual(Object.keys(run.c.errors).filter((k) => k !== 'replay'), [], `no decrypt/epoch errors across rotations: ${JSON.stringify(run.c.errors)}`)
+  // Unlimited flows: every retransmit is a packet ttt's scheduler refused (client "refused" equals
+  // iperf3's retransmits), and both figures swing 2-3x between runs with the machine's load, so
+  // this comparison is reported (diagnostics above) with a wide margin only.
+  assert.ok(rot.r.retransmits <= base.r.retransmits * 2 + 100, `unlimited: retransmits with rotation ${rot.r.retransmits} vs ${base.r.retransmits} without`)
+})
+
+test('a paced 30 Mbit/s TCP flow over an unshaped link gets no retransmits (nothing refused)', {
+  skip,
+  timeout: 60_000,
+  todo: 'src/multipath auto scheduler: a fresh tunnel over an unshaped 1 ms lab link refuses ~200 packets (2-3 %) of a 30 Mbit/s paced iperf3 flow, ' +
+    'all in its first second (client "refused" == iperf3 retransmits; measured 213 in 0-1 s, 0 afterwards): the path left rate startup while idle ' +
+    '(probes only), so the first burst of a flow meets a queue model built on the probe-rate estimate and is refused as over budget; ' +
+    'the inner TCP then sees losses no network caused (blocks the issue\'s "zero retransmits" under rotation and costs every new flow its slow start)',
+}, async (t) => {
+  const s = new Scope(t)
+  const { lab, server, client } = await natSetup(s, t, { delayMs: 1 })
+  s.add(await iperfServer(lab.namespaces.server, SERVER_INNER, 5201))
+  const r = await iperfClient(lab.namespaces.client, SERVER_INNER, 5201, ['-t', '6', '-i', '0.5', '-b', '30M'])
+  const c = await stopTtt(client)
+  await stopTtt(server)
+  const when = r.intervals.filter((i) => i.retransmits > 0).map((i) => `${i.end.toFixed(1)}s:${i.retransmits}`).join(' ')
+  t.diagnostic(`${mbit(r.receivedBps)} Mbit/s, ${r.retransmits} retransmits (${when}); client refused ${c.peers[0]!.refused}, paths ${c.paths.join(' ')}`)
+  assert.equal(c.peers[0]!.refused, 0, 'ttt refused nothing')
+  assert.equal(r.retransmits, 0, 'no retransmits')
+})
