@@ -1,0 +1,299 @@
+/**
+ * Bonding and failover in the lab (DESIGN.md sections 8 and 9, issue 5's targets):
+ * l1 = 20 Mbit/s, 10 ms one-way; l2 = 10 Mbit/s, 60 ms one-way; 100-packet queues; no rates
+ * configured in ttt. One TCP flow through the tunnel:
+ *   - iperf3 alone over l1, alone over l2 (single-path tunnels), bonded over both; goodput and
+ *     bonded / (l1 + l2) in the same run; ping through the saturated bond vs l1's bare RTT;
+ *   - the same with 5 % loss on l2;
+ *   - failover: l2 blackholed (lab.cut) under load, and separately while idle before the flow
+ *     starts; the longest stall of the running flow (packet level, bench/lib/tcp-flow.ts) and the
+ *     time until l2 carries data again after restore.
+ * Prints a table, writes a plot per run into bench/out/ (goodput and per-link rates from the lab's
+ * counters) and the "## VPN bonding (node dist/bench/bonding.js)" section of BENCHMARKS.md.
+ *
+ *   node dist/bench/bonding.js [--seconds 15] [--no-markdown] [--only SUBSTRING]
+ * (--only runs the matching runs alone and prints their lines, no table or markdown)
+ */
+import { readFileSync, writeFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { Lab, labUnavailableReason, type LinkConfig } from '../test/lab/lab.js'
+import {
+  NsProcess, keygen, startTttServer, startTttClient, stopTtt, iperfServer, iperfClient, ping, loadAverage, writeSvgPlot, table, markdownTable, sleep,
+  type Closing, type IperfResult, type Series,
+} from './lib/vpn.js'
+
+const args = process.argv.slice(2)
+const opt = (name: string, fallback: number): number => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : fallback }
+const SECONDS = opt('seconds', 15)
+/** Goodput counts from here on (slow start over a 60 ms path takes a while). */
+const STEADY_FROM_S = 3
+const outDir = fileURLToPath(new URL('../../bench/out/', import.meta.url))
+const benchmarksFile = fileURLToPath(new URL('../../BENCHMARKS.md', import.meta.url))
+const tcpFlow = fileURLToPath(new URL('./lib/tcp-flow.js', import.meta.url))
+
+const L1: LinkConfig = { delayMs: 10, rateMbit: 20, queuePkts: 100 }
+const L2: LinkConfig = { delayMs: 60, rateMbit: 10, queuePkts: 100 }
+const PORT = 5000
+const INNER = '10.9.0.1'
+const SAMPLE_MS = 50
+
+let lab: Lab
+let key: string
+
+interface Sample { tMs: number, up: number[] }
+
+/** Samples the lab's per-link client->server byte counters every SAMPLE_MS until stopped. */
+function sampler (t0Ns: bigint): { stop: () => Promise<Sample[]> } {
+  const samples: Sample[] = []
+  let running = true
+  const loop = (async () => {
+    while (running) {
+      const [a, b] = [await lab.stats(0), await lab.stats(1)]
+      samples.push({ tMs: Number(lab.nowNs() - t0Ns) / 1e6, up: [a.up.txBytes, b.up.txBytes] })
+      await sleep(SAMPLE_MS)
+    }
+  })()
+  return { stop: async () => { running = false; await loop; return samples } }
+}
+
+function linkSeries (samples: Sample[]): Series[] {
+  return [0, 1].map((l) => ({
+    name: `l${l + 1} (lab, up)`,
+    points: samples.slice(1).map((s, i) => [s.tMs / 1000, (s.up[l]! - samples[i]!.up[l]!) * 8 / ((s.tMs - samples[i]!.tMs) / 1000) / 1e6] as [number, number]),
+  }))
+}
+
+interface Tunnel { server: NsProcess, client: NsProcess }
+async function tunnel (paths: number[]): Promise<Tunnel> {
+  const server = startTttServer(lab.namespaces.server, `${lab.serverAddress}:${PORT}`, `${INNER}/24`, { key })
+  await server.waitFor(/listening/)
+  const client = startTttClient(lab.namespaces.client, `${lab.serverAddress}:${PORT}`, '10.9.0.2/24', paths.map((i) => lab.clientAddress(i)), { key })
+  await client.waitFor(/session with .* up/)
+  await sleep(1000)   // a few probe rounds: RTTs known before the flow starts
+  return { server, client }
+}
+async function close (t: Tunnel): Promise<{ client: Closing, server: Closing }> {
+  return { client: await stopTtt(t.client), server: await stopTtt(t.server) }
+}
+
+interface GoodputRun {
+  name: string, goodputBps: number, wholeBps: number, retransmits: number, load: string
+  client: Closing, server: Closing, pingMs?: { avg: number, p50: number, max: number, loss: number }
+}
+
+function steadyBps (r: IperfResult): number {
+  const ivs = (r.receiverIntervals.length > 0 ? r.receiverIntervals : r.intervals).filter((i) => i.start >= STEADY_FROM_S - 1e-6)
+  const seconds = ivs.reduce((a, i) => a + (i.end - i.start), 0)
+  return ivs.reduce((a, i) => a + i.bitsPerSecond * (i.end - i.start), 0) / seconds
+}
+
+function median (xs: number[]): number { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] ?? NaN }
+
+async function goodput (name: string, paths: number[], withPing = false): Promise<GoodputRun> {
+  const t = await tunnel(paths)
+  const srv = await iperfServer(lab.namespaces.server, INNER, 5201, ['-i', '0.1'])
+  const load = loadAverage()
+  const t0 = lab.nowNs()
+  const s = sampler(t0)
+  const flow = iperfClient(lab.namespaces.client, INNER, 5201, ['-t', String(SECONDS), '-i', '0.1', '--get-server-output'])
+  let pinged: Awaited<ReturnType<typeof ping>> | undefined
+  if (withPing) {
+    await sleep(STEADY_FROM_S * 1000)
+    pinged = await ping(lab.namespaces.client, INNER, Math.floor((SECONDS - STEADY_FROM_S - 1) / 0.2), 0.2)
+  }
+  const r = await flow
+  const samples = await s.stop()
+  await srv.stop()
+  const closing = await close(t)
+  const run: GoodputRun = {
+    name, goodputBps: steadyBps(r), wholeBps: r.receivedBps, retransmits: r.retransmits, load, ...closing,
+    ...(pinged ? { pingMs: { avg: pinged.avgMs, p50: median(pinged.rtts), max: pinged.maxMs, loss: pinged.lossPct } } : {}),
+  }
+  const series: Series[] = [{ name: 'goodput (receiver)', points: r.receiverIntervals.map((i) => [i.end, i.bitsPerSecond / 1e6]) }, ...linkSeries(samples)]
+  writeSvgPlot(`${outDir}bonding-${slug(name)}.svg`, `${name}: ${(run.goodputBps / 1e6).toFixed(1)} Mbit/s steady`, 'Mbit/s', series)
+  console.log(`  ${name}: ${(run.goodputBps / 1e6).toFixed(2)} Mbit/s steady (${(r.receivedBps / 1e6).toFixed(2)} whole), ${r.retransmits} retransmits, load ${load}`)
+  return run
+}
+
+interface FailoverRun {
+  name: string, survived: boolean, longestStallMs: number, stallAtS: number, recoveryMs: number, bytes: number, load: string
+  /** l2's client->server rate in the second before the cut, and from 1 s after the restore to the end. */
+  l2BeforeMbit: number, l2AfterMbit: number
+  client: Closing, server: Closing, cutAtS: number, restoreAtS: number
+}
+
+/**
+ * A tcp-flow source through the bond for `seconds`; l2 cut at cutAtS and restored at restoreAtS
+ * (seconds from the flow's start; a negative cutAtS cuts before the flow starts, while idle).
+ */
+async function failover (name: string, seconds: number, cutAtS: number, restoreAtS: number): Promise<FailoverRun> {
+  const t = await tunnel([0, 1])
+  const sink = NsProcess.spawn('tcp-flow sink', lab.namespaces.server, process.execPath, [tcpFlow, 'sink', INNER, '7000'])
+  await sink.waitFor(/^listening/)
+  const load = loadAverage()
+  let t0 = lab.nowNs()
+  if (cutAtS < 0) {
+    await lab.cut(1)
+    await sleep(-cutAtS * 1000)  // idle with l2 dead
+    t0 = lab.nowNs()
+  } else await lab.cut(1, t0 + BigInt(Math.round(cutAtS * 1e9)))
+  const restoreNs = t0 + BigInt(Math.round(restoreAtS * 1e9))
+  await lab.restore(1, restoreNs)
+  const s = sampler(t0)
+  const source = NsProcess.spawn('tcp-flow source', lab.namespaces.client, process.execPath, [tcpFlow, 'source', INNER, '7000', String(seconds)])
+  const killer = setTimeout(() => { source.kill(); sink.kill() }, (seconds + 20) * 1000)
+  const code = await source.exited
+  await Promise.race([sink.exited, sleep(5000)])
+  sink.kill()
+  clearTimeout(killer)
+  const samples = await s.stop()
+  const closing = await close(t)
+  const out = JSON.parse(sink.lines.find((l) => l.startsWith('{'))!) as { bytes: number, firstNs: string, gaps: Array<[string, number]>, bins: number[] }
+  const [gapAt, gapMs] = out.gaps[0] ?? ['0', 0]
+  // Recovery: the first sample after the restore in which l2 carried at least 10 full packets' worth.
+  const restoreMs = Number(restoreNs - t0) / 1e6
+  let recoveryMs = NaN
+  for (let i = 1; i < samples.length; i++) {
+    const s1 = samples[i]!
+    if (s1.tMs < restoreMs) continue
+    if (s1.up[1]! - samples[i - 1]!.up[1]! >= 10 * 1400) { recoveryMs = s1.tMs - restoreMs; break }
+  }
+  const l2Rate = (fromMs: number, toMs: number): number => {
+    const inside = samples.filter((x) => x.tMs >= fromMs && x.tMs <= toMs)
+    if (inside.length < 2) return NaN
+    const a = inside[0]!; const b = inside[inside.length - 1]!
+    return (b.up[1]! - a.up[1]!) * 8 / ((b.tMs - a.tMs) / 1000) / 1e6
+  }
+  const l2BeforeMbit = cutAtS < 0 ? NaN : l2Rate(cutAtS * 1000 - 1000, cutAtS * 1000)
+  const l2AfterMbit = l2Rate(restoreMs + 1000, Infinity)
+  const firstS = Number(BigInt(out.firstNs) - t0) / 1e9
+  const series: Series[] = [
+    { name: 'goodput (receiver)', points: out.bins.map((b, i) => [firstS + (i + 1) * 0.1, b * 8 / 0.1 / 1e6]) },
+    ...linkSeries(samples),
+  ]
+  const cutS = cutAtS < 0 ? 0 : cutAtS
+  writeSvgPlot(`${outDir}bonding-${slug(name)}.svg`, `${name}: longest stall ${gapMs.toFixed(0)} ms`, 'Mbit/s', series,
+    [{ x: cutS, label: cutAtS < 0 ? 'l2 cut (since idle)' : 'l2 cut' }, { x: restoreMs / 1000, label: 'restore' }])
+  const run: FailoverRun = {
+    name, l2BeforeMbit, l2AfterMbit, survived: code === 0 && out.bytes > 0, longestStallMs: gapMs, stallAtS: Number(BigInt(gapAt) - t0) / 1e9, recoveryMs, bytes: out.bytes, load, ...closing,
+    cutAtS: cutS, restoreAtS: restoreMs / 1000,
+  }
+  console.log(`  ${name}: survived ${run.survived}, longest stall ${gapMs.toFixed(0)} ms at ${run.stallAtS.toFixed(2)} s, l2 back ${recoveryMs.toFixed(0)} ms after restore, l2 ${l2BeforeMbit.toFixed(1)} Mbit/s before the cut and ${l2AfterMbit.toFixed(1)} after the restore, load ${load}`)
+  return run
+}
+
+function slug (s: string): string { return s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') }
+
+function counters (c: { client: Closing, server: Closing }): string {
+  const cp = c.client.peers[0]
+  const sp = c.server.peers[0]
+  const ro = sp?.reorder as (Record<string, number> | undefined)
+  return `client refused ${cp?.refused ?? '?'}, repairs ${cp?.repairs ?? '?'}; server reorder held ${ro?.held ?? '?'} skipped ${ro?.skipped ?? '?'} late ${ro?.late ?? '?'}` +
+    `${ro?.heldBehindLoss !== undefined ? ` heldBehindLoss ${ro.heldBehindLoss}` : ''} dup ${ro?.duplicates ?? '?'} maxHolding ${ro?.maxHolding ?? '?'}; paths ${c.client.paths.map((p) => p.replace(/→\S+?:\d+:/, ':')).join(' ')}`
+}
+
+async function main (): Promise<void> {
+  const reason = labUnavailableReason()
+  if (reason) { console.error(`bench/bonding: ${reason}`); process.exit(2) }
+  lab = await Lab.up({ links: [L1, L2] })
+  key = keygen()
+  const started = new Date().toISOString()
+  try {
+    console.log(`lab up (wire realtime: ${lab.realtime}); load ${loadAverage()}`)
+    const bare = [await ping(lab.namespaces.client, lab.serverAddress, 10, 0.1, ['-I', lab.clientAddress(0)]), await ping(lab.namespaces.client, lab.serverAddress, 10, 0.1, ['-I', lab.clientAddress(1)])]
+    console.log(`  bare RTT l1 ${bare[0]!.avgMs} ms, l2 ${bare[1]!.avgMs} ms`)
+    const onlyAt = args.indexOf('--only')
+    const only = onlyAt >= 0 ? args[onlyAt + 1] ?? '' : undefined
+    const wanted = (name: string): boolean => only === undefined || name.includes(only)
+    const runs: GoodputRun[] = []
+    if (wanted('l1 alone')) runs.push(await goodput('l1 alone', [0]))
+    if (wanted('l2 alone')) runs.push(await goodput('l2 alone', [1]))
+    if (wanted('bonded')) runs.push(await goodput('bonded', [0, 1], true))
+    await lab.set(1, { lossPct: 5 })
+    if (wanted('l2 alone, 5% loss')) runs.push(await goodput('l2 alone, 5% loss', [1]))
+    if (wanted('bonded, 5% loss on l2')) runs.push(await goodput('bonded, 5% loss on l2', [0, 1]))
+    await lab.set(1, { lossPct: 0 })
+    const fails: FailoverRun[] = []
+    if (wanted('failover under load')) fails.push(await failover('failover under load', SECONDS, 4, 9))
+    if (wanted('failover while idle')) fails.push(await failover('failover while idle', SECONDS, -1, 5))
+    for (const r of [...runs, ...fails]) console.log(`  ${r.name}: ${counters(r)}`)
+    if (only !== undefined) return
+    report(runs, fails, bare.map((b) => b.avgMs), started)
+  } finally {
+    await lab.down()
+  }
+}
+
+function report (runs: GoodputRun[], fails: FailoverRun[], bareRtt: number[], started: string): void {
+  const by = (n: string): GoodputRun => runs.find((r) => r.name === n)!
+  const l1 = by('l1 alone'); const l2 = by('l2 alone'); const bond = by('bonded')
+  const l2loss = by('l2 alone, 5% loss'); const bondLoss = by('bonded, 5% loss on l2')
+  const sum = l1.goodputBps + l2.goodputBps
+  const ratio = bond.goodputBps / sum
+  const mb = (b: number): string => (b / 1e6).toFixed(2)
+  const header = ['run', 'goodput Mbit/s (steady)', 'whole run', 'retransmits', 'vs', 'load (1/5/15)']
+  const rows = [
+    [l1.name, mb(l1.goodputBps), mb(l1.wholeBps), String(l1.retransmits), '', l1.load],
+    [l2.name, mb(l2.goodputBps), mb(l2.wholeBps), String(l2.retransmits), '', l2.load],
+    [bond.name, mb(bond.goodputBps), mb(bond.wholeBps), String(bond.retransmits), `${(ratio * 100).toFixed(1)} % of l1+l2 (${mb(sum)})`, bond.load],
+    [l2loss.name, mb(l2loss.goodputBps), mb(l2loss.wholeBps), String(l2loss.retransmits), '', l2loss.load],
+    [bondLoss.name, mb(bondLoss.goodputBps), mb(bondLoss.wholeBps), String(bondLoss.retransmits), `${(bondLoss.goodputBps / l1.goodputBps * 100).toFixed(1)} % of l1 alone`, bondLoss.load],
+  ]
+  const fHeader = ['run', 'survived', 'longest stall ms', 'at s', 'cut / restore at s', 'l2 Mbit/s before cut', 'l2 back after restore ms', 'l2 Mbit/s after restore', 'MB moved', 'load (1/5/15)']
+  const fRows = fails.map((f) => [f.name, String(f.survived), f.longestStallMs.toFixed(0), f.stallAtS.toFixed(2), `${f.cutAtS.toFixed(1)} / ${f.restoreAtS.toFixed(1)}`,
+    Number.isNaN(f.l2BeforeMbit) ? '- (idle)' : f.l2BeforeMbit.toFixed(1), Number.isNaN(f.recoveryMs) ? 'never' : f.recoveryMs.toFixed(0), f.l2AfterMbit.toFixed(1), (f.bytes / 1e6).toFixed(1), f.load])
+  const p = bond.pingMs!
+  const pingLine = `ping through the saturated bond: median ${p.p50.toFixed(1)} ms, avg ${p.avg.toFixed(1)} ms, max ${p.max.toFixed(1)} ms, loss ${p.loss} %; l1 bare RTT ${bareRtt[0]!.toFixed(1)} ms (l2 ${bareRtt[1]!.toFixed(1)} ms): +${(p.p50 - bareRtt[0]!).toFixed(1)} ms median, +${(p.avg - bareRtt[0]!).toFixed(1)} ms avg`
+  const counterLines = [...runs, ...fails].map((r) => `${r.name}: ${counters(r)}`)
+  const verdicts = [
+    `bonded >= 95 % of l1+l2: ${ratio >= 0.95 ? 'met' : 'MISSED'} (${(ratio * 100).toFixed(1)} %)`,
+    `bonded with 5 % loss on l2 >= l1 alone: ${bondLoss.goodputBps >= l1.goodputBps ? 'met' : 'MISSED'} (${mb(bondLoss.goodputBps)} vs ${mb(l1.goodputBps)} Mbit/s)`,
+    ...fails.map((f) => `${f.name}: survives and stall <= 300 ms: ${f.survived && f.longestStallMs <= 300 ? 'met' : 'MISSED'} (${f.longestStallMs.toFixed(0)} ms); l2 back within 1 s: ${f.recoveryMs <= 1000 ? 'met' : 'MISSED'} (${Number.isNaN(f.recoveryMs) ? 'never' : `${f.recoveryMs.toFixed(0)} ms`})`),
+    `ping through the saturated tunnel <= l1 RTT + 10 ms: ${p.p50 - bareRtt[0]! <= 10 ? 'met' : 'MISSED'} (median +${(p.p50 - bareRtt[0]!).toFixed(1)} ms)`,
+  ]
+  console.log(`\nVPN bonding: l1 20 Mbit/s 10 ms, l2 10 Mbit/s 60 ms one-way, 100-packet queues, no rates configured; one TCP flow, ${SECONDS} s (goodput from ${STEADY_FROM_S} s on)\n`)
+  console.log(table(header, rows))
+  console.log('')
+  console.log(table(fHeader, fRows))
+  console.log(`\n${pingLine}\n\ntargets:\n  ${verdicts.join('\n  ')}\n\ncounters at close:\n  ${counterLines.join('\n  ')}\n\nplots: ${outDir}bonding-*.svg`)
+  if (args.includes('--no-markdown')) return
+  const section = [
+    '## VPN bonding (node dist/bench/bonding.js)',
+    '',
+    `Run ${started} by \`node dist/bench/bonding.js\` (node ${process.version}, 2 cores, wire realtime ${lab.realtime}). Lab: l1 20 Mbit/s 10 ms one-way, l2 10 Mbit/s 60 ms one-way, 100-packet droptail queues; no rates configured in ttt (\`--scheduler auto\`). One TCP flow (iperf3, ${SECONDS} s; goodput is the receiver's from ${STEADY_FROM_S} s on); failover runs use a packet-level TCP receiver (bench/lib/tcp-flow.ts) for the longest gap between reads. Load average (1/5/15 min) at the start of each run is in the tables: the machine is shared, so figures move with it.`,
+    '',
+    markdownTable(header, rows),
+    '',
+    markdownTable(fHeader, fRows),
+    '',
+    pingLine + '.',
+    '',
+    'Targets (issue 5):',
+    '',
+    ...verdicts.map((v) => `- ${v}`),
+    '',
+    'Counters at close (ttt client = sender of the data, server = receiver):',
+    '',
+    ...counterLines.map((l) => `- ${l}`),
+    '',
+    'Plots: bench/out/bonding-*.svg (receiver goodput and each link\'s client->server rate from the lab\'s counters).',
+    '',
+  ].join('\n')
+  writeSection(section)
+  console.log(`\nwrote the bonding section of ${benchmarksFile}`)
+}
+
+function writeSection (section: string): void {
+  let text = ''
+  try { text = readFileSync(benchmarksFile, 'utf8') } catch {}
+  const title = '## VPN bonding (node dist/bench/bonding.js)'
+  const start = text.indexOf(title)
+  if (start < 0) text = `${text.trimEnd()}\n\n${section}`
+  else {
+    const next = text.indexOf('\n## ', start + title.length)
+    text = text.slice(0, start) + section + (next < 0 ? '' : text.slice(next + 1))
+  }
+  writeFileSync(benchmarksFile, text.endsWith('\n') ? text : text + '\n')
+}
+
+main().catch((error: unknown) => { console.error(error); process.exit(1) })
