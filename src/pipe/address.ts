@@ -1,4 +1,5 @@
-/** `HOST:PORT` parsing for listen, server and target arguments (IPv6 as `[::1]:443`). */
+/** `HOST:PORT` parsing for listen, server and target arguments (IPv6 as `[::1]:443`), and listening. */
+import type { Server, AddressInfo } from 'node:net'
 import { UsageError } from '../errors.js'
 
 export interface HostPort {
@@ -32,4 +33,16 @@ export function parseHostPort (text: string, what: string, defaultHost?: string)
 
 export function formatHostPort ({ host, port }: HostPort): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`
+}
+
+/** Listens on `at`; resolves with the bound address (port 0 picks a free one), rejects on EADDRINUSE etc. */
+export async function listenOn (server: Server, at: HostPort): Promise<AddressInfo> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(at.port, at.host, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  return server.address() as AddressInfo
 }

@@ -14,7 +14,7 @@ import { SecureChannel } from './channel.js'
 import { Multiplexer } from './mux.js'
 import { CLIENT_ID_BYTES, HelloPurpose, SESSION_PROLOGUE, decodeWelcome, encodeHello } from './hello.js'
 import { resolveTunables, type PipeTunables } from './config.js'
-import { formatHostPort, type HostPort } from './address.js'
+import { formatHostPort, listenOn, type HostPort } from './address.js'
 import { CloseReason } from './frame.js'
 import type { ErrorKind } from '../errors.js'
 import { snapshotSession, type PipeSessionSnapshot } from './session-snapshot.js'
@@ -92,14 +92,7 @@ export class PipeClient {
   }
 
   async start (): Promise<AddressInfo> {
-    await new Promise<void>((resolve, reject) => {
-      this.listener.once('error', reject)
-      this.listener.listen(this.options.listen.port, this.options.listen.host, () => {
-        this.listener.off('error', reject)
-        resolve()
-      })
-    })
-    const address = this.listener.address() as AddressInfo
+    const address = await listenOn(this.listener, this.options.listen)
     this.log.info(`client listening on ${formatHostPort({ host: address.address, port: address.port })}, server ${formatHostPort(this.options.server)}`)
     this.dial()
     return address

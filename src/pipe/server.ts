@@ -15,7 +15,7 @@ import { SecureChannel, type HelloDecision } from './channel.js'
 import { Multiplexer } from './mux.js'
 import { SESSION_PROLOGUE, SESSION_ID_BYTES, decodeHello, encodeWelcome } from './hello.js'
 import { resolveTunables, type PipeTunables } from './config.js'
-import { formatHostPort, type HostPort } from './address.js'
+import { formatHostPort, listenOn, type HostPort } from './address.js'
 import { CloseReason } from './frame.js'
 import { snapshotSession, type PipeSessionSnapshot } from './session-snapshot.js'
 
@@ -67,14 +67,7 @@ export class PipeServer {
 
   /** Listens; resolves with the bound address (port 0 picks a free one). */
   async start (): Promise<AddressInfo> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject)
-      this.server.listen(this.options.listen.port, this.options.listen.host, () => {
-        this.server.off('error', reject)
-        resolve()
-      })
-    })
-    const address = this.server.address() as AddressInfo
+    const address = await listenOn(this.server, this.options.listen)
     this.log.info(`server listening on ${formatHostPort({ host: address.address, port: address.port })}, target ${formatHostPort(this.options.target)}`)
     return address
   }

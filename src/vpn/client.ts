@@ -5,7 +5,7 @@
  * gone quiet is replaced by a new handshake while the old one keeps working.
  */
 import { randomBytes, randomInt } from 'node:crypto'
-import { TunDevice, UdpSocket, setBufferSize, setMtuDiscover, encodeAddress, ADDR_BYTES } from '../native/index.js'
+import { type TunDevice, UdpSocket, setBufferSize, setMtuDiscover, encodeAddress, ADDR_BYTES } from '../native/index.js'
 import { MonotonicTimestamps } from '../crypto/tai64n.js'
 import { monotonicClock, type Clock } from '../clock.js'
 import { LogLimiter, silentLogger, type Logger } from '../log.js'
@@ -13,7 +13,7 @@ import type { SchedulerKind, PathPreference } from '../multipath/index.js'
 import { Peer } from './peer.js'
 import { SendBatch } from './send-batch.js'
 import { snapshotPeer, type VpnPeerSnapshot } from './snapshot.js'
-import { setTxQueueLength, DEFAULT_TUN_QUEUE_PACKETS } from './interface-config.js'
+import { openTun } from './interface-config.js'
 import { VpnSession, type SessionTimings } from './session.js'
 import { InitHandshake, CLIENT_ID_BYTES, responseReceiverIndex } from './handshake.js'
 import { DatagramType, DATA_OVERHEAD_BYTES } from './wire.js'
@@ -107,14 +107,8 @@ export class VpnClient {
     this.mtuBytes = options.tun.mtuBytes ?? DEFAULT_INNER_MTU
     encodeAddress(options.server.address, options.server.port, this.serverAddrs, 0)
     this.currentTunMtu = this.mtuBytes
-    this.tun = TunDevice.open({
-      ...(options.tun.name !== undefined ? { name: options.tun.name } : {}),
-      mtuBytes: this.mtuBytes,
-      addresses: options.tun.addresses ?? [],
-      onBatch: (count) => this.onTunBatch(count),
-    })
+    this.tun = openTun(options.tun, this.mtuBytes, (count) => this.onTunBatch(count))
     try {
-      setTxQueueLength(this.tun.name, DEFAULT_TUN_QUEUE_PACKETS)
       this.peer = new Peer({
         send: (pathId, d, length) => { this.batches[pathId]?.queue(d, length, this.serverAddrs, 0) },
         deliver: (packet, offset, length) => { this.tun.write(offset === 0 ? packet : packet.subarray(offset), length) },

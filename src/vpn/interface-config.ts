@@ -3,6 +3,7 @@
  * VPN needs anyway for routes.
  */
 import { execFileSync } from 'node:child_process'
+import { TunDevice } from '../native/index.js'
 
 /** Our choice: 4096 packets (the kernel's tun default is 500), so a TCP burst from the host is queued, not dropped, while the reader catches up. */
 export const DEFAULT_TUN_QUEUE_PACKETS = 4096
@@ -13,4 +14,21 @@ export function setTxQueueLength (device: string, packets: number): void {
 
 export function addRoute (device: string, prefix: string): void {
   execFileSync('ip', ['route', 'replace', prefix, 'dev', device], { stdio: ['ignore', 'ignore', 'pipe'] })
+}
+
+/** Opens the VPN's TUN device, configured, with a queue long enough for bursts. */
+export function openTun (options: { name?: string, addresses?: string[] }, mtuBytes: number, onBatch: (count: number) => void): TunDevice {
+  const tun = TunDevice.open({
+    ...(options.name !== undefined ? { name: options.name } : {}),
+    mtuBytes,
+    addresses: options.addresses ?? [],
+    onBatch,
+  })
+  try {
+    setTxQueueLength(tun.name, DEFAULT_TUN_QUEUE_PACKETS)
+  } catch (err) {
+    tun.close()
+    throw err
+  }
+  return tun
 }

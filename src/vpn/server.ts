@@ -6,7 +6,7 @@
  * source addresses a client has used).
  */
 import { randomInt } from 'node:crypto'
-import { TunDevice, UdpSocket, setBufferSize, setMtuDiscover, encodeAddress, decodeAddress, ADDR_BYTES } from '../native/index.js'
+import { type TunDevice, UdpSocket, setBufferSize, setMtuDiscover, encodeAddress, decodeAddress, ADDR_BYTES } from '../native/index.js'
 import { HandshakeReplayGuard } from '../crypto/handshake-guard.js'
 import { RateLimiter } from '../crypto/rate-limiter.js'
 import { monotonicClock, type Clock } from '../clock.js'
@@ -15,7 +15,7 @@ import type { SchedulerKind } from '../multipath/index.js'
 import { Peer } from './peer.js'
 import { SendBatch } from './send-batch.js'
 import { snapshotPeer, type VpnPeerSnapshot } from './snapshot.js'
-import { setTxQueueLength, DEFAULT_TUN_QUEUE_PACKETS } from './interface-config.js'
+import { openTun } from './interface-config.js'
 import { VpnSession } from './session.js'
 import { readInit, writeResponse } from './handshake.js'
 import { DatagramType, MessageKind, SEALED_HEADER_BYTES, DATA_HEADER_BYTES } from './wire.js'
@@ -89,14 +89,8 @@ export class VpnServer {
     this.keys = options.peers.map((p) => p.key)
     this.mtuBytes = options.tun.mtuBytes ?? DEFAULT_INNER_MTU
     this.currentTunMtu = this.mtuBytes
-    this.tun = TunDevice.open({
-      ...(options.tun.name !== undefined ? { name: options.tun.name } : {}),
-      mtuBytes: this.mtuBytes,
-      addresses: options.tun.addresses ?? [],
-      onBatch: (count) => this.onTunBatch(count),
-    })
+    this.tun = openTun(options.tun, this.mtuBytes, (count) => this.onTunBatch(count))
     try {
-      setTxQueueLength(this.tun.name, DEFAULT_TUN_QUEUE_PACKETS)
       this.socket = UdpSocket.open({ address: options.listen.address, port: options.listen.port, slotBytes: this.mtuBytes + 256 })
     } catch (err) {
       this.tun.close()
