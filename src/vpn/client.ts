@@ -33,6 +33,8 @@ export interface VpnTunables extends SessionTimings {
   handshakeRetryMs: number
   /** Re-handshake when no path has heard from the peer for this long. */
   deadSessionMs: number
+  /** Server: forget a client heard from for none of this long. */
+  clientIdleMs: number
   probeIntervalMs: number
   downFloorMs: number
 }
@@ -45,6 +47,7 @@ export const DEFAULT_VPN_TUNABLES: Readonly<VpnTunables> = Object.freeze({
   tickMs: 5,
   handshakeRetryMs: 1_000,
   deadSessionMs: 3_000,
+  clientIdleMs: 180_000,
   probeIntervalMs: 100,
   downFloorMs: 60,
 })
@@ -174,6 +177,10 @@ export class VpnClient {
 
   close (): void {
     if (this.timer !== undefined) this.log.info(`ttt client closing: ${this.summary()}`)
+    if (this.peer?.session !== undefined && this.timer !== undefined) {
+      this.peer.sendClose(1)
+      this.flush()
+    }
     clearInterval(this.timer)
     for (const s of this.sockets) s.close()
     this.tun?.close()

@@ -370,6 +370,7 @@ export class Peer {
         this.session?.onRekeyReply(d.subarray(at + 2, end), nowMs)
         return pathId
       case MessageKind.Close:
+        this.closedByPeer = true
         return pathId
     }
     this.counters.malformed++
@@ -377,6 +378,18 @@ export class Peer {
   }
 
   private readonly stamp = { pathSeq: 0, txTimeMs: 0 }
+  /** The peer said it is going away (CLOSE). */
+  closedByPeer = false
+
+  /** Tells the peer we are going away, on every path (best effort: a lost CLOSE only means the peer times us out). */
+  sendClose (reason: number): void {
+    for (const path of this.active) {
+      this.scratch[SEALED_HEADER_BYTES] = MessageKind.Close
+      this.scratch[SEALED_HEADER_BYTES + 1] = path.id
+      this.scratch[SEALED_HEADER_BYTES + 2] = reason
+      this.sendControl(path.id, 3)
+    }
+  }
 
   // ---- housekeeping (every few ms)
 

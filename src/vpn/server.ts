@@ -54,6 +54,8 @@ interface RemoteClient {
   innerMtu: number
   /** When the current session started (monotonic ms). */
   sinceMs: number
+  /** Last authenticated datagram (monotonic ms). */
+  lastHeardMs: number
 }
 
 export interface VpnServerStats {
@@ -220,6 +222,7 @@ export class VpnServer {
     client.peer.session = new VpnSession(secrets, false, localIndex, senderIndex, client.config.key, this.tunables, now)
     client.sessionIndex = localIndex
     client.sinceMs = now
+    client.lastHeardMs = now
     this.byIndex.set(localIndex, client)
     this.notePath(client, payload.pathId, slot)
     this.socket.sendTo(datagram, datagram.length, this.socket.addrs, slot)
@@ -230,7 +233,7 @@ export class VpnServer {
   private newClient (id: string, config: ServerPeerConfig): RemoteClient {
     const addrs = new Uint8Array(ADDR_BYTES * 256)
     const client: RemoteClient = {
-      id, config, addrs, sessionIndex: 0, learnedV4: new Set(), innerMtu: 0, sinceMs: 0,
+      id, config, addrs, sessionIndex: 0, learnedV4: new Set(), innerMtu: 0, sinceMs: 0, lastHeardMs: 0,
       allowed: config.allowedIps.map(parsePrefix),
       peer: new Peer({
         send: (pathId, datagram, length) => { this.batch.queue(datagram, length, addrs, pathId) },
@@ -294,7 +297,20 @@ export class VpnServer {
       this.count('not-allowed', sourceOf(this.socket.addrs, slot), `client ${client.config.name} sent from an inner address it does not own`)
       return
     }
+    client.lastHeardMs = now
     client.peer.onMessage(d, d.length, now)
+    if (client.peer.closedByPeer) this.forget(client, 'closed by the client')
+  }
+
+  /** Drops a client: its session keys, its index and its learned routes. */
+  private forget (client: RemoteClient, why: string): void {
+    client.peer.session?.wipe()
+    this.byIndex.delete(client.sessionIndex)
+    this.clients.delete(client.id)
+    for (const [address, owner] of this.routesV4) if (owner === client) this.routesV4.delete(address)
+    for (const [address, owner] of this.routesV6) if (owner === client) this.routesV6.delete(address)
+    this.stats.clients = this.clients.size
+    this.log.info(`client ${client.config.name} (${client.id.slice(0, 8)}) gone: ${why}`)
   }
 
   /** Cryptokey routing: a client's inner source must be one of its prefixes (or, with none configured, is learned). */
@@ -316,8 +332,16 @@ export class VpnServer {
     return false
   }
 
+  private nextSweepMs = 0
+
   private tick (): void {
     const now = this.clock.now()
+    if (now >= this.nextSweepMs) {
+      this.nextSweepMs = now + 1000
+      for (const client of this.clients.values()) {
+        if (now - client.lastHeardMs > this.tunables.clientIdleMs) this.forget(client, `silent for ${Math.round((now - client.lastHeardMs) / 1000)} s`)
+      }
+    }
     for (const client of this.clients.values()) client.peer.tick(now)
     this.batch.flush()
   }
