@@ -8,6 +8,9 @@ import { createLogger, parseLogFormat, parseLogLevel } from './logger.js'
 import { loadKey } from './key-source.js'
 import { tunablesFromFlags, defaults, type PipeFlags } from './pipe-options.js'
 import { GST_VERSION, announceControl, controlDirHelp, startControl, type ControlFlags } from './control-options.js'
+import { addOperationsOptions, parseOperationsFlags, startOperations, type Operations, type OperationsFlags } from './operations.js'
+import type { StatusReport } from '../src/control/status.js'
+import { applyConfig } from './config-file.js'
 
 const MiB = 1024 * 1024
 
@@ -22,9 +25,10 @@ function addCommonOptions (command: ReturnType<CAC['command']>): void {
     .option('--log-format <format>', '[text|json] one line per event on stderr (default: text)')
     .option('--name <name>', '[string] instance name for `gst show` and the control socket (default: server-PORT or client-PORT, PORT being LISTEN\'s)')
     .option('--control-dir <dir>', controlDirHelp)
+  addOperationsOptions(command)
 }
 
-type Flags = PipeFlags & ControlFlags & { logLevel?: unknown, logFormat?: unknown }
+type Flags = PipeFlags & ControlFlags & OperationsFlags & { logLevel?: unknown, logFormat?: unknown }
 
 /** Wall-clock and monotonic times for a status report. */
 function reportTimes (startedAtMs: number): { startedAtMs: number, nowMs: number, nowMonotonicMs: number } {
@@ -35,10 +39,13 @@ function requireArgs (args: Array<string | undefined>, usage: string): void {
   if (args.some((a) => a === undefined || a === '')) throw new UsageError(`missing arguments: usage: ${usage}`)
 }
 
-async function runServer (listen: string, target: string, keySpec: string, flags: Flags): Promise<void> {
-  requireArgs([listen, target, keySpec], 'gst-server LISTEN TARGET KEY')
+async function runServer (listenArg: string | undefined, targetArg: string | undefined, keyArg: string | undefined, cliFlags: Flags): Promise<void> {
+  const { flags, positional } = await applyConfig('gst-server', cliFlags, { listen: listenArg, target: targetArg, key: keyArg })
+  const { listen = '', target = '', key: keySpec = '' } = positional
+  requireArgs([listen, target, keySpec], 'gst-server LISTEN TARGET KEY (or listen, target and key in --config)')
   const log = createLogger(parseLogLevel(flags.logLevel), parseLogFormat(flags.logFormat))
   const tunables = tunablesFromFlags(flags)
+  parseOperationsFlags(flags)
   const { parseHostPort } = await import('../src/pipe/address.js')
   const listenAt = parseHostPort(listen, 'LISTEN', '0.0.0.0')
   const targetAt = parseHostPort(target, 'TARGET')
@@ -50,23 +57,30 @@ async function runServer (listen: string, target: string, keySpec: string, flags
   const startedAtMs = Date.now()
   let listening = formatHostPort(listenAt)
   const instance = (name: string) => ({ name, mode: 'pipe-server' as const, pid: process.pid, version: GST_VERSION, listen: listening, target: formatHostPort(targetAt), server: null })
-  const control = await startControl(flags, 'server', listenAt.port, () => pipeServerReport(
-    { instance: instance(control?.name ?? ''), ...reportTimes(startedAtMs) }, server.snapshot(), server.sessionSnapshots()), log)
+  const report = (): StatusReport => pipeServerReport(
+    { instance: instance(control?.name ?? ''), ...reportTimes(startedAtMs) }, server.snapshot(), server.sessionSnapshots())
+  const control = await startControl(flags, 'server', listenAt.port, report, log)
+  let operations: Operations | undefined
   try {
+    operations = await startOperations(flags, report, log)
     const bound = await server.start()
     listening = formatHostPort({ host: bound.address, port: bound.port })
   } catch (err) {
+    await operations?.close()
     await control?.close()
     throw err
   }
   announceControl(control, log)
-  await untilSignal(log, async () => { await control?.close(); await server.close() })
+  await untilSignal(log, async () => { await operations?.close(); await control?.close(); await server.close() })
 }
 
-async function runClient (listen: string, serverAddress: string, keySpec: string, flags: Flags): Promise<void> {
-  requireArgs([listen, serverAddress, keySpec], 'gst-client LISTEN SERVER KEY')
+async function runClient (listenArg: string | undefined, serverArg: string | undefined, keyArg: string | undefined, cliFlags: Flags): Promise<void> {
+  const { flags, positional } = await applyConfig('gst-client', cliFlags, { listen: listenArg, server: serverArg, key: keyArg })
+  const { listen = '', server: serverAddress = '', key: keySpec = '' } = positional
+  requireArgs([listen, serverAddress, keySpec], 'gst-client LISTEN SERVER KEY (or listen, server and key in --config)')
   const log = createLogger(parseLogLevel(flags.logLevel), parseLogFormat(flags.logFormat))
   const tunables = tunablesFromFlags(flags)
+  parseOperationsFlags(flags)
   const { parseHostPort } = await import('../src/pipe/address.js')
   const listenAt = parseHostPort(listen, 'LISTEN', '127.0.0.1')
   const serverAt = parseHostPort(serverAddress, 'SERVER')
@@ -78,17 +92,21 @@ async function runClient (listen: string, serverAddress: string, keySpec: string
   const startedAtMs = Date.now()
   let listening = formatHostPort(listenAt)
   const instance = (name: string) => ({ name, mode: 'pipe-client' as const, pid: process.pid, version: GST_VERSION, listen: listening, target: null, server: formatHostPort(serverAt) })
-  const control = await startControl(flags, 'client', listenAt.port, () => pipeClientReport(
-    { instance: instance(control?.name ?? ''), ...reportTimes(startedAtMs) }, client.snapshot(), client.sessionSnapshot(), client.stateSinceMs), log)
+  const report = (): StatusReport => pipeClientReport(
+    { instance: instance(control?.name ?? ''), ...reportTimes(startedAtMs) }, client.snapshot(), client.sessionSnapshot(), client.stateSinceMs)
+  const control = await startControl(flags, 'client', listenAt.port, report, log)
+  let operations: Operations | undefined
   try {
+    operations = await startOperations(flags, report, log)
     const bound = await client.start()
     listening = formatHostPort({ host: bound.address, port: bound.port })
   } catch (err) {
+    await operations?.close()
     await control?.close()
     throw err
   }
   announceControl(control, log)
-  await untilSignal(log, async () => { await control?.close(); await client.close() })
+  await untilSignal(log, async () => { await operations?.close(); await control?.close(); await client.close() })
 }
 
 /** Runs until SIGINT/SIGTERM, then shuts down cleanly (a second signal exits at once). */
