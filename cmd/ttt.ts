@@ -17,8 +17,11 @@ import { parseHostPort } from '../src/pipe/address.js'
 import { announceControl, controlDirHelp, startControl, GST_VERSION, type ControlFlags } from './control-options.js'
 import { vpnReport } from './vpn-status.js'
 import { monotonicClock } from '../src/clock.js'
+import { addOperationsOptions, parseOperationsFlags, startOperations, type Operations, type OperationsFlags } from './operations.js'
+import { applyConfig } from './config-file.js'
+import type { StatusReport } from '../src/control/status.js'
 
-interface Flags extends ControlFlags {
+interface Flags extends ControlFlags, OperationsFlags {
   listen?: string
   server?: string
   key?: string
@@ -29,6 +32,7 @@ interface Flags extends ControlFlags {
   mtu?: unknown
   scheduler?: unknown
   rekey?: unknown
+  pace?: unknown
   logLevel?: unknown
   logFormat?: unknown
 }
@@ -42,10 +46,12 @@ function common (command: ReturnType<ReturnType<typeof cac>['command']>): void {
     .option('--mtu <bytes>', '[number] TUN MTU (default: 1422, a 1500-byte path minus IPv4, UDP and tunnel headers)')
     .option('--scheduler <kind>', '[auto|weighted|redundant] how packets are spread over paths (default: auto)')
     .option('--rekey <seconds>', '[number] rotate session keys every SECONDS (default: 60)')
+    .option('--pace', '[boolean] pace each path to its estimated rate, for shallow link buffers (default: off)')
     .option('--log-level <level>', '[debug|info|warn|error] (default: info)')
     .option('--log-format <format>', '[text|json] (default: text)')
     .option('--name <name>', '[string] instance name for `ttt show NAME` / `gst show NAME` (default: ttt-server-PORT or ttt-client-PID)')
     .option('--control-dir <dir>', controlDirHelp)
+  addOperationsOptions(command)
 }
 
 async function resolveAddress (hostPort: string, what: string): Promise<{ address: string, port: number }> {
@@ -73,7 +79,9 @@ async function untilSignal (): Promise<string> {
   })
 }
 
-async function runServer (flags: Flags): Promise<void> {
+async function runServer (cliFlags: Flags): Promise<void> {
+  const { flags } = await applyConfig('ttt-server', cliFlags)
+  parseOperationsFlags(flags)
   const log = createLogger(parseLogLevel(flags.logLevel), parseLogFormat(flags.logFormat))
   if (!flags.key) throw new UsageError('--key is required (e.g. --key @ttt.key; make one with `gst keygen > ttt.key`)')
   const listen = parseHostPort(flags.listen ?? '0.0.0.0:5000', '--listen', '0.0.0.0')
@@ -89,25 +97,38 @@ async function runServer (flags: Flags): Promise<void> {
     peers: [{ name: 'default', key, allowedIps: [] }],
     tun: { ...(flags.tun ? { name: flags.tun } : {}), addresses, ...(mtu ? { mtuBytes: mtu } : {}) },
     scheduler,
+    pacing: flags.pace === true,
     ...(rekeyIntervalMs ? { tunables: { rekeyIntervalMs } } : {}),
     log,
   })
   await setRoutes(server.tunName, routes)
   const startedAtMs = Date.now()
   const listenText = `${listen.host}:${server.port}`
-  const control: Awaited<ReturnType<typeof startControl>> = await startControl(flags, 'ttt-server', server.port, () => vpnReport({
+  const report = (): StatusReport => vpnReport({
     instance: { name: control?.name ?? '', mode: 'vpn-server', pid: process.pid, version: GST_VERSION, listen: listenText, target: null, server: null },
     startedAtMs, nowMs: Date.now(), nowMonotonicMs: monotonicClock.now(),
-  }, server.peerSnapshots(), server.stats.errors), log)
+  }, server.peerSnapshots(), server.stats.errors)
+  const control: Awaited<ReturnType<typeof startControl>> = await startControl(flags, 'ttt-server', server.port, report, log)
+  let operations: Operations
+  try {
+    operations = await startOperations(flags, report, log)
+  } catch (err) {
+    server.close()
+    await control?.close()
+    throw err
+  }
   server.start()
   announceControl(control, log)
   const signal = await untilSignal()
   log.info(`${signal}: shutting down`)
+  await operations.close()
   server.close()
   await control?.close()
 }
 
-async function runClient (flags: Flags): Promise<void> {
+async function runClient (cliFlags: Flags): Promise<void> {
+  const { flags } = await applyConfig('ttt-client', cliFlags)
+  parseOperationsFlags(flags)
   const log = createLogger(parseLogLevel(flags.logLevel), parseLogFormat(flags.logFormat))
   if (!flags.key) throw new UsageError('--key is required (e.g. --key @ttt.key)')
   if (!flags.server) throw new UsageError('--server HOST:PORT is required')
@@ -127,21 +148,32 @@ async function runClient (flags: Flags): Promise<void> {
     paths,
     tun: { ...(flags.tun ? { name: flags.tun } : {}), addresses, ...(mtu ? { mtuBytes: mtu } : {}) },
     scheduler,
+    pacing: flags.pace === true,
     ...(rekeyIntervalMs ? { tunables: { rekeyIntervalMs } } : {}),
     log,
   })
   await setRoutes(client.tunName, routes)
   const startedAtMs = Date.now()
   const serverText = `${server.address}:${server.port}`
-  const control: Awaited<ReturnType<typeof startControl>> = await startControl(flags, 'ttt-client', 0, () => vpnReport({
+  const report = (): StatusReport => vpnReport({
     instance: { name: control?.name ?? '', mode: 'vpn-client', pid: process.pid, version: GST_VERSION, listen: client.tunName, target: null, server: serverText },
     startedAtMs, nowMs: Date.now(), nowMonotonicMs: monotonicClock.now(),
-  }, [client.peerSnapshot()], client.stats.errors), log)
+  }, [client.peerSnapshot()], client.stats.errors)
+  const control: Awaited<ReturnType<typeof startControl>> = await startControl(flags, 'ttt-client', 0, report, log)
+  let operations: Operations
+  try {
+    operations = await startOperations(flags, report, log)
+  } catch (err) {
+    client.close()
+    await control?.close()
+    throw err
+  }
   client.start()
   log.info(`ttt client: TUN ${client.tunName}, ${paths.length} path(s) to ${serverText}`)
   announceControl(control, log)
   const signal = await untilSignal()
   log.info(`${signal}: shutting down`)
+  await operations.close()
   client.close()
   await control?.close()
 }

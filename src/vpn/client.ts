@@ -58,6 +58,8 @@ export interface VpnClientOptions {
   paths: ClientPathOptions[]
   tun: { name?: string, addresses?: string[], mtuBytes?: number }
   scheduler?: SchedulerKind
+  /** Pace each path's sends to its estimated rate (see PeerOptions.pacing). */
+  pacing?: boolean
   tunables?: Partial<VpnTunables>
   log?: Logger
   clock?: Clock
@@ -117,6 +119,7 @@ export class VpnClient {
         deliver: (packet, offset, length) => { this.tun.write(offset === 0 ? packet : packet.subarray(offset), length) },
       }, {
         scheduler: options.scheduler ?? 'auto',
+        pacing: options.pacing === true,
         mtuBytes: this.mtuBytes,
         fixedMtu: options.tun.mtuBytes !== undefined,
         onInnerMtu: (mtu) => this.onInnerMtu(mtu),
@@ -182,6 +185,7 @@ export class VpnClient {
       this.flush()
     }
     clearInterval(this.timer)
+    clearTimeout(this.paceTimer)
     for (const s of this.sockets) s.close()
     this.tun?.close()
     this.peer?.session?.wipe()
@@ -228,7 +232,22 @@ export class VpnClient {
   }
 
   private flush (): void {
+    this.armPacing(this.peer.releasePaced(this.clock.now()))
     for (const batch of this.batches) batch.flush()
+  }
+
+  private paceTimer: NodeJS.Timeout | undefined
+  private paceAtMs = Infinity
+
+  /** Wakes up for the next paced release when it comes before the next tick. */
+  private armPacing (nextMs: number): void {
+    if (!(nextMs < this.paceAtMs) || !Number.isFinite(nextMs)) return
+    clearTimeout(this.paceTimer)
+    this.paceAtMs = nextMs
+    this.paceTimer = setTimeout(() => {
+      this.paceAtMs = Infinity
+      this.flush()
+    }, Math.max(0, nextMs - this.clock.now()))
   }
 
   private onUdpBatch (socket: UdpSocket, pathId: number, count: number): void {

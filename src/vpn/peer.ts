@@ -20,6 +20,7 @@ import {
   IPV4_UDP_HEADER_BYTES, IPV6_UDP_HEADER_BYTES, writeDataHeader,
 } from './wire.js'
 import { PmtuSearch, IPV4_MIN_MTU, IPV6_MIN_MTU } from './pmtu.js'
+import { PaceQueue } from './pace-queue.js'
 
 export interface PeerIo {
   /** Sends datagram[0, length) on path `pathId` (to its last known address). */
@@ -50,6 +51,8 @@ export interface PeerOptions {
   fixedMtu?: boolean
   /** The inner MTU every usable path carries changed (the owner sets the TUN's MTU). */
   onInnerMtu?: (mtuBytes: number) => void
+  /** Hold bursts for each path's pacer (helps shallow bottleneck buffers; costs throughput on fast unshaped links). */
+  pacing?: boolean
   /** Inner packets kept for repair (a ring; our choice: 4096, about 6 MiB at a 1500-byte MTU). */
   repairUnits?: number
   log: Logger
@@ -71,6 +74,8 @@ export interface PeerCounters {
 
 const PROBE_BYTES = 64
 const MAX_PATHS = 256
+/** Our choice (as the simulator): a path may take this many bytes at once before pacing holds packets back. */
+const PACING_BURST_BYTES = 3000
 /** Our choice: packets that may wait for a path with room (about 5 ms at 1 Gbit/s, 200 ms at 20 Mbit/s). */
 const WAIT_CAPACITY = 512
 
@@ -106,6 +111,8 @@ export class Peer {
   readonly pmtu: (PmtuSearch | undefined)[] = new Array<PmtuSearch | undefined>(MAX_PATHS)
   private readonly ipUdpBytes: Uint8Array = new Uint8Array(MAX_PATHS)
   private innerMtu = 0
+  /** Per path: sealed datagrams held until the path's pacer lets them go. */
+  private readonly paceQueues: (PaceQueue | undefined)[] = new Array<PaceQueue | undefined>(MAX_PATHS)
 
   constructor (private readonly io: PeerIo, private readonly options: PeerOptions, paths: readonly PathSpec[] = []) {
     this.scheduler = createScheduler(options.scheduler, options.random)
@@ -135,11 +142,13 @@ export class Peer {
       ...(spec.preference ? { preference: spec.preference } : {}),
       ...(spec.txCapBitsPerSec ? { txCapBitsPerSec: spec.txCapBitsPerSec } : {}),
       ...(spec.weight ? { weight: spec.weight } : {}),
+      isPaced: this.options.pacing === true,
       ...(this.options.probeIntervalMs !== undefined ? { probeIntervalMs: this.options.probeIntervalMs } : {}),
       ...(this.options.downFloorMs !== undefined ? { downFloorMs: this.options.downFloorMs } : {}),
     })
     this.byId[spec.id] = path
     this.receivers[spec.id] = new PathReceiver()
+    this.paceQueues[spec.id] = new PaceQueue(this.scratch.length)
     const headers = spec.isIpv6 ? IPV6_UDP_HEADER_BYTES : IPV4_UDP_HEADER_BYTES
     this.ipUdpBytes[spec.id] = headers
     const fixedOuter = this.options.mtuBytes + DATA_OVERHEAD_BYTES + headers
@@ -211,7 +220,28 @@ export class Peer {
     this.session!.seal(d, total)
     this.counters.txPackets++
     this.counters.txBytes += length
-    this.io.send(path.id, d, total)
+    // Paced (outside rate startup, when the rate is not known yet): a burst waits here for the
+    // path's pacer instead of overflowing the bottleneck's buffer. The stamp stays the hand-over
+    // time: the wait is part of the path's delay, as the model counts it.
+    const queue = this.paceQueues[path.id]!
+    const releaseMs = !path.isPaced || path.rate.inStartup ? nowMs : Math.max(queue.lastReleaseMs, path.pacer.sendTimeMs(length, PACING_BURST_BYTES, nowMs))
+    queue.lastReleaseMs = releaseMs
+    if (releaseMs <= nowMs && queue.size === 0) this.io.send(path.id, d, total)
+    else if (queue.isFull) { this.releasePaced(Infinity); this.io.send(path.id, d, total) }
+    else queue.push(d, total, releaseMs)
+  }
+
+  /** Sends paced datagrams that are due; returns the next release time (Infinity when none wait). */
+  releasePaced (nowMs: number): number {
+    let next = Infinity
+    for (let i = 0; i < this.active.length; i++) {
+      const id = this.active[i]!.id
+      const queue = this.paceQueues[id]!
+      if (queue.size === 0) continue
+      queue.release(nowMs, (datagram, length) => this.io.send(id, datagram, length))
+      if (queue.nextReleaseMs < next) next = queue.nextReleaseMs
+    }
+    return next
   }
 
   private resend (nowMs: number): void {
@@ -394,6 +424,7 @@ export class Peer {
   // ---- housekeeping (every few ms)
 
   tick (nowMs: number): void {
+    this.releasePaced(nowMs)
     this.drainWaiting(nowMs)
     for (let i = 0; i < this.active.length; i++) {
       const path = this.active[i]!

@@ -35,6 +35,7 @@ export interface VpnServerOptions {
   peers: ServerPeerConfig[]
   tun: { name?: string, addresses?: string[], mtuBytes?: number }
   scheduler?: SchedulerKind
+  pacing?: boolean
   tunables?: Partial<VpnTunables>
   maxClients?: number
   log?: Logger
@@ -123,6 +124,7 @@ export class VpnServer {
   close (): void {
     if (this.timer !== undefined) this.log.info(`ttt server closing: ${this.summary()}`)
     clearInterval(this.timer)
+    clearTimeout(this.paceTimer)
     this.socket.close()
     this.tun.close()
     for (const c of this.clients.values()) c.peer.session?.wipe()
@@ -159,7 +161,25 @@ export class VpnServer {
       if (client === undefined) { this.countNoRoute(); continue }
       client.peer.sendInner(arena, at, length, now)
     }
+    this.flush()
+  }
+
+  private paceTimer: NodeJS.Timeout | undefined
+  private paceAtMs = Infinity
+
+  /** Releases paced datagrams that are due, sends the batch, and wakes up for the next release. */
+  private flush (): void {
+    const now = this.clock.now()
+    let next = Infinity
+    for (const client of this.clients.values()) next = Math.min(next, client.peer.releasePaced(now))
     this.batch.flush()
+    if (!(next < this.paceAtMs) || !Number.isFinite(next)) return
+    clearTimeout(this.paceTimer)
+    this.paceAtMs = next
+    this.paceTimer = setTimeout(() => {
+      this.paceAtMs = Infinity
+      this.flush()
+    }, Math.max(0, next - now))
   }
 
   private noRoute = 0
@@ -196,7 +216,7 @@ export class VpnServer {
       else if (type === DatagramType.Init) this.onInit(d, i, now)
       else this.count('malformed', sourceOf(addrs, i), `malformed datagram (type ${type ?? 'none'}, ${d.length} bytes)`)
     }
-    this.batch.flush()
+    this.flush()
   }
 
   private onInit (d: Buffer, slot: number, now: number): void {
@@ -240,6 +260,7 @@ export class VpnServer {
         deliver: (packet, offset, length) => { this.tun.write(offset === 0 ? packet : packet.subarray(offset), length) },
       }, {
         scheduler: this.options.scheduler ?? 'auto',
+        pacing: this.options.pacing === true,
         mtuBytes: this.mtuBytes,
         fixedMtu: this.options.tun.mtuBytes !== undefined,
         onInnerMtu: (mtu) => this.onInnerMtu(client, mtu),
@@ -343,7 +364,7 @@ export class VpnServer {
       }
     }
     for (const client of this.clients.values()) client.peer.tick(now)
-    this.batch.flush()
+    this.flush()
   }
 }
 
