@@ -13,9 +13,10 @@ import { UsageError } from '../src/errors.js'
 
 /**
  * number: a TOML number (seconds, counts, bytes); size: a number of bytes or a string such as
- * "256k"; string; list: a string or an array of strings (repeatable options).
+ * "256k"; string; list: a string or an array of strings (repeatable options); boolean: a switch
+ * such as `--pace` (`pace = true`; false leaves it off).
  */
-export type ConfigKind = 'number' | 'size' | 'string' | 'list'
+export type ConfigKind = 'number' | 'size' | 'string' | 'list' | 'boolean'
 
 /** Valid keys of one command and the kind of value each takes. */
 export type ConfigSpec = Readonly<Record<string, ConfigKind>>
@@ -47,6 +48,7 @@ const tttCommon: ConfigSpec = {
   mtu: 'number',
   scheduler: 'string',
   rekey: 'number',
+  pace: 'boolean',
   ...operations,
 }
 
@@ -64,6 +66,7 @@ const expected: Record<ConfigKind, string> = {
   size: 'a number of bytes or a size string (e.g. 262144 or "256k")',
   string: 'a string (in double quotes)',
   list: 'a string or an array of strings (e.g. ["a", "b"])',
+  boolean: 'true or false',
 }
 
 /** "rekey-interval" → "rekeyInterval", the key cac gives the flag. */
@@ -93,6 +96,8 @@ function checkValue (kind: ConfigKind, value: unknown): unknown {
     case 'list':
       if (typeof value === 'string') return [value]
       return Array.isArray(value) && value.every((v) => typeof v === 'string') ? [...value] : undefined
+    case 'boolean':
+      return typeof value === 'boolean' ? value : undefined
   }
 }
 
@@ -123,6 +128,7 @@ export function parseConfig (text: string, command: ConfigCommand, source: strin
     }
     const checked = checkValue(kind, value)
     if (checked === undefined) throw new UsageError(`config ${source}: "${key}" takes ${expected[kind]}, not ${describe(value)}`)
+    if (checked === false) continue // a switch left off, as when the flag is absent
     out[flagKey(key)] = checked
   }
   return out
