@@ -11,7 +11,7 @@
  * Prints a table, writes a plot per run into bench/out/ (goodput and per-link rates from the lab's
  * counters) and the "## VPN bonding (node dist/bench/bonding.js)" section of BENCHMARKS.md.
  *
- *   node dist/bench/bonding.js [--seconds 15] [--no-markdown] [--only SUBSTRING]
+ *   node dist/bench/bonding.js [--seconds 15] [--idle-ms 1000] [--no-markdown] [--only SUBSTRING]
  * (--only runs the matching runs alone and prints their lines, no table or markdown)
  */
 import { readFileSync, writeFileSync } from 'node:fs'
@@ -36,6 +36,8 @@ const L2: LinkConfig = { delayMs: 60, rateMbit: 10, queuePkts: 100 }
 const PORT = 5000
 const INNER = '10.9.0.1'
 const SAMPLE_MS = 50
+/** Idle time between the session coming up and the flow starting. */
+const IDLE_MS = opt('idle-ms', 1000)
 
 let lab: Lab
 let key: string
@@ -43,7 +45,7 @@ let key: string
 interface Sample { tMs: number, up: number[] }
 
 /** Samples the lab's per-link client->server byte counters every SAMPLE_MS until stopped. */
-function sampler (t0Ns: bigint): { stop: () => Promise<Sample[]> } {
+function sampler (t0Ns: bigint): { stop: () => Promise<Sample[]>, samples: () => Sample[] } {
   const samples: Sample[] = []
   let running = true
   const loop = (async () => {
@@ -53,7 +55,7 @@ function sampler (t0Ns: bigint): { stop: () => Promise<Sample[]> } {
       await sleep(SAMPLE_MS)
     }
   })()
-  return { stop: async () => { running = false; await loop; return samples } }
+  return { stop: async () => { running = false; await loop; return samples }, samples: () => samples }
 }
 
 function linkSeries (samples: Sample[]): Series[] {
@@ -69,11 +71,13 @@ async function tunnel (paths: number[]): Promise<Tunnel> {
   await server.waitFor(/listening/)
   const client = startTttClient(lab.namespaces.client, `${lab.serverAddress}:${PORT}`, '10.9.0.2/24', paths.map((i) => lab.clientAddress(i)), { key })
   await client.waitFor(/session with .* up/)
-  await sleep(1000)   // a few probe rounds: RTTs known before the flow starts
+  await sleep(IDLE_MS)   // a few probe rounds: RTTs known before the flow starts
   return { server, client }
 }
 async function close (t: Tunnel): Promise<{ client: Closing, server: Closing }> {
-  return { client: await stopTtt(t.client), server: await stopTtt(t.server) }
+  // The server first: a client's Close makes the server drop that client and its counters.
+  const server = await stopTtt(t.server)
+  return { client: await stopTtt(t.client), server }
 }
 
 interface GoodputRun {
@@ -132,15 +136,40 @@ async function failover (name: string, seconds: number, cutAtS: number, restoreA
   await sink.waitFor(/^listening/)
   const load = loadAverage()
   let t0 = lab.nowNs()
+  let s: ReturnType<typeof sampler>
+  let source: NsProcess
+  let restoreNs: bigint
   if (cutAtS < 0) {
     await lab.cut(1)
     await sleep(-cutAtS * 1000)  // idle with l2 dead
     t0 = lab.nowNs()
-  } else await lab.cut(1, t0 + BigInt(Math.round(cutAtS * 1e9)))
-  const restoreNs = t0 + BigInt(Math.round(restoreAtS * 1e9))
-  await lab.restore(1, restoreNs)
-  const s = sampler(t0)
-  const source = NsProcess.spawn('tcp-flow source', lab.namespaces.client, process.execPath, [tcpFlow, 'source', INNER, '7000', String(seconds)])
+    restoreNs = t0 + BigInt(Math.round(restoreAtS * 1e9))
+    await lab.restore(1, restoreNs)
+    s = sampler(t0)
+    source = NsProcess.spawn('tcp-flow source', lab.namespaces.client, process.execPath, [tcpFlow, 'source', INNER, '7000', String(seconds)])
+  } else {
+    // Under load: the cut must hit a path that carries part of the flow, so it comes once l2 has
+    // carried >= 2 Mbit/s over the last 0.5 s, but not before cutAtS nor after cutAtS + 6 s;
+    // the restore follows restoreAtS - cutAtS later.
+    s = sampler(t0)
+    source = NsProcess.spawn('tcp-flow source', lab.namespaces.client, process.execPath, [tcpFlow, 'source', INNER, '7000', String(seconds)])
+    let l2Busy = false
+    for (;;) {
+      await sleep(SAMPLE_MS)
+      const sinceS = Number(lab.nowNs() - t0) / 1e9
+      const xs = s.samples()
+      const last = xs[xs.length - 1]
+      const back = xs.find((x) => last !== undefined && x.tMs >= last.tMs - 500)
+      l2Busy = last !== undefined && back !== undefined && last.tMs > back.tMs && (last.up[1]! - back.up[1]!) * 8 / ((last.tMs - back.tMs) / 1000) >= 2e6
+      if ((sinceS >= cutAtS && l2Busy) || sinceS >= cutAtS + 6) break
+    }
+    const cutNs = lab.nowNs()
+    await lab.cut(1)
+    restoreNs = cutNs + BigInt(Math.round((restoreAtS - cutAtS) * 1e9))
+    await lab.restore(1, restoreNs)
+    cutAtS = Number(cutNs - t0) / 1e9
+    if (!l2Busy) console.log(`  ${name}: l2 never carried 2 Mbit/s before the cut`)
+  }
   const killer = setTimeout(() => { source.kill(); sink.kill() }, (seconds + 20) * 1000)
   const code = await source.exited
   await Promise.race([sink.exited, sleep(5000)])
@@ -214,7 +243,7 @@ async function main (): Promise<void> {
     if (wanted('bonded, 5% loss on l2')) runs.push(await goodput('bonded, 5% loss on l2', [0, 1]))
     await lab.set(1, { lossPct: 0 })
     const fails: FailoverRun[] = []
-    if (wanted('failover under load')) fails.push(await failover('failover under load', SECONDS, 4, 9))
+    if (wanted('failover under load')) fails.push(await failover('failover under load', SECONDS + 5, 4, 9))
     if (wanted('failover while idle')) fails.push(await failover('failover while idle', SECONDS, -1, 5))
     for (const r of [...runs, ...fails]) console.log(`  ${r.name}: ${counters(r)}`)
     if (only !== undefined) return

@@ -55,8 +55,8 @@ async function main (): Promise<void> {
         const r = await iperfClient(c, '10.9.0.1', 5201, ['-t', String(SECONDS), '-i', '0.5'])
         const cpu1 = [client.cpuSeconds(), server.cpuSeconds()]
         await srv.exited
+        const sv = await stopTtt(server)   // first: a client's Close makes the server forget its counters
         const cl = await stopTtt(client)
-        const sv = await stopTtt(server)
         rows.push({ name: 'ttt', r, cpuClient: cpu1[0]! - cpu0[0]!, cpuServer: cpu1[1]! - cpu0[1]!, load, rttMs: p.avgMs, client: cl, server: sv })
       }
     }
