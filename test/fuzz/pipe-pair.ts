@@ -1,0 +1,88 @@
+// A pipe session over FakeSockets: a real initiator and responder SecureChannel, each with a Multiplexer.
+import { SecureChannel, type HelloDecision, type ChannelTimings } from '../../src/pipe/channel.js'
+import { Multiplexer } from '../../src/pipe/mux.js'
+import { acceptHandshake } from '../../src/crypto/handshake.js'
+import { SESSION_PROLOGUE, HelloPurpose, decodeHello, encodeHello, encodeWelcome } from '../../src/pipe/hello.js'
+import { FakeClock } from '../../src/clock.js'
+import { silentLogger } from '../../src/log.js'
+import type { FrameType } from '../../src/pipe/frame.js'
+import { FakeSocket } from './fake-socket.js'
+
+export const pairTimings: ChannelTimings = { rekeyIntervalMs: 1e12, keepaliveMs: 1e12, rekeyGraceMs: 1000, handshakeTimeoutMs: 1e12 }
+export const SERVER_MAX_STREAMS = 16
+export const SERVER_WINDOW_BYTES = 65_536
+export const SERVER_SESSION_BUFFER_BYTES = 1 << 20
+
+export interface Side {
+  channel: SecureChannel
+  mux: Multiplexer
+  socket: FakeSocket
+  /** Stream frames the channel handed up (after authentication). */
+  frames: number
+  closed: boolean
+  error: Error | undefined
+}
+
+/** The responder's decision, as PipeServer.decide makes it (without rate limit and replay guard). */
+export function decideWith (psk: Uint8Array, mux: () => Multiplexer): (message1: Buffer) => HelloDecision {
+  return (message1) => {
+    const response = acceptHandshake([psk], SESSION_PROLOGUE, message1)
+    if (response === null) return { accept: false, kind: 'handshake', reason: 'wrong key' }
+    let hello
+    try { hello = decodeHello(response.payload) } catch (err) { return { accept: false, kind: 'handshake', reason: (err as Error).message } }
+    const { message2, secrets } = response.reply(encodeWelcome({ sessionId: Buffer.alloc(8, 1), streamWindowBytes: SERVER_WINDOW_BYTES }))
+    mux().setPeerWindow(hello.streamWindowBytes)
+    return { accept: true, secrets, psk, message2, peerPayload: response.payload }
+  }
+}
+
+function side (socket: FakeSocket, connectTarget: boolean, make: (mux: Multiplexer, s: Side) => SecureChannel): Side {
+  const s = { socket, frames: 0, closed: false, error: undefined } as Side
+  const mux = new Multiplexer({
+    localWindowBytes: SERVER_WINDOW_BYTES,
+    maxStreams: SERVER_MAX_STREAMS,
+    sessionBufferBytes: SERVER_SESSION_BUFFER_BYTES,
+    log: silentLogger,
+    ...(connectTarget ? { connectTarget: () => ({ socket: new FakeSocket().asSocket(), description: 'fake target' }) } : {}),
+  }, {
+    onOpen () {},
+    onClose (_m, error) { s.closed = true; s.error = error },
+  })
+  const onFrame = mux.onFrame.bind(mux)
+  mux.onFrame = (type: FrameType, streamId: number, payload: Buffer) => { s.frames++; onFrame(type, streamId, payload) }
+  s.mux = mux
+  s.channel = make(mux, s)
+  mux.attach(s.channel)
+  return s
+}
+
+export function responder (socket: FakeSocket, psk: Uint8Array, clock = new FakeClock(1)): Side {
+  let muxRef: Multiplexer | undefined
+  return side(socket, true, (mux) => {
+    muxRef = mux
+    return new SecureChannel(socket.asSocket(), { kind: 'responder', decide: decideWith(psk, () => muxRef!) }, mux, pairTimings, clock, silentLogger, 'fuzz server')
+  })
+}
+
+export function helloPayload (streamWindowBytes = SERVER_WINDOW_BYTES): Buffer {
+  return encodeHello({ purpose: HelloPurpose.NewSession, timestamp: Buffer.alloc(12, 3), clientId: Buffer.alloc(16, 4), streamWindowBytes })
+}
+
+export function initiator (socket: FakeSocket, psk: Uint8Array, clock = new FakeClock(1)): Side {
+  return side(socket, false, (mux) => new SecureChannel(socket.asSocket(), { kind: 'initiator', psk, prologue: SESSION_PROLOGUE, helloPayload: helloPayload() }, mux, pairTimings, clock, silentLogger, 'fuzz client'))
+}
+
+/** Runs every pending delivery (microtasks) and what they trigger. */
+export async function settle (): Promise<void> {
+  await new Promise<void>((resolve) => setImmediate(resolve))
+}
+
+/** A connected pair with the handshake done, over FakeSockets. */
+export async function pipePair (psk: Uint8Array): Promise<{ client: Side, server: Side }> {
+  const [a, b] = FakeSocket.pair()
+  const server = responder(b, psk)
+  const client = initiator(a, psk)
+  await settle()
+  if (!client.channel.isOpen || !server.channel.isOpen) throw new Error('fixture: pipe handshake did not complete')
+  return { client, server }
+}
