@@ -14,6 +14,7 @@ const TIME_LIMIT_MS = 1000
 export const pipeChannelTarget: FuzzTarget = {
   name: 'pipe-channel',
   about: 'responder SecureChannel on raw/mutated handshake bytes: no escape, fails only with ProtocolError, opens only on an intact hello; a good session alongside still works',
+  slow: true,
   async create () {
     const psk = generateKey()
     const hellos = Array.from({ length: 8 }, (_, i) => encodeHandshakeRecord(RecordType.Hello, new HandshakeInitiator(psk, SESSION_PROLOGUE, helloPayload(4096 + i)).message1))

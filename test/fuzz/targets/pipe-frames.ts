@@ -30,6 +30,7 @@ const frameArb = fc.record({
 export const pipeFramesTarget: FuzzTarget = {
   name: 'pipe-frames',
   about: 'sealed frames with the right keys (random type/stream/payload) and mutated sealed records: no escape, only ProtocolError, a changed record is never accepted, streams and buffers stay bounded',
+  slow: true,
   async create () {
     const psk = generateKey()
     let pair = await pipePair(psk)

@@ -19,6 +19,7 @@ function differsOnlyBefore (a: Buffer, b: Buffer, clearBytes: number): boolean {
 export const vpnHandshakeTarget: FuzzTarget = {
   name: 'vpn-handshake',
   about: 'readInit/InitHandshake.finish: never throw; a mutated INIT or RESPONSE authenticates only if its Noise bytes are intact',
+  slow: true,
   create () {
     const psk = generateKey()
     const otherPsk = generateKey()
