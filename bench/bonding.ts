@@ -178,7 +178,10 @@ async function failover (name: string, seconds: number, cutAtS: number, restoreA
   const samples = await s.stop()
   const closing = await close(t)
   const out = JSON.parse(sink.lines.find((l) => l.startsWith('{'))!) as { bytes: number, firstNs: string, gaps: Array<[string, number]>, bins: number[] }
-  const [gapAt, gapMs] = out.gaps[0] ?? ['0', 0]
+  // The flow's last gap (the source stopping at its deadline) is not a stall.
+  const endS = Number(BigInt(out.firstNs) - t0) / 1e9 + seconds - 0.3
+  const gaps = out.gaps.map(([at, ms]) => [Number(BigInt(at) - t0) / 1e9, ms] as [number, number]).filter(([atS]) => atS < endS)
+  const [gapAtS, gapMs] = gaps[0] ?? [0, 0]
   // Recovery: the first sample after the restore in which l2 carried at least 10 full packets' worth.
   const restoreMs = Number(restoreNs - t0) / 1e6
   let recoveryMs = NaN
@@ -204,7 +207,7 @@ async function failover (name: string, seconds: number, cutAtS: number, restoreA
   writeSvgPlot(`${outDir}bonding-${slug(name)}.svg`, `${name}: longest stall ${gapMs.toFixed(0)} ms`, 'Mbit/s', series,
     [{ x: cutS, label: cutAtS < 0 ? 'l2 cut (since idle)' : 'l2 cut' }, { x: restoreMs / 1000, label: 'restore' }])
   const run: FailoverRun = {
-    name, l2BeforeMbit, l2AfterMbit, survived: code === 0 && out.bytes > 0, longestStallMs: gapMs, stallAtS: Number(BigInt(gapAt) - t0) / 1e9, recoveryMs, bytes: out.bytes, load, ...closing,
+    name, l2BeforeMbit, l2AfterMbit, survived: code === 0 && out.bytes > 0, longestStallMs: gapMs, stallAtS: gapAtS, recoveryMs, bytes: out.bytes, load, ...closing,
     cutAtS: cutS, restoreAtS: restoreMs / 1000,
   }
   console.log(`  ${name}: survived ${run.survived}, longest stall ${gapMs.toFixed(0)} ms at ${run.stallAtS.toFixed(2)} s, l2 back ${recoveryMs.toFixed(0)} ms after restore, l2 ${l2BeforeMbit.toFixed(1)} Mbit/s before the cut and ${l2AfterMbit.toFixed(1)} after the restore, load ${load}`)

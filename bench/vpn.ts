@@ -20,6 +20,8 @@ const outDir = fileURLToPath(new URL('../../bench/out/', import.meta.url))
 
 interface Row { name: string, r: IperfResult, cpuClient: number, cpuServer: number, load: string, rttMs: number, client?: Closing, server?: Closing }
 
+function median (xs: number[]): number { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] ?? NaN }
+
 async function main (): Promise<void> {
   if (process.getuid?.() !== 0) { console.error('bench/vpn: needs root (network namespaces, TUN)'); process.exit(2) }
   const star = VethStar.create(1)
@@ -34,11 +36,11 @@ async function main (): Promise<void> {
       // bare veth
       {
         const load = loadAverage()
-        const p = await ping(c, star.hubAddress(0), 5, 0.1)
+        const p = await ping(c, star.hubAddress(0), 20, 0.05)
         const srv = await iperfServer(s, star.hubAddress(0), 5201)
         const r = await iperfClient(c, star.hubAddress(0), 5201, ['-t', String(SECONDS), '-i', '0.5'])
         await srv.exited
-        rows.push({ name: 'bare veth', r, cpuClient: NaN, cpuServer: NaN, load, rttMs: p.avgMs })
+        rows.push({ name: 'bare veth', r, cpuClient: NaN, cpuServer: NaN, load, rttMs: median(p.rtts) })
       }
       // through ttt
       {
@@ -47,7 +49,7 @@ async function main (): Promise<void> {
         await server.waitFor(/listening/)
         const client = startTttClient(c, `${star.hubAddress(0)}:5000`, '10.9.0.2/24', [star.spokeAddress(0)], { key })
         await client.waitFor(/session with .* up/)
-        const p = await ping(c, '10.9.0.1', 5, 0.1)
+        const p = await ping(c, '10.9.0.1', 20, 0.05)
         const srv = await iperfServer(s, '10.9.0.1', 5201)
         await sleep(200)
         const load = loadAverage()
@@ -57,14 +59,14 @@ async function main (): Promise<void> {
         await srv.exited
         const sv = await stopTtt(server)   // first: a client's Close makes the server forget its counters
         const cl = await stopTtt(client)
-        rows.push({ name: 'ttt', r, cpuClient: cpu1[0]! - cpu0[0]!, cpuServer: cpu1[1]! - cpu0[1]!, load, rttMs: p.avgMs, client: cl, server: sv })
+        rows.push({ name: 'ttt', r, cpuClient: cpu1[0]! - cpu0[0]!, cpuServer: cpu1[1]! - cpu0[1]!, load, rttMs: median(p.rtts), client: cl, server: sv })
       }
     }
   } finally {
     cleanup()
   }
 
-  const header = ['path', 'Mbit/s (recv)', 'retransmits', 'idle RTT ms', 'ttt CPU s (client+server)', 'CPU s per Gbit', 'load (1/5/15)']
+  const header = ['path', 'Mbit/s (recv)', 'retransmits', 'idle RTT ms (median of 20)', 'ttt CPU s (client+server)', 'CPU s per Gbit', 'load (1/5/15)']
   const body = rows.map((row) => {
     const gbit = row.r.receivedBps * row.r.seconds / 1e9
     const cpu = row.cpuClient + row.cpuServer
