@@ -8,7 +8,8 @@ import { silentLogger } from '../../src/log.js'
 import type { FrameType } from '../../src/pipe/frame.js'
 import { FakeSocket } from './fake-socket.js'
 
-export const pairTimings: ChannelTimings = { rekeyIntervalMs: 1e12, keepaliveMs: 1e12, rekeyGraceMs: 1000, handshakeTimeoutMs: 1e12 }
+// Long enough never to fire under the frozen FakeClock, short enough for a 32-bit setInterval (tick = min / 4).
+export const pairTimings: ChannelTimings = { rekeyIntervalMs: 1e9, keepaliveMs: 1e9, rekeyGraceMs: 1000, handshakeTimeoutMs: 1e9 }
 export const SERVER_MAX_STREAMS = 16
 export const SERVER_WINDOW_BYTES = 65_536
 export const SERVER_SESSION_BUFFER_BYTES = 1 << 20
