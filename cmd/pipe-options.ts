@@ -52,6 +52,7 @@ export function tunablesFromFlags (flags: PipeFlags): PipeTunables {
   if (flags.maxSessions !== undefined) t.maxSessions = parseCount(flags.maxSessions, '--max-sessions')
   if (flags.handshakeRate !== undefined) {
     t.handshakesPerSecond = parseSeconds(flags.handshakeRate, '--handshake-rate')
+    if (t.handshakesPerSecond > 500_000) throw new UsageError('--handshake-rate must be from 0.01 to 500000')
     t.handshakeBurst = Math.max(1, Math.ceil(t.handshakesPerSecond * 2))
   }
   if (flags.reconnectMax !== undefined) t.reconnectMaxMs = parseSeconds(flags.reconnectMax, '--reconnect-max') * 1000

@@ -9,7 +9,9 @@ export function parseRate (text: string, what: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*(bit|kbit|mbit|gbit)?(?:\/s|ps)?$/i.exec(text.trim())
   if (!m) throw new UsageError(`${what}: "${text}" is not a rate such as 20mbit, 800kbit or 1gbit`)
   const scale = { bit: 1, kbit: 1e3, mbit: 1e6, gbit: 1e9 }[(m[2] ?? 'bit').toLowerCase() as 'bit']
-  return Math.round(Number(m[1]) * scale)
+  const rate = Math.round(Number(m[1]) * scale)
+  if (!Number.isFinite(rate) || rate > 1e12) throw new UsageError(`${what}: "${text}" is more than 1000gbit`)
+  return rate
 }
 
 /** `--path ADDR[,backup][,rate=20mbit][,weight=3]` */
@@ -24,7 +26,7 @@ export function parsePathSpec (text: string): ClientPathOptions {
     else if (name === 'rate' && value !== undefined) path.txCapBitsPerSec = parseRate(value, `--path ${address} rate`)
     else if (name === 'weight' && value !== undefined) {
       const weight = Number(value)
-      if (!(weight > 0)) throw new UsageError(`--path ${address}: weight must be a number above 0 (got "${value}")`)
+      if (!(weight > 0) || !Number.isFinite(weight)) throw new UsageError(`--path ${address}: weight must be a number above 0 (got "${value}")`)
       path.weight = weight
     } else throw new UsageError(`--path ${address}: unknown option "${option}" (use backup, rate=20mbit or weight=N)`)
   }

@@ -56,7 +56,9 @@ export class AeadKey {
 
   /** Opens what `sealRange` sealed, in place; false (and no usable plaintext) if it does not authenticate. */
   openRange (buf: Uint8Array, adStart: number, adEnd: number, textEnd: number, counter: number): boolean {
-    if (textEnd + TAG_BYTES > buf.length || adEnd > textEnd) return false
+    // The counter comes off the wire before authentication: one we would never send (>= 2^53)
+    // is simply a forgery, not a reason to throw.
+    if (textEnd + TAG_BYTES > buf.length || adEnd > textEnd || !Number.isSafeInteger(counter) || counter < 0) return false
     if (this.native !== undefined) return this.native.openInPlace(buf, adStart, adEnd, textEnd, counter)
     return this.openInPlace(buf.subarray(adStart, adEnd), buf.subarray(adEnd, textEnd), buf.subarray(textEnd, textEnd + TAG_BYTES), counter)
   }
@@ -71,6 +73,7 @@ export class AeadKey {
 
   /** Decrypts `text` in place; returns false (leaving garbage in `text`) if authentication fails. */
   openInPlace (ad: Uint8Array, text: Uint8Array, tag: Uint8Array, counter: number): boolean {
+    if (!Number.isSafeInteger(counter) || counter < 0) return false
     writeNonce(this.nonce, counter)
     try {
       sodium.crypto_aead_chacha20poly1305_ietf_decrypt_detached(text, null, text, tag, ad, this.nonce, this.key)

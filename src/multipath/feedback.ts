@@ -79,14 +79,15 @@ export class PathReceiver {
   onPacket (stamp: PathStamp, bytes: number, nowMs: number, isProbe = false): void {
     const seq = stamp.pathSeq
     if (seq > this.highestSeq) {
-      for (let missing = this.highestSeq + 1; missing < seq; missing++) {
-        if (this.nackCount < MAX_NACKS_PER_FEEDBACK) {
-          this.nacks[this.nackCount] = missing
-          this.nackRepeats[this.nackCount++] = NACK_REPEATS
-        } else {
-          this.nacksDropped++
-        }
+      // Nack what fits in one feedback and count the rest without visiting each number: a far
+      // jump (a peer's bug or malice) must cost O(1), not one turn per skipped sequence.
+      const firstMissing = this.highestSeq + 1
+      const listed = Math.max(0, Math.min(MAX_NACKS_PER_FEEDBACK - this.nackCount, seq - firstMissing))
+      for (let i = 0; i < listed; i++) {
+        this.nacks[this.nackCount] = firstMissing + i
+        this.nackRepeats[this.nackCount++] = NACK_REPEATS
       }
+      this.nacksDropped += Math.max(0, seq - firstMissing - listed)
       if (seq > this.highestSeq + 1 && this.highestSeq >= 0) this.urgent = true
       this.highestSeq = seq
       this.echoSeq = seq

@@ -76,6 +76,8 @@ export class ReorderBuffer<T> {
   push (bucketIndex: number, seq: number, item: T, nowMs: number): void {
     const b = this.buckets[bucketIndex]
     if (!b) throw new RangeError(`no reorder bucket ${bucketIndex}`)
+    // Sequences are non-negative integers; anything else (a wrapped or forged field) is dropped.
+    if (!Number.isSafeInteger(seq) || seq < 0) { this.stats.duplicates++; return }
     const slot = seq & this.mask
     if (seq < b.next) {
       if (b.skippedSeq[slot] === seq) {
@@ -103,7 +105,15 @@ export class ReorderBuffer<T> {
       this.stats.skipped += seq - this.mask - b.next
       b.next = seq - this.mask
     }
-    while (seq - b.next > this.mask) this.skipHole(b, bucketIndex, nowMs)
+    while (seq - b.next > this.mask) {
+      if (b.holding === 0) {
+        // Nothing left to deliver in between: jump, rather than skip one number at a time.
+        this.stats.skipped += seq - this.mask - b.next
+        b.next = seq - this.mask
+        break
+      }
+      this.skipHole(b, bucketIndex, nowMs)
+    }
     if (seq === b.next) { this.push(bucketIndex, seq, item, nowMs); return }
     b.items[slot] = item
     b.seqs[slot] = seq

@@ -2,7 +2,7 @@
  * Inner IP addresses for routing packets from the TUN to the right client, without allocating:
  * IPv4 addresses as unsigned 32-bit numbers, IPv6 as a string key only when needed.
  */
-import { isIPv4 } from 'node:net'
+import { isIPv4, isIPv6 } from 'node:net'
 
 export const enum IpVersion { V4 = 4, V6 = 6 }
 
@@ -34,17 +34,23 @@ export interface Prefix {
 }
 
 /** Parses `ADDR/BITS` (or a bare address as a host prefix). */
+function parseBits (text: string | undefined, max: number, whole: string): number {
+  if (text === undefined) return max
+  if (!/^\d{1,3}$/.test(text) || Number(text) > max) throw new RangeError(`bad prefix length in ${whole}`)
+  return Number(text)
+}
+
 export function parsePrefix (text: string): Prefix {
-  const [address = '', bitsText] = text.trim().split('/')
+  const parts = text.trim().split('/')
+  if (parts.length > 2) throw new RangeError(`not ADDRESS/BITS: ${text}`)
+  const [address = '', bitsText] = parts
   if (isIPv4(address)) {
-    const bits = bitsText === undefined ? 32 : Number(bitsText)
-    if (!Number.isInteger(bits) || bits < 0 || bits > 32) throw new RangeError(`bad prefix length in ${text}`)
+    const bits = parseBits(bitsText, 32, text)
     const value = address.split('.').reduce((acc, octet) => ((acc << 8) | Number(octet)) >>> 0, 0)
     const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0
     return { version: 4, v4: (value & mask) >>> 0, v6: Buffer.alloc(0), bits }
   }
-  const bits = bitsText === undefined ? 128 : Number(bitsText)
-  if (!Number.isInteger(bits) || bits < 0 || bits > 128) throw new RangeError(`bad prefix length in ${text}`)
+  const bits = parseBits(bitsText, 128, text)
   const v6 = ipv6Bytes(address)
   for (let i = 0; i < 16; i++) {
     const keep = Math.max(0, Math.min(8, bits - i * 8))
@@ -54,6 +60,13 @@ export function parsePrefix (text: string): Prefix {
 }
 
 export function ipv6Bytes (address: string): Buffer {
+  if (!isIPv6(address)) throw new RangeError(`not an IP address: ${address}`)
+  // An embedded IPv4 tail (::ffff:10.0.0.1) is two hex groups.
+  const v4Tail = /(\d+\.\d+\.\d+\.\d+)$/.exec(address)
+  if (v4Tail) {
+    const o = v4Tail[1]!.split('.').map(Number)
+    address = address.slice(0, -v4Tail[1]!.length) + `${((o[0]! << 8) | o[1]!).toString(16)}:${((o[2]! << 8) | o[3]!).toString(16)}`
+  }
   const [head = '', tail = ''] = address.split('::')
   const groups = (s: string): string[] => (s ? s.split(':') : [])
   const h = groups(head)

@@ -14,7 +14,7 @@ import { generateKey } from '../../src/crypto/key.js'
 import { vpnPair } from '../fuzz/vpn-pair.js'
 import { pipePair, settle } from '../fuzz/pipe-pair.js'
 
-test('VpnSession.open: a counter field of 2^53 or more is refused, not thrown (one spoofed datagram)', { todo: 'native AEAD throws RangeError before authentication; server.onUdpBatch does not catch it' }, () => {
+test('VpnSession.open: a counter field of 2^53 or more is refused, not thrown (one spoofed datagram)', () => {
   const { server } = vpnPair()
   const d = Buffer.alloc(SEALED_HEADER_BYTES + 2 + TAG_BYTES)
   d[0] = 3
@@ -23,7 +23,7 @@ test('VpnSession.open: a counter field of 2^53 or more is refused, not thrown (o
   assert.equal(server.open(d, d.length, 1), 'decrypt')
 })
 
-test('SecureChannel: a sealed record with a counter of 2^53 or more fails as ProtocolError(decrypt)', { todo: 'fails with the AEAD\'s RangeError, so the error is not counted by kind' }, async () => {
+test('SecureChannel: a sealed record with a counter of 2^53 or more fails as ProtocolError(decrypt)', async () => {
   const { client, server } = await pipePair(generateKey())
   let record: Buffer | undefined
   client.socket.tap = (bytes) => { record = bytes }
@@ -54,40 +54,40 @@ function timedMs (fn: () => void): number {
   return performance.now() - start
 }
 
-test('Peer.onMessage: a path sequence far ahead costs O(1), not one loop turn per skipped number', { todo: 'PathReceiver.onPacket loops from highestSeq+1 to seq (2^31 turns, ~8 s, for one authenticated datagram)' }, () => {
+test('Peer.onMessage: a path sequence far ahead costs O(1), not one loop turn per skipped number', () => {
   const peer = new Peer({ send () {}, deliver () {} }, { scheduler: 'auto', mtuBytes: 1500, log: silentLogger }, [{ id: 0, name: 'a' }])
   peer.session = vpnPair().server
   const d = dataMessage(0, 0, 0, 1 << 26) // 2^26 here to keep the test short; 2^31 - 1 is reachable
   assert.ok(timedMs(() => peer.onMessage(d, d.length, 1000)) < 50)
 })
 
-test('ReorderBuffer.push: a sequence far ahead while something is held costs O(held), not O(gap)', { todo: 'the skip loop steps one number at a time once the held items are delivered (2^31 turns, ~19 s, from one authenticated data message)' }, () => {
+test('ReorderBuffer.push: a sequence far ahead while something is held costs O(held), not O(gap)', () => {
   const reorder = new ReorderBuffer<number>({ deliver () {} })
   reorder.push(0, 5, 5, 0) // held behind a hole at 0..4
   assert.ok(timedMs(() => reorder.push(0, 1 << 26, 1, 1)) < 50)
 })
 
-test('ReorderBuffer.push: sequence -1 (wrapped 0xffffffff) is not taken for a skipped one', { todo: 'skippedSeq is filled with -1 as "none", so seq -1 counts as late and feeds hold time nowMs' }, () => {
+test('ReorderBuffer.push: sequence -1 (wrapped 0xffffffff) is not taken for a skipped one', () => {
   const reorder = new ReorderBuffer<number>({ deliver () {} })
   reorder.push(0, -1, 1, 1_000_000)
   assert.equal(reorder.stats.late, 0)
 })
 
-test('parsePrefix refuses malformed prefix lengths and addresses', { todo: 'bits read with Number(): "" is /0, "0x8", " 8", "8.0", "1e1" pass; a second "/" is ignored; "1::2::3" and "1:2:3:4:5:6:7:8::" pass' }, () => {
+test('parsePrefix refuses malformed prefix lengths and addresses', () => {
   for (const text of ['10.0.0.1/', '10.0.0.0/0x8', '10.0.0.0/ 8', '10.0.0.0/8.0', '10.0.0.0/1e1', '10.0.0.0/8/9', '1::2::3', '1:2:3:4:5:6:7:8::']) {
     assert.throws(() => parsePrefix(text), RangeError, text)
   }
 })
 
-test('parsePrefix accepts IPv6 with an embedded IPv4 tail', { todo: 'ipv6Bytes only reads hex groups' }, () => {
+test('parsePrefix accepts IPv6 with an embedded IPv4 tail', () => {
   assert.equal(parsePrefix('::ffff:10.0.0.1/128').bits, 128)
 })
 
-test('tunablesFromFlags: a --handshake-rate above 500000 names the flag', { todo: 'the derived burst fails with "handshakeBurst must be ..." (an internal field name)' }, () => {
+test('tunablesFromFlags: a --handshake-rate above 500000 names the flag', () => {
   assert.throws(() => tunablesFromFlags({ handshakeRate: 600_000 }), /^UsageError: --handshake-rate/)
 })
 
-test('parseRate and --path weight refuse infinite values', { todo: 'a 309-digit rate is Infinity; weight=Infinity and weight=1e400 pass "> 0"' }, () => {
+test('parseRate and --path weight refuse infinite values', () => {
   assert.throws(() => parseRate('9'.repeat(400), '--rate'))
   assert.throws(() => parsePathSpec('10.0.0.1,weight=Infinity'))
   assert.throws(() => parsePathSpec('10.0.0.1,rate=' + '9'.repeat(400)))
