@@ -259,9 +259,13 @@ export class VpnClient {
       const at = i * slotBytes
       const d = buf.subarray(at, at + lengths[i]!)
       const type = d[0]
-      if (type === DatagramType.Sealed) this.onSealed(d, now)
-      else if (type === DatagramType.Response) this.onResponse(d, pathId, now)
-      else this.count('malformed', `malformed datagram (type ${type}) on path ${pathId}: dropped`)
+      try {
+        if (type === DatagramType.Sealed) this.onSealed(d, now)
+        else if (type === DatagramType.Response) this.onResponse(d, pathId, now)
+        else this.count('malformed', `malformed datagram (type ${type}) on path ${pathId}: dropped`)
+      } catch (err) {
+        this.count('malformed', `datagram on path ${pathId} dropped after an internal error (${(err as Error).message})`)
+      }
     }
     this.flush()
   }

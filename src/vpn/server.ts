@@ -212,9 +212,14 @@ export class VpnServer {
       const at = i * slotBytes
       const d = buf.subarray(at, at + lengths[i]!)
       const type = d[0]
-      if (type === DatagramType.Sealed && d.length >= 6) this.onSealed(d, i, now)
-      else if (type === DatagramType.Init) this.onInit(d, i, now)
-      else this.count('malformed', sourceOf(addrs, i), `malformed datagram (type ${type ?? 'none'}, ${d.length} bytes)`)
+      try {
+        if (type === DatagramType.Sealed && d.length >= 6) this.onSealed(d, i, now)
+        else if (type === DatagramType.Init) this.onInit(d, i, now)
+        else this.count('malformed', sourceOf(addrs, i), `malformed datagram (type ${type ?? 'none'}, ${d.length} bytes)`)
+      } catch (err) {
+        // A bug must cost one datagram, never the server (and every other client with it).
+        this.count('malformed', sourceOf(addrs, i), `datagram dropped after an internal error (${(err as Error).message})`)
+      }
     }
     this.flush()
   }
