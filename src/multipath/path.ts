@@ -174,7 +174,7 @@ export class Path {
       this.delay.addSample(fb.echoTxTimeMs, fb.echoRxTimeMs, nowMs)
       const queueMs = this.delay.latestQueueDelayMs()
       if (queueMs > this.maxQueueSeenMs) this.maxQueueSeenMs = queueMs
-      this.checkQueueModel(this.sentQueueMs[slot]!, nowMs)
+      this.checkQueueModel(this.sentQueueMs[slot]!, this.sentBusy[slot] === 1, nowMs)
       this.sampleDeliveryRate(fb, this.sentBusy[slot] === 0, nowMs)
     }
     // Losses while the queue is near the largest seen are drop-tail overflow: remember the buffer,
@@ -359,9 +359,13 @@ export class Path {
    * re-anchored every time, and far more queueing than predicted means the rate estimate is too
    * high: back off (once per round).
    */
-  private checkQueueModel (predictedMs: number, nowMs: number): void {
+  private checkQueueModel (predictedMs: number, wasBusy: boolean, nowMs: number): void {
     const measuredMs = this.delay.latestQueueDelayMs()
     if (this.externalQueuedBytes < 0 && !this.isPaced) this.pacer.correct(measuredMs, predictedMs, nowMs)
+    // Only a path we kept busy can prove its rate too high: on an idle path (probes only) a delay
+    // blip is noise, and backing off there would leave startup with a probe-sized estimate that
+    // `auto` then never gives the traffic to correct (the path starves after a quiet second).
+    if (!wasBusy) return
     if (measuredMs <= predictedMs * 1.25 + QUEUE_EXCESS_MS) return
     if (nowMs - this.lastBackOffMs < Math.max(this.rtt.srttMs, 50)) return
     this.lastBackOffMs = nowMs
