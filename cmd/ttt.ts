@@ -79,103 +79,92 @@ async function untilSignal (): Promise<string> {
   })
 }
 
-async function runServer (cliFlags: Flags): Promise<void> {
-  const { flags } = await applyConfig('ttt-server', cliFlags)
-  parseOperationsFlags(flags)
+/** What both ends parse the same way. */
+async function commonSettings (flags: Flags, keyHint: string): Promise<{
+  log: ReturnType<typeof createLogger>, key: Buffer, routes: string[], tun: { name?: string, addresses: string[], mtuBytes?: number },
+  scheduler: ReturnType<typeof parseScheduler>, pacing: boolean, tunables: { rekeyIntervalMs?: number }
+}> {
   const log = createLogger(parseLogLevel(flags.logLevel), parseLogFormat(flags.logFormat))
-  if (!flags.key) throw new UsageError('--key is required (e.g. --key @ttt.key; make one with `gst keygen > ttt.key`)')
-  const listen = parseHostPort(flags.listen ?? '0.0.0.0:5000', '--listen', '0.0.0.0')
+  if (!flags.key) throw new UsageError(`--key is required (${keyHint})`)
   const addresses = asList(flags.address).map((a) => parseCidr(a, '--address'))
   const routes = asList(flags.route).map((a) => parseCidr(a, '--route'))
   const mtu = parseMtu(flags.mtu)
   const scheduler = parseScheduler(flags.scheduler)
   const rekeyIntervalMs = flags.rekey !== undefined ? parseSeconds(flags.rekey, '--rekey') * 1000 : undefined
   const key = await loadKey(flags.key, log)
-  const { VpnServer } = await import('../src/vpn/server.js')
-  const server = new VpnServer({
-    listen: { address: listen.host, port: listen.port },
-    peers: [{ name: 'default', key, allowedIps: [] }],
+  return {
+    log, key, routes, scheduler, pacing: flags.pace === true,
     tun: { ...(flags.tun ? { name: flags.tun } : {}), addresses, ...(mtu ? { mtuBytes: mtu } : {}) },
-    scheduler,
-    pacing: flags.pace === true,
-    ...(rekeyIntervalMs ? { tunables: { rekeyIntervalMs } } : {}),
-    log,
-  })
-  await setRoutes(server.tunName, routes)
-  const startedAtMs = Date.now()
-  const listenText = `${listen.host}:${server.port}`
-  const report = (): StatusReport => vpnReport({
-    instance: { name: control?.name ?? '', mode: 'vpn-server', pid: process.pid, version: GST_VERSION, listen: listenText, target: null, server: null },
-    startedAtMs, nowMs: Date.now(), nowMonotonicMs: monotonicClock.now(),
-  }, server.peerSnapshots(), server.stats.errors)
-  const control: Awaited<ReturnType<typeof startControl>> = await startControl(flags, 'ttt-server', server.port, report, log)
+    tunables: rekeyIntervalMs ? { rekeyIntervalMs } : {},
+  }
+}
+
+/**
+ * Runs a started-but-not-yet-running instance: routes, control socket, metrics and hooks, then
+ * until SIGINT/SIGTERM, then a clean shutdown.
+ */
+async function serve (flags: Flags, role: 'ttt-server' | 'ttt-client', port: number, instance: { tunName: string, start: () => void, close: () => void },
+  routes: string[], report: (controlName: string) => StatusReport, log: ReturnType<typeof createLogger>, upLine?: string): Promise<void> {
+  try {
+    await setRoutes(instance.tunName, routes)
+  } catch (err) {
+    instance.close()
+    throw err
+  }
+  const control: Awaited<ReturnType<typeof startControl>> = await startControl(flags, role, port, () => report(control?.name ?? ''), log)
   let operations: Operations
   try {
-    operations = await startOperations(flags, report, log)
+    operations = await startOperations(flags, () => report(control?.name ?? ''), log)
   } catch (err) {
-    server.close()
+    instance.close()
     await control?.close()
     throw err
   }
-  server.start()
+  instance.start()
+  if (upLine) log.info(upLine)
   announceControl(control, log)
   const signal = await untilSignal()
   log.info(`${signal}: shutting down`)
   await operations.close()
-  server.close()
+  instance.close()
   await control?.close()
+}
+
+async function runServer (cliFlags: Flags): Promise<void> {
+  const { flags } = await applyConfig('ttt-server', cliFlags)
+  parseOperationsFlags(flags)
+  const { log, key, routes, tun, scheduler, pacing, tunables } = await commonSettings(flags, 'e.g. --key @ttt.key; make one with `gst keygen > ttt.key`')
+  const listen = parseHostPort(flags.listen ?? '0.0.0.0:5000', '--listen', '0.0.0.0')
+  const { VpnServer } = await import('../src/vpn/server.js')
+  const server = new VpnServer({
+    listen: { address: listen.host, port: listen.port },
+    peers: [{ name: 'default', key, allowedIps: [] }],
+    tun, scheduler, pacing, tunables, log,
+  })
+  const startedAtMs = Date.now()
+  const listenText = `${listen.host}:${server.port}`
+  await serve(flags, 'ttt-server', server.port, server, routes, (name) => vpnReport({
+    instance: { name, mode: 'vpn-server', pid: process.pid, version: GST_VERSION, listen: listenText, target: null, server: null },
+    startedAtMs, nowMs: Date.now(), nowMonotonicMs: monotonicClock.now(),
+  }, server.peerSnapshots(), server.stats.errors), log)
 }
 
 async function runClient (cliFlags: Flags): Promise<void> {
   const { flags } = await applyConfig('ttt-client', cliFlags)
   parseOperationsFlags(flags)
-  const log = createLogger(parseLogLevel(flags.logLevel), parseLogFormat(flags.logFormat))
-  if (!flags.key) throw new UsageError('--key is required (e.g. --key @ttt.key)')
   if (!flags.server) throw new UsageError('--server HOST:PORT is required')
+  const { log, key, routes, tun, scheduler, pacing, tunables } = await commonSettings(flags, 'e.g. --key @ttt.key')
   const server = await resolveAddress(flags.server, '--server')
   const paths = asList(flags.path).map(parsePathSpec)
   if (paths.length === 0) paths.push({ localAddress: server.address.includes(':') ? '::' : '0.0.0.0' })
-  const addresses = asList(flags.address).map((a) => parseCidr(a, '--address'))
-  const routes = asList(flags.route).map((a) => parseCidr(a, '--route'))
-  const mtu = parseMtu(flags.mtu)
-  const scheduler = parseScheduler(flags.scheduler)
-  const rekeyIntervalMs = flags.rekey !== undefined ? parseSeconds(flags.rekey, '--rekey') * 1000 : undefined
-  const key = await loadKey(flags.key, log)
   const { VpnClient } = await import('../src/vpn/client.js')
-  const client = new VpnClient({
-    server,
-    key,
-    paths,
-    tun: { ...(flags.tun ? { name: flags.tun } : {}), addresses, ...(mtu ? { mtuBytes: mtu } : {}) },
-    scheduler,
-    pacing: flags.pace === true,
-    ...(rekeyIntervalMs ? { tunables: { rekeyIntervalMs } } : {}),
-    log,
-  })
-  await setRoutes(client.tunName, routes)
+  const client = new VpnClient({ server, key, paths, tun, scheduler, pacing, tunables, log })
   const startedAtMs = Date.now()
   const serverText = `${server.address}:${server.port}`
-  const report = (): StatusReport => vpnReport({
-    instance: { name: control?.name ?? '', mode: 'vpn-client', pid: process.pid, version: GST_VERSION, listen: client.tunName, target: null, server: serverText },
+  await serve(flags, 'ttt-client', 0, client, routes, (name) => vpnReport({
+    instance: { name, mode: 'vpn-client', pid: process.pid, version: GST_VERSION, listen: client.tunName, target: null, server: serverText },
     startedAtMs, nowMs: Date.now(), nowMonotonicMs: monotonicClock.now(),
-  }, [client.peerSnapshot()], client.stats.errors)
-  const control: Awaited<ReturnType<typeof startControl>> = await startControl(flags, 'ttt-client', 0, report, log)
-  let operations: Operations
-  try {
-    operations = await startOperations(flags, report, log)
-  } catch (err) {
-    client.close()
-    await control?.close()
-    throw err
-  }
-  client.start()
-  log.info(`ttt client: TUN ${client.tunName}, ${paths.length} path(s) to ${serverText}`)
-  announceControl(control, log)
-  const signal = await untilSignal()
-  log.info(`${signal}: shutting down`)
-  await operations.close()
-  client.close()
-  await control?.close()
+  }, [client.peerSnapshot()], client.stats.errors), log, `ttt client: TUN ${client.tunName}, ${paths.length} path(s) to ${serverText}`)
 }
 
 async function main (argv: string[]): Promise<void> {
