@@ -57,21 +57,31 @@ async function runServer (listenArg: string | undefined, targetArg: string | und
   const startedAtMs = Date.now()
   let listening = formatHostPort(listenAt)
   const instance = (name: string) => ({ name, mode: 'pipe-server' as const, pid: process.pid, version: GST_VERSION, listen: listening, target: formatHostPort(targetAt), server: null })
-  const report = (): StatusReport => pipeServerReport(
-    { instance: instance(control?.name ?? ''), ...reportTimes(startedAtMs) }, server.snapshot(), server.sessionSnapshots())
-  const control = await startControl(flags, 'server', listenAt.port, report, log)
+  const report = (controlName: string): StatusReport => pipeServerReport(
+    { instance: instance(controlName), ...reportTimes(startedAtMs) }, server.snapshot(), server.sessionSnapshots())
+  await runInstance(flags, 'server', listenAt.port, server, report, (bound) => { listening = formatHostPort(bound) }, log)
+}
+
+/**
+ * Control socket, metrics and hooks, then listening; until SIGINT/SIGTERM, then a clean
+ * shutdown. `onBound` learns the address actually bound (port 0 picks one).
+ */
+async function runInstance (flags: Flags, role: 'server' | 'client', port: number, instance: { start: () => Promise<{ address: string, port: number }>, close: () => Promise<void> },
+  report: (controlName: string) => StatusReport, onBound: (bound: { host: string, port: number }) => void, log: ReturnType<typeof createLogger>): Promise<void> {
+  const current = (): StatusReport => report(control?.name ?? '')
+  const control: Awaited<ReturnType<typeof startControl>> = await startControl(flags, role, port, current, log)
   let operations: Operations | undefined
   try {
-    operations = await startOperations(flags, report, log)
-    const bound = await server.start()
-    listening = formatHostPort({ host: bound.address, port: bound.port })
+    operations = await startOperations(flags, current, log)
+    const bound = await instance.start()
+    onBound({ host: bound.address, port: bound.port })
   } catch (err) {
     await operations?.close()
     await control?.close()
     throw err
   }
   announceControl(control, log)
-  await untilSignal(log, async () => { await operations?.close(); await control?.close(); await server.close() })
+  await untilSignal(log, async () => { await operations?.close(); await control?.close(); await instance.close() })
 }
 
 async function runClient (listenArg: string | undefined, serverArg: string | undefined, keyArg: string | undefined, cliFlags: Flags): Promise<void> {
@@ -92,21 +102,9 @@ async function runClient (listenArg: string | undefined, serverArg: string | und
   const startedAtMs = Date.now()
   let listening = formatHostPort(listenAt)
   const instance = (name: string) => ({ name, mode: 'pipe-client' as const, pid: process.pid, version: GST_VERSION, listen: listening, target: null, server: formatHostPort(serverAt) })
-  const report = (): StatusReport => pipeClientReport(
-    { instance: instance(control?.name ?? ''), ...reportTimes(startedAtMs) }, client.snapshot(), client.sessionSnapshot(), client.stateSinceMs)
-  const control = await startControl(flags, 'client', listenAt.port, report, log)
-  let operations: Operations | undefined
-  try {
-    operations = await startOperations(flags, report, log)
-    const bound = await client.start()
-    listening = formatHostPort({ host: bound.address, port: bound.port })
-  } catch (err) {
-    await operations?.close()
-    await control?.close()
-    throw err
-  }
-  announceControl(control, log)
-  await untilSignal(log, async () => { await operations?.close(); await control?.close(); await client.close() })
+  const report = (controlName: string): StatusReport => pipeClientReport(
+    { instance: instance(controlName), ...reportTimes(startedAtMs) }, client.snapshot(), client.sessionSnapshot(), client.stateSinceMs)
+  await runInstance(flags, 'client', listenAt.port, client, report, (bound) => { listening = formatHostPort(bound) }, log)
 }
 
 /** Runs until SIGINT/SIGTERM, then shuts down cleanly (a second signal exits at once). */
