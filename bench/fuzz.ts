@@ -52,7 +52,7 @@ function runChild (name: string, runs: number, budgetMs: number, slow: boolean):
 
 function table (rows: Row[], requested: number): string {
   const lines = [
-    '| target | inputs | seconds | inputs/s | failures | peak RSS MiB | note |',
+    '| target | inputs | seconds | inputs/s | failures | RSS at end MiB | note |',
     '|---|---:|---:|---:|---:|---:|---|',
   ]
   for (const r of rows) {
