@@ -16,6 +16,11 @@ async function main (argv: string[]): Promise<void> {
     .option('--control-dir <dir>', '[dir] directory of control sockets (default: /run/gst as root, else $XDG_RUNTIME_DIR/gst or /tmp/gst-UID)')
     .example('gst show client-1080 --watch')
     .action(async (name: string | undefined, flags: Record<string, unknown>) => (await import('./show.js')).show(name, flags))
+  cli.command('bench', 'Crypto benchmark on this machine: AEAD seal/open throughput for packet sizes 20 to 65536 bytes, and handshakes per second')
+    .option('--seconds <seconds>', '[number] seconds per measurement (default: 0.2)')
+    .option('--json', '[boolean] print JSON (default: false)')
+    .example('gst bench --seconds 1')
+    .action(async (flags: Record<string, unknown>) => (await import('./crypto-bench.js')).bench(flags))
   if (argv[2] === 'pipe') {
     // `gst pipe server ...` is the same command as `gst-server ...`.
     const pipe = cac('gst pipe')

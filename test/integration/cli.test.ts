@@ -7,11 +7,13 @@ import { createHash, randomBytes } from 'node:crypto'
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import type { AddressInfo } from 'node:net'
 import { startEchoServer, roundTrip, sha256 } from '../helpers/net.js'
 import { ProcessGroup, RecordHeaderScanner, EpochCounter, binPath, freePort, run, startEpochRelay, type Daemon } from '../helpers/processes.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'gst-cli-test-'))
+const tttPath = fileURLToPath(new URL('../../cmd/ttt.js', import.meta.url))
 const group = new ProcessGroup()
 after(async () => {
   await group.killAll()
@@ -317,19 +319,40 @@ describe('end to end through the real binaries', () => {
     await client.stop()
   })
 
-  test('a world-readable key file logs a chmod warning (and still works)', async (t) => {
+  // Like ssh with a private key: any group/other bit on a key file stops the start, with the fix.
+  const refusals: Array<{ name: string, bin: 'gst' | 'gst-server' | 'gst-client' | 'ttt', mode: number, args: (key: string) => string[] }> = [
+    { name: 'gst-server, mode 0644', bin: 'gst-server', mode: 0o644, args: (k) => ['127.0.0.1:4000', '127.0.0.1:80', `@${k}`] },
+    { name: 'gst-client, mode 0640 (group only)', bin: 'gst-client', mode: 0o640, args: (k) => ['127.0.0.1:4000', '127.0.0.1:80', `@${k}`] },
+    { name: 'gst-server, mode 0604 (others only)', bin: 'gst-server', mode: 0o604, args: (k) => ['127.0.0.1:4000', '127.0.0.1:80', `@${k}`] },
+    { name: 'gst pipe client, mode 0660', bin: 'gst', mode: 0o660, args: (k) => ['pipe', 'client', '127.0.0.1:4000', '127.0.0.1:80', `@${k}`] },
+    { name: 'ttt server, mode 0644 (refused before any TUN is opened)', bin: 'ttt', mode: 0o644, args: (k) => ['server', '--listen', '127.0.0.1:0', '--key', `@${k}`] },
+    { name: 'ttt client, mode 0601', bin: 'ttt', mode: 0o601, args: (k) => ['client', '--server', '127.0.0.1:5000', '--key', `@${k}`] },
+  ]
+  for (const c of refusals) {
+    test(`a key file readable by others is refused: ${c.name}`, async () => {
+      const key = await keyFile()
+      chmodSync(key, c.mode)
+      const mode = c.mode.toString(8).padStart(4, '0')
+      const r = c.bin === 'ttt'
+        ? await run(group, 'ttt', process.execPath, [tttPath, ...c.args(key)], { env: baseEnv, cwd: dir })
+        : await gst(c.bin, c.args(key))
+      assert.equal(r.code, 2, `exit code; stderr: ${r.stderr}`)
+      assert.equal(r.stderr, `${c.bin}: KEY file ${key} is readable by others (mode ${mode}): chmod 600 ${key}\n`)
+      assert.equal(r.stdout, '')
+    })
+  }
+
+  test('after chmod 600 the same key file works end to end', async (t) => {
     const echo = await startEchoServer()
     t.after(() => echo.server.close())
     const key = await keyFile()
     chmodSync(key, 0o644)
+    assert.equal((await gst('gst-server', ['127.0.0.1:4000', '127.0.0.1:80', `@${key}`])).code, 2)
+    chmodSync(key, 0o600)
     const { server, client, clientPort } = await startPair(`@${key}`, `@${key}`, echo.port)
-    for (const d of [server, client]) {
-      const warning = await d.waitForLine(/\bwarn\b.*key file/)
-      assert.match(warning, /readable by others/)
-      assert.ok(warning.includes(`chmod 600 ${key}`), warning)
-    }
     const data = randomBytes(10_000)
     assert.equal((await roundTrip(clientPort, data)).sha256, sha256(data))
+    for (const d of [server, client]) assert.ok(!d.stderrLines.some((l) => /key file/i.test(l)), d.stderrLines.join('\n'))
     await server.stop()
     await client.stop()
   })
