@@ -162,9 +162,11 @@ export class Path {
 
   /**
    * Feedback about this path arrived. Per-path sequences it nacks that carried a unit are pushed
-   * onto `lostUnits` (if given) so the caller can send them again on another path.
+   * onto `lostUnits` (if given) so the caller can send them again on another path; units lost to
+   * drop-tail overflow, which are deliberately not repaired, go to `abandonedUnits` (if given) so
+   * the caller can tell the receiver not to wait for them.
    */
-  onFeedback (fb: PathFeedback, nowMs: number, lostUnits?: number[]): void {
+  onFeedback (fb: PathFeedback, nowMs: number, lostUnits?: number[], abandonedUnits?: number[]): void {
     this.counters.feedbacks++
     if (fb.highestSeq >= this.nextSeq) return // about packets we never sent: ignore
     if (fb.echoSeq > this.lastEchoSeq && fb.echoSeq > this.nextSeq - SEND_RING_SIZE) {
@@ -191,8 +193,12 @@ export class Path {
       const slot = seq & (SEND_RING_SIZE - 1)
       const unit = this.sentUnit[slot]!
       this.counters.nackedPackets++
-      if (isOverflow) this.counters.overflowPackets++
-      else if (unit >= 0 && lostUnits) lostUnits.push(unit)
+      if (isOverflow) {
+        this.counters.overflowPackets++
+        if (unit >= 0 && abandonedUnits) abandonedUnits.push(unit)
+      } else if (unit >= 0 && lostUnits) {
+        lostUnits.push(unit)
+      }
       this.sentUnit[slot] = -1
     }
     if (fb.highestSeq > this.highestAckedSeq) {

@@ -125,6 +125,26 @@ export class ReorderBuffer<T> {
     if (this.stats.holding > this.stats.maxHolding) this.stats.maxHolding = this.stats.holding
   }
 
+  /**
+   * The sender will not send `seq` again (it was lost and is not repaired): if it is the hole the
+   * bucket waits on, give up on it now instead of after the hold time. A later `seq` (behind other
+   * holes) is left to the hold time.
+   */
+  abandon (bucketIndex: number, seq: number, nowMs: number): void {
+    const b = this.buckets[bucketIndex]
+    if (!b || !Number.isSafeInteger(seq) || seq !== b.next) return
+    if (b.holding > 0) {
+      this.skipHole(b, bucketIndex, nowMs)
+      return
+    }
+    // Nothing waits yet: pass over it so the packet after it is not held for it.
+    const slot = seq & this.mask
+    b.skippedSeq[slot] = seq
+    b.skippedAtMs[slot] = nowMs
+    b.next++
+    this.stats.skipped++
+  }
+
   /** Skips every hole that has waited its hold time. */
   expire (nowMs: number): void {
     const holdMs = this.holdTime.holdMs

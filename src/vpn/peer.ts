@@ -78,6 +78,8 @@ const MAX_PATHS = 256
 const PACING_BURST_BYTES = 3000
 /** Our choice: packets that may wait for a path with room (about 5 ms at 1 Gbit/s, 200 ms at 20 Mbit/s). */
 const WAIT_CAPACITY = 512
+/** At most one feedback's worth of nacks (16) fits the reasons to abandon; our choice: up to 64 per message. */
+const MAX_ABANDON_PER_MESSAGE = 64
 
 export class Peer {
   session: VpnSession | undefined
@@ -93,6 +95,7 @@ export class Peer {
   private readonly lastFlowSeq = new Float64Array(DEFAULT_FLOW_BUCKETS).fill(-1)
   private readonly chosen: Path[] = []
   private readonly lostUnits: number[] = []
+  private readonly abandonedUnits: number[] = []
   private readonly feedback: PathFeedback = createFeedback()
   private readonly scratch: Buffer
   // Repair ring: unit i lives in slot i % repairUnits.
@@ -266,6 +269,29 @@ export class Peer {
     this.io.send(pathId, this.scratch, total)
   }
 
+  /**
+   * Tells the receiver which packets lost to a full bottleneck queue will not be repaired, so it
+   * skips their holes at once instead of holding every packet behind them for the hold time.
+   */
+  private sendAbandon (pathId: number): void {
+    const units = this.abandonedUnits
+    const at = SEALED_HEADER_BYTES
+    let count = 0
+    for (let i = 0; i < units.length && count < MAX_ABANDON_PER_MESSAGE; i++) {
+      const slot = units[i]! % this.repairUnits
+      if (this.unitIds[slot] !== units[i]) continue
+      this.scratch.writeUInt16BE(this.unitBuckets[slot]!, at + 3 + 6 * count)
+      this.scratch.writeUInt32BE(this.unitFlowSeqs[slot]! % 0x1_0000_0000, at + 5 + 6 * count)
+      count++
+    }
+    units.length = 0
+    if (count === 0) return
+    this.scratch[at] = MessageKind.Abandon
+    this.scratch[at + 1] = pathId
+    this.scratch[at + 2] = count
+    this.sendControl(pathId, 3 + 6 * count)
+  }
+
   private sendFeedback (pathId: number, nowMs: number): void {
     const receiver = this.receivers[pathId]
     if (receiver === undefined) return
@@ -387,8 +413,19 @@ export class Peer {
         // Every send on a path (data or probe) took one sequence, so txPackets is its next sequence.
         const aboutId = readFeedback(d, at, end - at, about.counters.txPackets, this.feedback)
         if (aboutId < 0) break
-        about.onFeedback(this.feedback, nowMs, this.lostUnits)
+        about.onFeedback(this.feedback, nowMs, this.lostUnits, this.abandonedUnits)
         this.resend(nowMs)
+        if (this.abandonedUnits.length > 0) this.sendAbandon(pathId)
+        return pathId
+      }
+      case MessageKind.Abandon: {
+        const count = d[at + 2]!
+        if (end - at < 3 + 6 * count) break
+        for (let i = 0; i < count; i++) {
+          const bucket = d.readUInt16BE(at + 3 + 6 * i) % DEFAULT_FLOW_BUCKETS
+          const seq = unwrapSeq32(Math.max(0, this.lastFlowSeq[bucket]!), d.readUInt32BE(at + 5 + 6 * i))
+          this.reorder.abandon(bucket, seq, nowMs)
+        }
         return pathId
       }
       case MessageKind.RekeyInit: {

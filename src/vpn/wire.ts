@@ -34,6 +34,8 @@ export const enum MessageKind {
   Close = 6,
   /** Answer to a path-MTU probe. 2 u16 length of the probe datagram as received. */
   MtuReply = 7,
+  /** Packets the sender will not repair: 2 u8 count, then per packet u16 flow bucket, u32 flow seq. */
+  Abandon = 8,
 }
 
 export const enum ProbeFlags {
