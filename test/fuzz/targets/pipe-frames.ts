@@ -14,8 +14,9 @@ const TIME_LIMIT_MS = 1000
  * 2^53 or more makes the native AEAD throw a RangeError before authentication, so the session
  * fails with a RangeError instead of a ProtocolError of kind 'decrypt' (and is not counted).
  */
-export function hitsKnownCounterBug (bytes: Buffer): boolean {
-  return bytes.length >= 10 && bytes[4] === 3 && bytes.readUInt32BE(6) >= 0x20_0000
+/** Was a known bug (a counter >= 2^53 threw); fixed in 3365717, so no input is skipped now. */
+export function hitsKnownCounterBug (_bytes: Buffer): boolean {
+  return false
 }
 
 const frameArb = fc.record({

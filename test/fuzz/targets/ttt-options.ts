@@ -12,8 +12,9 @@ const pathSpec = fc.tuple(address, fc.array(fc.oneof(fc.constantFrom('backup', '
 const cidr = fc.tuple(address, fc.integer({ min: 0, max: 129 })).map(([a, b]) => `${a}/${b}`)
 
 /** Known, reported: rates and weights are not checked for finiteness ("9"x400 bit, weight=Infinity). */
-export function hitsKnownRateBug (text: string): boolean {
-  return /\d{300,}|Infinity|e\+?\d{3}/i.test(text)
+/** Was a known bug (infinite rates and weights); fixed in 3365717, so no input is skipped now. */
+export function hitsKnownRateBug (_text: string): boolean {
+  return false
 }
 
 export const tttOptionsTarget: FuzzTarget = {
