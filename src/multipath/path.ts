@@ -229,9 +229,10 @@ export class Path {
     this.pacer.setRate(this.planningRateBitsPerSec(), nowMs)
   }
 
-  setAdminDown (isDown: boolean, nowMs: number): void {
+  /** With `reinjectUnits`, a path taken down hands back what it had not delivered (see update). */
+  setAdminDown (isDown: boolean, nowMs: number, reinjectUnits?: number[]): void {
     this.isAdminDown = isDown
-    this.update(nowMs)
+    this.update(nowMs, reinjectUnits)
   }
 
   /**

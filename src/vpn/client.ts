@@ -11,6 +11,8 @@ import { monotonicClock, type Clock } from '../clock.js'
 import { LogLimiter, silentLogger, type Logger } from '../log.js'
 import type { SchedulerKind, PathPreference } from '../multipath/index.js'
 import { Peer } from './peer.js'
+import { applyPathChange } from './runtime.js'
+import { badArgument, type PathChange } from '../control/runtime.js'
 import { SendBatch } from './send-batch.js'
 import { snapshotPeer, type VpnPeerSnapshot } from './snapshot.js'
 import { openTun } from './interface-config.js'
@@ -198,6 +200,25 @@ export class VpnClient {
       local: `${this.options.paths[pathId]?.localAddress ?? '?'}:${this.sockets[pathId]?.port ?? 0}`,
       remote: server,
     }))
+  }
+
+  // ---- runtime changes (`gst path`, `gst set`): applied in place, nothing is dropped
+
+  /** Changes path `pathId` (as `show` numbers it); throws a bad-argument error for an unknown one. */
+  setPath (pathId: number, change: PathChange): string {
+    return applyPathChange(this.peer, pathId, change, this.clock.now())
+  }
+
+  /** Switches the scheduler; packets already sent are unaffected. */
+  setScheduler (kind: SchedulerKind): void {
+    this.peer.setScheduler(kind)
+  }
+
+  /** Key rotation interval from now on: the next rotation is due that long after the last one. */
+  setRekeyInterval (ms: number): void {
+    if (!(ms >= 100) || ms >= this.tunables.maxKeyAgeMs) badArgument(`rekey must be from 0.1 to under ${this.tunables.maxKeyAgeMs / 1000} seconds (the key age limit)`)
+    this.tunables.rekeyIntervalMs = ms
+    this.peer.session?.rekeyIntervalChanged()
   }
 
   private sessionSinceMs = 0

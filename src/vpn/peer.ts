@@ -137,6 +137,14 @@ export class Peer {
 
   path (id: number): Path | undefined { return this.byId[id] }
 
+  /** Runtime `down`/`up` of a path: what it had in flight is sent again on the others at once. */
+  setPathAdminDown (id: number, isDown: boolean, nowMs: number): void {
+    const path = this.byId[id]
+    if (path === undefined) return
+    path.setAdminDown(isDown, nowMs, this.lostUnits)
+    if (this.lostUnits.length > 0) this.resend(nowMs)
+  }
+
   addPath (spec: PathSpec): Path {
     const existing = this.byId[spec.id]
     if (existing) return existing

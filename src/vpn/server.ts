@@ -13,6 +13,8 @@ import { monotonicClock, type Clock } from '../clock.js'
 import { LogLimiter, silentLogger, type Logger } from '../log.js'
 import type { SchedulerKind } from '../multipath/index.js'
 import { Peer } from './peer.js'
+import { applyPathChange } from './runtime.js'
+import { badArgument, type PathChange } from '../control/runtime.js'
 import { SendBatch } from './send-batch.js'
 import { snapshotPeer, type VpnPeerSnapshot } from './snapshot.js'
 import { openTun } from './interface-config.js'
@@ -139,6 +141,32 @@ export class VpnServer {
     }))
   }
 
+  // ---- runtime changes (`gst path`, `gst set`): applied in place, nothing is dropped
+
+  /**
+   * Changes path `pathId` of the client whose session id (as `show` prints it) is `sessionId`;
+   * without one, of the only client. Throws a bad-argument error when there is no such path.
+   */
+  setPath (sessionId: string | undefined, pathId: number, change: PathChange): string {
+    let client: RemoteClient | undefined
+    if (sessionId !== undefined) {
+      client = [...this.clients.values()].find((c) => String(c.sessionIndex) === sessionId)
+      if (client === undefined) badArgument(`no session ${sessionId} (see gst show)`)
+    } else {
+      if (this.clients.size !== 1) badArgument(this.clients.size === 0 ? 'no client is connected' : `${this.clients.size} clients are connected: name the path as SESSION/${pathId} (see gst show)`)
+      client = [...this.clients.values()][0]!
+    }
+    return `client ${client.config.name}: ${applyPathChange(client.peer, pathId, change, this.clock.now())}`
+  }
+
+  /** Switches the scheduler of every client, and of clients to come. */
+  setScheduler (kind: SchedulerKind): void {
+    this.runtimeScheduler = kind
+    for (const c of this.clients.values()) c.peer.setScheduler(kind)
+  }
+
+  private runtimeScheduler: SchedulerKind | undefined
+
   /** Every connected client's peer, for `show` and tests. */
   get peers (): Peer[] { return [...this.clients.values()].map((c) => c.peer) }
 
@@ -264,7 +292,7 @@ export class VpnServer {
         send: (pathId, datagram, length) => { this.batch.queue(datagram, length, addrs, pathId) },
         deliver: (packet, offset, length) => { this.tun.write(offset === 0 ? packet : packet.subarray(offset), length) },
       }, {
-        scheduler: this.options.scheduler ?? 'auto',
+        scheduler: this.runtimeScheduler ?? this.options.scheduler ?? 'auto',
         pacing: this.options.pacing === true,
         mtuBytes: this.mtuBytes,
         fixedMtu: this.options.tun.mtuBytes !== undefined,

@@ -53,6 +53,11 @@ export class VpnSession {
     this.nextRekeyMs = nowMs + timings.rekeyIntervalMs
   }
 
+  /** After a runtime change of timings.rekeyIntervalMs: the next rotation is due that long after the last. */
+  rekeyIntervalChanged (): void {
+    this.nextRekeyMs = this.keysSinceMs + this.timings.rekeyIntervalMs
+  }
+
   /** False once the keys are too old to use (rotation kept failing) or worn out. */
   isUsable (nowMs: number): boolean {
     return nowMs - this.keysSinceMs < this.timings.maxKeyAgeMs && !this.keys.isSendKeyWornOut
