@@ -9,7 +9,7 @@
 import { UsageError } from '../src/errors.js'
 import type { Logger } from '../src/log.js'
 import { assertInstanceName, defaultControlDir } from '../src/control/paths.js'
-import type { ControlServer } from '../src/control/control-server.js'
+import type { ControlHandler, ControlServer } from '../src/control/control-server.js'
 import type { StatusReport } from '../src/control/status.js'
 
 export const GST_VERSION = '0.1.0'
@@ -44,16 +44,17 @@ export function instanceName (flags: ControlFlags, role: string, listenPort: num
 /**
  * Starts the control socket (before the instance binds its ports, so a taken name fails fast).
  * Returns undefined when a default-named socket could not be made (logged). Removes the socket on
- * process exit even when shutdown is cut short. Logs nothing on success: the caller announces the
+ * process exit even when shutdown is cut short. `commands`: further commands (`set`, `path`). Logs nothing on success: the caller announces the
  * socket once the instance is up (so a start that fails stays one line).
  */
-export async function startControl (flags: ControlFlags, role: string, listenPort: number, status: () => StatusReport, log: Logger): Promise<ControlServer | undefined> {
+export async function startControl (flags: ControlFlags, role: string, listenPort: number, status: () => StatusReport, log: Logger,
+  commands: Record<string, ControlHandler> = {}): Promise<ControlServer | undefined> {
   const { name, explicit } = instanceName(flags, role, listenPort, process.pid)
   const dir = controlDirFromFlags(flags)
   const { ControlServer } = await import('../src/control/control-server.js')
   let control: ControlServer
   try {
-    control = new ControlServer({ name, dir, status, log })
+    control = new ControlServer({ name, dir, status, log, commands })
     await control.start()
   } catch (err) {
     if (explicit) throw err

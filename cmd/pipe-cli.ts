@@ -11,6 +11,7 @@ import { GST_VERSION, announceControl, controlDirHelp, startControl, type Contro
 import { addOperationsOptions, parseOperationsFlags, startOperations, type Operations, type OperationsFlags } from './operations.js'
 import type { StatusReport } from '../src/control/status.js'
 import { applyConfig } from './config-file.js'
+import type { RuntimeCommands } from './runtime-commands.js'
 
 const MiB = 1024 * 1024
 
@@ -59,7 +60,8 @@ async function runServer (listenArg: string | undefined, targetArg: string | und
   const instance = (name: string) => ({ name, mode: 'pipe-server' as const, pid: process.pid, version: GST_VERSION, listen: listening, target: formatHostPort(targetAt), server: null })
   const report = (controlName: string): StatusReport => pipeServerReport(
     { instance: instance(controlName), ...reportTimes(startedAtMs) }, server.snapshot(), server.sessionSnapshots())
-  await runInstance(flags, 'server', listenAt.port, server, report, (bound) => { listening = formatHostPort(bound) }, log)
+  const { pipeServerCommands } = await import('./runtime-commands.js')
+  await runInstance(flags, 'server', listenAt.port, server, report, (bound) => { listening = formatHostPort(bound) }, log, pipeServerCommands())
 }
 
 /**
@@ -67,9 +69,10 @@ async function runServer (listenArg: string | undefined, targetArg: string | und
  * shutdown. `onBound` learns the address actually bound (port 0 picks one).
  */
 async function runInstance (flags: Flags, role: 'server' | 'client', port: number, instance: { start: () => Promise<{ address: string, port: number }>, close: () => Promise<void> },
-  report: (controlName: string) => StatusReport, onBound: (bound: { host: string, port: number }) => void, log: ReturnType<typeof createLogger>): Promise<void> {
+  report: (controlName: string) => StatusReport, onBound: (bound: { host: string, port: number }) => void, log: ReturnType<typeof createLogger>,
+  commands: RuntimeCommands): Promise<void> {
   const current = (): StatusReport => report(control?.name ?? '')
-  const control: Awaited<ReturnType<typeof startControl>> = await startControl(flags, role, port, current, log)
+  const control: Awaited<ReturnType<typeof startControl>> = await startControl(flags, role, port, current, log, commands)
   let operations: Operations | undefined
   try {
     operations = await startOperations(flags, current, log)
@@ -104,7 +107,8 @@ async function runClient (listenArg: string | undefined, serverArg: string | und
   const instance = (name: string) => ({ name, mode: 'pipe-client' as const, pid: process.pid, version: GST_VERSION, listen: listening, target: null, server: formatHostPort(serverAt) })
   const report = (controlName: string): StatusReport => pipeClientReport(
     { instance: instance(controlName), ...reportTimes(startedAtMs) }, client.snapshot(), client.sessionSnapshot(), client.stateSinceMs)
-  await runInstance(flags, 'client', listenAt.port, client, report, (bound) => { listening = formatHostPort(bound) }, log)
+  const { pipeClientCommands } = await import('./runtime-commands.js')
+  await runInstance(flags, 'client', listenAt.port, client, report, (bound) => { listening = formatHostPort(bound) }, log, pipeClientCommands(client, log))
 }
 
 /** Runs until SIGINT/SIGTERM, then shuts down cleanly (a second signal exits at once). */

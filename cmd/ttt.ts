@@ -20,6 +20,7 @@ import { monotonicClock } from '../src/clock.js'
 import { addOperationsOptions, parseOperationsFlags, startOperations, type Operations, type OperationsFlags } from './operations.js'
 import { applyConfig } from './config-file.js'
 import type { StatusReport } from '../src/control/status.js'
+import { vpnClientCommands, vpnServerCommands, type RuntimeCommands } from './runtime-commands.js'
 
 interface Flags extends ControlFlags, OperationsFlags {
   listen?: string
@@ -104,14 +105,14 @@ async function commonSettings (flags: Flags, keyHint: string): Promise<{
  * until SIGINT/SIGTERM, then a clean shutdown.
  */
 async function serve (flags: Flags, role: 'ttt-server' | 'ttt-client', port: number, instance: { tunName: string, start: () => void, close: () => void },
-  routes: string[], report: (controlName: string) => StatusReport, log: ReturnType<typeof createLogger>, upLine?: string): Promise<void> {
+  routes: string[], report: (controlName: string) => StatusReport, log: ReturnType<typeof createLogger>, commands: RuntimeCommands, upLine?: string): Promise<void> {
   try {
     await setRoutes(instance.tunName, routes)
   } catch (err) {
     instance.close()
     throw err
   }
-  const control: Awaited<ReturnType<typeof startControl>> = await startControl(flags, role, port, () => report(control?.name ?? ''), log)
+  const control: Awaited<ReturnType<typeof startControl>> = await startControl(flags, role, port, () => report(control?.name ?? ''), log, commands)
   let operations: Operations
   try {
     operations = await startOperations(flags, () => report(control?.name ?? ''), log)
@@ -146,7 +147,7 @@ async function runServer (cliFlags: Flags): Promise<void> {
   await serve(flags, 'ttt-server', server.port, server, routes, (name) => vpnReport({
     instance: { name, mode: 'vpn-server', pid: process.pid, version: GST_VERSION, listen: listenText, target: null, server: null },
     startedAtMs, nowMs: Date.now(), nowMonotonicMs: monotonicClock.now(),
-  }, server.peerSnapshots(), server.stats.errors), log)
+  }, server.peerSnapshots(), server.stats.errors), log, vpnServerCommands(server, log))
 }
 
 async function runClient (cliFlags: Flags): Promise<void> {
@@ -164,7 +165,7 @@ async function runClient (cliFlags: Flags): Promise<void> {
   await serve(flags, 'ttt-client', 0, client, routes, (name) => vpnReport({
     instance: { name, mode: 'vpn-client', pid: process.pid, version: GST_VERSION, listen: client.tunName, target: null, server: serverText },
     startedAtMs, nowMs: Date.now(), nowMonotonicMs: monotonicClock.now(),
-  }, [client.peerSnapshot()], client.stats.errors), log, `ttt client: TUN ${client.tunName}, ${paths.length} path(s) to ${serverText}`)
+  }, [client.peerSnapshot()], client.stats.errors), log, vpnClientCommands(client, log), `ttt client: TUN ${client.tunName}, ${paths.length} path(s) to ${serverText}`)
 }
 
 async function main (argv: string[]): Promise<void> {

@@ -74,7 +74,9 @@ export class SecureChannel {
   private lastSentMs: number
   private lastReceivedMs: number
   private nextRekeyMs = Infinity
-  private readonly timer: NodeJS.Timeout
+  private timer: NodeJS.Timeout
+  private tickMs: number
+  private keysSinceMs = 0
   private closeError: Error | undefined
   readonly stats: ChannelStats = { recordsIn: 0, recordsOut: 0, bytesIn: 0, bytesOut: 0, rekeys: 0, lastRttMs: undefined }
 
@@ -98,13 +100,34 @@ export class SecureChannel {
       else if (this.state === 'handshake') this.closeError ??= new ProtocolError('connection closed during the handshake', 'handshake')
       if (this.state !== 'closed') socket.end()
     })
-    const tickMs = Math.max(25, Math.min(timings.keepaliveMs, timings.handshakeTimeoutMs, timings.rekeyIntervalMs) / 4)
-    this.timer = setInterval(() => this.tick(), tickMs)
+    this.tickMs = this.tickPeriodMs()
+    this.timer = setInterval(() => this.tick(), this.tickMs)
     this.timer.unref()
     if (role.kind === 'initiator') {
       this.psk = role.psk
       this.initiator = new HandshakeInitiator(role.psk, role.prologue, role.helloPayload)
       this.writeRecord(encodeHandshakeRecord(RecordType.Hello, this.initiator.message1))
+    }
+  }
+
+  private tickPeriodMs (): number {
+    const t = this.timings
+    return Math.max(25, Math.min(t.keepaliveMs, t.handshakeTimeoutMs, t.rekeyIntervalMs) / 4)
+  }
+
+  /**
+   * After a runtime change of timings.rekeyIntervalMs (initiator): the next rotation is due that
+   * long after the last one (or the start), and the timer ticks often enough to keep it.
+   */
+  rekeyIntervalChanged (): void {
+    if (this.state === 'closed') return
+    if (this.role.kind === 'initiator' && this.state === 'open') this.nextRekeyMs = this.keysSinceMs + this.timings.rekeyIntervalMs
+    const tickMs = this.tickPeriodMs()
+    if (tickMs !== this.tickMs) {
+      clearInterval(this.timer)
+      this.tickMs = tickMs
+      this.timer = setInterval(() => this.tick(), tickMs)
+      this.timer.unref()
     }
   }
 
@@ -234,7 +257,8 @@ export class SecureChannel {
     this.keys = new KeyRing(secrets, this.timings.rekeyGraceMs)
     this.psk = psk
     this.state = 'open'
-    if (this.role.kind === 'initiator') this.nextRekeyMs = this.clock.now() + this.timings.rekeyIntervalMs
+    this.keysSinceMs = this.clock.now()
+    if (this.role.kind === 'initiator') this.nextRekeyMs = this.keysSinceMs + this.timings.rekeyIntervalMs
     this.socket.setNoDelay(true)
     this.handler.onOpen(peerPayload)
     this.sendPing() // a first RTT sample for `show`
@@ -268,7 +292,8 @@ export class SecureChannel {
     this.keys!.installNext(done.secrets)
     this.keys!.switchSendKey()
     this.stats.rekeys++
-    this.nextRekeyMs = this.clock.now() + this.timings.rekeyIntervalMs
+    this.keysSinceMs = this.clock.now()
+    this.nextRekeyMs = this.keysSinceMs + this.timings.rekeyIntervalMs
   }
 
   private tick (): void {

@@ -168,6 +168,15 @@ export class PipeClient {
     socket.resetAndDestroy()
   }
 
+  /**
+   * Runtime `rekey=` (`gst set`): the session's next rotation is due `ms` after its last one, and
+   * later sessions use it too. Nothing is interrupted. Throws a UsageError out of bounds.
+   */
+  setRekeyInterval (ms: number): void {
+    this.tunables.rekeyIntervalMs = resolveTunables({ ...this.tunables, rekeyIntervalMs: ms }).rekeyIntervalMs
+    this.mux?.channel.rekeyIntervalChanged()
+  }
+
   private dial (): void {
     if (this.state === 'closed') return
     this.state = 'connecting'
