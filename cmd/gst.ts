@@ -3,6 +3,7 @@
 import { cac } from 'cac'
 import { runMain } from './run-main.js'
 import { addClientCommand, addServerCommand, keyHelp } from './pipe-cli.js'
+import { controlDirHelp } from './control-options.js'
 
 async function main (argv: string[]): Promise<void> {
   const cli = cac('gst')
@@ -16,6 +17,14 @@ async function main (argv: string[]): Promise<void> {
     .option('--control-dir <dir>', '[dir] directory of control sockets (default: /run/gst as root, else $XDG_RUNTIME_DIR/gst or /tmp/gst-UID)')
     .example('gst show client-1080 --watch')
     .action(async (name: string | undefined, flags: Record<string, unknown>) => (await import('./show.js')).show(name, flags))
+  cli.command('set <name> [...settings]', 'Change a running instance: scheduler=auto|weighted|redundant (ttt), rekey=SECONDS (clients); nothing is dropped')
+    .option('--control-dir <dir>', controlDirHelp)
+    .example('gst set office scheduler=redundant rekey=30')
+    .action(async (name: unknown, settings: unknown[], flags: Record<string, unknown>) => (await import('./runtime-cli.js')).runSet(String(name), settings.map(String), flags))
+  cli.command('path <name> <pathId> [...change]', 'Change one path of a running ttt instance: PATH_ID set up|down|backup|primary|rate=20mbit|weight=3 (PATH_ID as in show: 0 or SESSION/0)')
+    .option('--control-dir <dir>', controlDirHelp)
+    .example('gst path office 1 set backup rate=20mbit')
+    .action(async (name: unknown, pathId: unknown, change: unknown[], flags: Record<string, unknown>) => (await import('./runtime-cli.js')).runPath(String(name), String(pathId), change.map(String), flags))
   cli.command('bench', 'Crypto benchmark on this machine: AEAD seal/open throughput for packet sizes 20 to 65536 bytes, and handshakes per second')
     .option('--seconds <seconds>', '[number] seconds per measurement (default: 0.2)')
     .option('--json', '[boolean] print JSON (default: false)')
