@@ -10,8 +10,8 @@
  * Error codes: `bad-request` (not a JSON object with a string "cmd"; the connection stays open),
  * `too-long` (a line over MAX_REQUEST_BYTES; the connection is then closed), `unknown-command`,
  * `bad-argument` (a known command with invalid arguments), `failed` (the command threw).
- * Reserved for later: `set` (runtime tunables) and `path` (per-path changes), which take their
- * arguments as further fields of the request object.
+ * `set` (runtime tunables) and `path` (per-path changes) take their arguments in an "args" object
+ * (see ./runtime.ts).
  */
 
 /** Longest request line accepted (our choice: requests are small). */
