@@ -83,7 +83,7 @@ export function vpnClientCommands (client: VpnClientControl, log: Logger): Runti
       const ref = parsePathRef(args.path)
       const current = client.peerSnapshot().id
       if (ref.session !== undefined && ref.session !== current) badArgument(`no session ${ref.session} (the current session is ${current}; see gst show)`)
-      return applied(log, client.setPath(ref.id, pathChangeOf(args)))
+      return applied(log, asBadArgument(() => client.setPath(ref.id, pathChangeOf(args))))
     },
   }
 }
@@ -104,7 +104,7 @@ export function vpnServerCommands (server: VpnServerControl, log: Logger): Runti
     path: (request) => {
       const args = readPathArgs(request)
       const ref = parsePathRef(args.path)
-      return applied(log, server.setPath(ref.session, ref.id, pathChangeOf(args)))
+      return applied(log, asBadArgument(() => server.setPath(ref.session, ref.id, pathChangeOf(args))))
     },
   }
 }

@@ -11,8 +11,8 @@ import { monotonicClock, type Clock } from '../clock.js'
 import { LogLimiter, silentLogger, type Logger } from '../log.js'
 import type { SchedulerKind, PathPreference } from '../multipath/index.js'
 import { Peer } from './peer.js'
-import { applyPathChange } from './runtime.js'
-import { badArgument, type PathChange } from '../control/runtime.js'
+import { UsageError } from '../errors.js'
+import { applyPathChange, type PathChange } from './runtime.js'
 import { SendBatch } from './send-batch.js'
 import { snapshotPeer, type VpnPeerSnapshot } from './snapshot.js'
 import { openTun } from './interface-config.js'
@@ -216,7 +216,7 @@ export class VpnClient {
 
   /** Key rotation interval from now on: the next rotation is due that long after the last one. */
   setRekeyInterval (ms: number): void {
-    if (!(ms >= 100) || ms >= this.tunables.maxKeyAgeMs) badArgument(`rekey must be from 0.1 to under ${this.tunables.maxKeyAgeMs / 1000} seconds (the key age limit)`)
+    if (!(ms >= 100) || ms >= this.tunables.maxKeyAgeMs) throw new UsageError(`rekey must be from 0.1 to under ${this.tunables.maxKeyAgeMs / 1000} seconds (the key age limit)`)
     this.tunables.rekeyIntervalMs = ms
     this.peer.session?.rekeyIntervalChanged()
   }

@@ -13,8 +13,8 @@ import { monotonicClock, type Clock } from '../clock.js'
 import { LogLimiter, silentLogger, type Logger } from '../log.js'
 import type { SchedulerKind } from '../multipath/index.js'
 import { Peer } from './peer.js'
-import { applyPathChange } from './runtime.js'
-import { badArgument, type PathChange } from '../control/runtime.js'
+import { UsageError } from '../errors.js'
+import { applyPathChange, type PathChange } from './runtime.js'
 import { SendBatch } from './send-batch.js'
 import { snapshotPeer, type VpnPeerSnapshot } from './snapshot.js'
 import { openTun } from './interface-config.js'
@@ -151,9 +151,9 @@ export class VpnServer {
     let client: RemoteClient | undefined
     if (sessionId !== undefined) {
       client = [...this.clients.values()].find((c) => String(c.sessionIndex) === sessionId)
-      if (client === undefined) badArgument(`no session ${sessionId} (see gst show)`)
+      if (client === undefined) throw new UsageError(`no session ${sessionId} (see gst show)`)
     } else {
-      if (this.clients.size !== 1) badArgument(this.clients.size === 0 ? 'no client is connected' : `${this.clients.size} clients are connected: name the path as SESSION/${pathId} (see gst show)`)
+      if (this.clients.size !== 1) throw new UsageError(this.clients.size === 0 ? 'no client is connected' : `${this.clients.size} clients are connected: name the path as SESSION/${pathId} (see gst show)`)
       client = [...this.clients.values()][0]!
     }
     return `client ${client.config.name}: ${applyPathChange(client.peer, pathId, change, this.clock.now())}`
