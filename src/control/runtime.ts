@@ -105,14 +105,4 @@ export function parsePathRef (text: string): PathRef {
   return { session, id: Number(idText) }
 }
 
-/** A one-line description of a path change, for replies and logs. */
-export function describePathChange (change: PathChange): string {
-  const parts: string[] = []
-  if (change.down !== undefined) parts.push(change.down ? 'down' : 'up')
-  if (change.preference !== undefined) parts.push(change.preference)
-  if (change.rateBitsPerSec !== undefined) parts.push(change.rateBitsPerSec === 0 ? 'rate=unlimited' : `rate=${change.rateBitsPerSec}bit/s`)
-  if (change.weight !== undefined) parts.push(`weight=${change.weight}`)
-  return parts.join(' ')
-}
-
 export { bad as badArgument }
