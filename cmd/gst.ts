@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** `gst`: the umbrella command. `gst pipe server|client ...` are gst-server / gst-client. */
 import { cac } from 'cac'
-import { runMain } from './run-main.js'
+import { runMain, runSubcommand } from './run-main.js'
 import { addClientCommand, addServerCommand, keyHelp } from './pipe-cli.js'
 import { controlDirHelp } from './control-options.js'
 
@@ -36,27 +36,13 @@ async function main (argv: string[]): Promise<void> {
     addServerCommand(pipe, 'server')
     addClientCommand(pipe, 'client')
     pipe.help((sections) => [...sections, { body: keyHelp.trim() }])
-    pipe.parse([argv[0]!, argv[1]!, ...argv.slice(3)], { run: false })
-    if (pipe.options.help) return
-    if (pipe.matchedCommand === undefined) {
-      pipe.outputHelp()
-      process.exitCode = 2
-      return
-    }
-    await pipe.runMatchedCommand()
+    await runSubcommand(pipe, [argv[0]!, argv[1]!, ...argv.slice(3)], true)
     return
   }
   cli.command('pipe <role>', 'Encrypted TCP pipe: `gst pipe server LISTEN TARGET KEY` or `gst pipe client LISTEN SERVER KEY`')
   cli.help()
   cli.version('0.1.0')
-  cli.parse(argv, { run: false })
-  if (cli.options.help || cli.options.version) return
-  if (cli.matchedCommand === undefined) {
-    cli.outputHelp()
-    process.exitCode = argv.length > 2 ? 2 : 0
-    return
-  }
-  await cli.runMatchedCommand()
+  await runSubcommand(cli, argv)
 }
 
 runMain('gst', () => main(process.argv))

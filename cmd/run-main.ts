@@ -3,6 +3,7 @@
  * exits 2; a system error (e.g. a port in use) prints its message and exits 1; anything else is a
  * bug and prints its stack.
  */
+import type { CAC } from 'cac'
 import { UsageError } from '../src/errors.js'
 
 export function runMain (program: string, main: () => Promise<void>): void {
@@ -20,4 +21,19 @@ export function runMain (program: string, main: () => Promise<void>): void {
       process.exitCode = 1
     }
   })
+}
+
+/**
+ * Parses argv with a cac instance of subcommands and runs the matched one. No subcommand: the
+ * help, with exit 0 when nothing was given and 2 when what was given matched nothing.
+ */
+export async function runSubcommand (cli: CAC, argv: string[], argsGiven = argv.length > 2): Promise<void> {
+  cli.parse(argv, { run: false })
+  if (cli.options.help || cli.options.version) return
+  if (cli.matchedCommand === undefined) {
+    cli.outputHelp()
+    process.exitCode = argsGiven ? 2 : 0
+    return
+  }
+  await cli.runMatchedCommand()
 }

@@ -6,7 +6,7 @@
  */
 import { cac } from 'cac'
 import { lookup } from 'node:dns/promises'
-import { runMain } from './run-main.js'
+import { runMain, runSubcommand } from './run-main.js'
 import { createLogger, parseLogFormat, parseLogLevel } from './logger.js'
 import { loadKey } from './key-source.js'
 import { parseSeconds } from './pipe-options.js'
@@ -197,14 +197,7 @@ async function main (argv: string[]): Promise<void> {
     .action(async (name: unknown, pathId: unknown, change: unknown[], flags: Record<string, unknown>) => (await import('./runtime-cli.js')).runPath(String(name), String(pathId), change.map(String), flags))
   cli.help((sections) => [...sections, { body: keyHelp.trim() }])
   cli.version('0.1.0')
-  cli.parse(argv, { run: false })
-  if (cli.options.help || cli.options.version) return
-  if (cli.matchedCommand === undefined) {
-    cli.outputHelp()
-    process.exitCode = argv.length > 2 ? 2 : 0
-    return
-  }
-  await cli.runMatchedCommand()
+  await runSubcommand(cli, argv)
 }
 
 runMain('ttt', () => main(process.argv))
