@@ -14,22 +14,21 @@
  *   node dist/bench/bonding.js [--seconds 15] [--idle-ms 1000] [--no-markdown] [--only SUBSTRING]
  * (--only runs the matching runs alone and prints their lines, no table or markdown)
  */
-import { readFileSync, writeFileSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
 import { Lab, labUnavailableReason, type LinkConfig } from '../test/lab/lab.js'
 import {
   NsProcess, keygen, startTttServer, startTttClient, stopTtt, iperfServer, iperfClient, ping, loadAverage, writeSvgPlot, table, markdownTable, sleep,
   type Closing, type IperfResult, type Series,
 } from './lib/vpn.js'
+import {
+  sampleLinks, linkSeries as labLinkSeries, linkRateMbit, recentRateMbit, carriesDataAfterMs, flowReport, flowStalls, flowSeries, slug, writeBenchmarkSection,
+  tcpFlowPath as tcpFlow, outDir, benchmarksFile, type LinkSample,
+} from './lib/lab-flow.js'
 
 const args = process.argv.slice(2)
 const opt = (name: string, fallback: number): number => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : fallback }
 const SECONDS = opt('seconds', 15)
 /** Goodput counts from here on (slow start over a 60 ms path takes a while). */
 const STEADY_FROM_S = 3
-const outDir = fileURLToPath(new URL('../../bench/out/', import.meta.url))
-const benchmarksFile = fileURLToPath(new URL('../../BENCHMARKS.md', import.meta.url))
-const tcpFlow = fileURLToPath(new URL('./lib/tcp-flow.js', import.meta.url))
 
 const L1: LinkConfig = { delayMs: 10, rateMbit: 20, queuePkts: 100 }
 const L2: LinkConfig = { delayMs: 60, rateMbit: 10, queuePkts: 100 }
@@ -42,28 +41,10 @@ const IDLE_MS = opt('idle-ms', 1000)
 let lab: Lab
 let key: string
 
-interface Sample { tMs: number, up: number[] }
-
 /** Samples the lab's per-link client->server byte counters every SAMPLE_MS until stopped. */
-function sampler (t0Ns: bigint): { stop: () => Promise<Sample[]>, samples: () => Sample[] } {
-  const samples: Sample[] = []
-  let running = true
-  const loop = (async () => {
-    while (running) {
-      const [a, b] = [await lab.stats(0), await lab.stats(1)]
-      samples.push({ tMs: Number(lab.nowNs() - t0Ns) / 1e6, up: [a.up.txBytes, b.up.txBytes] })
-      await sleep(SAMPLE_MS)
-    }
-  })()
-  return { stop: async () => { running = false; await loop; return samples }, samples: () => samples }
-}
+function sampler (t0Ns: bigint): ReturnType<typeof sampleLinks> { return sampleLinks(lab, t0Ns, [0, 1], SAMPLE_MS) }
 
-function linkSeries (samples: Sample[]): Series[] {
-  return [0, 1].map((l) => ({
-    name: `l${l + 1} (lab, up)`,
-    points: samples.slice(1).map((s, i) => [s.tMs / 1000, (s.up[l]! - samples[i]!.up[l]!) * 8 / ((s.tMs - samples[i]!.tMs) / 1000) / 1e6] as [number, number]),
-  }))
-}
+function linkSeries (samples: LinkSample[]): Series[] { return labLinkSeries(samples, ['l1 (lab, up)', 'l2 (lab, up)']) }
 
 interface Tunnel { server: NsProcess, client: NsProcess }
 async function tunnel (paths: number[]): Promise<Tunnel> {
@@ -157,10 +138,7 @@ async function failover (name: string, seconds: number, cutAtS: number, restoreA
     for (;;) {
       await sleep(SAMPLE_MS)
       const sinceS = Number(lab.nowNs() - t0) / 1e9
-      const xs = s.samples()
-      const last = xs[xs.length - 1]
-      const back = xs.find((x) => last !== undefined && x.tMs >= last.tMs - 500)
-      l2Busy = last !== undefined && back !== undefined && last.tMs > back.tMs && (last.up[1]! - back.up[1]!) * 8 / ((last.tMs - back.tMs) / 1000) >= 2e6
+      l2Busy = recentRateMbit(s.samples(), 1, 500) >= 2
       if ((sinceS >= cutAtS && l2Busy) || sinceS >= cutAtS + 6) break
     }
     const cutNs = lab.nowNs()
@@ -177,30 +155,17 @@ async function failover (name: string, seconds: number, cutAtS: number, restoreA
   clearTimeout(killer)
   const samples = await s.stop()
   const closing = await close(t)
-  const out = JSON.parse(sink.lines.find((l) => l.startsWith('{'))!) as { bytes: number, firstNs: string, gaps: Array<[string, number]>, bins: number[] }
-  // The flow's last gap (the source stopping at its deadline) is not a stall.
-  const endS = Number(BigInt(out.firstNs) - t0) / 1e9 + seconds - 0.3
-  const gaps = out.gaps.map(([at, ms]) => [Number(BigInt(at) - t0) / 1e9, ms] as [number, number]).filter(([atS]) => atS < endS)
+  const out = flowReport(sink.lines)
+  const gaps = flowStalls(out, t0, seconds)
   const [gapAtS, gapMs] = gaps[0] ?? [0, 0]
   // Recovery: the first sample after the restore in which l2 carried at least 10 full packets' worth.
   const restoreMs = Number(restoreNs - t0) / 1e6
-  let recoveryMs = NaN
-  for (let i = 1; i < samples.length; i++) {
-    const s1 = samples[i]!
-    if (s1.tMs < restoreMs) continue
-    if (s1.up[1]! - samples[i - 1]!.up[1]! >= 10 * 1400) { recoveryMs = s1.tMs - restoreMs; break }
-  }
-  const l2Rate = (fromMs: number, toMs: number): number => {
-    const inside = samples.filter((x) => x.tMs >= fromMs && x.tMs <= toMs)
-    if (inside.length < 2) return NaN
-    const a = inside[0]!; const b = inside[inside.length - 1]!
-    return (b.up[1]! - a.up[1]!) * 8 / ((b.tMs - a.tMs) / 1000) / 1e6
-  }
+  const recoveryMs = carriesDataAfterMs(samples, 1, restoreMs)
+  const l2Rate = (fromMs: number, toMs: number): number => linkRateMbit(samples, 1, fromMs, toMs)
   const l2BeforeMbit = cutAtS < 0 ? NaN : l2Rate(cutAtS * 1000 - 1000, cutAtS * 1000)
   const l2AfterMbit = l2Rate(restoreMs + 1000, Infinity)
-  const firstS = Number(BigInt(out.firstNs) - t0) / 1e9
   const series: Series[] = [
-    { name: 'goodput (receiver)', points: out.bins.map((b, i) => [firstS + (i + 1) * 0.1, b * 8 / 0.1 / 1e6]) },
+    flowSeries(out, t0),
     ...linkSeries(samples),
   ]
   const cutS = cutAtS < 0 ? 0 : cutAtS
@@ -213,8 +178,6 @@ async function failover (name: string, seconds: number, cutAtS: number, restoreA
   console.log(`  ${name}: survived ${run.survived}, longest stall ${gapMs.toFixed(0)} ms at ${run.stallAtS.toFixed(2)} s, l2 back ${recoveryMs.toFixed(0)} ms after restore, l2 ${l2BeforeMbit.toFixed(1)} Mbit/s before the cut and ${l2AfterMbit.toFixed(1)} after the restore, load ${load}`)
   return run
 }
-
-function slug (s: string): string { return s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') }
 
 function counters (c: { client: Closing, server: Closing }): string {
   const cp = c.client.peers[0]
@@ -315,17 +278,6 @@ function report (runs: GoodputRun[], fails: FailoverRun[], bareRtt: number[], st
   console.log(`\nwrote the bonding section of ${benchmarksFile}`)
 }
 
-function writeSection (section: string): void {
-  let text = ''
-  try { text = readFileSync(benchmarksFile, 'utf8') } catch {}
-  const title = '## VPN bonding (node dist/bench/bonding.js)'
-  const start = text.indexOf(title)
-  if (start < 0) text = `${text.trimEnd()}\n\n${section}`
-  else {
-    const next = text.indexOf('\n## ', start + title.length)
-    text = text.slice(0, start) + section + (next < 0 ? '' : text.slice(next + 1))
-  }
-  writeFileSync(benchmarksFile, text.endsWith('\n') ? text : text + '\n')
-}
+function writeSection (section: string): void { writeBenchmarkSection('## VPN bonding (node dist/bench/bonding.js)', section) }
 
 main().catch((error: unknown) => { console.error(error); process.exit(1) })

@@ -1,18 +1,30 @@
 /**
  * A packet-level view of one TCP flow, for stall measurements (iperf3's intervals are too coarse):
  *
- *   node tcp-flow.js sink BIND PORT          accepts one connection, timestamps every read
+ *   node tcp-flow.js sink BIND PORT [--no-hash]   accepts one connection, timestamps every read
  *                                            (CLOCK_MONOTONIC, the lab's clock), and when it ends prints
  *                                            {"bytes", "firstNs", "lastNs", "gaps": [[atNs, ms], ...] (the 20 longest),
- *                                             "bins": bytes per 100 ms from firstNs}
- *   node tcp-flow.js source HOST PORT SECONDS [BIND]   writes as fast as TCP takes it for SECONDS
+ *                                             "bins": bytes per 100 ms from firstNs, "sha256": of every byte read}
+ *   node tcp-flow.js source HOST PORT SECONDS [BIND] [--no-hash]
+ *                                            writes as fast as TCP takes it for SECONDS, then prints
+ *                                            {"bytes", "sha256": of every byte written}
  *
- * The sink prints "listening" once ready.
+ * The source's bytes are slices of a random pool at shifting offsets, so a reordered, duplicated
+ * or lost chunk changes the hash (a constant pattern would hide reordering). --no-hash leaves
+ * sha256 empty, for runs where hashing would compete for the CPU being measured. The sink prints
+ * "listening" once ready.
  */
 import net from 'node:net'
+import { createHash, randomBytes, type Hash } from 'node:crypto'
 
-const [mode, a, b, c, d] = process.argv.slice(2)
+const argv = process.argv.slice(2)
+const hashing = !argv.includes('--no-hash')
+const [mode, a, b, c, d] = argv.filter((x) => !x.startsWith('--'))
 const BIN_NS = 100_000_000n
+const CHUNK = 64 * 1024
+const POOL = randomBytes(1024 * 1024 + CHUNK)
+
+const digest = (hash: Hash | undefined): string => hash?.digest('hex') ?? ''
 
 if (mode === 'sink') {
   const server = net.createServer((socket) => {
@@ -21,6 +33,7 @@ if (mode === 'sink') {
     let last = 0n
     const bins: number[] = []
     const gaps: Array<[string, number]> = []
+    const hash = hashing ? createHash('sha256') : undefined
     socket.on('data', (chunk: Buffer) => {
       const now = process.hrtime.bigint()
       if (first === 0n) first = now
@@ -30,31 +43,41 @@ if (mode === 'sink') {
       }
       last = now
       bytes += chunk.length
+      hash?.update(chunk)
       const bin = Number((now - first) / BIN_NS)
       while (bins.length <= bin) bins.push(0)
       bins[bin]! += chunk.length
     })
     socket.on('close', () => {
       gaps.sort((x, y) => y[1] - x[1])
-      console.log(JSON.stringify({ bytes, firstNs: String(first), lastNs: String(last), gaps: gaps.slice(0, 20), bins }))
+      console.log(JSON.stringify({ bytes, firstNs: String(first), lastNs: String(last), gaps: gaps.slice(0, 20), bins, sha256: digest(hash) }))
       server.close()
     })
     socket.on('error', () => {})
   })
   server.listen(Number(b), a, () => console.log('listening'))
 } else if (mode === 'source') {
-  const chunk = Buffer.alloc(64 * 1024, 0x5a)
   const socket = net.connect({ host: a!, port: Number(b), ...(d ? { localAddress: d } : {}) })
   const deadline = Date.now() + Number(c) * 1000
+  const hash = hashing ? createHash('sha256') : undefined
+  let bytes = 0
+  let k = 0
   const pump = (): void => {
-    while (Date.now() < deadline) if (!socket.write(chunk)) return
+    while (Date.now() < deadline) {
+      // 4099 is odd, so the offsets walk through the whole pool before repeating.
+      const offset = ((k++) * 4099 * 16) % (POOL.length - CHUNK)
+      const chunk = POOL.subarray(offset, offset + CHUNK)
+      hash?.update(chunk)
+      bytes += chunk.length
+      if (!socket.write(chunk)) return
+    }
     socket.end()
   }
   socket.on('connect', pump)
   socket.on('drain', pump)
   socket.on('error', (e) => { console.error(`source: ${e.message}`); process.exit(1) })
-  socket.on('close', () => process.exit(0))
+  socket.on('close', () => { console.log(JSON.stringify({ bytes, sha256: digest(hash) })); process.exit(0) })
 } else {
-  console.error('usage: tcp-flow sink BIND PORT | source HOST PORT SECONDS [BIND]')
+  console.error('usage: tcp-flow sink BIND PORT [--no-hash] | source HOST PORT SECONDS [BIND] [--no-hash]')
   process.exit(2)
 }
