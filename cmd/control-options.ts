@@ -19,17 +19,23 @@ export interface ControlFlags {
   controlDir?: unknown
 }
 
-/** The control directory: --control-dir, else /run/gst (root), $XDG_RUNTIME_DIR/gst, /tmp/gst-UID. */
+/**
+ * The control directory: --control-dir, else $GST_CONTROL_DIR (so one shell, a test run or a
+ * service manager can point every gst command at one place), else /run/gst (root),
+ * $XDG_RUNTIME_DIR/gst, /tmp/gst-UID.
+ */
 export function controlDirFromFlags (flags: ControlFlags): string {
   if (flags.controlDir !== undefined) {
     const dir = flags.controlDir === true ? '' : String(flags.controlDir)
     if (dir === '') throw new UsageError('--control-dir takes a directory')
     return dir
   }
+  const fromEnv = process.env.GST_CONTROL_DIR
+  if (fromEnv !== undefined && fromEnv !== '') return fromEnv
   return defaultControlDir({ uid: process.getuid?.(), runtimeDir: process.env.XDG_RUNTIME_DIR })
 }
 
-export const controlDirHelp = '[dir] directory of control sockets (default: /run/gst as root, else $XDG_RUNTIME_DIR/gst or /tmp/gst-UID)'
+export const controlDirHelp = '[dir] directory of control sockets (default: $GST_CONTROL_DIR, else /run/gst as root, else $XDG_RUNTIME_DIR/gst or /tmp/gst-UID)'
 
 /** The instance name from --name, or the default for `role` listening on `listenPort`. */
 export function instanceName (flags: ControlFlags, role: string, listenPort: number, pid: number): { name: string, explicit: boolean } {

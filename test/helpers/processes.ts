@@ -7,6 +7,7 @@ import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
 import { accessSync, constants } from 'node:fs'
 import { delimiter, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { useTestControlDir, withTestControlDir } from './control-dir.js'
 
 /** Absolute path of a compiled binary in dist/cmd (this file runs from dist/test/helpers). */
 export function binPath (name: 'gst' | 'gst-server' | 'gst-client'): string {
@@ -112,6 +113,8 @@ export class Daemon {
  */
 export class ProcessGroup {
   readonly daemons: Daemon[] = []
+  /** $GST_CONTROL_DIR of every process spawned here: a temporary directory, never /run/gst. */
+  readonly controlDir = useTestControlDir()
 
   constructor () {
     // If the test process itself is ended (a runner timeout sends SIGTERM), t.after never runs:
@@ -124,7 +127,7 @@ export class ProcessGroup {
   }
 
   spawn (name: string, command: string, args: string[], options: SpawnOptions = {}): Daemon {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options })
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options, env: withTestControlDir(options.env) })
     const daemon = new Daemon(name, child)
     this.daemons.push(daemon)
     return daemon

@@ -11,6 +11,9 @@ import {
   VethStar, NsProcess, Relay, keygen, startTttServer, startTttClient, stopTtt, iperfServer, iperfClient, ping, nsExec, sleep, tttPath,
   type IperfResult, type Closing,
 } from '../../bench/lib/vpn.js'
+import { useTestControlDir } from '../helpers/control-dir.js'
+
+useTestControlDir()   // every ttt started here inherits $GST_CONTROL_DIR: nothing lands in /run/gst
 
 const skip = labUnavailableReason() ??
   (spawnSync('iperf3', ['--version']).status === 0 ? undefined : 'iperf3 is not installed') ??
