@@ -5,8 +5,9 @@
  *     An echo server (half-close aware: it echoes everything, then ends). Prints "listening".
  *   node stream-check.js run HOST PORT COUNT MAX_BYTES SEED [SPREAD_MS]
  *     COUNT concurrent connections, each starting at a random moment within SPREAD_MS [0]; each
- *     sends a log-uniform random number of bytes in [1, MAX_BYTES] (random content), ends its
- *     side, reads the echo to the end and compares length and sha256. Sizes and start times come
+ *     sends a random number of bytes in [1, MAX_BYTES] (uniform for even streams, log-uniform for
+ *     odd ones: many small, a few large) of random content, ends its side, reads the echo to the
+ *     end and compares length and sha256. Sizes and start times come
  *     from SEED (reproducible); the content is fresh randomness. Prints one JSON line:
  *     {"streams", "ok", "bytes", "ms", "failed": [{"stream", "size", "received", "why"}]}.
  */
@@ -77,7 +78,7 @@ async function run (): Promise<void> {
   const spreadMs = Number(spreadText ?? 0)
   const started = performance.now()
   const outcomes = await Promise.all(Array.from({ length: count }, async (_, i) => {
-    const size = Math.max(1, Math.floor(Math.exp(random() * Math.log(max))))
+    const size = Math.max(1, Math.floor(i % 2 === 0 ? random() * max : Math.exp(random() * Math.log(max))))
     await new Promise((resolve) => setTimeout(resolve, random() * spreadMs))
     return await oneStream(i, size, port)
   }))
