@@ -14,7 +14,9 @@
  * link's rate from the lab's counters) and the "## Pipe multipath" section of BENCHMARKS.md.
  * A gst-client without --path (before multipath) makes the two-path rows say so.
  *
- *   node dist/bench/pipe-multipath.js [--seconds 15] [--loopback-seconds 6] [--rounds 2] [--no-markdown] [--only SUBSTRING]
+ *   node dist/bench/pipe-multipath.js [--seconds 15] [--loopback-seconds 6] [--rounds 2] [--no-markdown] [--only SUBSTRING] [--cpu-prof DIR]
+ * (--only runs the matching runs alone, no table or markdown; --cpu-prof writes V8 CPU profiles of
+ * every gst-server and gst-client into DIR; V8 names them by pid, and the bench prints each instance's)
  */
 import { Lab, labUnavailableReason, type LinkConfig } from '../test/lab/lab.js'
 import { NsProcess, keygen, ping, loadAverage, writeSvgPlot, table, markdownTable, sleep, type Series } from './lib/vpn.js'
@@ -37,6 +39,8 @@ const LOOPBACK_STEADY_FROM_S = 1
 const onlyAt = args.indexOf('--only')
 const only = onlyAt >= 0 ? args[onlyAt + 1] ?? '' : undefined
 const wanted = (name: string): boolean => only === undefined || name.includes(only)
+const profAt = args.indexOf('--cpu-prof')
+const nodeArgs = profAt >= 0 ? ['--cpu-prof', '--cpu-prof-dir', args[profAt + 1] ?? 'bench/out/prof'] : []
 
 const L1: LinkConfig = { delayMs: 10, rateMbit: 20, queuePkts: 100 }
 const L2: LinkConfig = { delayMs: 60, rateMbit: 10, queuePkts: 100 }
@@ -79,14 +83,15 @@ async function pipe (ns: { client: string, server: string }, serverAddr: string,
   const n = instances++
   const sinkProc = NsProcess.spawn('tcp-flow sink', ns.server, process.execPath, [tcpFlowPath, 'sink', sink.host, String(sink.port), ...(ns.server === ns.client ? ['--no-hash'] : [])])
   await sinkProc.waitFor(/^listening/)
-  const server = await startGstServer(ns.server, serverAddr, `${sink.host}:${sink.port}`, { key, controlDir: dir, name: `s${n}` })
-  const client = startGstClient(ns.client, clientListen, serverAddr, { key, controlDir: dir, name: `c${n}`, ...(paths ? { paths } : {}) })
+  const server = await startGstServer(ns.server, serverAddr, `${sink.host}:${sink.port}`, { key, controlDir: dir, name: `s${n}`, nodeArgs })
+  const client = startGstClient(ns.client, clientListen, serverAddr, { key, controlDir: dir, name: `c${n}`, nodeArgs, ...(paths ? { paths } : {}) })
   try {
     await waitForPaths(client, paths?.length ?? 1)
   } catch (error) {
     await Promise.all([client.stop(), server.stop(), sinkProc.stop()])
     throw error
   }
+  if (nodeArgs.length > 0) console.log(`  profiling ${server.name} pid ${server.proc.pid}, ${client.name} pid ${client.proc.pid}`)
   await sleep(IDLE_MS)
   return { server, client, sink: sinkProc }
 }
@@ -161,6 +166,10 @@ interface FailoverRun {
   l2BeforeMbit: number, l2AfterMbit: number
   /** From the restore until l2 carries data again (lab counters), and until the client shows an up subflow on l2 again. */
   recoveryMs: number, rejoinMs: number
+  /** From the cut until the client no longer shows l2's subflow as usable (NaN: it never did while cut). */
+  dropMs: number
+  /** From the restore until the client's counters show l2's subflow sending again (>= 10 packets' worth in one status sample). */
+  subflowDataMs: number
   unsupported?: string
 }
 
@@ -172,7 +181,7 @@ async function failover (name: string, seconds: number, cutAfterS: number, downF
   } catch (error) {
     if (!(error instanceof PathOptionUnsupported)) throw error
     console.log(`  ${name}: not supported by this gst-client (${error.message})`)
-    return { name, exact: false, longestStallMs: NaN, stallAtS: NaN, bytes: 0, load, cutAtS: NaN, restoreAtS: NaN, l2BeforeMbit: NaN, l2AfterMbit: NaN, recoveryMs: NaN, rejoinMs: NaN, unsupported: error.message }
+    return { name, exact: false, longestStallMs: NaN, stallAtS: NaN, bytes: 0, load, cutAtS: NaN, restoreAtS: NaN, l2BeforeMbit: NaN, l2AfterMbit: NaN, recoveryMs: NaN, rejoinMs: NaN, dropMs: NaN, subflowDataMs: NaN, unsupported: error.message }
   }
   const t0 = lab.nowNs()
   const s = sampleLinks(lab, t0, [0, 1], SAMPLE_MS)
@@ -200,15 +209,22 @@ async function failover (name: string, seconds: number, cutAfterS: number, downF
   const gaps = flowStalls(out, t0, seconds)
   const [stallAtS, longestStallMs] = gaps[0] ?? [0, 0]
   const l2 = `${lab.clientAddress(1)}:`
-  const rejoined = statuses.find((x) => x.tMs >= restoreMs && x.paths.some((q) => q.local.startsWith(l2) && q.state === 'up'))
+  const usableL2 = (x: StatusSample): boolean => x.paths.some((q) => q.local.startsWith(l2) && (q.state === 'up' || q.state === 'degraded'))
+  const rejoined = statuses.find((x) => x.tMs >= restoreMs && usableL2(x))
+  const dropped = statuses.find((x) => x.tMs >= cutMs && x.tMs < restoreMs && !usableL2(x))
+  // A new subflow starts counting from 0: compare per local address:port, not the sum.
+  const sending = statuses.find((x, i) => x.tMs >= restoreMs && i > 0 && x.paths.some((q) => q.local.startsWith(l2) &&
+    q.bytesOut - (statuses[i - 1]!.paths.find((o) => o.local === q.local)?.bytesOut ?? 0) >= 10 * 1400))
   const run: FailoverRun = {
     name, exact: code === 0 && exact(out, sent), longestStallMs, stallAtS, bytes: out.bytes, load, cutAtS: cutMs / 1000, restoreAtS: restoreMs / 1000,
     l2BeforeMbit: linkRateMbit(samples, 1, cutMs - 1000, cutMs), l2AfterMbit: linkRateMbit(samples, 1, restoreMs + 1000, Infinity),
     recoveryMs: carriesDataAfterMs(samples, 1, restoreMs), rejoinMs: rejoined === undefined ? NaN : rejoined.tMs - restoreMs,
+    dropMs: dropped === undefined ? NaN : dropped.tMs - cutMs, subflowDataMs: sending === undefined ? NaN : sending.tMs - restoreMs,
   }
   plot(name, `${name}: longest stall ${longestStallMs.toFixed(0)} ms`, out, t0, samples, [{ x: run.cutAtS, label: 'l2 cut' }, { x: run.restoreAtS, label: 'restore' }])
   console.log(`  ${name}: byte-exact ${run.exact}, longest stall ${longestStallMs.toFixed(0)} ms at ${stallAtS.toFixed(2)} s (cut ${run.cutAtS.toFixed(2)} s), ` +
-    `l2 carries data ${ms(run.recoveryMs)} and its subflow is up ${ms(run.rejoinMs)} after the restore, l2 ${run.l2BeforeMbit.toFixed(1)} Mbit/s before the cut, ` +
+    `client drops l2's subflow ${ms(run.dropMs)} after the cut; after the restore l2 carries data after ${ms(run.recoveryMs)} (lab), its subflow is up after ${ms(run.rejoinMs)} ` +
+    `and sends after ${ms(run.subflowDataMs)} (client status); l2 ${run.l2BeforeMbit.toFixed(1)} Mbit/s before the cut, ` +
     `${run.l2AfterMbit.toFixed(1)} after; load ${load}`)
   return run
 }
@@ -289,11 +305,12 @@ function report (runs: FlowRun[], fails: FailoverRun[], loops: LoopbackRun[], ba
     ? [r.name, '-', '-', notSupported(r.unsupported), '-', '-', r.load]
     : [r.name, mb(r.goodputBps), mb(r.wholeBps), vs, String(r.exact), r.linkShare.map((x) => `${(x * 100).toFixed(0)} %`).join(' / '), r.load]
   const rows = [row(l1), row(l2), ['sum of l1 and l2 alone', mb(sum), '', '', '', '', ''], row(two, `${(ratio * 100).toFixed(1)} % of the sum`)]
-  const fHeader = ['run', 'byte-exact', 'longest stall ms', 'at s', 'cut / restore at s', 'l2 Mbit/s before cut', 'l2 carries data after restore', 'l2 subflow up after restore', 'l2 Mbit/s after restore', 'MB moved', 'load (1/5/15)']
+  const fHeader = ['run', 'byte-exact', 'longest stall ms', 'at s', 'cut / restore at s', 'l2 Mbit/s before cut', 'client drops l2 after cut',
+    'l2 carries data after restore (lab)', 'l2 subflow up / sending after restore (client)', 'l2 Mbit/s after restore', 'MB moved', 'load (1/5/15)']
   const fRows = fails.map((f) => f.unsupported !== undefined
-    ? [f.name, '-', '-', '-', '-', '-', '-', '-', '-', '-', `${f.load}; ${notSupported(f.unsupported)}`]
+    ? [f.name, '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', `${f.load}; ${notSupported(f.unsupported)}`]
     : [f.name, String(f.exact), f.longestStallMs.toFixed(0), f.stallAtS.toFixed(2), `${f.cutAtS.toFixed(1)} / ${f.restoreAtS.toFixed(1)}`,
-        f.l2BeforeMbit.toFixed(1), ms(f.recoveryMs), ms(f.rejoinMs), f.l2AfterMbit.toFixed(1), (f.bytes / 1e6).toFixed(1), f.load])
+        f.l2BeforeMbit.toFixed(1), ms(f.dropMs), ms(f.recoveryMs), `${ms(f.rejoinMs)} / ${ms(f.subflowDataMs)}`, f.l2AfterMbit.toFixed(1), (f.bytes / 1e6).toFixed(1), f.load])
   const lSingle = loops[0]; const lTwo = loops[1]
   const lHeader = ['run', 'Gbit/s (mean of rounds)', 'rounds', 'vs single path', 'pipe CPU s per GB (client, server)', 'load at start (1/5/15)']
   const lRows = loops.map((l) => l.unsupported !== undefined || l.bps.length === 0

@@ -39,6 +39,8 @@ export interface GstOptions {
   /** --name of the instance (its control socket's name). */
   name: string
   extra?: string[]
+  /** Node flags before the script (e.g. --cpu-prof --cpu-prof-dir DIR). */
+  nodeArgs?: string[]
 }
 
 /** A running gst-server or gst-client in a namespace. */
@@ -55,7 +57,7 @@ export class GstProcess {
 }
 
 function gst (bin: string, ns: string, positional: string[], o: GstOptions, flags: string[]): GstProcess {
-  const args = [bin, ...positional, 'env:GST_LAB_KEY', '--name', o.name, '--control-dir', o.controlDir, '--log-level', 'info', ...flags, ...(o.extra ?? [])]
+  const args = [...(o.nodeArgs ?? []), bin, ...positional, 'env:GST_LAB_KEY', '--name', o.name, '--control-dir', o.controlDir, '--log-level', 'info', ...flags, ...(o.extra ?? [])]
   const proc = NsProcess.spawn(`${o.name} (${ns})`, ns, process.execPath, args, { GST_LAB_KEY: o.key })
   return new GstProcess(proc, o.name, socketPath(o.controlDir, o.name))
 }
