@@ -77,6 +77,7 @@ void gst_export(napi_env env, napi_value exports, const char *name, napi_callbac
 
 // native/aead.c (declared here rather than in common.h: nothing else in the addon calls it).
 void gst_register_aead(napi_env env, napi_value exports);
+void gst_register_offload(napi_env env, napi_value exports);
 
 static napi_value init(napi_env env, napi_value exports) {
   gst_register_tun(env, exports);
@@ -84,6 +85,7 @@ static napi_value init(napi_env env, napi_value exports) {
   gst_register_sockopt(env, exports);
   gst_register_udp(env, exports);
   gst_register_aead(env, exports);
+  gst_register_offload(env, exports);
   return exports;
 }
 

@@ -7,12 +7,20 @@
 // per batch besides the count.
 // Write path: synchronous write()/sendto()/sendmmsg(); EAGAIN/EIO are counted in the shared
 // stats array, never thrown, because a full queue is ordinary backpressure for a VPN.
+//
+// UDP offload (when the kernel has it): sendSlots sends each run of equal-sized datagrams to one
+// address as ONE message with UDP_SEGMENT (the kernel, or the peer's GRO, splits it), and a
+// socket opened with an offsets array reads with UDP_GRO: one recvmmsg entry may then carry many
+// datagrams of one size back to back, which are described to JS by offsets[i] and lengths[i].
 #define _GNU_SOURCE
 #include "common.h"
+#include "offload.h"
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <string.h>
 #include <unistd.h>
 #include <uv.h>
@@ -21,13 +29,29 @@
 enum {
   ST_READ_PACKETS, ST_READ_BYTES, ST_READ_BATCHES, ST_READ_ERRORS,
   ST_WRITE_PACKETS, ST_WRITE_BYTES, ST_WRITE_EAGAIN, ST_WRITE_EIO, ST_WRITE_ERRORS,
-  ST_LAST_ERRNO, ST_COUNT
+  ST_LAST_ERRNO, ST_READ_SUPER, ST_WRITE_SUPER, ST_COUNT
 };
 
 // Datagram address layout in JS arrays (src/native/udp.ts mirrors it): family (4 or 6),
 // 0, port (big endian), address (4 or 16 bytes).
 #define ADDR_BYTES 20
 #define SEND_CHUNK 64  // our choice: sendmmsg vectors built on the stack, 64 at a time
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
+// Our choice, within the kernel's limits (UDP_MAX_SEGMENTS is 64 on older kernels, a GSO
+// message at most 64 KiB): datagrams per UDP_SEGMENT message, and bytes.
+#define GSO_MAX_SEGMENTS 64
+#define GSO_MAX_BYTES 65000
+// Disable UDP_SEGMENT after this many failed offloaded sends in a row (each was resent unsegmented).
+#define GSO_MAX_FAILURES 16
+// A GRO receive buffer: the largest coalesced message the kernel hands over.
+#define GRO_BUFFER_BYTES 65536
+// The most datagrams one coalesced message may hold (UDP_MAX_SEGMENTS on recent kernels).
+#define GRO_MAX_SEGMENTS 128
 
 typedef struct {
   napi_env env;
@@ -47,13 +71,35 @@ typedef struct {
   struct mmsghdr *msgs;
   struct iovec *iovs;
   struct sockaddr_in6 *names;
+  // UDP GRO mode: offsets of packets in the arena (read buffers of slot_bytes each, msg_count of them).
+  uint32_t *offsets;
+  uint32_t msg_count;
+  char (*controls)[CMSG_SPACE(sizeof(int))];
+  // UDP_SEGMENT on sends: available, and failures in a row.
+  bool gso;
+  uint32_t gso_failures;
+  napi_ref offsets_ref;
+  // TUN with IFF_VNET_HDR: every read and write carries a virtio_net_hdr; a read may be a TCP
+  // super-packet, cut into slots (what does not fit a batch stays pending for the next one).
+  bool vnet;
+  uint8_t *super;
+  size_t pending_len;
+  uint32_t pending_next, pending_total;
+  gst_vnet_hdr pending_hdr;
   napi_async_context async_context;
 } tun_io;
+
+// A TUN read buffer with offload: the vnet header and the largest super-packet.
+#define SUPER_BYTES (GST_VNET_HDR_BYTES + 65536)
+// writeSlots with offload plans this many packets at a time (our choice: a few read batches).
+#define GRO_CHUNK 256
 
 static void destroy(tun_io *io) {
   free(io->msgs);
   free(io->iovs);
   free(io->names);
+  free(io->controls);
+  free(io->super);
   free(io);
 }
 
@@ -73,6 +119,7 @@ static void release(tun_io *io) {
   napi_delete_reference(env, io->callback_ref);
   napi_delete_reference(env, io->resource_ref);
   if (io->addrs_ref) napi_delete_reference(env, io->addrs_ref);
+  if (io->offsets_ref) napi_delete_reference(env, io->offsets_ref);
   napi_async_destroy(env, io->async_context);
   uv_poll_stop(&io->poll);
   uv_close((uv_handle_t *)&io->poll, on_closed);
@@ -132,6 +179,103 @@ static uint32_t receive_datagrams(tun_io *io, size_t *bytes) {
   return count;
 }
 
+// The segment size of a coalesced (UDP_GRO) message, or 0 when it holds one datagram.
+static uint32_t gro_segment_size(struct msghdr *hdr) {
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(hdr); c; c = CMSG_NXTHDR(hdr, c)) {
+    if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+      int size;
+      memcpy(&size, CMSG_DATA(c), sizeof size);
+      return size > 0 ? (uint32_t)size : 0;
+    }
+  }
+  return 0;
+}
+
+// GRO mode: each recvmmsg entry reads into its own buffer (slot); a coalesced entry is split
+// into its datagrams by offset. Buffers are not reused within a batch; a recvmmsg asks for no
+// more entries than the packet arrays can describe in the worst case.
+static uint32_t receive_coalesced(tun_io *io, size_t *bytes) {
+  uint32_t count = 0, used = 0;
+  while (used < io->msg_count) {
+    uint32_t want = (io->max_packets - count) / GRO_MAX_SEGMENTS;
+    if (want > io->msg_count - used) want = io->msg_count - used;
+    if (want == 0) break;
+    for (uint32_t i = used; i < used + want; i++) {
+      io->msgs[i].msg_hdr.msg_namelen = sizeof io->names[i];
+      io->msgs[i].msg_hdr.msg_controllen = sizeof io->controls[i];
+      io->msgs[i].msg_hdr.msg_flags = 0;
+    }
+    int n = recvmmsg(io->fd, io->msgs + used, want, MSG_DONTWAIT, NULL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN) {
+        io->stats[ST_READ_ERRORS]++;
+        io->stats[ST_LAST_ERRNO] = errno;
+      }
+      break;
+    }
+    if (n == 0) break;
+    for (uint32_t m = used; m < used + (uint32_t)n; m++) {
+      struct msghdr *hdr = &io->msgs[m].msg_hdr;
+      uint32_t length = io->msgs[m].msg_len;
+      if (hdr->msg_flags & MSG_TRUNC) { io->stats[ST_READ_ERRORS]++; continue; }
+      uint32_t segment = gro_segment_size(hdr);
+      if (segment == 0 || segment > length) segment = length;
+      uint8_t addr[ADDR_BYTES];
+      encode_addr(&io->names[m], addr);
+      for (uint32_t at = 0; at < length || (length == 0 && at == 0); at += segment) {
+        if (count == io->max_packets) { io->stats[ST_READ_ERRORS]++; break; }
+        uint32_t part = length - at < segment ? length - at : segment;
+        io->offsets[count] = m * (uint32_t)io->slot_bytes + at;
+        io->lengths[count] = part;
+        memcpy(io->addrs + (size_t)count * ADDR_BYTES, addr, ADDR_BYTES);
+        count++;
+        *bytes += part;
+        if (length == 0) break;
+      }
+    }
+    used += (uint32_t)n;
+    if ((uint32_t)n < want) break;
+  }
+  return count;
+}
+
+// Offload mode: fills slots from the pending super-packet, then from new reads, until the batch
+// is full or the fd is drained.
+static uint32_t read_offloaded(tun_io *io, size_t *bytes) {
+  uint32_t count = 0;
+  while (count < io->max_packets) {
+    if (io->pending_len > 0) {
+      int n = gst_gso_split(&io->pending_hdr, io->super + GST_VNET_HDR_BYTES, io->pending_len, io->pending_next, io->max_packets - count,
+                            io->arena + (size_t)count * io->slot_bytes, io->slot_bytes, io->lengths + count);
+      if (n < 0) { io->stats[ST_READ_ERRORS]++; io->pending_len = 0; continue; }
+      for (int i = 0; i < n; i++) *bytes += io->lengths[count + i];
+      count += (uint32_t)n;
+      io->pending_next += (uint32_t)n;
+      if (io->pending_next >= io->pending_total) io->pending_len = 0;
+      continue;
+    }
+    ssize_t n = read(io->fd, io->super, SUPER_BYTES);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN) {
+        io->stats[ST_READ_ERRORS]++;
+        io->stats[ST_LAST_ERRNO] = errno;
+      }
+      break;
+    }
+    if (n <= GST_VNET_HDR_BYTES) { io->stats[ST_READ_ERRORS]++; continue; }
+    gst_vnet_read(io->super, &io->pending_hdr);
+    int total = gst_gso_count(&io->pending_hdr, io->super + GST_VNET_HDR_BYTES, (size_t)n - GST_VNET_HDR_BYTES);
+    if (total < 0) { io->stats[ST_READ_ERRORS]++; continue; }
+    if (total > 1) io->stats[ST_READ_SUPER]++;
+    io->pending_len = (size_t)n - GST_VNET_HDR_BYTES;
+    io->pending_next = 0;
+    io->pending_total = (uint32_t)total;
+  }
+  return count;
+}
+
 static void on_readable(uv_poll_t *handle, int status, int events) {
   (void)events;
   tun_io *io = handle->data;
@@ -141,9 +285,13 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
     io->stats[ST_LAST_ERRNO] = -status;
     return;
   }
+  // With offload a super-packet may not fit one batch: the rest goes in the next callback.
+  do {
   uint32_t count = 0;
   size_t bytes = 0;
-  if (io->addrs) count = receive_datagrams(io, &bytes);
+  if (io->offsets) count = receive_coalesced(io, &bytes);
+  else if (io->addrs) count = receive_datagrams(io, &bytes);
+  else if (io->vnet) count = read_offloaded(io, &bytes);
   else while (count < io->max_packets) {
     ssize_t n = read(io->fd, io->arena + (size_t)count * io->slot_bytes, io->slot_bytes);
     if (n < 0) {
@@ -157,14 +305,14 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
     io->lengths[count++] = (uint32_t)n;
     bytes += (size_t)n;
   }
-  if (count == 0) return;
+  if (count == 0) break;
   io->stats[ST_READ_PACKETS] += count;
   io->stats[ST_READ_BYTES] += (double)bytes;
   io->stats[ST_READ_BATCHES]++;
 
   napi_env env = io->env;
   napi_handle_scope scope;
-  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) break;
   napi_value callback, resource, argv[1];
   if (napi_get_reference_value(env, io->callback_ref, &callback) == napi_ok &&
       napi_get_reference_value(env, io->resource_ref, &resource) == napi_ok &&
@@ -176,6 +324,7 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
     }
   }
   napi_close_handle_scope(env, scope);
+  } while (!io->closed && io->pending_len > 0);
 }
 
 static void finalize_io(napi_env env, void *data, void *hint) {
@@ -191,10 +340,12 @@ static bool keep(napi_env env, napi_value value, napi_ref *ref) {
 }
 
 // ioOpen(fd, arena: Uint8Array, slotBytes, lengths: Uint32Array, stats: Float64Array, onBatch(count),
-// addrs?: Uint8Array) -> handle. The arena holds lengths.length slots of slotBytes each; with
-// addrs (ADDR_BYTES per slot) the fd is a datagram socket read with recvmmsg.
+// addrs?: Uint8Array, offsets?: Uint32Array) -> handle. The arena holds lengths.length slots of
+// slotBytes each; with addrs (ADDR_BYTES per slot) the fd is a datagram socket read with
+// recvmmsg. With offsets as well (as long as lengths) it is read with UDP_GRO: the arena holds
+// arena.length / slotBytes receive buffers, and packet i of a batch is at arena[offsets[i]].
 static napi_value io_open(napi_env env, napi_callback_info info) {
-  size_t argc = 7; napi_value argv[7];
+  size_t argc = 8; napi_value argv[8];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   int32_t fd; uint32_t slot_bytes; uint8_t *arena, *lengths, *stats; size_t arena_len, lengths_len, stats_len;
   napi_valuetype cb_type = napi_undefined;
@@ -205,14 +356,23 @@ static napi_value io_open(napi_env env, napi_callback_info info) {
   if (addrs_type != napi_undefined && (!gst_arg_bytes(env, argv[6], &addrs, &addrs_len))) {
     return gst_throw(env, "ERR_INVALID_ARG", "ioOpen: addrs must be a Uint8Array");
   }
+  uint8_t *offsets = NULL; size_t offsets_len = 0;
+  napi_valuetype offsets_type = napi_undefined;
+  if (argc >= 8) napi_typeof(env, argv[7], &offsets_type);
+  if (offsets_type != napi_undefined && (!addrs || !gst_arg_bytes(env, argv[7], &offsets, &offsets_len))) {
+    return gst_throw(env, "ERR_INVALID_ARG", "ioOpen: offsets must be a Uint32Array, with addrs");
+  }
   if (argc < 6 || !gst_arg_int32(env, argv[0], &fd) || !gst_arg_bytes(env, argv[1], &arena, &arena_len) ||
       !gst_arg_uint32(env, argv[2], &slot_bytes) || !gst_arg_bytes(env, argv[3], &lengths, &lengths_len) ||
       !gst_arg_bytes(env, argv[4], &stats, &stats_len) || cb_type != napi_function) {
     return gst_throw(env, "ERR_INVALID_ARG", "usage: ioOpen(fd, arena, slotBytes, lengths, stats, onBatch)");
   }
   uint32_t max_packets = (uint32_t)(lengths_len / 4);
-  if (slot_bytes == 0 || max_packets == 0 || (size_t)slot_bytes * max_packets > arena_len || stats_len < ST_COUNT * sizeof(double) ||
-      ((uintptr_t)lengths & 3) || ((uintptr_t)stats & 7) || (addrs && addrs_len < (size_t)max_packets * ADDR_BYTES)) {
+  // GRO mode: the arena is msg_count receive buffers; otherwise one slot per packet.
+  uint32_t msg_count = offsets ? (uint32_t)(slot_bytes ? arena_len / slot_bytes : 0) : max_packets;
+  if (slot_bytes == 0 || max_packets == 0 || msg_count == 0 || (size_t)slot_bytes * msg_count > arena_len || stats_len < ST_COUNT * sizeof(double) ||
+      ((uintptr_t)lengths & 3) || ((uintptr_t)stats & 7) || (addrs && addrs_len < (size_t)max_packets * ADDR_BYTES) ||
+      (offsets && (offsets_len < lengths_len || ((uintptr_t)offsets & 3) || (uint64_t)slot_bytes * msg_count > UINT32_MAX))) {
     return gst_throw(env, "ERR_INVALID_ARG", "arena smaller than slotBytes x lengths.length, or stats or addrs too short");
   }
   tun_io *io = calloc(1, sizeof *io);
@@ -227,13 +387,24 @@ static napi_value io_open(napi_env env, napi_callback_info info) {
   io->poll.data = io;
   if (addrs) {
     io->addrs = addrs;
-    io->msgs = calloc(max_packets, sizeof *io->msgs);
-    io->iovs = calloc(max_packets, sizeof *io->iovs);
-    io->names = calloc(max_packets, sizeof *io->names);
-    if (!io->msgs || !io->iovs || !io->names) { destroy(io); return gst_throw(env, "ENOMEM", "out of memory"); }
-    for (uint32_t i = 0; i < max_packets; i++) {
+    io->msg_count = msg_count;
+    io->msgs = calloc(msg_count, sizeof *io->msgs);
+    io->iovs = calloc(msg_count, sizeof *io->iovs);
+    io->names = calloc(msg_count, sizeof *io->names);
+    if (offsets) io->controls = calloc(msg_count, sizeof *io->controls);
+    if (!io->msgs || !io->iovs || !io->names || (offsets && !io->controls)) { destroy(io); return gst_throw(env, "ENOMEM", "out of memory"); }
+    for (uint32_t i = 0; i < msg_count; i++) {
       io->iovs[i] = (struct iovec){ arena + (size_t)i * slot_bytes, slot_bytes };
       io->msgs[i].msg_hdr = (struct msghdr){ .msg_name = &io->names[i], .msg_namelen = sizeof io->names[i], .msg_iov = &io->iovs[i], .msg_iovlen = 1 };
+      if (offsets) { io->msgs[i].msg_hdr.msg_control = io->controls[i]; io->msgs[i].msg_hdr.msg_controllen = sizeof io->controls[i]; }
+    }
+    // UDP_SEGMENT exists when it can be set to 0 (off by default; each send asks for it).
+    int zero = 0, one = 1;
+    io->gso = setsockopt(fd, SOL_UDP, UDP_SEGMENT, &zero, sizeof zero) == 0;
+    // Without UDP_GRO the GRO-mode reader still works: every buffer then holds one datagram.
+    if (offsets) {
+      setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof one);
+      io->offsets = (uint32_t *)offsets;
     }
   }
   uv_loop_t *loop;
@@ -247,7 +418,7 @@ static napi_value io_open(napi_env env, napi_callback_info info) {
   CHECK(napi_create_string_utf8(env, "gst:tun-read", NAPI_AUTO_LENGTH, &name));
   if (!keep(env, argv[1], &io->arena_ref) || !keep(env, argv[3], &io->lengths_ref) || !keep(env, argv[4], &io->stats_ref) ||
       !keep(env, argv[5], &io->callback_ref) || !keep(env, resource, &io->resource_ref) ||
-      (addrs && !keep(env, argv[6], &io->addrs_ref)) ||
+      (addrs && !keep(env, argv[6], &io->addrs_ref)) || (offsets && !keep(env, argv[7], &io->offsets_ref)) ||
       napi_async_init(env, resource, name, &io->async_context) != napi_ok ||
       napi_create_external(env, io, finalize_io, NULL, &handle) != napi_ok) {
     gst_rethrow(env);
@@ -293,6 +464,17 @@ static napi_value read_stop(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// ioSetOffload(handle): the fd is a TUN opened with IFF_VNET_HDR (and TUNSETOFFLOAD): reads
+// are cut into segments, writes carry a vnet header and writeSlots glues TCP segments.
+static napi_value io_set_offload(napi_env env, napi_callback_info info) {
+  IO_OR_THROW(0)
+  (void)argv;
+  if (io->addrs) return gst_throw(env, "ERR_INVALID_ARG", "ioSetOffload: only for a TUN fd");
+  if (!io->super && !(io->super = malloc(SUPER_BYTES))) return gst_throw(env, "ENOMEM", "out of memory");
+  io->vnet = true;
+  return NULL;
+}
+
 // ioClose(handle): stops polling and drops references. The fd itself is closed by tunClose.
 static napi_value io_close(napi_env env, napi_callback_info info) {
   size_t argc = 1; napi_value argv[1]; void *io = NULL;
@@ -310,8 +492,10 @@ static void count_write_error(tun_io *io, int err, double packets) {
 }
 
 static bool write_one(tun_io *io, const uint8_t *data, size_t len) {
+  static const uint8_t no_offload[GST_VNET_HDR_BYTES] = { 0 };
+  struct iovec iov[2] = { { (void *)no_offload, sizeof no_offload }, { (void *)data, len } };
   for (;;) {
-    ssize_t n = write(io->fd, data, len);
+    ssize_t n = io->vnet ? writev(io->fd, iov, 2) - GST_VNET_HDR_BYTES : write(io->fd, data, len);
     if (n >= 0) {
       io->stats[ST_WRITE_PACKETS]++;
       io->stats[ST_WRITE_BYTES] += (double)n;
@@ -350,8 +534,40 @@ static napi_value io_write_batch(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// Offload mode: segments of one TCP flow glued into super-packets, one writev each.
+static uint32_t write_coalesced(tun_io *io, uint8_t *arena, uint32_t slot_bytes, const uint32_t *lengths, uint32_t count) {
+  gst_gro_item items[GRO_CHUNK];
+  uint32_t next[GRO_CHUNK];
+  struct iovec iov[2 + GST_GRO_MAX_SEGMENTS];
+  uint8_t vnet[GST_VNET_HDR_BYTES];
+  uint32_t written = 0;
+  for (uint32_t from = 0; from < count; from += GRO_CHUNK) {
+    uint32_t n = count - from < GRO_CHUNK ? count - from : GRO_CHUNK;
+    uint8_t *chunk = arena + (size_t)from * slot_bytes;
+    uint32_t planned = gst_gro_plan(chunk, slot_bytes, lengths + from, n, items, next);
+    for (uint32_t j = 0; j < planned; j++) {
+      uint32_t k = gst_gro_finish(chunk, slot_bytes, lengths + from, &items[j], next, vnet, iov);
+      for (;;) {
+        ssize_t w = writev(io->fd, iov, (int)k);
+        if (w >= 0) {
+          io->stats[ST_WRITE_PACKETS] += items[j].segments;
+          io->stats[ST_WRITE_BYTES] += (double)(w - GST_VNET_HDR_BYTES);
+          if (items[j].segments > 1) io->stats[ST_WRITE_SUPER]++;
+          written += items[j].segments;
+          break;
+        }
+        if (errno == EINTR) continue;
+        count_write_error(io, errno, items[j].segments);
+        break;
+      }
+    }
+  }
+  return written;
+}
+
 // writeSlots(handle, arena: Uint8Array, slotBytes, lengths: Uint32Array, count) -> packets written.
 // The arena layout of the read path, so a batch can be forwarded without one view per packet.
+// With offload, TCP segments of one flow are glued (their slots' headers are rewritten).
 static napi_value io_write_slots(napi_env env, napi_callback_info info) {
   IO_OR_THROW(4)
   uint8_t *arena, *lengths_bytes; size_t arena_len, lengths_len; uint32_t slot_bytes, count, written = 0;
@@ -361,9 +577,13 @@ static napi_value io_write_slots(napi_env env, napi_callback_info info) {
     return gst_throw(env, "ERR_INVALID_ARG", "usage: writeSlots(handle, arena, slotBytes, lengths, count) within the arena");
   }
   const uint32_t *lengths = (const uint32_t *)lengths_bytes;
-  for (uint32_t i = 0; i < count; i++) {
-    size_t len = lengths[i] < slot_bytes ? lengths[i] : slot_bytes;
-    written += write_one(io, arena + (size_t)i * slot_bytes, len);
+  if (io->vnet) {
+    written = write_coalesced(io, arena, slot_bytes, lengths, count);
+  } else {
+    for (uint32_t i = 0; i < count; i++) {
+      size_t len = lengths[i] < slot_bytes ? lengths[i] : slot_bytes;
+      written += write_one(io, arena + (size_t)i * slot_bytes, len);
+    }
   }
   napi_value result;
   CHECK(napi_create_uint32(env, written, &result));
@@ -394,7 +614,64 @@ static napi_value io_send_to(napi_env env, napi_callback_info info) {
   return result;
 }
 
-// sendSlots(handle, arena, slotBytes, lengths, addrs, count) -> datagrams sent, with sendmmsg.
+// Builds up to SEND_CHUNK messages from slots [next, count): with GSO, a run of datagrams to one
+// address, all of one length but the last (which may be shorter), becomes one UDP_SEGMENT
+// message. Returns the number of messages; segments[m] says how many datagrams message m holds.
+static uint32_t build_messages(tun_io *io, const uint8_t *arena, uint32_t slot_bytes, const uint32_t *lengths, const uint8_t *addrs,
+                               uint32_t next, uint32_t count, struct mmsghdr *msgs, struct iovec *iovs, struct sockaddr_in6 *names,
+                               char (*controls)[CMSG_SPACE(sizeof(uint16_t))], uint32_t *segments) {
+  uint32_t m = 0, slot = next, iov = 0;
+  while (slot < count && m < SEND_CHUNK && iov < SEND_CHUNK) {
+    uint32_t size = lengths[slot] < slot_bytes ? lengths[slot] : slot_bytes;
+    const uint8_t *addr = addrs + (size_t)slot * ADDR_BYTES;
+    uint32_t first = iov, run = 0, bytes = 0;
+    for (;;) {
+      uint32_t len = lengths[slot] < slot_bytes ? lengths[slot] : slot_bytes;
+      iovs[iov++] = (struct iovec){ (void *)(arena + (size_t)slot * slot_bytes), len };
+      run++; bytes += len; slot++;
+      if (!io->gso || len < size || len == 0 || slot == count || iov == SEND_CHUNK || run == GSO_MAX_SEGMENTS) break;
+      uint32_t after = lengths[slot] < slot_bytes ? lengths[slot] : slot_bytes;
+      if (after == 0 || after > size || bytes + after > GSO_MAX_BYTES || memcmp(addrs + (size_t)slot * ADDR_BYTES, addr, ADDR_BYTES) != 0) break;
+    }
+    socklen_t name_len = decode_addr(addr, &names[m]);
+    msgs[m].msg_hdr = (struct msghdr){ .msg_name = &names[m], .msg_namelen = name_len, .msg_iov = &iovs[first], .msg_iovlen = run };
+    if (run > 1) {
+      msgs[m].msg_hdr.msg_control = controls[m];
+      msgs[m].msg_hdr.msg_controllen = sizeof controls[m];
+      struct cmsghdr *c = CMSG_FIRSTHDR(&msgs[m].msg_hdr);
+      c->cmsg_level = SOL_UDP;
+      c->cmsg_type = UDP_SEGMENT;
+      c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+      uint16_t gso_size = (uint16_t)size;
+      memcpy(CMSG_DATA(c), &gso_size, sizeof gso_size);
+    }
+    msgs[m].msg_len = 0;
+    segments[m] = run;
+    m++;
+  }
+  return m;
+}
+
+// Sends slot datagrams one message each (the fallback when a segmented send was refused).
+static uint32_t send_each(tun_io *io, const uint8_t *arena, uint32_t slot_bytes, const uint32_t *lengths, const uint8_t *addrs, uint32_t from, uint32_t to) {
+  uint32_t sent = 0;
+  for (uint32_t s = from; s < to; s++) {
+    struct sockaddr_in6 name;
+    socklen_t name_len = decode_addr(addrs + (size_t)s * ADDR_BYTES, &name);
+    size_t len = lengths[s] < slot_bytes ? lengths[s] : slot_bytes;
+    for (;;) {
+      ssize_t n = sendto(io->fd, arena + (size_t)s * slot_bytes, len, MSG_DONTWAIT, (struct sockaddr *)&name, name_len);
+      if (n >= 0) { io->stats[ST_WRITE_PACKETS]++; io->stats[ST_WRITE_BYTES] += (double)n; sent++; break; }
+      if (errno == EINTR) continue;
+      count_write_error(io, errno, 1);
+      break;
+    }
+  }
+  return sent;
+}
+
+// sendSlots(handle, arena, slotBytes, lengths, addrs, count) -> datagrams sent, with sendmmsg
+// (runs of equal-sized datagrams to one address as one UDP_SEGMENT message when the kernel can).
 // A datagram the kernel refuses (e.g. EMSGSIZE) is counted and skipped; EAGAIN drops the rest.
 static napi_value io_send_slots(napi_env env, napi_callback_info info) {
   IO_OR_THROW(5)
@@ -409,28 +686,34 @@ static napi_value io_send_slots(napi_env env, napi_callback_info info) {
   struct mmsghdr msgs[SEND_CHUNK];
   struct iovec iovs[SEND_CHUNK];
   struct sockaddr_in6 names[SEND_CHUNK];
+  char controls[SEND_CHUNK][CMSG_SPACE(sizeof(uint16_t))];
+  uint32_t segments[SEND_CHUNK];
   uint32_t next = 0;
   while (next < count) {
-    uint32_t n = count - next < SEND_CHUNK ? count - next : SEND_CHUNK;
-    for (uint32_t i = 0; i < n; i++) {
-      uint32_t slot = next + i;
-      iovs[i] = (struct iovec){ arena + (size_t)slot * slot_bytes, lengths[slot] < slot_bytes ? lengths[slot] : slot_bytes };
-      socklen_t name_len = decode_addr(addrs + (size_t)slot * ADDR_BYTES, &names[i]);
-      msgs[i].msg_hdr = (struct msghdr){ .msg_name = &names[i], .msg_namelen = name_len, .msg_iov = &iovs[i], .msg_iovlen = 1 };
-      msgs[i].msg_len = 0;
-    }
-    int done = sendmmsg(io->fd, msgs, n, MSG_DONTWAIT);
+    uint32_t m = build_messages(io, arena, slot_bytes, lengths, addrs, next, count, msgs, iovs, names, controls, segments);
+    int done = sendmmsg(io->fd, msgs, m, MSG_DONTWAIT);
     if (done < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN) { count_write_error(io, EAGAIN, count - next); break; }
-      count_write_error(io, errno, 1);  // the first datagram of this chunk was refused
-      next++;
+      int err = errno;
+      if (err == EINTR) continue;
+      if (err == EAGAIN) { count_write_error(io, EAGAIN, count - next); break; }
+      if (segments[0] > 1) {
+        // The segmented send was refused (no offload on this path, or a size it will not
+        // segment): send these datagrams one by one; give up offload after repeated failures.
+        if (++io->gso_failures >= GSO_MAX_FAILURES) io->gso = false;
+        sent += send_each(io, arena, slot_bytes, lengths, addrs, next, next + segments[0]);
+      } else {
+        count_write_error(io, err, 1);  // the first datagram of this chunk was refused
+      }
+      next += segments[0];
       continue;
     }
-    for (int i = 0; i < done; i++) io->stats[ST_WRITE_BYTES] += msgs[i].msg_len;
-    io->stats[ST_WRITE_PACKETS] += done;
-    sent += (uint32_t)done;
-    next += (uint32_t)done;
+    for (int i = 0; i < done; i++) {
+      io->stats[ST_WRITE_BYTES] += msgs[i].msg_len;
+      io->stats[ST_WRITE_PACKETS] += segments[i];
+      sent += segments[i];
+      next += segments[i];
+      if (segments[i] > 1) io->gso_failures = 0;
+    }
   }
   napi_value result;
   CHECK(napi_create_uint32(env, sent, &result));
@@ -440,6 +723,7 @@ static napi_value io_send_slots(napi_env env, napi_callback_info info) {
 void gst_register_packet_io(napi_env env, napi_value exports) {
   gst_export(env, exports, "ioOpen", io_open);
   gst_export(env, exports, "ioClose", io_close);
+  gst_export(env, exports, "ioSetOffload", io_set_offload);
   gst_export(env, exports, "readStart", read_start);
   gst_export(env, exports, "readStop", read_stop);
   gst_export(env, exports, "write", io_write);

@@ -21,16 +21,27 @@ static const char *privilege_hint(int err) {
   return err == EPERM || err == EACCES ? "needs CAP_NET_ADMIN" : NULL;
 }
 
-// tunOpen(name: string, multiQueue: boolean, blocking?: boolean) -> { fd, name }; name '' lets
-// the kernel choose. The fd is non-blocking unless asked (blocking is for fs-stream baselines).
+// Attaches fd to the device with IFF_VNET_HDR and asks for checksum and TCP segmentation
+// offload; false (errno set) when the kernel refuses either.
+static bool attach_offloaded(int fd, struct ifreq *ifr) {
+  ifr->ifr_flags |= IFF_VNET_HDR;
+  if (ioctl(fd, TUNSETIFF, ifr) < 0) return false;
+  return ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN) == 0;
+}
+
+// tunOpen(name: string, multiQueue: boolean, blocking?: boolean, offload?: boolean) -> { fd, name,
+// offload }; name '' lets the kernel choose. The fd is non-blocking unless asked (blocking is for
+// fs-stream baselines). With offload the device is attached with IFF_VNET_HDR and TSO (see
+// native/offload.c); `offload` says whether the kernel agreed (otherwise a plain TUN is opened).
 static napi_value tun_open(napi_env env, napi_callback_info info) {
-  size_t argc = 3; napi_value argv[3]; bool blocking = false;
+  size_t argc = 4; napi_value argv[4]; bool blocking = false, offload = false;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   char name[IFNAMSIZ] = { 0 };
   bool multi_queue = false;
   if (argc < 2 || !gst_arg_string(env, argv[0], name, sizeof name)) return gst_throw(env, "ERR_INVALID_ARG", "TUN name must be a string of at most 15 bytes");
   CHECK(napi_get_value_bool(env, argv[1], &multi_queue));
   if (argc >= 3) CHECK(napi_get_value_bool(env, argv[2], &blocking));
+  if (argc >= 4) CHECK(napi_get_value_bool(env, argv[3], &offload));
 
   int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | (blocking ? 0 : O_NONBLOCK));
   if (fd < 0) {
@@ -41,7 +52,18 @@ static napi_value tun_open(napi_env env, napi_callback_info info) {
   memset(&ifr, 0, sizeof ifr);
   ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (multi_queue ? IFF_MULTI_QUEUE : 0);
   memcpy(ifr.ifr_name, name, strlen(name));
-  if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+  if (offload) {
+    struct ifreq tried = ifr;
+    if (attach_offloaded(fd, &tried)) ifr = tried;
+    else {
+      // Fall back to a plain TUN on a fresh fd (the flags of an attached fd cannot be undone).
+      offload = false;
+      close(fd);
+      fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | (blocking ? 0 : O_NONBLOCK));
+      if (fd < 0) return gst_throw_errno(env, errno, "couldn't open /dev/net/tun", NULL);
+    }
+  }
+  if (!offload && ioctl(fd, TUNSETIFF, &ifr) < 0) {
     int err = errno;
     close(fd);
     char what[64];
@@ -54,6 +76,8 @@ static napi_value tun_open(napi_env env, napi_callback_info info) {
   CHECK(napi_set_named_property(env, result, "fd", v));
   CHECK(napi_create_string_utf8(env, ifr.ifr_name, NAPI_AUTO_LENGTH, &v));
   CHECK(napi_set_named_property(env, result, "name", v));
+  CHECK(napi_get_boolean(env, offload, &v));
+  CHECK(napi_set_named_property(env, result, "offload", v));
   return result;
 }
 

@@ -6,14 +6,15 @@ import { fileURLToPath } from 'node:url'
 import { NativeError } from './native-error.js'
 
 export interface NativeAddon {
-  tunOpen(name: string, multiQueue: boolean, blocking?: boolean): { fd: number, name: string }
+  tunOpen(name: string, multiQueue: boolean, blocking?: boolean, offload?: boolean): { fd: number, name: string, offload: boolean }
   tunClose(fd: number): void
   tunSetMtu(name: string, mtuBytes: number): void
   tunSetUp(name: string, up: boolean): void
   tunAddAddress(name: string, address: string, prefixLen: number): void
 
-  ioOpen(fd: number, arena: Uint8Array, slotBytes: number, lengths: Uint32Array, stats: Float64Array, onBatch: (count: number) => void, addrs?: Uint8Array): IoHandle
+  ioOpen(fd: number, arena: Uint8Array, slotBytes: number, lengths: Uint32Array, stats: Float64Array, onBatch: (count: number) => void, addrs?: Uint8Array, offsets?: Uint32Array): IoHandle
   ioClose(handle: IoHandle): void
+  ioSetOffload(handle: IoHandle): void
   readStart(handle: IoHandle): void
   readStop(handle: IoHandle): void
   write(handle: IoHandle, packet: Uint8Array, length?: number): boolean
@@ -23,6 +24,9 @@ export interface NativeAddon {
   sendSlots(handle: IoHandle, arena: Uint8Array, slotBytes: number, lengths: Uint32Array, addrs: Uint8Array, count: number): number
 
   udpOpen(address: string, port: number): { fd: number, port: number }
+
+  offloadSplit(packet: Uint8Array, out: Uint8Array, slotBytes: number, lengths: Uint32Array, first: number, max: number): number
+  offloadCoalesce(arena: Uint8Array, slotBytes: number, lengths: Uint32Array, count: number, out: Uint8Array, outLengths: Uint32Array): number
 
   setMtuDiscover(fd: number, mode: number): void
   getPathMtu(fd: number): number

@@ -3,6 +3,8 @@ export const IO_STATS_FIELDS = [
   'readPackets', 'readBytes', 'readBatches', 'readErrors',
   'writePackets', 'writeBytes', 'writeEagain', 'writeEio', 'writeErrors',
   'lastErrno',
+  // TUN offload: reads that were TCP super-packets (cut into readPackets), and glued writes.
+  'readSuper', 'writeSuper',
 ] as const
 /** Counters of one TUN device or UDP socket; write failures are counted here, never thrown. */
 export type IoStats = Record<typeof IO_STATS_FIELDS[number], number>

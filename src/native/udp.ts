@@ -57,18 +57,30 @@ export interface UdpOptions {
   port?: number
   /** Datagrams per read batch (default 64). */
   batchPackets?: number
-  /** Bytes per arena slot, the largest datagram received whole (default 2048). */
+  /** Bytes per arena slot, the largest datagram received whole (default 2048; ignored with `coalesce`). */
   slotBytes?: number
+  /**
+   * Read with UDP_GRO: the kernel may hand over many datagrams of one size in one read (from a
+   * peer sending with UDP_SEGMENT, or a NIC's GRO). The arena is then `batchPackets` receive
+   * buffers of 64 KiB and datagram i of a batch is at `offsets[i]`; use offsets, not slots.
+   */
+  coalesce?: boolean
   onBatch?: (count: number) => void
 }
+
+/** A coalesced read buffer (the largest message UDP_GRO hands over), and the most datagrams one holds. */
+const GRO_BUFFER_BYTES = 65536
+const GRO_MAX_SEGMENTS = 128
 
 export class UdpSocket {
   readonly fd: number
   readonly port: number
   readonly slotBytes: number
-  /** Datagram i of a batch is arena[i * slotBytes, + lengths[i]), from peer slot i of addrs. */
+  /** Datagram i of a batch is arena[offsets[i], + lengths[i]), from peer slot i of addrs. */
   readonly arena: Uint8Array
   readonly lengths: Uint32Array
+  /** Where datagram i starts in the arena (i * slotBytes unless `coalesce`). */
+  readonly offsets: Uint32Array
   readonly addrs: Uint8Array
   readonly statsArray = new Float64Array(IO_STATS_FIELDS.length)
   private readonly native: NativeAddon
@@ -80,13 +92,19 @@ export class UdpSocket {
     this.native = native
     this.fd = fd
     this.port = port
-    this.slotBytes = options.slotBytes ?? 2048
-    const batch = options.batchPackets ?? 64
-    this.arena = new Uint8Array(this.slotBytes * batch)
-    this.lengths = new Uint32Array(batch)
-    this.addrs = new Uint8Array(ADDR_BYTES * batch)
+    const coalesce = options.coalesce === true
+    this.slotBytes = coalesce ? GRO_BUFFER_BYTES : options.slotBytes ?? 2048
+    const buffers = options.batchPackets ?? 64
+    const packets = coalesce ? buffers * GRO_MAX_SEGMENTS : buffers
+    this.arena = new Uint8Array(this.slotBytes * buffers)
+    this.lengths = new Uint32Array(packets)
+    this.offsets = new Uint32Array(packets)
+    for (let i = 0; i < packets && !coalesce; i++) this.offsets[i] = i * this.slotBytes
+    this.addrs = new Uint8Array(ADDR_BYTES * packets)
     this.handler = options.onBatch ?? (() => {})
-    this.io = native.ioOpen(fd, this.arena, this.slotBytes, this.lengths, this.statsArray, (count) => this.handler(count), this.addrs)
+    this.io = coalesce
+      ? native.ioOpen(fd, this.arena, this.slotBytes, this.lengths, this.statsArray, (count) => this.handler(count), this.addrs, this.offsets)
+      : native.ioOpen(fd, this.arena, this.slotBytes, this.lengths, this.statsArray, (count) => this.handler(count), this.addrs)
   }
 
   static open (options: UdpOptions): UdpSocket {
@@ -118,7 +136,11 @@ export class UdpSocket {
     return this.native.sendTo(this.io, packet, lengthBytes, addrs, addrIndex)
   }
 
-  /** Sends `count` datagrams in the arena layout with one sendmmsg per 64; returns how many went. */
+  /**
+   * Sends `count` datagrams in the slot layout with one sendmmsg per 64 messages; returns how many
+   * went. Runs of equal-sized datagrams to one address go as one UDP_SEGMENT message when the
+   * kernel can (one trip through the stack for up to 64 datagrams); the peer sees plain datagrams.
+   */
   sendSlots (arena: Uint8Array, slotBytes: number, lengths: Uint32Array, addrs: Uint8Array, count: number): number {
     return this.call(() => this.native.sendSlots(this.io, arena, slotBytes, lengths, addrs, count))
   }

@@ -14,6 +14,7 @@ import { Peer } from './peer.js'
 import { UsageError } from '../errors.js'
 import { applyPathChange, type PathChange } from './runtime.js'
 import { SendBatch } from './send-batch.js'
+import { TunWriteBatch } from './tun-write-batch.js'
 import { snapshotPeer, type VpnPeerSnapshot } from './snapshot.js'
 import { openTun } from './interface-config.js'
 import { VpnSession, type SessionTimings } from './session.js'
@@ -86,6 +87,7 @@ export class VpnClient {
   readonly tun: TunDevice
   readonly sockets: UdpSocket[] = []
   private readonly batches: SendBatch[] = []
+  private readonly tunBatch: TunWriteBatch
   readonly peer: Peer
   private readonly serverAddrs = new Uint8Array(ADDR_BYTES)
   private readonly tunables: VpnTunables
@@ -115,10 +117,11 @@ export class VpnClient {
     encodeAddress(options.server.address, options.server.port, this.serverAddrs, 0)
     this.currentTunMtu = this.mtuBytes
     this.tun = openTun(options.tun, this.mtuBytes, (count) => this.onTunBatch(count))
+    this.tunBatch = new TunWriteBatch(this.tun, this.tun.slotBytes)
     try {
       this.peer = new Peer({
         send: (pathId, d, length) => { this.batches[pathId]?.queue(d, length, this.serverAddrs, 0) },
-        deliver: (packet, offset, length) => { this.tun.write(offset === 0 ? packet : packet.subarray(offset), length) },
+        deliver: (packet, offset, length) => { this.tunBatch.queue(packet, offset, length) },
       }, {
         scheduler: options.scheduler ?? 'auto',
         pacing: options.pacing === true,
@@ -137,7 +140,7 @@ export class VpnClient {
         ...(p.weight ? { weight: p.weight } : {}),
       })))
       options.paths.forEach((p, id) => {
-        const socket = UdpSocket.open({ address: p.localAddress, slotBytes: this.mtuBytes + 256 })
+        const socket = UdpSocket.open({ address: p.localAddress, coalesce: true })
         // Bursts from a fast TUN must not overflow the kernel's default buffers (about 200 KiB).
         setBufferSize(socket.fd, 'receive', UDP_BUFFER_BYTES)
         setBufferSize(socket.fd, 'send', UDP_BUFFER_BYTES)
@@ -145,7 +148,7 @@ export class VpnClient {
         setMtuDiscover(socket.fd, 'do')
         socket.onBatch((count) => this.onUdpBatch(socket, id, count))
         this.sockets.push(socket)
-        this.batches.push(new SendBatch(socket, socket.slotBytes))
+        this.batches.push(new SendBatch(socket, this.mtuBytes + 256))
       })
     } catch (err) {
       this.close()
@@ -255,6 +258,7 @@ export class VpnClient {
   private flush (): void {
     this.armPacing(this.peer.releasePaced(this.clock.now()))
     for (const batch of this.batches) batch.flush()
+    this.tunBatch.flush()
   }
 
   private paceTimer: NodeJS.Timeout | undefined
@@ -273,11 +277,11 @@ export class VpnClient {
 
   private onUdpBatch (socket: UdpSocket, pathId: number, count: number): void {
     const now = this.clock.now()
-    const { arena, lengths, slotBytes, addrs } = socket
+    const { arena, lengths, offsets, addrs } = socket
     const buf = Buffer.from(arena.buffer, arena.byteOffset, arena.byteLength)
     for (let i = 0; i < count; i++) {
       if (!sameAddress(addrs, i, this.serverAddrs)) { this.count('stranger', 'datagram from an address that is not the server: dropped'); continue }
-      const at = i * slotBytes
+      const at = offsets[i]!
       const d = buf.subarray(at, at + lengths[i]!)
       const type = d[0]
       try {

@@ -16,6 +16,7 @@ import { Peer } from './peer.js'
 import { UsageError } from '../errors.js'
 import { applyPathChange, type PathChange } from './runtime.js'
 import { SendBatch } from './send-batch.js'
+import { TunWriteBatch } from './tun-write-batch.js'
 import { snapshotPeer, type VpnPeerSnapshot } from './snapshot.js'
 import { openTun } from './interface-config.js'
 import { VpnSession } from './session.js'
@@ -71,6 +72,7 @@ export class VpnServer {
   readonly tun: TunDevice
   readonly socket: UdpSocket
   private readonly batch: SendBatch
+  private readonly tunBatch: TunWriteBatch
   private readonly tunables: VpnTunables
   private readonly log: Logger
   private readonly clock: Clock
@@ -95,8 +97,9 @@ export class VpnServer {
     this.mtuBytes = options.tun.mtuBytes ?? DEFAULT_INNER_MTU
     this.currentTunMtu = this.mtuBytes
     this.tun = openTun(options.tun, this.mtuBytes, (count) => this.onTunBatch(count))
+    this.tunBatch = new TunWriteBatch(this.tun, this.tun.slotBytes)
     try {
-      this.socket = UdpSocket.open({ address: options.listen.address, port: options.listen.port, slotBytes: this.mtuBytes + 256 })
+      this.socket = UdpSocket.open({ address: options.listen.address, port: options.listen.port, coalesce: true })
     } catch (err) {
       this.tun.close()
       throw err
@@ -104,7 +107,7 @@ export class VpnServer {
     setBufferSize(this.socket.fd, 'receive', UDP_BUFFER_BYTES)
     setBufferSize(this.socket.fd, 'send', UDP_BUFFER_BYTES)
     setMtuDiscover(this.socket.fd, 'do')
-    this.batch = new SendBatch(this.socket, this.socket.slotBytes)
+    this.batch = new SendBatch(this.socket, this.mtuBytes + 256)
     this.socket.onBatch((count) => this.onUdpBatch(count))
   }
 
@@ -201,6 +204,7 @@ export class VpnServer {
     let next = Infinity
     for (const client of this.clients.values()) next = Math.min(next, client.peer.releasePaced(now))
     this.batch.flush()
+    this.tunBatch.flush()
     if (!(next < this.paceAtMs) || !Number.isFinite(next)) return
     clearTimeout(this.paceTimer)
     this.paceAtMs = next
@@ -234,10 +238,10 @@ export class VpnServer {
 
   private onUdpBatch (count: number): void {
     const now = this.clock.now()
-    const { arena, lengths, slotBytes, addrs } = this.socket
+    const { arena, lengths, offsets, addrs } = this.socket
     const buf = Buffer.from(arena.buffer, arena.byteOffset, arena.byteLength)
     for (let i = 0; i < count; i++) {
-      const at = i * slotBytes
+      const at = offsets[i]!
       const d = buf.subarray(at, at + lengths[i]!)
       const type = d[0]
       try {
@@ -290,7 +294,7 @@ export class VpnServer {
       allowed: config.allowedIps.map(parsePrefix),
       peer: new Peer({
         send: (pathId, datagram, length) => { this.batch.queue(datagram, length, addrs, pathId) },
-        deliver: (packet, offset, length) => { this.tun.write(offset === 0 ? packet : packet.subarray(offset), length) },
+        deliver: (packet, offset, length) => { this.tunBatch.queue(packet, offset, length) },
       }, {
         scheduler: this.runtimeScheduler ?? this.options.scheduler ?? 'auto',
         pacing: this.options.pacing === true,

@@ -85,3 +85,49 @@ test('refused datagrams are counted, never thrown; dgram peers interoperate', as
   assert.equal(a.stats().lastErrno, 90, 'EMSGSIZE')
   assert.throws(() => UdpSocket.open({ address: '127.0.0.1', port: a.port }), { code: 'EADDRINUSE', message: /couldn't bind UDP socket to 127.0.0.1:\d+: EADDRINUSE/ })
 })
+
+test('runs of equal-sized datagrams (UDP_SEGMENT) arrive as the same datagrams, to a coalescing (UDP_GRO) reader and to a plain one', async (t) => {
+  const coalescing = UdpSocket.open({ address: '127.0.0.1', coalesce: true, batchPackets: 8 })
+  t.after(() => coalescing.close())
+  const got: Buffer[] = []
+  let contiguous = 0
+  coalescing.onBatch((count) => {
+    for (let i = 0; i < count; i++) {
+      got.push(Buffer.from(coalescing.arena.subarray(coalescing.offsets[i]!, coalescing.offsets[i]! + coalescing.lengths[i]!)))
+      if (i > 0 && coalescing.offsets[i] === coalescing.offsets[i - 1]! + coalescing.lengths[i - 1]!) contiguous++
+    }
+  })
+  coalescing.start()
+  const plain = dgram.createSocket('udp4')
+  t.after(() => plain.close())
+  plain.bind(0, '127.0.0.1')
+  await once(plain, 'listening')
+  const gotPlain: Buffer[] = []
+  plain.on('message', (m) => gotPlain.push(m))
+  const a = UdpSocket.open({ address: '127.0.0.1' })
+  t.after(() => a.close())
+
+  // Runs that must split: a size change, a shorter last datagram, a new address, an empty datagram.
+  const sizes = [...Array(70).fill(1200), 1200, 300, ...Array(5).fill(700), 699, 699, 0, ...Array(3).fill(64)]
+  const toPlain = (i: number): boolean => i >= 75 && i < 78
+  const slotBytes = 1500
+  const arena = new Uint8Array(sizes.length * slotBytes)
+  const lengths = new Uint32Array(sizes)
+  const addrs = new Uint8Array(sizes.length * ADDR_BYTES)
+  const sent: Buffer[] = []
+  sizes.forEach((size, i) => {
+    const d = Buffer.alloc(size)
+    for (let j = 0; j < size; j++) d[j] = (i * 7 + j) & 0xff
+    arena.set(d, i * slotBytes)
+    sent.push(d)
+    encodeAddress('127.0.0.1', toPlain(i) ? plain.address().port : coalescing.port, addrs, i)
+  })
+  assert.equal(a.sendSlots(arena, slotBytes, lengths, addrs, sizes.length), sizes.length)
+  const wanted = sent.filter((_, i) => !toPlain(i))
+  for (const deadline = Date.now() + 5000; (got.length < wanted.length || gotPlain.length < 3) && Date.now() < deadline;) await new Promise((resolve) => setTimeout(resolve, 10))
+  assert.deepEqual(got.map((d) => d.toString('hex')), wanted.map((d) => d.toString('hex')))
+  assert.deepEqual(gotPlain.map((d) => d.toString('hex')), sent.filter((_, i) => toPlain(i)).map((d) => d.toString('hex')))
+  assert.equal(a.stats().writePackets, sizes.length)
+  assert.equal(coalescing.stats().readPackets, wanted.length)
+  assert.ok(contiguous > 0, 'some datagrams were handed over coalesced (back to back in one buffer)')
+})
