@@ -14,7 +14,7 @@
  * link's rate from the lab's counters) and the "## Pipe multipath" section of BENCHMARKS.md.
  * A gst-client without --path (before multipath) makes the two-path rows say so.
  *
- *   node dist/bench/pipe-multipath.js [--seconds 15] [--loopback-seconds 6] [--rounds 2] [--no-markdown] [--only SUBSTRING] [--cpu-prof DIR]
+ *   node dist/bench/pipe-multipath.js [--seconds 15] [--loopback-seconds 5] [--rounds 3] [--no-markdown] [--only SUBSTRING] [--cpu-prof DIR]
  * (--only runs the matching runs alone, no table or markdown; --cpu-prof writes V8 CPU profiles of
  * every gst-server and gst-client into DIR; V8 names them by pid, and the bench prints each instance's)
  */
@@ -31,8 +31,8 @@ import {
 const args = process.argv.slice(2)
 const opt = (name: string, fallback: number): number => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : fallback }
 const SECONDS = opt('seconds', 15)
-const LOOPBACK_SECONDS = opt('loopback-seconds', 6)
-const ROUNDS = opt('rounds', 2)
+const LOOPBACK_SECONDS = opt('loopback-seconds', 5)
+const ROUNDS = opt('rounds', 3)
 /** Goodput counts from here on (slow start over a 60 ms path takes a while). */
 const STEADY_FROM_S = 3
 const LOOPBACK_STEADY_FROM_S = 1
@@ -229,7 +229,7 @@ async function failover (name: string, seconds: number, cutAfterS: number, downF
   return run
 }
 
-interface LoopbackRun { name: string, bps: number[], cpuPerGB: Array<[number, number]>, exact: boolean, load: string, unsupported?: string }
+interface LoopbackRun { name: string, bps: number[], cpuPerGB: Array<[number, number]>, stallMs: number[], load: string, unsupported?: string }
 
 /** One loopback stream through the pipe, inside the server namespace (only lo there). */
 async function loopback (run: LoopbackRun, paths: string[] | undefined): Promise<void> {
@@ -249,15 +249,18 @@ async function loopback (run: LoopbackRun, paths: string[] | undefined): Promise
   await Promise.race([p.sink.exited, sleep(5000)])
   const cpu = [p.client.cpuSeconds() - cpu0[0]!, p.server.cpuSeconds() - cpu0[1]!]
   const { out, code } = await finish(p, source, LOOPBACK_SECONDS)
+  if (code !== 0 || out.bytes === 0) throw new Error(`${run.name}: the stream failed (source exit ${code}, ${out.bytes} bytes at the sink)`)
   const bps = flowGoodputBps(out, LOOPBACK_STEADY_FROM_S)
   run.bps.push(bps)
   run.cpuPerGB.push([cpu[0]! / (out.bytes / 1e9), cpu[1]! / (out.bytes / 1e9)])
-  run.exact = code === 0 && out.bytes > 0
-  console.log(`  ${run.name}: ${(bps / 1e9).toFixed(2)} Gbit/s, CPU s per GB client ${run.cpuPerGB.at(-1)![0].toFixed(2)} server ${run.cpuPerGB.at(-1)![1].toFixed(2)}, load ${loadAverage()}`)
+  run.stallMs.push(flowStalls(out, BigInt(out.firstNs), LOOPBACK_SECONDS)[0]?.[1] ?? 0)
+  console.log(`  ${run.name}: ${(bps / 1e9).toFixed(2)} Gbit/s, CPU s per GB client ${run.cpuPerGB.at(-1)![0].toFixed(2)} server ${run.cpuPerGB.at(-1)![1].toFixed(2)}, ` +
+    `longest gap between reads ${run.stallMs.at(-1)!.toFixed(0)} ms, load ${loadAverage()}`)
 }
 
 function ms (x: number): string { return Number.isNaN(x) ? 'never' : `${x.toFixed(0)} ms` }
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length
+const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2 }
 
 async function main (): Promise<void> {
   const reason = labUnavailableReason()
@@ -278,8 +281,8 @@ async function main (): Promise<void> {
     if (wanted('failover')) fails.push(await failover('failover: l2 cut under load', SECONDS + 5, 4, 5))
     const loops: LoopbackRun[] = []
     if (wanted('loopback')) {
-      const single: LoopbackRun = { name: 'loopback, single path', bps: [], cpuPerGB: [], exact: false, load: loadAverage() }
-      const two: LoopbackRun = { name: 'loopback, two paths (127.0.0.1 + 127.0.0.2)', bps: [], cpuPerGB: [], exact: false, load: loadAverage() }
+      const single: LoopbackRun = { name: 'loopback, single path', bps: [], cpuPerGB: [], stallMs: [], load: loadAverage() }
+      const two: LoopbackRun = { name: 'loopback, two paths (127.0.0.1 + 127.0.0.2)', bps: [], cpuPerGB: [], stallMs: [], load: loadAverage() }
       for (let i = 0; i < ROUNDS; i++) {
         await loopback(single, undefined)
         if (two.unsupported === undefined) await loopback(two, ['127.0.0.1', '127.0.0.2'])
@@ -312,12 +315,16 @@ function report (runs: FlowRun[], fails: FailoverRun[], loops: LoopbackRun[], ba
     : [f.name, String(f.exact), f.longestStallMs.toFixed(0), f.stallAtS.toFixed(2), `${f.cutAtS.toFixed(1)} / ${f.restoreAtS.toFixed(1)}`,
         f.l2BeforeMbit.toFixed(1), ms(f.dropMs), ms(f.recoveryMs), `${ms(f.rejoinMs)} / ${ms(f.subflowDataMs)}`, f.l2AfterMbit.toFixed(1), (f.bytes / 1e6).toFixed(1), f.load])
   const lSingle = loops[0]; const lTwo = loops[1]
-  const lHeader = ['run', 'Gbit/s (mean of rounds)', 'rounds', 'vs single path', 'pipe CPU s per GB (client, server)', 'load at start (1/5/15)']
+  // Rounds alternate single and two paths, so each round's ratio compares runs seconds apart
+  // under about the same load; the median of those ratios is the figure.
+  const roundRatios = lSingle && lTwo ? lTwo.bps.map((b, i) => b / lSingle.bps[i]!) : []
+  const cpuRatios = lSingle && lTwo ? lTwo.cpuPerGB.map((c, i) => (c[0] + c[1]) / (lSingle.cpuPerGB[i]![0] + lSingle.cpuPerGB[i]![1])) : []
+  const lHeader = ['run', 'Gbit/s per round', 'vs single path (median of rounds)', 'pipe CPU s per GB (client, server; mean)', 'longest gap between reads ms', 'load at start (1/5/15)']
   const lRows = loops.map((l) => l.unsupported !== undefined || l.bps.length === 0
-    ? [l.name, '-', '-', notSupported(l.unsupported ?? 'no run'), '-', l.load]
-    : [l.name, (mean(l.bps) / 1e9).toFixed(2), l.bps.map((b) => (b / 1e9).toFixed(2)).join(', '), lSingle ? `${(mean(l.bps) / mean(lSingle.bps)).toFixed(2)}x` : '',
-        `${mean(l.cpuPerGB.map((c) => c[0])).toFixed(2)}, ${mean(l.cpuPerGB.map((c) => c[1])).toFixed(2)}`, l.load])
-  const loopRatio = lSingle && lTwo && lTwo.bps.length > 0 ? mean(lTwo.bps) / mean(lSingle.bps) : NaN
+    ? [l.name, '-', notSupported(l.unsupported ?? 'no run'), '-', '-', l.load]
+    : [l.name, l.bps.map((b) => (b / 1e9).toFixed(2)).join(', '), l === lSingle ? '1.00x' : `${median(roundRatios).toFixed(2)}x (${roundRatios.map((r) => r.toFixed(2)).join(', ')})`,
+        `${mean(l.cpuPerGB.map((c) => c[0])).toFixed(2)}, ${mean(l.cpuPerGB.map((c) => c[1])).toFixed(2)}`, l.stallMs.map((x) => x.toFixed(0)).join(', '), l.load])
+  const loopRatio = roundRatios.length > 0 ? median(roundRatios) : NaN
   const verdict = (met: boolean): string => met ? 'met' : 'MISSED'
   const verdicts = [
     two.unsupported !== undefined ? 'two paths >= 90 % of l1 + l2 alone: not measured (this gst-client has no --path)'
@@ -326,7 +333,8 @@ function report (runs: FlowRun[], fails: FailoverRun[], loops: LoopbackRun[], ba
       : `${f.name}: byte-exact and longest stall <= 1 s: ${verdict(f.exact && f.longestStallMs <= 1000)} (${f.longestStallMs.toFixed(0)} ms); ` +
         `l2 carrying data again within 2 s of the restore: ${verdict(f.recoveryMs <= 2000)} (${ms(f.recoveryMs)})`),
     Number.isNaN(loopRatio) ? 'loopback two paths >= 0.8x single path: not measured (this gst-client has no --path)'
-      : `loopback two paths >= 0.8x single path: ${verdict(loopRatio >= 0.8)} (${loopRatio.toFixed(2)}x)`,
+      : `loopback two paths >= 0.8x single path: ${verdict(loopRatio >= 0.8)} (${loopRatio.toFixed(2)}x, median of ${roundRatios.length} rounds; ` +
+        `CPU per GB two paths / single path ${median(cpuRatios).toFixed(2)}x, the load-independent side of it)`,
   ]
   const setup = `l1 20 Mbit/s 10 ms, l2 10 Mbit/s 60 ms one-way, 100-packet droptail queues (bare RTT l1 ${bareRtt[0]!.toFixed(1)} ms, l2 ${bareRtt[1]!.toFixed(1)} ms); one TCP stream client -> server through the pipe, ${SECONDS} s (goodput from ${STEADY_FROM_S} s on)`
   console.log(`\nPipe multipath: ${setup}\n`)
