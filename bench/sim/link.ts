@@ -30,6 +30,13 @@ export class Link<P> {
     private readonly onArrive: (packet: P, bytes: number) => void,
   ) {}
 
+  /** Packets waiting in (or being serialised by) the droptail queue now. */
+  queuedPackets (): number {
+    const now = this.events.nowMs
+    while (this.departHead < this.departures.length && this.departures[this.departHead]! <= now) this.departHead++
+    return this.departures.length - this.departHead
+  }
+
   send (packet: P, bytes: number): void {
     const now = this.events.nowMs
     while (this.departHead < this.departures.length && this.departures[this.departHead]! <= now) this.departHead++

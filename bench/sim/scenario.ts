@@ -51,7 +51,18 @@ export interface ScenarioResult {
 
 const BIN_MS = 100
 
-export function runScenario (scenario: Scenario, design: TunnelDesign, seed = 1): ScenarioResult {
+/** What a trace callback sees every `traceEveryMs` (bench/sim/main.ts --trace prints it). */
+export interface TraceView {
+  nowMs: number
+  sender: TunnelEnd
+  receiver: TunnelEnd
+  forward: Link<TunnelPacket>[]
+  tcp: TcpSender
+}
+
+export function runScenario (
+  scenario: Scenario, design: TunnelDesign, seed = 1, trace?: { everyMs: number, onSample: (view: TraceView) => void },
+): ScenarioResult {
   const events = new EventQueue()
   const random = seededRandom(seed)
   const n = scenario.links.length
@@ -108,6 +119,13 @@ export function runScenario (scenario: Scenario, design: TunnelDesign, seed = 1)
   if (scenario.appRateBitsPerSec) sender.appRateBitsPerSec = scenario.appRateBitsPerSec
   for (const change of scenario.appChanges ?? []) events.at(change.atMs, () => sender.setAppRate(change.rateBitsPerSec))
 
+  if (trace) {
+    const sample = (): void => {
+      trace.onSample({ nowMs: events.nowMs, sender: a, receiver: b, forward, tcp: sender })
+      events.after(trace.everyMs, sample)
+    }
+    events.at(trace.everyMs, sample)
+  }
   a.start(); b.start()
   events.at(1, () => sender.start())
   events.run(scenario.durationMs)

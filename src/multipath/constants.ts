@@ -66,10 +66,15 @@ export const QUEUE_EXCESS_MS = 10
  * Standing queue the `auto` scheduler allows on a path (the least queue seen over the last
  * STANDING_WINDOW_MS, as CoDel judges a queue by its minimum so bursts pass); past it the path is
  * skipped, and with every path past it the unit is refused (the VPN drops it, the inner TCP backs
- * off, the bottleneck queue stays short). Chosen with the simulator (25-60 ms tried): 30 ms on
- * each path of the 30 Mbit/s, 70 ms bond gave the best goodput with and without loss.
+ * off, the bottleneck queue stays short). Why 40: a loss-based inner flow (CUBIC cuts its window
+ * to 0.7x) keeps the bond busy only if the queue it can build is >= 0.43x the bond's
+ * bandwidth-delay product, and over two paths with a 50 ms skew that product counts the slow
+ * path's delay (the reorder buffer makes every packet wait for it): 30 Mbit/s x ~70 ms = 175
+ * packets. 30 ms per path (50 + 25 packets) was just short: the simulator's trace
+ * (`npm run sim -- --trace aggregate`) showed l2 idle after every window cut and the bond at 93 %;
+ * 40 ms (67 + 33) keeps it at 98 %. The queue is in our pacer, not at the bottleneck.
  */
-export const QUEUE_BUDGET_MS = 30
+export const QUEUE_BUDGET_MS = 40
 /** Window of the standing-queue minimum (CoDel's interval). */
 export const STANDING_WINDOW_MS = 100
 /** A burst may queue up to this much on a path however short its standing queue. */

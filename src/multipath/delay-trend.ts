@@ -1,4 +1,5 @@
 import { MIN_FILTER_WINDOW_MS } from './constants.js'
+import { WindowedMin } from './windowed-min.js'
 
 /**
  * One-way delay trend from (sender timestamp, receiver timestamp) pairs. The clocks are not
@@ -11,7 +12,7 @@ export class OneWayDelayTrend {
   /** Latest receiver-minus-sender time (includes an unknown clock offset). */
   latestRelMs = NaN
   minRelMs = Infinity
-  private minStampMs = -Infinity
+  private readonly minFilter = new WindowedMin(MIN_FILTER_WINDOW_MS)
   /** Smoothed queueing delay above the baseline. */
   queueDelayMs = 0
   /** Smoothed mean deviation of consecutive samples: the path's jitter. */
@@ -22,10 +23,8 @@ export class OneWayDelayTrend {
     if (!Number.isFinite(rel)) return
     if (!Number.isNaN(this.latestRelMs)) this.jitterMs += (Math.abs(rel - this.latestRelMs) - this.jitterMs) / 16
     this.latestRelMs = rel
-    if (rel <= this.minRelMs || nowMs - this.minStampMs > MIN_FILTER_WINDOW_MS) {
-      this.minRelMs = rel
-      this.minStampMs = nowMs
-    }
+    this.minFilter.add(rel, nowMs)
+    this.minRelMs = this.minFilter.value
     this.queueDelayMs += (rel - this.minRelMs - this.queueDelayMs) / 4
   }
 

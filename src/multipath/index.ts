@@ -45,6 +45,12 @@
  * RateEstimator (delivery rate, startup and probe gains, back-off when queueing exceeds the
  * model) -> Pacer (model of the bytes queued at the bottleneck, re-anchored to measured delay)
  * -> queueDelayMs()/expectedArrivalMs(), which the `auto` scheduler compares.
+ *
+ * Behaviour changes (API unchanged): `auto` compares paths' arrival times on their one-way delays
+ * (Path.relativeBaseDelayMs: min one-way stamp, exact between paths of one peer) once every
+ * candidate has feedback, instead of half the min RTT; min RTT and the one-way baseline are
+ * windowed minima (WindowedMin) that no longer jump to a queued sample when the window turns;
+ * QUEUE_BUDGET_MS is 40 (was 30; see constants.ts for why).
  */
 export * from './constants.js'
 export { RttEstimator } from './rtt-estimator.js'
@@ -52,6 +58,7 @@ export { OneWayDelayTrend } from './delay-trend.js'
 export { LossEstimator } from './loss-estimator.js'
 export { RateEstimator } from './rate-estimator.js'
 export { Pacer } from './pacer.js'
+export { WindowedMin } from './windowed-min.js'
 export { nextPathState, isUsableState, type PathState, type PathSignals } from './path-state.js'
 export { Path, type PathOptions, type PathPreference, type PathCounters } from './path.js'
 export { type PathStamp, type PathFeedback, createFeedback, unwrapSeq32, PathReceiver, delaySpreadOf } from './feedback.js'

@@ -301,6 +301,17 @@ export class Path {
   }
 
   /**
+   * Propagation delay for comparing paths of one peer: the minimum one-way delay as the peer
+   * stamped it (sender clock -> receiver clock). The clock offset is the same on every path
+   * between the same two hosts, so differences between paths are exact, where half the min RTT
+   * assumes symmetric paths and mis-ranks paths by the reverse direction's delay. Falls back to
+   * baseDelayMs() before any feedback (and in pipe mode, which has no one-way stamps).
+   */
+  relativeBaseDelayMs (): number {
+    return Number.isFinite(this.delay.minRelMs) ? this.delay.minRelMs : this.baseDelayMs()
+  }
+
+  /**
    * When a unit of `bytes` handed over now is expected to arrive: propagation, plus the queue
    * ahead of it at the planned rate, plus the expected cost of a loss (a repair round trip).
    */

@@ -1,4 +1,5 @@
 import { RTT_ALPHA, RTT_BETA, RTT_K, MIN_FILTER_WINDOW_MS } from './constants.js'
+import { WindowedMin } from './windowed-min.js'
 
 /**
  * Smoothed RTT and variance (RFC 6298) plus a windowed minimum. Takes plain samples, so the
@@ -9,7 +10,7 @@ export class RttEstimator {
   rttVarMs = 0
   latestRttMs = 0
   minRttMs = Infinity
-  private minStampMs = -Infinity
+  private readonly minFilter = new WindowedMin(MIN_FILTER_WINDOW_MS)
   samples = 0
 
   addSample (rttMs: number, nowMs: number): void {
@@ -24,10 +25,8 @@ export class RttEstimator {
     }
     this.samples++
     // A minimum older than the window may belong to a route that no longer exists.
-    if (rttMs <= this.minRttMs || nowMs - this.minStampMs > MIN_FILTER_WINDOW_MS) {
-      this.minRttMs = rttMs
-      this.minStampMs = nowMs
-    }
+    this.minFilter.add(rttMs, nowMs)
+    this.minRttMs = this.minFilter.value
   }
 
   /** Samples known directly as smoothed values (TCP_INFO tcpi_rtt / tcpi_rttvar). */

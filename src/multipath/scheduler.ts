@@ -64,6 +64,11 @@ export class AutoScheduler implements Scheduler {
 
   pick (paths: readonly Path[], bytes: number, nowMs: number, out: Path[]): number {
     const tier = bestTier(paths)
+    // Arrival times compare on one-way delays when every candidate has them (exact differences).
+    let isOneWay = true
+    for (let i = 0; i < paths.length; i++) {
+      if (isInTier(paths[i]!, tier) && !Number.isFinite(paths[i]!.delay.minRelMs)) isOneWay = false
+    }
     let first: Path | undefined
     let firstMs = Infinity
     let firstQueueMs = 0
@@ -79,7 +84,7 @@ export class AutoScheduler implements Scheduler {
         if (queueMs > Math.min(BURST_BUDGET_MS, OVERFLOW_QUEUE_SHARE * path.overflowQueueMs)) continue
         if (path.standingQueueMs(nowMs) > this.queueBudgetMs) continue
       }
-      const arrivalMs = path.expectedArrivalMs(bytes, nowMs)
+      const arrivalMs = path.expectedArrivalMs(bytes, nowMs) + (isOneWay ? path.relativeBaseDelayMs() - path.baseDelayMs() : 0)
       if (arrivalMs < firstMs) { firstMs = arrivalMs; first = path; firstQueueMs = queueMs }
       const withUnitMs = path.queueDelayMs(bytes, nowMs)
       if (withUnitMs < shortestMs) { shortestMs = withUnitMs; shortest = path }

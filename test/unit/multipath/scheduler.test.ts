@@ -121,3 +121,25 @@ test('auto: refuses only when every path is over its queue budget', () => {
   assert.equal(scheduler.pick(paths, 1500, 2000, out), 0)
   assert.equal(scheduler.refused, 1)
 })
+
+test('auto ranks paths by one-way delay when both have it, not by half their RTT', () => {
+  // Path 0: 10 ms out, 50 ms back (RTT 60). Path 1: 25 ms each way (RTT 50). Half the RTT says
+  // path 1 (25 < 30); the one-way stamps say path 0 arrives first (10 < 25).
+  const paths = [0, 1].map((i) => {
+    const p = new Path(i)
+    p.addDeliveryRateSample(100e6, 0)
+    p.state = 'up'
+    return p
+  })
+  paths[0]!.addRttSample(60, 0)
+  paths[1]!.addRttSample(50, 0)
+  const out: Path[] = []
+  const auto = new AutoScheduler()
+  assert.equal(auto.pick(paths, 1000, 0, out), 1)
+  assert.equal(out[0], paths[1], 'without one-way samples: half the RTT decides')
+  // Same sender and receiver clocks (offset 1000 ms, unknown to us): rel = one-way + offset.
+  paths[0]!.delay.addSample(0, 1010, 0)
+  paths[1]!.delay.addSample(0, 1025, 0)
+  assert.equal(auto.pick(paths, 1000, 0, out), 1)
+  assert.equal(out[0], paths[0], 'with one-way samples: the path that really arrives first')
+})
