@@ -4,7 +4,7 @@
   "targets": [
     {
       "target_name": "gst_native",
-      "sources": ["native/gst_native.c", "native/tun.c", "native/packet_io.c", "native/sockopt.c", "native/udp.c", "native/aead.c", "native/offload.c"],
+      "sources": ["native/gst_native.c", "native/tun.c", "native/packet_io.c", "native/sockopt.c", "native/udp.c", "native/aead.c", "native/offload.c", "native/caps.c"],
       "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "defines": ["NAPI_VERSION=8"]
     },

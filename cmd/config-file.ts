@@ -26,6 +26,8 @@ const operations: ConfigSpec = {
   'log-format': 'string',
   name: 'string',
   'control-dir': 'string',
+  user: 'string',
+  group: 'string',
   metrics: 'string',
   'on-event': 'string',
   'on-event-timeout': 'number',

@@ -12,6 +12,7 @@ import { addOperationsOptions, parseOperationsFlags, startOperations, type Opera
 import type { StatusReport } from '../src/control/status.js'
 import { applyConfig } from './config-file.js'
 import type { RuntimeCommands } from './runtime-commands.js'
+import { addPrivilegeOptions, assertHookRunnable, dropPrivileges, giveControlSocket, planPrivilegeDrop, type DropPlan, type PrivilegeFlags } from './privileges.js'
 
 const MiB = 1024 * 1024
 
@@ -27,9 +28,10 @@ function addCommonOptions (command: ReturnType<CAC['command']>): void {
     .option('--name <name>', '[string] instance name for `gst show` and the control socket (default: server-PORT or client-PORT, PORT being LISTEN\'s)')
     .option('--control-dir <dir>', controlDirHelp)
   addOperationsOptions(command)
+  addPrivilegeOptions(command)
 }
 
-type Flags = PipeFlags & ControlFlags & OperationsFlags & { logLevel?: unknown, logFormat?: unknown }
+type Flags = PipeFlags & ControlFlags & OperationsFlags & PrivilegeFlags & { logLevel?: unknown, logFormat?: unknown }
 
 /** Wall-clock and monotonic times for a status report. */
 function reportTimes (startedAtMs: number): { startedAtMs: number, nowMs: number, nowMonotonicMs: number } {
@@ -50,6 +52,7 @@ async function runServer (listenArg: string | undefined, targetArg: string | und
   const { parseHostPort } = await import('../src/pipe/address.js')
   const listenAt = parseHostPort(listen, 'LISTEN', '0.0.0.0')
   const targetAt = parseHostPort(target, 'TARGET')
+  const drop = await planPrivilegeDrop(flags, 'gst-server')
   const key = await loadKey(keySpec, log)
   const { PipeServer } = await import('../src/pipe/server.js')
   const { pipeServerReport } = await import('./pipe-status.js')
@@ -61,26 +64,35 @@ async function runServer (listenArg: string | undefined, targetArg: string | und
   const report = (controlName: string): StatusReport => pipeServerReport(
     { instance: instance(controlName), ...reportTimes(startedAtMs) }, server.snapshot(), server.sessionSnapshots())
   const { pipeServerCommands } = await import('./runtime-commands.js')
-  await runInstance(flags, 'server', listenAt.port, server, report, (bound) => { listening = formatHostPort(bound) }, log, pipeServerCommands())
+  await runInstance(flags, 'server', listenAt.port, server, report, (bound) => { listening = formatHostPort(bound) }, log, pipeServerCommands(), drop)
 }
 
 /**
- * Control socket, metrics and hooks, then listening; until SIGINT/SIGTERM, then a clean
- * shutdown. `onBound` learns the address actually bound (port 0 picks one).
+ * Control socket, metrics and hooks, then listening, then (with --user) dropping root; until
+ * SIGINT/SIGTERM, then a clean shutdown. `onBound` learns the address actually bound (port 0
+ * picks one).
  */
 async function runInstance (flags: Flags, role: 'server' | 'client', port: number, instance: { start: () => Promise<{ address: string, port: number }>, close: () => Promise<void> },
   report: (controlName: string) => StatusReport, onBound: (bound: { host: string, port: number }) => void, log: ReturnType<typeof createLogger>,
-  commands: RuntimeCommands): Promise<void> {
+  commands: RuntimeCommands, drop: DropPlan | undefined): Promise<void> {
   const current = (): StatusReport => report(control?.name ?? '')
   const control: Awaited<ReturnType<typeof startControl>> = await startControl(flags, role, port, current, log, commands)
   let operations: Operations | undefined
+  let started = false
   try {
     operations = await startOperations(flags, current, log)
     const bound = await instance.start()
+    started = true
     onBound({ host: bound.address, port: bound.port })
+    if (drop !== undefined) {
+      giveControlSocket(drop, control?.path)
+      await dropPrivileges(drop, [], log)
+      await assertHookRunnable(flags.onEvent, drop)
+    }
   } catch (err) {
     await operations?.close()
     await control?.close()
+    if (started) await instance.close()
     throw err
   }
   announceControl(control, log)
@@ -97,6 +109,7 @@ async function runClient (listenArg: string | undefined, serverArg: string | und
   const { parseHostPort } = await import('../src/pipe/address.js')
   const listenAt = parseHostPort(listen, 'LISTEN', '127.0.0.1')
   const serverAt = parseHostPort(serverAddress, 'SERVER')
+  const drop = await planPrivilegeDrop(flags, 'gst-client')
   const key = await loadKey(keySpec, log)
   const { PipeClient } = await import('../src/pipe/client.js')
   const { pipeClientReport } = await import('./pipe-status.js')
@@ -108,7 +121,7 @@ async function runClient (listenArg: string | undefined, serverArg: string | und
   const report = (controlName: string): StatusReport => pipeClientReport(
     { instance: instance(controlName), ...reportTimes(startedAtMs) }, client.snapshot(), client.sessionSnapshot(), client.stateSinceMs)
   const { pipeClientCommands } = await import('./runtime-commands.js')
-  await runInstance(flags, 'client', listenAt.port, client, report, (bound) => { listening = formatHostPort(bound) }, log, pipeClientCommands(client, log))
+  await runInstance(flags, 'client', listenAt.port, client, report, (bound) => { listening = formatHostPort(bound) }, log, pipeClientCommands(client, log), drop)
 }
 
 /** Runs until SIGINT/SIGTERM, then shuts down cleanly (a second signal exits at once). */

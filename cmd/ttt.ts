@@ -21,8 +21,9 @@ import { addOperationsOptions, parseOperationsFlags, startOperations, type Opera
 import { applyConfig } from './config-file.js'
 import type { StatusReport } from '../src/control/status.js'
 import { vpnClientCommands, vpnServerCommands, type RuntimeCommands } from './runtime-commands.js'
+import { addPrivilegeOptions, assertHookRunnable, dropPrivileges, giveControlSocket, planPrivilegeDrop, type DropPlan, type PrivilegeFlags } from './privileges.js'
 
-interface Flags extends ControlFlags, OperationsFlags {
+interface Flags extends ControlFlags, OperationsFlags, PrivilegeFlags {
   listen?: string
   server?: string
   key?: string
@@ -53,6 +54,7 @@ function common (command: ReturnType<ReturnType<typeof cac>['command']>): void {
     .option('--name <name>', '[string] instance name for `ttt show NAME` / `gst show NAME` (default: ttt-server-PORT or ttt-client-PID)')
     .option('--control-dir <dir>', controlDirHelp)
   addOperationsOptions(command)
+  addPrivilegeOptions(command)
 }
 
 async function resolveAddress (hostPort: string, what: string): Promise<{ address: string, port: number }> {
@@ -83,7 +85,7 @@ async function untilSignal (): Promise<string> {
 /** What both ends parse the same way. */
 async function commonSettings (flags: Flags, keyHint: string): Promise<{
   log: ReturnType<typeof createLogger>, key: Buffer, routes: string[], tun: { name?: string, addresses: string[], mtuBytes?: number },
-  scheduler: ReturnType<typeof parseScheduler>, pacing: boolean, tunables: { rekeyIntervalMs?: number }
+  scheduler: ReturnType<typeof parseScheduler>, pacing: boolean, tunables: { rekeyIntervalMs?: number }, drop: DropPlan | undefined
 }> {
   const log = createLogger(parseLogLevel(flags.logLevel), parseLogFormat(flags.logFormat))
   if (!flags.key) throw new UsageError(`--key is required (${keyHint})`)
@@ -92,9 +94,10 @@ async function commonSettings (flags: Flags, keyHint: string): Promise<{
   const mtu = parseMtu(flags.mtu)
   const scheduler = parseScheduler(flags.scheduler)
   const rekeyIntervalMs = flags.rekey !== undefined ? parseSeconds(flags.rekey, '--rekey') * 1000 : undefined
+  const drop = await planPrivilegeDrop(flags, 'ttt')
   const key = await loadKey(flags.key, log)
   return {
-    log, key, routes, scheduler, pacing: flags.pace === true,
+    log, key, routes, scheduler, pacing: flags.pace === true, drop,
     tun: { ...(flags.tun ? { name: flags.tun } : {}), addresses, ...(mtu ? { mtuBytes: mtu } : {}) },
     tunables: rekeyIntervalMs ? { rekeyIntervalMs } : {},
   }
@@ -102,10 +105,12 @@ async function commonSettings (flags: Flags, keyHint: string): Promise<{
 
 /**
  * Runs a started-but-not-yet-running instance: routes, control socket, metrics and hooks, then
- * until SIGINT/SIGTERM, then a clean shutdown.
+ * (with --user) dropping root before the first packet is handled, then until SIGINT/SIGTERM,
+ * then a clean shutdown.
  */
 async function serve (flags: Flags, role: 'ttt-server' | 'ttt-client', port: number, instance: { tunName: string, start: () => void, close: () => void },
-  routes: string[], report: (controlName: string) => StatusReport, log: ReturnType<typeof createLogger>, commands: RuntimeCommands, upLine?: string): Promise<void> {
+  routes: string[], report: (controlName: string) => StatusReport, log: ReturnType<typeof createLogger>, commands: RuntimeCommands,
+  drop: DropPlan | undefined, upLine?: string): Promise<void> {
   try {
     await setRoutes(instance.tunName, routes)
   } catch (err) {
@@ -121,6 +126,20 @@ async function serve (flags: Flags, role: 'ttt-server' | 'ttt-client', port: num
     await control?.close()
     throw err
   }
+  if (drop !== undefined) {
+    try {
+      giveControlSocket(drop, control?.path)
+      // Path MTU discovery sets the TUN's MTU at any time: keep CAP_NET_ADMIN for it, unless
+      // --mtu fixed the MTU (then nothing privileged is left to do).
+      await dropPrivileges(drop, flags.mtu !== undefined ? [] : ['netAdmin'], log)
+      await assertHookRunnable(flags.onEvent, drop)
+    } catch (err) {
+      await operations.close()
+      instance.close()
+      await control?.close()
+      throw err
+    }
+  }
   instance.start()
   if (upLine) log.info(upLine)
   announceControl(control, log)
@@ -134,7 +153,7 @@ async function serve (flags: Flags, role: 'ttt-server' | 'ttt-client', port: num
 async function runServer (cliFlags: Flags): Promise<void> {
   const { flags } = await applyConfig('ttt-server', cliFlags)
   parseOperationsFlags(flags)
-  const { log, key, routes, tun, scheduler, pacing, tunables } = await commonSettings(flags, 'e.g. --key @ttt.key; make one with `gst keygen > ttt.key`')
+  const { log, key, routes, tun, scheduler, pacing, tunables, drop } = await commonSettings(flags, 'e.g. --key @ttt.key; make one with `gst keygen > ttt.key`')
   const listen = parseHostPort(flags.listen ?? '0.0.0.0:5000', '--listen', '0.0.0.0')
   const { VpnServer } = await import('../src/vpn/server.js')
   const server = new VpnServer({
@@ -147,14 +166,14 @@ async function runServer (cliFlags: Flags): Promise<void> {
   await serve(flags, 'ttt-server', server.port, server, routes, (name) => vpnReport({
     instance: { name, mode: 'vpn-server', pid: process.pid, version: GST_VERSION, listen: listenText, target: null, server: null },
     startedAtMs, nowMs: Date.now(), nowMonotonicMs: monotonicClock.now(),
-  }, server.peerSnapshots(), server.stats.errors), log, vpnServerCommands(server, log))
+  }, server.peerSnapshots(), server.stats.errors), log, vpnServerCommands(server, log), drop)
 }
 
 async function runClient (cliFlags: Flags): Promise<void> {
   const { flags } = await applyConfig('ttt-client', cliFlags)
   parseOperationsFlags(flags)
   if (!flags.server) throw new UsageError('--server HOST:PORT is required')
-  const { log, key, routes, tun, scheduler, pacing, tunables } = await commonSettings(flags, 'e.g. --key @ttt.key')
+  const { log, key, routes, tun, scheduler, pacing, tunables, drop } = await commonSettings(flags, 'e.g. --key @ttt.key')
   const server = await resolveAddress(flags.server, '--server')
   const paths = asList(flags.path).map(parsePathSpec)
   if (paths.length === 0) paths.push({ localAddress: server.address.includes(':') ? '::' : '0.0.0.0' })
@@ -165,7 +184,7 @@ async function runClient (cliFlags: Flags): Promise<void> {
   await serve(flags, 'ttt-client', 0, client, routes, (name) => vpnReport({
     instance: { name, mode: 'vpn-client', pid: process.pid, version: GST_VERSION, listen: client.tunName, target: null, server: serverText },
     startedAtMs, nowMs: Date.now(), nowMonotonicMs: monotonicClock.now(),
-  }, [client.peerSnapshot()], client.stats.errors), log, vpnClientCommands(client, log), `ttt client: TUN ${client.tunName}, ${paths.length} path(s) to ${serverText}`)
+  }, [client.peerSnapshot()], client.stats.errors), log, vpnClientCommands(client, log), drop, `ttt client: TUN ${client.tunName}, ${paths.length} path(s) to ${serverText}`)
 }
 
 async function main (argv: string[]): Promise<void> {

@@ -78,6 +78,8 @@ void gst_export(napi_env env, napi_value exports, const char *name, napi_callbac
 // native/aead.c (declared here rather than in common.h: nothing else in the addon calls it).
 void gst_register_aead(napi_env env, napi_value exports);
 void gst_register_offload(napi_env env, napi_value exports);
+// native/caps.c (likewise).
+void gst_register_caps(napi_env env, napi_value exports);
 
 static napi_value init(napi_env env, napi_value exports) {
   gst_register_tun(env, exports);
@@ -86,6 +88,7 @@ static napi_value init(napi_env env, napi_value exports) {
   gst_register_udp(env, exports);
   gst_register_aead(env, exports);
   gst_register_offload(env, exports);
+  gst_register_caps(env, exports);
   return exports;
 }
 
