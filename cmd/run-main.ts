@@ -5,19 +5,24 @@
  */
 import type { CAC } from 'cac'
 import { UsageError } from '../src/errors.js'
+import { writeFatalAsJson } from './logger.js'
 
 export function runMain (program: string, main: () => Promise<void>): void {
   main().catch((err: unknown) => {
     const error = err instanceof Error ? err : new Error(String(err))
+    // With --log-format json (once its logger exists), the last words are a JSON line too.
+    const report = (message: string): void => {
+      if (!writeFatalAsJson(message)) process.stderr.write(`${program}: ${message}\n`)
+    }
     if (error instanceof UsageError || error.name === 'CACError') {
       const hint = error.name === 'CACError' ? ` (see \`${program} --help\`)` : ''
-      process.stderr.write(`${program}: ${error.message}${hint}\n`)
+      report(`${error.message}${hint}`)
       process.exitCode = 2
     } else if (typeof (error as NodeJS.ErrnoException).code === 'string' && (error as NodeJS.ErrnoException).syscall !== undefined) {
-      process.stderr.write(`${program}: ${error.message}\n`)
+      report(error.message)
       process.exitCode = 1
     } else {
-      process.stderr.write(`${program}: unexpected error: ${error.stack ?? error.message}\n`)
+      report(`unexpected error: ${error.stack ?? error.message}`)
       process.exitCode = 1
     }
   })
