@@ -14,7 +14,7 @@ export interface VpnReportContext {
 
 /** The VPN counts finer kinds than `show` has columns for; these fold into the nearest one. */
 const KIND_OF: Record<string, StatusErrorKind> = {
-  decrypt: 'decrypt', epoch: 'decrypt', replay: 'replay', handshake: 'handshake', limit: 'limit',
+  decrypt: 'decrypt', epoch: 'decrypt', replay: 'replay', handshake: 'handshake', limit: 'limit', cookie: 'limit',
   malformed: 'malformed', short: 'malformed', 'unknown-session': 'malformed', stranger: 'malformed', 'not-allowed': 'malformed',
 }
 

@@ -7,6 +7,7 @@
 import { randomBytes, randomInt } from 'node:crypto'
 import { type TunDevice, UdpSocket, setBufferSize, setMtuDiscover, encodeAddress, ADDR_BYTES } from '../native/index.js'
 import { MonotonicTimestamps } from '../crypto/tai64n.js'
+import { CookieJar } from '../crypto/cookie.js'
 import { monotonicClock, type Clock } from '../clock.js'
 import { LogLimiter, silentLogger, type Logger } from '../log.js'
 import type { SchedulerKind, PathPreference } from '../multipath/index.js'
@@ -18,7 +19,7 @@ import { TunWriteBatch } from './tun-write-batch.js'
 import { snapshotPeer, type VpnPeerSnapshot } from './snapshot.js'
 import { openTun } from './interface-config.js'
 import { VpnSession, type SessionTimings } from './session.js'
-import { InitHandshake, CLIENT_ID_BYTES, responseReceiverIndex } from './handshake.js'
+import { InitHandshake, CLIENT_ID_BYTES, responseReceiverIndex, cookieReplyReceiverIndex } from './handshake.js'
 import { DatagramType, DATA_OVERHEAD_BYTES } from './wire.js'
 
 export interface ClientPathOptions {
@@ -79,6 +80,8 @@ export interface VpnClientStats {
   state: 'handshaking' | 'up'
   handshakes: number
   rekeys: number
+  /** Cookie replies received (the server was under handshake load). */
+  cookieReplies: number
   /** Failures by kind, with the last time (monotonic ms). */
   errors: Record<string, { count: number, lastSource: string, lastAtMs: number }>
 }
@@ -102,7 +105,9 @@ export class VpnClient {
   private lastHeardMs: number
   private timer: NodeJS.Timeout | undefined
   private readonly mtuBytes: number
-  readonly stats: VpnClientStats = { state: 'handshaking', handshakes: 0, rekeys: 0, errors: {} }
+  readonly stats: VpnClientStats = { state: 'handshaking', handshakes: 0, rekeys: 0, cookieReplies: 0, errors: {} }
+  /** The server's cookie for each path's address, when it was under load. */
+  private readonly cookieJar = new CookieJar()
   private closedRotations = 0
 
   constructor (private readonly options: VpnClientOptions) {
@@ -287,6 +292,7 @@ export class VpnClient {
       try {
         if (type === DatagramType.Sealed) this.onSealed(d, now)
         else if (type === DatagramType.Response) this.onResponse(d, pathId, now)
+        else if (type === DatagramType.CookieReply) this.onCookieReply(d, pathId, now)
         else this.count('malformed', `malformed datagram (type ${type}) on path ${pathId}: dropped`)
       } catch (err) {
         this.count('malformed', `datagram on path ${pathId} dropped after an internal error (${(err as Error).message})`)
@@ -321,6 +327,22 @@ export class VpnClient {
     this.log.info(`session with ${this.options.server.address}:${this.options.server.port} up (path ${pathId})`)
   }
 
+  /**
+   * The server is under load and wants proof of our address first: keep its cookie for this path
+   * and send the INIT again at once, now with mac2. Once per cookie: a server that refuses a
+   * fresh cookie is not answered faster than the retry timer.
+   */
+  private onCookieReply (d: Buffer, pathId: number, now: number): void {
+    const pending = this.pending
+    if (pending === undefined || cookieReplyReceiverIndex(d) !== pending.senderIndex || pending.pathId !== pathId) { this.count('handshake', 'unexpected cookie reply: dropped'); return }
+    if (!pending.acceptCookie(d, this.options.key, this.cookieJar, now)) { this.count('handshake', 'cookie reply did not authenticate (wrong key?)'); return }
+    this.stats.cookieReplies++
+    const suppressed = this.logLimiter.admit('cookie', now)
+    if (suppressed >= 0) this.log.info(`server ${this.options.server.address}:${this.options.server.port} is under handshake load: proving our address on path ${pathId} with its cookie`)
+    const cookie = this.cookieJar.cookie(pathId, now)
+    if (pending.cookie === undefined || (cookie !== undefined && !cookie.equals(pending.cookie))) this.sendHandshake(now, pathId)
+  }
+
   private tick (): void {
     const now = this.clock.now()
     const session = this.peer.session
@@ -330,13 +352,13 @@ export class VpnClient {
     this.flush()
   }
 
-  private sendHandshake (now: number): void {
-    const pathId = this.nextHandshakePath++ % this.sockets.length
+  /** A new INIT on `pathId` (default: the next path in turn), with mac2 when we hold a cookie for it. */
+  private sendHandshake (now: number, pathId = this.nextHandshakePath++ % this.sockets.length): void {
     this.pending = new InitHandshake(this.options.key, randomInt(1, 0xffffffff), {
       timestamp: this.timestamps.next(),
       clientId: this.clientId,
       pathId,
-    })
+    }, this.cookieJar.cookie(pathId, now))
     this.pendingSentMs = now
     this.sockets[pathId]!.sendTo(this.pending.datagram, this.pending.datagram.length, this.serverAddrs, 0)
   }

@@ -9,6 +9,8 @@ import { randomInt } from 'node:crypto'
 import { type TunDevice, UdpSocket, setBufferSize, setMtuDiscover, encodeAddress, decodeAddress, ADDR_BYTES } from '../native/index.js'
 import { HandshakeReplayGuard } from '../crypto/handshake-guard.js'
 import { RateLimiter } from '../crypto/rate-limiter.js'
+import { CookieMaker } from '../crypto/cookie.js'
+import { HandshakeLoad } from '../crypto/handshake-load.js'
 import { monotonicClock, type Clock } from '../clock.js'
 import { LogLimiter, silentLogger, type Logger } from '../log.js'
 import type { SchedulerKind } from '../multipath/index.js'
@@ -20,7 +22,7 @@ import { TunWriteBatch } from './tun-write-batch.js'
 import { snapshotPeer, type VpnPeerSnapshot } from './snapshot.js'
 import { openTun } from './interface-config.js'
 import { VpnSession } from './session.js'
-import { readInit, writeResponse } from './handshake.js'
+import { readInit, writeResponse, initKeyIndex, hasValidMac2, writeCookieReply } from './handshake.js'
 import { DatagramType, MessageKind, SEALED_HEADER_BYTES, DATA_HEADER_BYTES } from './wire.js'
 import { DEFAULT_INNER_MTU, DEFAULT_VPN_TUNABLES, UDP_BUFFER_BYTES, type VpnTunables } from './client.js'
 import { ipVersionOf, ipv4Destination, ipv4Source, ipv6Key, parsePrefix, prefixContainsV4, prefixContainsV6, type Prefix } from './inner-address.js'
@@ -41,6 +43,10 @@ export interface VpnServerOptions {
   pacing?: boolean
   tunables?: Partial<VpnTunables>
   maxClients?: number
+  /** New clients whose session has not carried a datagram yet, at once (default 1024). */
+  maxPendingClients?: number
+  /** Handshake initiations per second above which only sources with a cookie get a handshake (default 100). */
+  handshakeLoadPerSecond?: number
   log?: Logger
   clock?: Clock
 }
@@ -60,11 +66,20 @@ interface RemoteClient {
   sinceMs: number
   /** Last authenticated datagram (monotonic ms). */
   lastHeardMs: number
+  /** False from the INIT that created it until its first authenticated datagram. */
+  confirmed: boolean
 }
+
+/** Our choice: a new client must use its session within this long, or it is forgotten. */
+export const PENDING_CLIENT_TIMEOUT_MS = 10_000
 
 export interface VpnServerStats {
   clients: number
   handshakes: number
+  /** INITs answered with a cookie reply instead of a handshake (under load). */
+  cookieReplies: number
+  /** Times the server went under handshake load. */
+  loadEpisodes: number
   errors: Record<string, { count: number, lastSource: string, lastAtMs: number }>
 }
 
@@ -78,6 +93,10 @@ export class VpnServer {
   private readonly clock: Clock
   private readonly guard = new HandshakeReplayGuard()
   private readonly limiter = new RateLimiter({ perSecond: 20, burst: 40 })
+  private readonly cookies: CookieMaker
+  private readonly load: HandshakeLoad
+  private underLoad = false
+  private pendingClients = 0
   private readonly logLimiter = new LogLimiter()
   private readonly keys: Uint8Array[]
   private readonly clients = new Map<string, RemoteClient>()
@@ -86,7 +105,7 @@ export class VpnServer {
   private readonly routesV6 = new Map<string, RemoteClient>()
   private readonly mtuBytes: number
   private timer: NodeJS.Timeout | undefined
-  readonly stats: VpnServerStats = { clients: 0, handshakes: 0, errors: {} }
+  readonly stats: VpnServerStats = { clients: 0, handshakes: 0, cookieReplies: 0, loadEpisodes: 0, errors: {} }
 
   constructor (private readonly options: VpnServerOptions) {
     if (options.peers.length === 0) throw new Error('a server needs at least one key')
@@ -94,6 +113,8 @@ export class VpnServer {
     this.log = options.log ?? silentLogger
     this.clock = options.clock ?? monotonicClock
     this.keys = options.peers.map((p) => p.key)
+    this.cookies = new CookieMaker(this.clock.now())
+    this.load = new HandshakeLoad({ thresholdPerSecond: options.handshakeLoadPerSecond })
     this.mtuBytes = options.tun.mtuBytes ?? DEFAULT_INNER_MTU
     this.currentTunMtu = this.mtuBytes
     this.tun = openTun(options.tun, this.mtuBytes, (count) => this.onTunBatch(count))
@@ -133,6 +154,7 @@ export class VpnServer {
     this.socket.close()
     this.tun.close()
     for (const c of this.clients.values()) c.peer.session?.wipe()
+    this.cookies.wipe()
   }
 
   /** Every client's session and paths, for `show`. */
@@ -173,13 +195,28 @@ export class VpnServer {
   /** Every connected client's peer, for `show` and tests. */
   get peers (): Peer[] { return [...this.clients.values()].map((c) => c.peer) }
 
+  /**
+   * Counts a failure by kind and logs it at most once per kind and source address per 10 s;
+   * under handshake load (thousands of sources), once per kind, so a flood costs a few lines.
+   */
   private count (kind: string, source: string, detail: string): void {
+    this.tally(kind, source)
+    const suppressed = this.logLimiter.admit(this.underLoad ? kind : `${kind} ${source.replace(/:\d+$/, '')}`, this.clock.now())
+    if (suppressed >= 0) this.log.warn(`${detail} from ${source}${suppressed ? ` (${suppressed} more not shown)` : ''}`)
+  }
+
+  private tally (kind: string, source: string): void {
     const entry = this.stats.errors[kind] ??= { count: 0, lastSource: '', lastAtMs: 0 }
     entry.count++
     entry.lastSource = source
     entry.lastAtMs = this.clock.now()
-    const suppressed = this.logLimiter.admit(`${kind} ${source.replace(/:\d+$/, '')}`, this.clock.now())
-    if (suppressed >= 0) this.log.warn(`${detail} from ${source}${suppressed ? ` (${suppressed} more not shown)` : ''}`)
+  }
+
+  /** A cap was hit: counted as `limit`, logged once per cap per 10 s with how often it was hit meanwhile. */
+  private capHit (cap: string, source: string, detail: string): void {
+    this.tally('limit', source)
+    const suppressed = this.logLimiter.admit(`cap ${cap}`, this.clock.now())
+    if (suppressed >= 0) this.log.warn(`${detail} (from ${source}${suppressed ? `; hit ${suppressed} more times since the last report` : ''})`)
   }
 
   private onTunBatch (count: number): void {
@@ -256,20 +293,41 @@ export class VpnServer {
     this.flush()
   }
 
+  /**
+   * Admission, cheapest checks first: mac1 (a key holder made it: one keyed hash per key); under
+   * load, mac2 (the source proved its address with our cookie; else it gets a cookie reply, and
+   * no Noise work is done); the per-source rate limit; then the Noise handshake, the replay
+   * check, and the caps on clients and on clients still pending.
+   */
   private onInit (d: Buffer, slot: number, now: number): void {
+    const keyIndex = initKeyIndex(this.keys, d)
+    if (keyIndex < 0) { this.count('handshake', sourceOf(this.socket.addrs, slot), 'handshake failed: wrong key, or not a gst client'); return }
+    const address = this.socket.addrs.subarray(slot * ADDR_BYTES, (slot + 1) * ADDR_BYTES)
+    this.noteLoad(now)
+    if (this.underLoad && !hasValidMac2(this.cookies, d, address, now)) {
+      const reply = writeCookieReply(this.cookies, d, this.keys[keyIndex]!, address, now)
+      this.socket.sendTo(reply, reply.length, this.socket.addrs, slot)
+      this.stats.cookieReplies++
+      this.tally('cookie', sourceOf(this.socket.addrs, slot))   // counted, not logged: noteLoad said it once
+      return
+    }
     const source = sourceOf(this.socket.addrs, slot)
     const host = source.replace(/:\d+$/, '')
     if (!this.limiter.allow(host, now)) { this.count('limit', source, 'handshake rate limit'); return }
-    const decision = readInit(this.keys, d)
+    const decision = readInit(this.keys, d, keyIndex)
     if (!decision.ok) { this.count('handshake', source, `handshake failed: ${decision.reason}`); return }
     const { payload, response, senderIndex } = decision
     if (!this.guard.accept(payload.clientId, payload.timestamp)) { this.count('replay', source, 'replayed handshake'); return }
     const id = payload.clientId.toString('hex')
     let client = this.clients.get(id)
     if (client === undefined) {
-      if (this.clients.size >= (this.options.maxClients ?? 10_000)) { this.count('limit', source, 'client limit reached'); return }
-      const config = this.options.peers[response.keyIndex]!
+      const maxClients = this.options.maxClients ?? 10_000
+      if (this.clients.size >= maxClients) { this.capHit('clients', source, `client limit of ${maxClients} reached: handshake refused`); return }
+      const maxPending = this.options.maxPendingClients ?? 1024
+      if (this.pendingClients >= maxPending) { this.capHit('pending', source, `${maxPending} new clients have not used their sessions yet: handshake refused`); return }
+      const config = this.options.peers[decision.keyIndex]!
       client = this.newClient(id, config)
+      this.pendingClients++
     }
     let localIndex = randomInt(1, 0xffffffff)
     while (this.byIndex.has(localIndex)) localIndex = randomInt(1, 0xffffffff)
@@ -287,10 +345,26 @@ export class VpnServer {
     this.log.info(`client ${client.config.name} (${id.slice(0, 8)}) session up from ${source}`)
   }
 
+  /** Tracks handshake load (`initiation`: one more INIT counts); logs when it starts and ends. */
+  private noteLoad (now: number, initiation = true): void {
+    const under = initiation ? this.load.note(now) : this.load.isUnderLoad(now)
+    if (under === this.underLoad) return
+    this.underLoad = under
+    if (under) {
+      this.stats.loadEpisodes++
+      this.cookiesAtLoadStart = this.stats.cookieReplies
+      this.log.warn(`handshake load: over ${this.load.thresholdPerSecond} initiations/s; only sources that prove their address with a cookie get a handshake`)
+    } else {
+      this.log.info(`handshake load over: ${this.stats.cookieReplies - this.cookiesAtLoadStart} cookie replies sent`)
+    }
+  }
+
+  private cookiesAtLoadStart = 0
+
   private newClient (id: string, config: ServerPeerConfig): RemoteClient {
     const addrs = new Uint8Array(ADDR_BYTES * 256)
     const client: RemoteClient = {
-      id, config, addrs, sessionIndex: 0, learnedV4: new Set(), innerMtu: 0, sinceMs: 0, lastHeardMs: 0,
+      id, config, addrs, sessionIndex: 0, learnedV4: new Set(), innerMtu: 0, sinceMs: 0, lastHeardMs: 0, confirmed: false,
       allowed: config.allowedIps.map(parsePrefix),
       peer: new Peer({
         send: (pathId, datagram, length) => { this.batch.queue(datagram, length, addrs, pathId) },
@@ -356,6 +430,7 @@ export class VpnServer {
       return
     }
     client.lastHeardMs = now
+    if (!client.confirmed) { client.confirmed = true; this.pendingClients-- }
     client.peer.onMessage(d, d.length, now)
     if (client.peer.closedByPeer) this.forget(client, 'closed by the client')
   }
@@ -365,6 +440,7 @@ export class VpnServer {
     client.peer.session?.wipe()
     this.byIndex.delete(client.sessionIndex)
     this.clients.delete(client.id)
+    if (!client.confirmed) this.pendingClients--
     for (const [address, owner] of this.routesV4) if (owner === client) this.routesV4.delete(address)
     for (const [address, owner] of this.routesV6) if (owner === client) this.routesV6.delete(address)
     this.stats.clients = this.clients.size
@@ -396,8 +472,10 @@ export class VpnServer {
     const now = this.clock.now()
     if (now >= this.nextSweepMs) {
       this.nextSweepMs = now + 1000
+      if (this.underLoad) this.noteLoad(now, false)
       for (const client of this.clients.values()) {
         if (now - client.lastHeardMs > this.tunables.clientIdleMs) this.forget(client, `silent for ${Math.round((now - client.lastHeardMs) / 1000)} s`)
+        else if (!client.confirmed && now - client.sinceMs > PENDING_CLIENT_TIMEOUT_MS) this.forget(client, 'its session carried nothing after the handshake')
       }
     }
     for (const client of this.clients.values()) client.peer.tick(now)

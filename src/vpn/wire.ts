@@ -3,8 +3,9 @@
  * caller-owned buffers, and decoders that read in place. Integers big-endian.
  *
  * Outer header, first byte = DatagramType:
- *   INIT      0 type, 1 version, 2 u32 sender index, 6.. Noise message 1
+ *   INIT      0 type, 1 version, 2 u32 sender index, 6.. Noise message 1, then mac1, mac2 (16 each)
  *   RESPONSE  0 type, 1 version, 2 u32 sender index, 6 u32 receiver index, 10.. Noise message 2
+ *   COOKIE_REPLY 0 type, 1 version, 2 u32 receiver index, 6 24-byte nonce, 30 sealed cookie (32)
  *   SEALED    0 type, 1 key epoch (low byte), 2 u32 receiver index, 6 u64 counter,
  *             14.. ciphertext of one message, then a 16-byte tag; associated data = bytes 0..13
  *
@@ -17,6 +18,8 @@ export const enum DatagramType {
   Init = 1,
   Response = 2,
   Sealed = 3,
+  /** Server -> client under handshake load: a sealed cookie (src/vpn/handshake.ts). */
+  CookieReply = 4,
 }
 
 export const enum MessageKind {

@@ -14,6 +14,13 @@ declare module 'sodium-native' {
   /** Throws if the tag does not verify. */
   export function crypto_aead_chacha20poly1305_ietf_decrypt_detached (m: Bytes, nsec: null, c: Bytes, mac: Bytes, ad: Bytes | null, npub: Bytes, k: Bytes): void
 
+  export const crypto_aead_xchacha20poly1305_ietf_NPUBBYTES: number
+  export const crypto_aead_xchacha20poly1305_ietf_ABYTES: number
+  /** Writes ciphertext and tag (m.length + ABYTES) to c; returns the bytes written. */
+  export function crypto_aead_xchacha20poly1305_ietf_encrypt (c: Bytes, m: Bytes, ad: Bytes | null, nsec: null, npub: Bytes, k: Bytes): number
+  /** Throws if the tag does not verify; returns the plaintext length. */
+  export function crypto_aead_xchacha20poly1305_ietf_decrypt (m: Bytes, nsec: null, c: Bytes, ad: Bytes | null, npub: Bytes, k: Bytes): number
+
   export const crypto_pwhash_SALTBYTES: number
   export const crypto_pwhash_ALG_ARGON2ID13: number
   export const crypto_pwhash_OPSLIMIT_MODERATE: number
