@@ -170,6 +170,8 @@ interface FailoverRun {
   dropMs: number
   /** From the restore until the client's counters show l2's subflow sending again (>= 10 packets' worth in one status sample). */
   subflowDataMs: number
+  /** The client's RTT of each subflow (l1, l2) in its last status before the cut: what its stall timeout scales with. */
+  rttBeforeCutMs: number[]
   unsupported?: string
 }
 
@@ -181,7 +183,7 @@ async function failover (name: string, seconds: number, cutAfterS: number, downF
   } catch (error) {
     if (!(error instanceof PathOptionUnsupported)) throw error
     console.log(`  ${name}: not supported by this gst-client (${error.message})`)
-    return { name, exact: false, longestStallMs: NaN, stallAtS: NaN, bytes: 0, load, cutAtS: NaN, restoreAtS: NaN, l2BeforeMbit: NaN, l2AfterMbit: NaN, recoveryMs: NaN, rejoinMs: NaN, dropMs: NaN, subflowDataMs: NaN, unsupported: error.message }
+    return { name, exact: false, longestStallMs: NaN, stallAtS: NaN, bytes: 0, load, cutAtS: NaN, restoreAtS: NaN, l2BeforeMbit: NaN, l2AfterMbit: NaN, recoveryMs: NaN, rejoinMs: NaN, dropMs: NaN, subflowDataMs: NaN, rttBeforeCutMs: [], unsupported: error.message }
   }
   const t0 = lab.nowNs()
   const s = sampleLinks(lab, t0, [0, 1], SAMPLE_MS)
@@ -220,11 +222,12 @@ async function failover (name: string, seconds: number, cutAfterS: number, downF
     l2BeforeMbit: linkRateMbit(samples, 1, cutMs - 1000, cutMs), l2AfterMbit: linkRateMbit(samples, 1, restoreMs + 1000, Infinity),
     recoveryMs: carriesDataAfterMs(samples, 1, restoreMs), rejoinMs: rejoined === undefined ? NaN : rejoined.tMs - restoreMs,
     dropMs: dropped === undefined ? NaN : dropped.tMs - cutMs, subflowDataMs: sending === undefined ? NaN : sending.tMs - restoreMs,
+    rttBeforeCutMs: [0, 1].map((l) => statuses.filter((x) => x.tMs < cutMs).at(-1)?.paths.find((q) => q.local.startsWith(`${lab.clientAddress(l)}:`))?.rttMs ?? NaN),
   }
   plot(name, `${name}: longest stall ${longestStallMs.toFixed(0)} ms`, out, t0, samples, [{ x: run.cutAtS, label: 'l2 cut' }, { x: run.restoreAtS, label: 'restore' }])
   console.log(`  ${name}: byte-exact ${run.exact}, longest stall ${longestStallMs.toFixed(0)} ms at ${stallAtS.toFixed(2)} s (cut ${run.cutAtS.toFixed(2)} s), ` +
     `client drops l2's subflow ${ms(run.dropMs)} after the cut; after the restore l2 carries data after ${ms(run.recoveryMs)} (lab), its subflow is up after ${ms(run.rejoinMs)} ` +
-    `and sends after ${ms(run.subflowDataMs)} (client status); l2 ${run.l2BeforeMbit.toFixed(1)} Mbit/s before the cut, ` +
+    `and sends after ${ms(run.subflowDataMs)} (client status); subflow RTTs before the cut ${run.rttBeforeCutMs.map((x) => ms(x)).join(' / ')}; l2 ${run.l2BeforeMbit.toFixed(1)} Mbit/s before the cut, ` +
     `${run.l2AfterMbit.toFixed(1)} after; load ${load}`)
   return run
 }
@@ -308,12 +311,12 @@ function report (runs: FlowRun[], fails: FailoverRun[], loops: LoopbackRun[], ba
     ? [r.name, '-', '-', notSupported(r.unsupported), '-', '-', r.load]
     : [r.name, mb(r.goodputBps), mb(r.wholeBps), vs, String(r.exact), r.linkShare.map((x) => `${(x * 100).toFixed(0)} %`).join(' / '), r.load]
   const rows = [row(l1), row(l2), ['sum of l1 and l2 alone', mb(sum), '', '', '', '', ''], row(two, `${(ratio * 100).toFixed(1)} % of the sum`)]
-  const fHeader = ['run', 'byte-exact', 'longest stall ms', 'at s', 'cut / restore at s', 'l2 Mbit/s before cut', 'client drops l2 after cut',
+  const fHeader = ['run', 'byte-exact', 'longest stall ms', 'at s', 'cut / restore at s', 'l2 Mbit/s before cut', 'subflow RTT l1 / l2 before cut (client)', 'client drops l2 after cut',
     'l2 carries data after restore (lab)', 'l2 subflow up / sending after restore (client)', 'l2 Mbit/s after restore', 'MB moved', 'load (1/5/15)']
   const fRows = fails.map((f) => f.unsupported !== undefined
-    ? [f.name, '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', `${f.load}; ${notSupported(f.unsupported)}`]
+    ? [f.name, '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', `${f.load}; ${notSupported(f.unsupported)}`]
     : [f.name, String(f.exact), f.longestStallMs.toFixed(0), f.stallAtS.toFixed(2), `${f.cutAtS.toFixed(1)} / ${f.restoreAtS.toFixed(1)}`,
-        f.l2BeforeMbit.toFixed(1), ms(f.dropMs), ms(f.recoveryMs), `${ms(f.rejoinMs)} / ${ms(f.subflowDataMs)}`, f.l2AfterMbit.toFixed(1), (f.bytes / 1e6).toFixed(1), f.load])
+        f.l2BeforeMbit.toFixed(1), f.rttBeforeCutMs.map((x) => ms(x)).join(' / '), ms(f.dropMs), ms(f.recoveryMs), `${ms(f.rejoinMs)} / ${ms(f.subflowDataMs)}`, f.l2AfterMbit.toFixed(1), (f.bytes / 1e6).toFixed(1), f.load])
   const lSingle = loops[0]; const lTwo = loops[1]
   // Rounds alternate single and two paths, so each round's ratio compares runs seconds apart
   // under about the same load; the median of those ratios is the figure.
