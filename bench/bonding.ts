@@ -11,7 +11,7 @@
  * Prints a table, writes a plot per run into bench/out/ (goodput and per-link rates from the lab's
  * counters) and the "## VPN bonding (node dist/bench/bonding.js)" section of BENCHMARKS.md.
  *
- *   node dist/bench/bonding.js [--seconds 15] [--idle-ms 1000] [--no-markdown] [--only SUBSTRING]
+ *   node dist/bench/bonding.js [--seconds 15] [--idle-ms 1000] [--no-markdown] [--only SUBSTRING] [--ttt "--pace"]
  * (--only runs the matching runs alone and prints their lines, no table or markdown)
  */
 import { Lab, labUnavailableReason, type LinkConfig } from '../test/lab/lab.js'
@@ -37,6 +37,8 @@ const INNER = '10.9.0.1'
 const SAMPLE_MS = 50
 /** Idle time between the session coming up and the flow starting. */
 const IDLE_MS = opt('idle-ms', 1000)
+/** Extra ttt options for both ends (e.g. --ttt "--pace"), to compare settings in the lab. */
+const TTT_EXTRA = args.includes('--ttt') ? (args[args.indexOf('--ttt') + 1] ?? '').split(' ').filter((a) => a !== '') : []
 
 let lab: Lab
 let key: string
@@ -48,9 +50,9 @@ function linkSeries (samples: LinkSample[]): Series[] { return labLinkSeries(sam
 
 interface Tunnel { server: NsProcess, client: NsProcess }
 async function tunnel (paths: number[]): Promise<Tunnel> {
-  const server = startTttServer(lab.namespaces.server, `${lab.serverAddress}:${PORT}`, `${INNER}/24`, { key })
+  const server = startTttServer(lab.namespaces.server, `${lab.serverAddress}:${PORT}`, `${INNER}/24`, { key, extra: TTT_EXTRA })
   await server.waitFor(/listening/)
-  const client = startTttClient(lab.namespaces.client, `${lab.serverAddress}:${PORT}`, '10.9.0.2/24', paths.map((i) => lab.clientAddress(i)), { key })
+  const client = startTttClient(lab.namespaces.client, `${lab.serverAddress}:${PORT}`, '10.9.0.2/24', paths.map((i) => lab.clientAddress(i)), { key, extra: TTT_EXTRA })
   await client.waitFor(/session with .* up/)
   await sleep(IDLE_MS)   // a few probe rounds: RTTs known before the flow starts
   return { server, client }
@@ -97,6 +99,7 @@ async function goodput (name: string, paths: number[], withPing = false): Promis
   const series: Series[] = [{ name: 'goodput (receiver)', points: r.receiverIntervals.map((i) => [i.end, i.bitsPerSecond / 1e6]) }, ...linkSeries(samples)]
   writeSvgPlot(`${outDir}bonding-${slug(name)}.svg`, `${name}: ${(run.goodputBps / 1e6).toFixed(1)} Mbit/s steady`, 'Mbit/s', series)
   console.log(`  ${name}: ${(run.goodputBps / 1e6).toFixed(2)} Mbit/s steady (${(r.receivedBps / 1e6).toFixed(2)} whole), ${r.retransmits} retransmits, load ${load}`)
+  if (run.pingMs) console.log(`  ${name}: ping median ${run.pingMs.p50.toFixed(1)} ms, avg ${run.pingMs.avg.toFixed(1)} ms, max ${run.pingMs.max.toFixed(1)} ms, loss ${run.pingMs.loss} %`)
   return run
 }
 

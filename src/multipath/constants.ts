@@ -86,6 +86,14 @@ export const BURST_BUDGET_MS = 150
  * simulator (0, 5, 10, 20, 25, 30, 35 ms and pure earliest-arrival tried).
  */
 export const FILL_THRESHOLD_MS = 30
+/**
+ * A flow class (bucket) that handed over at most SPARSE_FLOW_BYTES in the last SPARSE_WINDOW_MS
+ * and has nothing waiting is sparse: its units skip the bulk queued in our pacers (fq_codel's
+ * sparse-flow priority). 12 kB per 100 ms is about 1 Mbit/s: pings, keystrokes, DNS and the acks
+ * of a download are sparse; a bulk flow stops being sparse within its first few packets.
+ */
+export const SPARSE_WINDOW_MS = 100
+export const SPARSE_FLOW_BYTES = 12_000
 /** Share of the queue delay at which a path was seen overflowing that we allow ourselves. */
 export const OVERFLOW_QUEUE_SHARE = 0.95
 /** Per-path send records kept for RTT, loss and repair; must exceed packets in flight on one path. */

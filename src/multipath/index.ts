@@ -64,7 +64,7 @@ export { Path, type PathOptions, type PathPreference, type PathCounters } from '
 export { type PathStamp, type PathFeedback, createFeedback, unwrapSeq32, PathReceiver, delaySpreadOf } from './feedback.js'
 export {
   type Scheduler, type SchedulerKind, type WeightedMethod, AutoScheduler, WeightedScheduler, RedundantScheduler,
-  createScheduler, bestTier, isInTier,
+  createScheduler, bestTier, isInTier, pickSparse,
 } from './scheduler.js'
 export { flowBucketOf, FlowSequencer } from './flow-class.js'
 export { HoldTimeEstimator } from './hold-time.js'

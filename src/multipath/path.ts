@@ -322,6 +322,20 @@ export class Path {
   }
 
   /**
+   * Expected arrival of a unit of a sparse flow that the caller sends ahead of the path's pace
+   * queue (it skips the queue in our pacer, not one at the bottleneck): on a paced path only its
+   * own serialisation, on an unpaced one the whole modelled queue, which is at the bottleneck.
+   * One-way base delays, like `auto` (comparable across paths of one peer).
+   */
+  sparseArrivalMs (bytes: number, nowMs: number): number {
+    const queueMs = this.isPaced && this.externalQueuedBytes < 0
+      ? (bytes * 8000) / this.planningRateBitsPerSec()
+      : this.queueDelayMs(bytes, nowMs)
+    const repairMs = this.loss.lossRatio * (this.rtt.hasSample() ? this.rtt.srttMs : INITIAL_REPLY_MS)
+    return nowMs + this.relativeBaseDelayMs() + queueMs + repairMs
+  }
+
+  /**
    * How long the path has been silent beyond what we expect (<= 0: in time). Two clocks, the
    * smaller wins: the unanswered sends past their expected reply (its RTT plus the queue our
    * model predicted for it), and the time since any feedback beyond one ack delay. A busy path

@@ -96,6 +96,28 @@ export class AutoScheduler implements Scheduler {
   }
 }
 
+/**
+ * For a unit of a sparse flow (a ping, a keystroke, the acks of a download) that the caller sends
+ * ahead of the bulk waiting in its pace queues (fq_codel's sparse-flow idea): the usable path of
+ * the best tier where it arrives first, whatever the bulk queue in our pacer (it skips it), and
+ * regardless of queue budgets (a sparse flow adds next to nothing). With `redundant`/`weighted`
+ * the caller uses `pick` as usual. Returns 0 only when no path is usable.
+ */
+export function pickSparse (paths: readonly Path[], bytes: number, nowMs: number, out: Path[]): number {
+  const tier = bestTier(paths)
+  let best: Path | undefined
+  let bestMs = Infinity
+  for (let i = 0; i < paths.length; i++) {
+    const path = paths[i]!
+    if (!isInTier(path, tier)) continue
+    const arrivalMs = path.sparseArrivalMs(bytes, nowMs)
+    if (arrivalMs < bestMs) { bestMs = arrivalMs; best = path }
+  }
+  if (!best) return 0
+  out[0] = best
+  return 1
+}
+
 export type WeightedMethod = 'round-robin' | 'random'
 
 /**

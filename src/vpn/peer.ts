@@ -10,7 +10,8 @@
  */
 import {
   Path, PathReceiver, ReorderBuffer, FlowSequencer, AutoScheduler, createScheduler, createFeedback, delaySpreadOf, bestTier,
-  flowBucketOf, unwrapSeq32, DEFAULT_FLOW_BUCKETS, type PathFeedback, type Scheduler, type SchedulerKind, type PathPreference,
+  flowBucketOf, unwrapSeq32, pickSparse, DEFAULT_FLOW_BUCKETS, SPARSE_WINDOW_MS, SPARSE_FLOW_BYTES,
+  type PathFeedback, type Scheduler, type SchedulerKind, type PathPreference,
 } from '../multipath/index.js'
 import type { Logger } from '../log.js'
 import type { VpnSession } from './session.js'
@@ -106,6 +107,14 @@ export class Peer {
   private readonly unitBuckets: Uint16Array
   private readonly unitFlowSeqs: Float64Array
   private nextUnitId = 0
+  // Sparse-flow detection: bytes each bucket handed over in the current and previous half window,
+  // and how many of its units wait for a path.
+  private readonly bucketBytes = new Float64Array(DEFAULT_FLOW_BUCKETS)
+  private readonly bucketPrevBytes = new Float64Array(DEFAULT_FLOW_BUCKETS)
+  private readonly bucketWaiting = new Uint32Array(DEFAULT_FLOW_BUCKETS)
+  private sparseWindowStartMs = -Infinity
+  /** Inner packets sent ahead of the pace queues as part of a sparse flow (see SPARSE_FLOW_BYTES). */
+  sparseSent = 0
   private readonly waiting = new Float64Array(WAIT_CAPACITY)
   private waitHead = 0
   private waitCount = 0
@@ -193,9 +202,34 @@ export class Peer {
     this.unitSlab.set(view, slot * this.slotBytes)
     this.unitIds[slot] = unitId
     this.unitLengths[slot] = length
-    this.unitBuckets[slot] = flowBucketOf(view, DEFAULT_FLOW_BUCKETS)
+    const bucket = flowBucketOf(view, DEFAULT_FLOW_BUCKETS)
+    this.unitBuckets[slot] = bucket
+    if (this.isSparse(bucket, length, nowMs)) {
+      // A sparse flow's unit goes ahead of the bulk waiting here and in the pace queues, on the
+      // path where it arrives first: a ping through a saturated tunnel sees the links' delay, not our queues.
+      const n = pickSparse(this.active, length, nowMs, this.chosen)
+      if (n === 0) { this.counters.refused++; return }
+      this.unitFlowSeqs[slot] = this.sequencer.next(bucket)
+      this.sparseSent++
+      this.transmit(this.chosen[0]!, slot, unitId, nowMs, true)
+      return
+    }
+    this.bucketWaiting[bucket]!++
     this.waiting[(this.waitHead + this.waitCount++) % WAIT_CAPACITY] = unitId
     this.drainWaiting(nowMs)
+  }
+
+  /** Counts `length` bytes for `bucket` and says whether the bucket is sparse (only with `auto`). */
+  private isSparse (bucket: number, length: number, nowMs: number): boolean {
+    if (nowMs - this.sparseWindowStartMs >= SPARSE_WINDOW_MS / 2) {
+      const isRecent = nowMs - this.sparseWindowStartMs < SPARSE_WINDOW_MS
+      for (let b = 0; b < DEFAULT_FLOW_BUCKETS; b++) this.bucketPrevBytes[b] = isRecent ? this.bucketBytes[b]! : 0
+      this.bucketBytes.fill(0)
+      this.sparseWindowStartMs = nowMs
+    }
+    this.bucketBytes[bucket] = this.bucketBytes[bucket]! + length
+    return this.scheduler.kind === 'auto' && this.bucketWaiting[bucket] === 0 &&
+      this.bucketBytes[bucket]! + this.bucketPrevBytes[bucket]! <= SPARSE_FLOW_BYTES
   }
 
   /** Sends waiting packets, oldest first, while some path takes them. */
@@ -209,10 +243,12 @@ export class Peer {
         // No path is up: nothing would leave soon, drop (the inner flows retransmit later).
         this.counters.refused += this.waitCount
         this.waitCount = 0
+        this.bucketWaiting.fill(0)
         return
       }
       this.waitHead = (this.waitHead + 1) % WAIT_CAPACITY
       this.waitCount--
+      if (this.bucketWaiting[this.unitBuckets[slot]!]! > 0) this.bucketWaiting[this.unitBuckets[slot]!]!--
       if (this.unitIds[slot] !== unitId) continue // overwritten while waiting (cannot happen below the ring size)
       // The flow sequence is taken only now: a dropped packet leaves no hole to wait for.
       this.unitFlowSeqs[slot] = this.sequencer.next(this.unitBuckets[slot]!)
@@ -220,7 +256,7 @@ export class Peer {
     }
   }
 
-  private transmit (path: Path, slot: number, unitId: number, nowMs: number): void {
+  private transmit (path: Path, slot: number, unitId: number, nowMs: number, isSparse = false): void {
     const length = this.unitLengths[slot]!
     const seq = path.onSend(length, nowMs, unitId)
     const d = this.scratch
@@ -235,6 +271,7 @@ export class Peer {
     // path's pacer instead of overflowing the bottleneck's buffer. The stamp stays the hand-over
     // time: the wait is part of the path's delay, as the model counts it.
     const queue = this.paceQueues[path.id]!
+    if (isSparse) { this.io.send(path.id, d, total); return } // ahead of the pace queue
     const releaseMs = !path.isPaced || path.rate.inStartup ? nowMs : Math.max(queue.lastReleaseMs, path.pacer.sendTimeMs(length, PACING_BURST_BYTES, nowMs))
     queue.lastReleaseMs = releaseMs
     if (releaseMs <= nowMs && queue.size === 0) this.io.send(path.id, d, total)
