@@ -50,7 +50,12 @@
  * (Path.relativeBaseDelayMs: min one-way stamp, exact between paths of one peer) once every
  * candidate has feedback, instead of half the min RTT; min RTT and the one-way baseline are
  * windowed minima (WindowedMin) that no longer jump to a queued sample when the window turns;
- * QUEUE_BUDGET_MS is 40 (was 30; see constants.ts for why).
+ * QUEUE_BUDGET_MS is 40 (was 30; see constants.ts for why). The Pacer is a schedule: a rate
+ * change re-prices only later sends (as a pace queue does), a path going down forgets its
+ * backlog, and a paced path's model is re-anchored to measured delay while its rate is in startup
+ * (callers do not pace then). Additive: pickSparse(paths, bytes, nowMs, out) and
+ * Path.sparseArrivalMs for units of sparse flows that a caller sends ahead of its pace queues
+ * (SPARSE_WINDOW_MS / SPARSE_FLOW_BYTES say what sparse is); WindowedMin; Pacer.backlogAt/reset.
  */
 export * from './constants.js'
 export { RttEstimator } from './rtt-estimator.js'

@@ -1,24 +1,37 @@
 /**
- * A model of the bytes waiting in front of a path's bottleneck: every send adds its bytes, and
- * the backlog drains at the planned rate. It is a token bucket seen from the other side: the
- * delay until the backlog drains is how long a new unit would queue, which is what the `auto`
- * scheduler compares across paths, and what a caller that paces waits for before sending.
- * A configured rate caps the drain rate, so a cap holds even when the link could do more.
+ * A model of the bytes waiting in front of a path's bottleneck, kept as a schedule: `freeAtMs` is
+ * when everything handed over so far has drained at the planned rate. Every send extends it by
+ * its serialisation time at the rate in force at that moment, so a later rate change re-prices
+ * only later sends, exactly like a caller's pace queue that fixed each packet's release time when
+ * it queued it: the model's wait and the real one agree (when the model re-priced old backlog
+ * instead, every upward gain made it promise earlier releases than the pace queue could give,
+ * and a paced path looked overdue, then degraded, under load). The delay until the schedule is
+ * free is how long a new unit would queue, which is what the `auto` scheduler compares across
+ * paths, and what a caller that paces waits for before sending. A configured rate caps the drain
+ * rate, so a cap holds even when the link could do more.
  */
 export class Pacer {
-  backlogBytes = 0
-  private updatedMs = 0
+  private freeAtMs = 0
+  private lastNowMs = 0
   /** Drain rate in use (set by the path from its estimate, gain and cap). */
   rateBitsPerSec = 1
 
+  /** Bytes not yet drained at `nowMs` (at the current rate). */
+  backlogAt (nowMs: number): number {
+    return (Math.max(0, this.freeAtMs - nowMs) * this.rateBitsPerSec) / 8000
+  }
+
+  /** Bytes not yet drained as of the latest call that passed a time. */
+  get backlogBytes (): number { return this.backlogAt(this.lastNowMs) }
+
   setRate (rateBitsPerSec: number, nowMs: number): void {
-    this.drain(nowMs)
+    if (nowMs > this.lastNowMs) this.lastNowMs = nowMs
     this.rateBitsPerSec = Math.max(1, rateBitsPerSec)
   }
 
   onSend (bytes: number, nowMs: number): void {
-    this.drain(nowMs)
-    this.backlogBytes += bytes
+    if (nowMs > this.lastNowMs) this.lastNowMs = nowMs
+    this.freeAtMs = Math.max(this.freeAtMs, nowMs) + (bytes * 8000) / this.rateBitsPerSec
   }
 
   /**
@@ -27,29 +40,23 @@ export class Pacer {
    * one noisy sample cannot swing it, while a steady drift (rate slightly off) is cancelled.
    */
   correct (measuredMs: number, predictedMs: number, nowMs: number): void {
-    this.drain(nowMs)
-    const errorBytes = ((measuredMs - predictedMs) * this.rateBitsPerSec) / 8000
-    this.backlogBytes = Math.max(0, this.backlogBytes + errorBytes / 2)
+    if (nowMs > this.lastNowMs) this.lastNowMs = nowMs
+    this.freeAtMs = Math.max(nowMs, Math.max(this.freeAtMs, nowMs) + (measuredMs - predictedMs) / 2)
+  }
+
+  /** Forget the backlog (the path went down: what it held is written off or sent elsewhere). */
+  reset (nowMs: number): void {
+    if (nowMs > this.lastNowMs) this.lastNowMs = nowMs
+    this.freeAtMs = nowMs
   }
 
   /** How long `bytes` more would wait behind the current backlog (incl. their own serialisation). */
   queueDelayMs (bytes: number, nowMs: number): number {
-    this.drain(nowMs)
-    return ((this.backlogBytes + bytes) * 8000) / this.rateBitsPerSec
+    return Math.max(0, this.freeAtMs - nowMs) + (bytes * 8000) / this.rateBitsPerSec
   }
 
   /** When a pacing caller may send the next `bytes` without building more than `burstBytes` of backlog. */
   sendTimeMs (bytes: number, burstBytes: number, nowMs: number): number {
-    this.drain(nowMs)
-    const excess = this.backlogBytes + bytes - burstBytes
-    return excess <= 0 ? nowMs : nowMs + (excess * 8000) / this.rateBitsPerSec
-  }
-
-  private drain (nowMs: number): void {
-    const elapsedMs = nowMs - this.updatedMs
-    if (elapsedMs > 0) {
-      this.backlogBytes = Math.max(0, this.backlogBytes - (elapsedMs * this.rateBitsPerSec) / 8000)
-      this.updatedMs = nowMs
-    }
+    return Math.max(nowMs, this.freeAtMs - ((burstBytes - bytes) * 8000) / this.rateBitsPerSec)
   }
 }

@@ -141,7 +141,7 @@ export class Path {
       this.standingStartMs = nowMs
     }
     if (queueMs < this.standingCurMs) this.standingCurMs = queueMs
-    this.sentBusy[slot] = this.pacer.backlogBytes > 0 ? 1 : 0
+    this.sentBusy[slot] = this.pacer.backlogAt(nowMs) > 0 ? 1 : 0
     this.pacer.onSend(bytes, nowMs)
     this.lastSendMs = nowMs
     this.recentSendMs.copyWithin(0, 1)
@@ -258,6 +258,9 @@ export class Path {
         this.counters.downEvents++
         this.repliesInARow = 0
         if (reinjectUnits) this.takeUnacked(reinjectUnits)
+        // Its backlog is gone with it (handed back above, or lost): a path that answers again
+        // starts with an empty queue, not behind what was queued before the cut.
+        this.pacer.reset(nowMs)
         // Whatever was sent is written off: the next probe is the first one that must be answered.
         this.highestAckedSeq = this.nextSeq - 1
       }
@@ -393,7 +396,8 @@ export class Path {
    */
   private checkQueueModel (predictedMs: number, wasBusy: boolean, nowMs: number): void {
     const measuredMs = this.delay.latestQueueDelayMs()
-    if (this.externalQueuedBytes < 0 && !this.isPaced) this.pacer.correct(measuredMs, predictedMs, nowMs)
+    // Callers do not pace during rate startup (the rate is unknown), so the model is re-anchored then too.
+    if (this.externalQueuedBytes < 0 && (!this.isPaced || this.rate.inStartup)) this.pacer.correct(measuredMs, predictedMs, nowMs)
     // Only a path we kept busy can prove its rate too high: on an idle path (probes only) a delay
     // blip is noise, and backing off there would leave startup with a probe-sized estimate that
     // `auto` then never gives the traffic to correct (the path starves after a quiet second).

@@ -31,6 +31,13 @@ export class PaceQueue {
     this.releaseMs[slot] = releaseMs
   }
 
+  /** Drops everything waiting (the path went down: its units were handed back for repair). */
+  clear (): void {
+    this.head = 0
+    this.count = 0
+    this.lastReleaseMs = -Infinity
+  }
+
   /** Hands every datagram due by `nowMs` to `send`, oldest first. */
   release (nowMs: number, send: (datagram: Buffer, length: number) => void): void {
     while (this.count > 0 && this.releaseMs[this.head]! <= nowMs) {

@@ -511,6 +511,8 @@ export class Peer {
     for (let i = 0; i < this.active.length; i++) {
       const path = this.active[i]!
       path.update(nowMs, this.lostUnits)
+      // A path that went down handed its units back (lostUnits): what waits in its pace queue would only go into the void.
+      if (path.state === 'down' && this.paceQueues[path.id]!.size > 0) this.paceQueues[path.id]!.clear()
       if (this.lostUnits.length > 0) this.resend(nowMs)
       if (this.session !== undefined && path.isProbeDue(nowMs)) this.sendProbe(path, nowMs)
       if (this.session !== undefined && path.state !== 'down') {

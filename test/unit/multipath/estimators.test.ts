@@ -113,3 +113,45 @@ test('Pacer drains at its rate, predicts queueing, and re-anchors to measurement
   pacer.correct(0, 50, 100)
   assert.equal(pacer.backlogBytes, 0, 'never negative')
 })
+
+test('Pacer: a rate change re-prices only what is sent after it (the pace queue fixed earlier release times)', () => {
+  // rate in Mbit/s, bytes sent, at ms; then the queue delay asked for at `atMs`.
+  const cases: { name: string, steps: { rate?: number, send?: number, atMs: number }[], askAtMs: number, queueMs: number }[] = [
+    // 8 Mbit/s = 1000 bytes per ms: 10 kB queued at 0 drains at 10 ms; raising the rate at 2 ms
+    // does not make it drain earlier (8 ms left at 2 ms, 4 ms left at 6 ms).
+    { name: 'rate up mid-backlog', steps: [{ rate: 8e6, atMs: 0 }, { send: 10_000, atMs: 0 }, { rate: 16e6, atMs: 2 }], askAtMs: 6, queueMs: 4 },
+    // ...but a send after the change serialises at the new rate: 4 kB at 2000 bytes/ms = 2 ms more.
+    { name: 'new sends at the new rate', steps: [{ rate: 8e6, atMs: 0 }, { send: 10_000, atMs: 0 }, { rate: 16e6, atMs: 2 }, { send: 4000, atMs: 2 }], askAtMs: 6, queueMs: 6 },
+    { name: 'rate down mid-backlog', steps: [{ rate: 8e6, atMs: 0 }, { send: 10_000, atMs: 0 }, { rate: 4e6, atMs: 5 }], askAtMs: 5, queueMs: 5 },
+    { name: 'idle time is not credited', steps: [{ rate: 8e6, atMs: 0 }, { send: 1000, atMs: 0 }, { send: 1000, atMs: 100 }], askAtMs: 100, queueMs: 1 },
+  ]
+  for (const c of cases) {
+    const pacer = new Pacer()
+    for (const step of c.steps) {
+      if (step.rate !== undefined) pacer.setRate(step.rate, step.atMs)
+      if (step.send !== undefined) pacer.onSend(step.send, step.atMs)
+    }
+    assert.equal(pacer.queueDelayMs(0, c.askAtMs), c.queueMs, c.name)
+  }
+  const pacer = new Pacer()
+  pacer.setRate(8e6, 0)
+  pacer.onSend(10_000, 0)
+  pacer.reset(3)
+  assert.equal(pacer.queueDelayMs(0, 3), 0, 'reset (path down) forgets the backlog')
+})
+
+test('Pacer: release times a pacing caller gets never go backwards while the rate holds (property)', () => {
+  fc.assert(fc.property(fc.array(fc.record({ bytes: fc.integer({ min: 1, max: 1500 }), gapMs: fc.integer({ min: 0, max: 5 }) }), { minLength: 1, maxLength: 100 }), (sends) => {
+    const pacer = new Pacer()
+    pacer.setRate(10e6, 0)
+    let now = 0
+    let last = -Infinity
+    for (const { bytes, gapMs } of sends) {
+      now += gapMs
+      const release = pacer.sendTimeMs(bytes, 1500, now)
+      assert.ok(release >= now && release >= last - 1e-9)
+      last = release
+      pacer.onSend(bytes, now)
+    }
+  }))
+})

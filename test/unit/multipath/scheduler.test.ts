@@ -3,7 +3,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import {
-  Path, AutoScheduler, WeightedScheduler, RedundantScheduler, createScheduler, type PathState, type Scheduler,
+  Path, AutoScheduler, WeightedScheduler, RedundantScheduler, createScheduler, pickSparse, type PathState, type Scheduler,
 } from '../../../src/multipath/index.js'
 
 const states: PathState[] = ['probing', 'up', 'degraded', 'down', 'backup']
@@ -142,4 +142,44 @@ test('auto ranks paths by one-way delay when both have it, not by half their RTT
   paths[1]!.delay.addSample(0, 1025, 0)
   assert.equal(auto.pick(paths, 1000, 0, out), 1)
   assert.equal(out[0], paths[0], 'with one-way samples: the path that really arrives first')
+})
+
+test('pickSparse: never a down path, backup only when no primary is up, some path whenever one is usable (property)', () => {
+  fc.assert(fc.property(fc.array(pathSpec, { minLength: 1, maxLength: 6 }), (specs) => {
+    const paths = makePaths(specs)
+    const out: Path[] = []
+    const n = pickSparse(paths, 100, 0, out)
+    assert.equal(n, paths.some((p) => p.state !== 'down') ? 1 : 0)
+    if (n === 1) {
+      assert.notEqual(out[0]!.state, 'down')
+      if (out[0]!.preference === 'backup') assert.ok(!paths.some(isPrimaryUp))
+    }
+  }))
+})
+
+test('pickSparse skips the bulk queued in our pacer on a paced path, not a queue at an unpaced bottleneck', () => {
+  const cases: { name: string, isPaced: boolean, queuedOnFast: number, chosen: number }[] = [
+    // Path 0: 10 ms one-way, 20 Mbit/s with 100 kB (40 ms) queued; path 1: 60 ms one-way, idle.
+    { name: 'paced: the queue is ours, the ping skips it', isPaced: true, queuedOnFast: 100_000, chosen: 0 },
+    { name: 'unpaced: the queue is at the bottleneck, 10 + 40 < 60 still wins', isPaced: false, queuedOnFast: 100_000, chosen: 0 },
+    { name: 'unpaced: 10 + 80 ms of bottleneck queue loses to 60', isPaced: false, queuedOnFast: 200_000, chosen: 1 },
+    { name: 'paced: 80 ms of our own queue does not count', isPaced: true, queuedOnFast: 200_000, chosen: 0 },
+  ]
+  for (const c of cases) {
+    const paths = [10, 60].map((oneWayMs, i) => {
+      const p = new Path(i, { isPaced: c.isPaced })
+      p.addRttSample(2 * oneWayMs, 0)
+      p.delay.addSample(0, oneWayMs, 0)
+      p.addDeliveryRateSample(20e6, 0)
+      p.rate.inStartup = false
+      p.rate.gain = 1
+      p.pacer.setRate(p.planningRateBitsPerSec(), 0)
+      p.state = 'up'
+      return p
+    })
+    paths[0]!.onSend(c.queuedOnFast, 0)
+    const out: Path[] = []
+    assert.equal(pickSparse(paths, 100, 0, out), 1, c.name)
+    assert.equal(out[0]!.id, c.chosen, c.name)
+  }
 })

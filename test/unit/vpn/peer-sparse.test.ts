@@ -1,0 +1,64 @@
+// A Peer's sparse-flow priority: with `auto` and every path full, bulk waits for room while a
+// sparse flow's packet (a ping) goes out at once on the path where it arrives first.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { Peer } from '../../../src/vpn/peer.js'
+import type { VpnSession } from '../../../src/vpn/session.js'
+import { flowBucketOf } from '../../../src/multipath/index.js'
+import { silentLogger } from '../../../src/log.js'
+
+/** A minimal IPv4 UDP packet of `length` bytes from port `srcPort` (the flow class hashes the 5-tuple). */
+function udpPacket (srcPort: number, length: number): Buffer {
+  const p = Buffer.alloc(length)
+  p[0] = 0x45
+  p[9] = 17
+  p.set([10, 9, 0, 2], 12)
+  p.set([10, 9, 0, 1], 16)
+  p.writeUInt16BE(srcPort, 20)
+  p.writeUInt16BE(5201, 22)
+  return p
+}
+
+function fullPeer (sent: number[]): Peer {
+  const peer = new Peer({ send: (pathId) => { sent.push(pathId) }, deliver: () => {} }, { scheduler: 'auto', mtuBytes: 1400, log: silentLogger },
+    [{ id: 0, name: 'fast' }, { id: 1, name: 'slow' }])
+  peer.session = { seal: () => {} } as unknown as VpnSession // sealing is not under test here
+  for (const [i, oneWayMs] of [[0, 10], [1, 60]] as const) {
+    const p = peer.path(i)!
+    p.state = 'up'
+    p.addRttSample(2 * oneWayMs, 0)
+    p.delay.addSample(0, oneWayMs, 0)
+    p.addDeliveryRateSample(10e6, 0)
+    p.rate.inStartup = false
+    p.rate.gain = 1
+    p.pacer.setRate(p.planningRateBitsPerSec(), 0)
+    p.onSend(1_000_000, 0) // far over every queue budget
+  }
+  return peer
+}
+
+test('bulk waits while every path is full; a sparse flow goes out at once on the fast path', () => {
+  const sent: number[] = []
+  const peer = fullPeer(sent)
+  const bulk = udpPacket(40000, 1400)
+  let ping = udpPacket(40001, 84)
+  for (let port = 40001; flowBucketOf(ping) === flowBucketOf(bulk); port++) ping = udpPacket(port, 84)
+  // A new flow is sparse for its first 12 kB (8 such packets), then queues behind the full paths.
+  for (let i = 0; i < 10; i++) peer.sendInner(bulk, 0, bulk.length, 1)
+  assert.equal(sent.length, 8, 'the bulk flow\'s first 8 packets went out, the rest wait')
+  assert.equal(peer.sparseSent, 8)
+  peer.sendInner(ping, 0, ping.length, 1)
+  assert.equal(sent.length, 9, 'the ping did not wait behind the bulk')
+  assert.equal(sent[8], 0, 'on the path where it arrives first')
+  assert.equal(peer.sparseSent, 9)
+  peer.sendInner(bulk, 0, bulk.length, 1)
+  assert.equal(sent.length, 9, 'bulk still waits')
+})
+
+test('with `weighted` there is no sparse priority (the static shares decide)', () => {
+  const sent: number[] = []
+  const peer = fullPeer(sent)
+  peer.setScheduler('weighted')
+  peer.sendInner(udpPacket(40001, 84), 0, 84, 1)
+  assert.equal(peer.sparseSent, 0)
+})
