@@ -25,6 +25,8 @@ export interface PipeServerOptions {
   /** Pre-shared keys; a client may use any of them. */
   keys: Uint8Array[]
   tunables?: Partial<PipeTunables>
+  /** Connections still in the handshake, at once (default 1024); beyond it the oldest is closed. */
+  maxPendingHandshakes?: number
   log?: Logger
   clock?: Clock
 }
@@ -36,6 +38,8 @@ export interface PipeServerStats {
   streamsTotal: number
   handshakes: number
   rekeys: number
+  /** Connections that have not finished the handshake yet. */
+  pendingHandshakes?: number
   /** Failures by kind, with the last source and time (monotonic ms). */
   errors: Partial<Record<ErrorKind | 'connect', { count: number, lastSource: string, lastAtMs: number }>>
 }
@@ -52,9 +56,11 @@ export class PipeServer {
   /** Per open session, for `show`: its number and when it came up. */
   private readonly sessionInfo = new Map<Multiplexer, { id: number, openedAtMs: number }>()
   private readonly connections = new Set<net.Socket>()
+  /** Connections still in the handshake, oldest first, each with its deadline timer. */
+  private readonly pending = new Map<net.Socket, NodeJS.Timeout>()
   private closedRekeys = 0
   private closedStreams = 0
-  readonly stats: PipeServerStats = { sessionsActive: 0, sessionsTotal: 0, streamsActive: 0, streamsTotal: 0, handshakes: 0, rekeys: 0, errors: {} }
+  readonly stats: PipeServerStats = { sessionsActive: 0, sessionsTotal: 0, streamsActive: 0, streamsTotal: 0, handshakes: 0, rekeys: 0, pendingHandshakes: 0, errors: {} }
 
   constructor (private readonly options: PipeServerOptions) {
     if (options.keys.length === 0) throw new Error('a server needs at least one key')
@@ -84,7 +90,7 @@ export class PipeServer {
     let streams = 0
     let rekeys = this.closedRekeys
     for (const mux of this.sessions) { streams += mux.streams.size; rekeys += mux.channel.rotations }
-    return { ...this.stats, sessionsActive: this.sessions.size, streamsActive: streams, rekeys, streamsTotal: this.closedStreams + [...this.sessions].reduce((n, m) => n + m.streamsOpened, 0) }
+    return { ...this.stats, pendingHandshakes: this.pending.size, sessionsActive: this.sessions.size, streamsActive: streams, rekeys, streamsTotal: this.closedStreams + [...this.sessions].reduce((n, m) => n + m.streamsOpened, 0) }
   }
 
   /** Every open session (for `show`). */
@@ -103,7 +109,8 @@ export class PipeServer {
     const source = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`
     const sourceHost = socket.remoteAddress ?? '?'
     this.connections.add(socket)
-    socket.once('close', () => this.connections.delete(socket))
+    socket.once('close', () => { this.connections.delete(socket); this.settle(socket) })
+    this.admitPending(socket, source)
     let opened = false
     const mux: Multiplexer = new Multiplexer({
       localWindowBytes: this.tunables.streamWindowBytes,
@@ -114,6 +121,7 @@ export class PipeServer {
     }, {
       onOpen: () => {
         opened = true
+        this.settle(socket)
         this.sessions.add(mux)
         this.stats.sessionsTotal++
         this.stats.handshakes++
@@ -124,7 +132,7 @@ export class PipeServer {
         if (!opened) {
           const kind = (error as { kind?: ErrorKind } | undefined)?.kind ?? 'handshake'
           this.countError(kind, source)
-          const suppressed = this.logLimiter.admit(`hs ${sourceHost}`, this.clock.now())
+          const suppressed = this.admitHandshakeLog(sourceHost)
           if (suppressed >= 0) this.log.warn(`handshake from ${source} failed: ${error?.message ?? 'connection closed'}${suppressed ? ` (${suppressed} more from ${sourceHost} not shown)` : ''}`)
           return
         }
@@ -149,6 +157,48 @@ export class PipeServer {
       `session ${source}`,
     )
     mux.attach(channel)
+  }
+
+  /**
+   * Bounds connections that have not finished the handshake: each is closed soon after the
+   * handshake timeout, and when there are too many the oldest goes first (a legitimate client sends its
+   * HELLO right after connecting, so a flood of idle connections cannot keep it out).
+   */
+  private admitPending (socket: net.Socket, source: string): void {
+    // The channel closes a silent connection at the timeout (and says so); this deadline, a
+    // second later, also ends one that trickles bytes to stay alive.
+    const timer = setTimeout(() => { if (this.pending.has(socket)) socket.destroy() }, this.tunables.handshakeTimeoutMs + 1000)
+    timer.unref()
+    this.pending.set(socket, timer)
+    const max = this.options.maxPendingHandshakes ?? 1024
+    if (this.pending.size <= max) return
+    const oldest = this.pending.keys().next().value!
+    this.settle(oldest)
+    oldest.destroy()
+    this.countError('limit', source)
+    const suppressed = this.logLimiter.admit('cap pending', this.clock.now())
+    if (suppressed >= 0) this.log.warn(`${max} connections are in the handshake: the oldest closed (from ${source}${suppressed ? `; ${suppressed} more since the last report` : ''})`)
+  }
+
+  private handshakeLines = { sinceMs: -Infinity, count: 0 }
+
+  /**
+   * Failed handshakes log once per source per 10 s, and at most 10 sources' lines per 10 s: a
+   * flood from thousands of addresses then costs one line per interval, with the count held back.
+   */
+  private admitHandshakeLog (sourceHost: string): number {
+    const now = this.clock.now()
+    if (now - this.handshakeLines.sinceMs >= 10_000) this.handshakeLines = { sinceMs: now, count: 0 }
+    const suppressed = this.logLimiter.admit(this.handshakeLines.count >= 10 ? 'hs' : `hs ${sourceHost}`, now)
+    if (suppressed >= 0) this.handshakeLines.count++
+    return suppressed
+  }
+
+  private settle (socket: net.Socket): void {
+    const timer = this.pending.get(socket)
+    if (timer === undefined) return
+    clearTimeout(timer)
+    this.pending.delete(socket)
   }
 
   private decide (message1: Buffer, sourceHost: string, mux: Multiplexer): HelloDecision {
