@@ -51,7 +51,7 @@ function common (command: ReturnType<ReturnType<typeof cac>['command']>): void {
     .option('--pace', '[boolean] pace each path to its estimated rate, for shallow link buffers (default: off)')
     .option('--log-level <level>', '[debug|info|warn|error] (default: info)')
     .option('--log-format <format>', '[text|json] (default: text)')
-    .option('--name <name>', '[string] instance name for `ttt show NAME` / `gst show NAME` (default: ttt-server-PORT or ttt-client-PID)')
+    .option('--name <name>', '[string] instance name for `ttt show NAME` / `gst show NAME` (default: ttt-server-PORT, or ttt-client-pidPID)')
     .option('--control-dir <dir>', controlDirHelp)
   addOperationsOptions(command)
   addPrivilegeOptions(command)
