@@ -107,6 +107,12 @@ export class Path {
   private readonly sentMs = new Float64Array(SEND_RING_SIZE)
   private readonly sentUnit = new Float64Array(SEND_RING_SIZE).fill(-1)
   private readonly sentQueueMs = new Float32Array(SEND_RING_SIZE)
+  /**
+   * When each send really left (the send time, unless a paced caller queued it: Infinity until
+   * released). Reply deadlines move by how late that was, and a gap the receiver saw because a
+   * later send overtook a queued one (a sparse flow's packet skips the pace queue) is not a loss.
+   */
+  private readonly sentReleaseMs = new Float64Array(SEND_RING_SIZE)
   private readonly sentBusy = new Uint8Array(SEND_RING_SIZE)
   private readonly signals: PathSignals = {
     repliesInARow: 0, overdueMs: 0, degradeAfterMs: 0, downAfterMs: 0, lossRatio: 0, isBackup: false, isAdminDown: false,
@@ -132,6 +138,7 @@ export class Path {
     const seq = this.nextSeq++
     const slot = seq & (SEND_RING_SIZE - 1)
     this.sentMs[slot] = nowMs
+    this.sentReleaseMs[slot] = nowMs
     this.sentUnit[slot] = unitId
     const queueMs = this.pacer.queueDelayMs(0, nowMs)
     this.sentQueueMs[slot] = queueMs
@@ -150,6 +157,23 @@ export class Path {
     this.counters.txBytes += bytes
     if (unitId < 0) this.counters.probes++
     return seq
+  }
+
+  /** A paced caller queued send `seq` instead of sending it: no reply is due before it is released. */
+  markQueued (seq: number): void {
+    if (seq >= this.nextSeq || seq <= this.nextSeq - SEND_RING_SIZE) return
+    this.sentReleaseMs[seq & (SEND_RING_SIZE - 1)] = Infinity
+  }
+
+  /** A paced caller released send `seq` at `nowMs`: its reply is due that much later than predicted, if late. */
+  markReleased (seq: number, nowMs: number): void {
+    if (seq >= this.nextSeq || seq <= this.nextSeq - SEND_RING_SIZE) return
+    this.sentReleaseMs[seq & (SEND_RING_SIZE - 1)] = nowMs
+  }
+
+  /** How much later than the model's wait (own serialisation included) send `slot` left; Infinity while queued. */
+  private lateMs (slot: number): number {
+    return Math.max(0, this.sentReleaseMs[slot]! - this.sentMs[slot]! - this.sentQueueMs[slot]!)
   }
 
   /**
@@ -187,10 +211,13 @@ export class Path {
     const isOverflow = fb.nackCount >= 2 && this.maxQueueSeenMs > QUEUE_EXCESS_MS &&
       this.delay.latestQueueDelayMs() >= 0.7 * this.maxQueueSeenMs
     if (isOverflow) this.overflowQueueMs = this.maxQueueSeenMs
+    const highest = fb.highestSeq > this.nextSeq - SEND_RING_SIZE ? fb.highestSeq & (SEND_RING_SIZE - 1) : -1
     for (let i = 0; i < fb.nackCount; i++) {
       const seq = fb.nacks[i]!
       if (seq >= this.nextSeq || seq <= this.nextSeq - SEND_RING_SIZE) continue
       const slot = seq & (SEND_RING_SIZE - 1)
+      // Left after the packet that revealed the gap (it overtook a queued one): late, not lost.
+      if (highest >= 0 && this.sentReleaseMs[slot]! > this.sentReleaseMs[highest]!) continue
       const unit = this.sentUnit[slot]!
       this.counters.nackedPackets++
       if (isOverflow) {
@@ -352,7 +379,7 @@ export class Path {
     const expectMs = this.rtt.hasSample()
       ? Math.max(this.rtt.srttMs, this.rtt.minRttMs + this.sentQueueMs[slot]!) + this.maxAckDelayMs
       : INITIAL_REPLY_MS
-    const bySend = nowMs - this.sentMs[slot]! - expectMs
+    const bySend = nowMs - this.sentMs[slot]! - this.lateMs(slot) - expectMs
     const byFeedback = nowMs - this.lastHeardMs - this.maxAckDelayMs
     return Math.min(bySend, byFeedback)
   }
@@ -371,7 +398,7 @@ export class Path {
     for (; seq < this.nextSeq; seq++) {
       const slot = seq & (SEND_RING_SIZE - 1)
       const expectMs = Math.max(this.rtt.srttMs, this.rtt.minRttMs + this.sentQueueMs[slot]!) + this.maxAckDelayMs
-      if (nowMs - this.sentMs[slot]! < expectMs + timeoutMs) break
+      if (nowMs - this.sentMs[slot]! - this.lateMs(slot) < expectMs + timeoutMs) break
       const unit = this.sentUnit[slot]!
       if (unit >= 0) { out.push(unit); this.counters.tailRepairs++ }
       this.sentUnit[slot] = -1

@@ -7,6 +7,7 @@ export class PaceQueue {
   private readonly slab: Buffer
   private readonly lengths: Uint16Array
   private readonly releaseMs: Float64Array
+  private readonly seqs: Float64Array
   private head = 0
   private count = 0
   /** Release time of the last datagram queued (or sent): later ones never go earlier. */
@@ -16,6 +17,7 @@ export class PaceQueue {
     this.slab = Buffer.alloc(slotBytes * capacity)
     this.lengths = new Uint16Array(capacity)
     this.releaseMs = new Float64Array(capacity)
+    this.seqs = new Float64Array(capacity)
   }
 
   get size (): number { return this.count }
@@ -24,8 +26,10 @@ export class PaceQueue {
   /** Earliest pending release, or Infinity. */
   get nextReleaseMs (): number { return this.count > 0 ? this.releaseMs[this.head]! : Infinity }
 
-  push (datagram: Buffer, length: number, releaseMs: number): void {
+  /** `seq` is the path sequence it carries (handed back at release, for the path's reply deadlines). */
+  push (datagram: Buffer, length: number, releaseMs: number, seq = -1): void {
     const slot = (this.head + this.count++) % this.capacity
+    this.seqs[slot] = seq
     datagram.copy(this.slab, slot * this.slotBytes, 0, length)
     this.lengths[slot] = length
     this.releaseMs[slot] = releaseMs
@@ -38,11 +42,11 @@ export class PaceQueue {
     this.lastReleaseMs = -Infinity
   }
 
-  /** Hands every datagram due by `nowMs` to `send`, oldest first. */
-  release (nowMs: number, send: (datagram: Buffer, length: number) => void): void {
-    while (this.count > 0 && this.releaseMs[this.head]! <= nowMs) {
+  /** Hands every datagram due by `dueMs` to `send`, oldest first. */
+  release (dueMs: number, send: (datagram: Buffer, length: number, seq: number) => void): void {
+    while (this.count > 0 && this.releaseMs[this.head]! <= dueMs) {
       const slot = this.head
-      send(this.slab.subarray(slot * this.slotBytes, slot * this.slotBytes + this.lengths[slot]!), this.lengths[slot]!)
+      send(this.slab.subarray(slot * this.slotBytes, slot * this.slotBytes + this.lengths[slot]!), this.lengths[slot]!, this.seqs[slot]!)
       this.head = (this.head + 1) % this.capacity
       this.count--
     }

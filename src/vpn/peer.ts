@@ -275,18 +275,22 @@ export class Peer {
     const releaseMs = !path.isPaced || path.rate.inStartup ? nowMs : Math.max(queue.lastReleaseMs, path.pacer.sendTimeMs(length, PACING_BURST_BYTES, nowMs))
     queue.lastReleaseMs = releaseMs
     if (releaseMs <= nowMs && queue.size === 0) this.io.send(path.id, d, total)
-    else if (queue.isFull) { this.releasePaced(Infinity); this.io.send(path.id, d, total) }
-    else queue.push(d, total, releaseMs)
+    else if (queue.isFull) { this.releasePaced(nowMs, Infinity); this.io.send(path.id, d, total) }
+    else { queue.push(d, total, releaseMs, seq); path.markQueued(seq) }
   }
 
   /** Sends paced datagrams that are due; returns the next release time (Infinity when none wait). */
-  releasePaced (nowMs: number): number {
+  releasePaced (nowMs: number, dueMs = nowMs): number {
     let next = Infinity
     for (let i = 0; i < this.active.length; i++) {
-      const id = this.active[i]!.id
+      const path = this.active[i]!
+      const id = path.id
       const queue = this.paceQueues[id]!
       if (queue.size === 0) continue
-      queue.release(nowMs, (datagram, length) => this.io.send(id, datagram, length))
+      queue.release(dueMs, (datagram, length, seq) => {
+        this.io.send(id, datagram, length)
+        path.markReleased(seq, nowMs)
+      })
       if (queue.nextReleaseMs < next) next = queue.nextReleaseMs
     }
     return next

@@ -164,3 +164,41 @@ test('a lost tail on a sparse path is handed back for repair once its reply is o
   h.run(2000)
   assert.equal(stateOf(h.path), 'up', 'probes still answer: a lost tail is not a failure')
 })
+
+test('a send queued by a paced caller and overtaken by a later one is late, not lost: not repaired', () => {
+  const cases: { name: string, queued: boolean, repaired: number[] }[] = [
+    { name: 'unit 2 waited in the pace queue while unit 3 skipped it', queued: true, repaired: [] },
+    { name: 'unit 2 was sent at once and never arrived', queued: false, repaired: [2] },
+  ]
+  for (const c of cases) {
+    const h = new Harness(10)
+    h.run(500)
+    h.sendData(1000, 1)
+    h.isCut = true
+    const seq2 = h.sendData(1000, 2) // not on the wire (yet)
+    if (c.queued) h.path.markQueued(seq2)
+    h.isCut = false
+    h.sendData(1000, 3) // overtakes it: the receiver sees a gap and nacks seq2
+    h.run(600)
+    assert.deepEqual(h.lost, c.repaired, c.name)
+  }
+})
+
+test('a send released late by a paced caller has its reply deadline moved, not its unit repaired', () => {
+  const cases: { name: string, releasedLateMs: number, tailRepairs: number }[] = [
+    { name: 'released on time', releasedLateMs: 0, tailRepairs: 0 },
+    { name: 'released 200 ms late (a late pace timer): not a tail loss', releasedLateMs: 200, tailRepairs: 0 },
+  ]
+  for (const c of cases) {
+    const h = new Harness(10)
+    h.run(1000)
+    const now = h.clock.now()
+    const seq = h.path.onSend(1000, now, 7) // held back by the caller, reaches the wire later
+    h.path.markQueued(seq)
+    h.run(now + c.releasedLateMs)
+    h.path.markReleased(seq, h.clock.now())
+    h.run(now + c.releasedLateMs + 15) // in flight: 10 ms out, no reply yet
+    assert.equal(h.path.counters.tailRepairs, c.tailRepairs, c.name)
+    assert.ok(!h.reinjected.includes(7), c.name)
+  }
+})
