@@ -76,6 +76,8 @@ async function runInstance (flags: Flags, role: 'server' | 'client', port: numbe
   report: (controlName: string) => StatusReport, onBound: (bound: { host: string, port: number }) => void, log: ReturnType<typeof createLogger>,
   commands: RuntimeCommands, drop: DropPlan | undefined): Promise<void> {
   const current = (): StatusReport => report(control?.name ?? '')
+  // Handlers first: a SIGTERM sent as soon as the start is announced must shut down cleanly, not kill.
+  const signalled = nextSignal()
   const control: Awaited<ReturnType<typeof startControl>> = await startControl(flags, role, port, current, log, commands)
   let operations: Operations | undefined
   let started = false
@@ -96,7 +98,7 @@ async function runInstance (flags: Flags, role: 'server' | 'client', port: numbe
     throw err
   }
   announceControl(control, log)
-  await untilSignal(log, async () => { await operations?.close(); await control?.close(); await instance.close() })
+  await untilSignal(log, signalled, async () => { await operations?.close(); await control?.close(); await instance.close() })
 }
 
 async function runClient (listenArg: string | undefined, serverArg: string | undefined, keyArg: string | undefined, cliFlags: Flags): Promise<void> {
@@ -124,12 +126,17 @@ async function runClient (listenArg: string | undefined, serverArg: string | und
   await runInstance(flags, 'client', listenAt.port, client, report, (bound) => { listening = formatHostPort(bound) }, log, pipeClientCommands(client, log), drop)
 }
 
-/** Runs until SIGINT/SIGTERM, then shuts down cleanly (a second signal exits at once). */
-async function untilSignal (log: ReturnType<typeof createLogger>, shutdown: () => Promise<void>): Promise<void> {
-  const signal = await new Promise<string>((resolve) => {
+/** The next SIGINT or SIGTERM (handlers are installed at once). */
+function nextSignal (): Promise<string> {
+  return new Promise<string>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'))
     process.once('SIGTERM', () => resolve('SIGTERM'))
   })
+}
+
+/** Runs until `signalled`, then shuts down cleanly (a second signal exits at once). */
+async function untilSignal (log: ReturnType<typeof createLogger>, signalled: Promise<string>, shutdown: () => Promise<void>): Promise<void> {
+  const signal = await signalled
   log.info(`${signal}: shutting down`)
   process.once(signal as NodeJS.Signals, () => process.exit(130))
   const forced = setTimeout(() => process.exit(1), 5000)

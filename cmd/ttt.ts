@@ -111,6 +111,8 @@ async function commonSettings (flags: Flags, keyHint: string): Promise<{
 async function serve (flags: Flags, role: 'ttt-server' | 'ttt-client', port: number, instance: { tunName: string, start: () => void, close: () => void },
   routes: string[], report: (controlName: string) => StatusReport, log: ReturnType<typeof createLogger>, commands: RuntimeCommands,
   drop: DropPlan | undefined, upLine?: string): Promise<void> {
+  // Handlers first: a SIGTERM sent as soon as the start is announced must shut down cleanly, not kill.
+  const signalled = untilSignal()
   try {
     await setRoutes(instance.tunName, routes)
   } catch (err) {
@@ -143,7 +145,7 @@ async function serve (flags: Flags, role: 'ttt-server' | 'ttt-client', port: num
   instance.start()
   if (upLine) log.info(upLine)
   announceControl(control, log)
-  const signal = await untilSignal()
+  const signal = await signalled
   log.info(`${signal}: shutting down`)
   await operations.close()
   instance.close()

@@ -71,7 +71,10 @@ async function waitForRekeys (name: string): Promise<void> {
 }
 
 async function stopAll (...daemons: Daemon[]): Promise<void> {
-  for (const d of daemons) assert.equal((await d.stop()).code, 0, `${d.name} stopped cleanly`)
+  for (const d of daemons) {
+    const exit = await d.stop()
+    assert.equal(exit.code, 0, `${d.name} stopped cleanly (exit ${JSON.stringify(exit)}); stderr:\n${d.stderr}`)
+  }
 }
 
 test('--log-format json --log-level debug: every line of both sides is one JSON object, and no key appears', async () => {
