@@ -100,6 +100,11 @@ export class VpnClient {
   private readonly clientId = randomBytes(CLIENT_ID_BYTES)
   private readonly logLimiter = new LogLimiter()
   private pending: InitHandshake | undefined
+  /**
+   * INITs sent in the last few seconds, newest last: a server slowed down by a flood may answer
+   * one after we have sent the next, and that answer must still count.
+   */
+  private recentInits: Array<{ init: InitHandshake, sentMs: number }> = []
   private pendingSentMs = -Infinity
   private nextHandshakePath = 0
   private lastHeardMs: number
@@ -313,11 +318,12 @@ export class VpnClient {
   }
 
   private onResponse (d: Buffer, pathId: number, now: number): void {
-    const pending = this.pending
-    if (pending === undefined || responseReceiverIndex(d) !== pending.senderIndex) { this.count('handshake', 'unexpected handshake response: dropped'); return }
+    const pending = this.recentInit(responseReceiverIndex(d), now)
+    if (pending === undefined) { this.count('handshake', 'unexpected handshake response: dropped'); return }
     const done = pending.finish(d)
     if (done === null) { this.count('handshake', 'handshake response did not authenticate (wrong key?)'); return }
     this.pending = undefined
+    this.recentInits = []
     const old = this.peer.session
     if (old) { this.closedRotations += old.rotations; old.wipe() }
     this.peer.session = new VpnSession(done.secrets, true, pending.senderIndex, done.remoteIndex, this.options.key, this.tunables, now)
@@ -333,14 +339,21 @@ export class VpnClient {
    * fresh cookie is not answered faster than the retry timer.
    */
   private onCookieReply (d: Buffer, pathId: number, now: number): void {
+    const answered = this.recentInit(cookieReplyReceiverIndex(d), now)
     const pending = this.pending
-    if (pending === undefined || cookieReplyReceiverIndex(d) !== pending.senderIndex || pending.pathId !== pathId) { this.count('handshake', 'unexpected cookie reply: dropped'); return }
-    if (!pending.acceptCookie(d, this.options.key, this.cookieJar, now)) { this.count('handshake', 'cookie reply did not authenticate (wrong key?)'); return }
+    if (answered === undefined || pending === undefined || answered.pathId !== pathId) { this.count('handshake', 'unexpected cookie reply: dropped'); return }
+    if (!answered.acceptCookie(d, this.options.key, this.cookieJar, now)) { this.count('handshake', 'cookie reply did not authenticate (wrong key?)'); return }
     this.stats.cookieReplies++
     const suppressed = this.logLimiter.admit('cookie', now)
     if (suppressed >= 0) this.log.info(`server ${this.options.server.address}:${this.options.server.port} is under handshake load: proving our address on path ${pathId} with its cookie`)
     const cookie = this.cookieJar.cookie(pathId, now)
-    if (pending.cookie === undefined || (cookie !== undefined && !cookie.equals(pending.cookie))) this.sendHandshake(now, pathId)
+    if (pending.pathId !== pathId || pending.cookie === undefined || (cookie !== undefined && !cookie.equals(pending.cookie))) this.sendHandshake(now, pathId)
+  }
+
+  /** The INIT with sender index `index` sent within the last 5 s (one retry interval is not enough under a flood). */
+  private recentInit (index: number, now: number): InitHandshake | undefined {
+    this.recentInits = this.recentInits.filter((r) => now - r.sentMs < 5000)
+    return this.recentInits.find((r) => r.init.senderIndex === index)?.init
   }
 
   private tick (): void {
@@ -360,6 +373,8 @@ export class VpnClient {
       pathId,
     }, this.cookieJar.cookie(pathId, now))
     this.pendingSentMs = now
+    this.recentInits.push({ init: this.pending, sentMs: now })
+    if (this.recentInits.length > 16) this.recentInits.shift()
     this.sockets[pathId]!.sendTo(this.pending.datagram, this.pending.datagram.length, this.serverAddrs, 0)
   }
 }

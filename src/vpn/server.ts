@@ -306,9 +306,12 @@ export class VpnServer {
     this.noteLoad(now)
     if (this.underLoad && !hasValidMac2(this.cookies, d, address, now)) {
       const reply = writeCookieReply(this.cookies, d, this.keys[keyIndex]!, address, now)
-      this.socket.sendTo(reply, reply.length, this.socket.addrs, slot)
+      this.batch.queue(reply, reply.length, this.socket.addrs, slot)   // sent with the batch (one sendmmsg)
+      // Counted, not logged (noteLoad said it once); the source named now and then, not formatted per datagram.
+      const entry = this.stats.errors.cookie ??= { count: 0, lastSource: sourceOf(this.socket.addrs, slot), lastAtMs: now }
+      if ((entry.count++ & 0xff) === 0) entry.lastSource = sourceOf(this.socket.addrs, slot)
+      entry.lastAtMs = now
       this.stats.cookieReplies++
-      this.tally('cookie', sourceOf(this.socket.addrs, slot))   // counted, not logged: noteLoad said it once
       return
     }
     const source = sourceOf(this.socket.addrs, slot)

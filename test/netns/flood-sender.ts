@@ -87,8 +87,9 @@ async function flood (o: FloodOptions): Promise<FloodReport> {
 
   // The captured INITs were used once by their client before the attacker replays them.
   for (const d of captured) sockets[0]!.send(d)
-  await new Promise((resolve) => setTimeout(resolve, 300))
+  for (let waited = 0; report.responses + report.cookieReplies < captured.length && waited < 5000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50))
   report.responses = 0
+  report.cookieReplies = 0
 
   const start = performance.now()
   const endMs = start + o.seconds * 1000
