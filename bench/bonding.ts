@@ -11,12 +11,13 @@
  * Prints a table, writes a plot per run into bench/out/ (goodput and per-link rates from the lab's
  * counters) and the "## VPN bonding (node dist/bench/bonding.js)" section of BENCHMARKS.md.
  *
- *   node dist/bench/bonding.js [--seconds 15] [--idle-ms 1000] [--no-markdown] [--only SUBSTRING] [--ttt "--pace"]
+ *   node dist/bench/bonding.js [--seconds 15] [--idle-ms 1000] [--no-markdown] [--only SUBSTRING] [--ttt "--pace"] [--show-every MS]
  * (--only runs the matching runs alone and prints their lines, no table or markdown)
  */
+import { execFile } from 'node:child_process'
 import { Lab, labUnavailableReason, type LinkConfig } from '../test/lab/lab.js'
 import {
-  NsProcess, keygen, startTttServer, startTttClient, stopTtt, iperfServer, iperfClient, ping, loadAverage, writeSvgPlot, table, markdownTable, sleep,
+  NsProcess, keygen, startTttServer, startTttClient, stopTtt, tttPath, iperfServer, iperfClient, ping, loadAverage, writeSvgPlot, table, markdownTable, sleep,
   type Closing, type IperfResult, type Series,
 } from './lib/vpn.js'
 import {
@@ -37,6 +38,8 @@ const INNER = '10.9.0.1'
 const SAMPLE_MS = 50
 /** Idle time between the session coming up and the flow starting. */
 const IDLE_MS = opt('idle-ms', 1000)
+/** With --show-every MS: poll the bonded client's `ttt show --json` and print per-path state, srtt, rate and send rate. */
+const SHOW_EVERY_MS = opt('show-every', 0)
 /** Extra ttt options for both ends (e.g. --ttt "--pace"), to compare settings in the lab. */
 const TTT_EXTRA = args.includes('--ttt') ? (args[args.indexOf('--ttt') + 1] ?? '').split(' ').filter((a) => a !== '') : []
 
@@ -52,7 +55,8 @@ interface Tunnel { server: NsProcess, client: NsProcess }
 async function tunnel (paths: number[]): Promise<Tunnel> {
   const server = startTttServer(lab.namespaces.server, `${lab.serverAddress}:${PORT}`, `${INNER}/24`, { key, extra: TTT_EXTRA })
   await server.waitFor(/listening/)
-  const client = startTttClient(lab.namespaces.client, `${lab.serverAddress}:${PORT}`, '10.9.0.2/24', paths.map((i) => lab.clientAddress(i)), { key, extra: TTT_EXTRA })
+  const showArgs = SHOW_EVERY_MS > 0 ? ['--control-dir', SHOW_DIR, '--name', 'bondc'] : []
+  const client = startTttClient(lab.namespaces.client, `${lab.serverAddress}:${PORT}`, '10.9.0.2/24', paths.map((i) => lab.clientAddress(i)), { key, extra: [...TTT_EXTRA, ...showArgs] })
   await client.waitFor(/session with .* up/)
   await sleep(IDLE_MS)   // a few probe rounds: RTTs known before the flow starts
   return { server, client }
@@ -83,12 +87,14 @@ async function goodput (name: string, paths: number[], withPing = false): Promis
   const t0 = lab.nowNs()
   const s = sampler(t0)
   const flow = iperfClient(lab.namespaces.client, INNER, 5201, ['-t', String(SECONDS), '-i', '0.1', '--get-server-output'])
+  const poller = SHOW_EVERY_MS > 0 && paths.length > 1 ? pollShow(t0) : undefined
   let pinged: Awaited<ReturnType<typeof ping>> | undefined
   if (withPing) {
     await sleep(STEADY_FROM_S * 1000)
     pinged = await ping(lab.namespaces.client, INNER, Math.floor((SECONDS - STEADY_FROM_S - 1) / 0.2), 0.2)
   }
   const r = await flow
+  poller?.stop()
   const samples = await s.stop()
   await srv.stop()
   const closing = await close(t)
@@ -101,6 +107,34 @@ async function goodput (name: string, paths: number[], withPing = false): Promis
   console.log(`  ${name}: ${(run.goodputBps / 1e6).toFixed(2)} Mbit/s steady (${(r.receivedBps / 1e6).toFixed(2)} whole), ${r.retransmits} retransmits, load ${load}`)
   if (run.pingMs) console.log(`  ${name}: ping median ${run.pingMs.p50.toFixed(1)} ms, avg ${run.pingMs.avg.toFixed(1)} ms, max ${run.pingMs.max.toFixed(1)} ms, loss ${run.pingMs.loss} %`)
   return run
+}
+
+const SHOW_DIR = `/tmp/gst-bonding-show-${process.pid}`
+
+/** Prints one line per poll of the client's paths: state, srtt (its rise over the min is queueing), planned rate, Mbit/s sent since the last poll. */
+function pollShow (t0: bigint): { stop: () => void } {
+  const last = new Map<number, number>()
+  const timer = setInterval(() => {
+    execFile(process.execPath, [tttPath, 'show', '--json', '--control-dir', SHOW_DIR], { timeout: 2000 }, (err, stdout) => {
+      if (err) return
+      const peers: { paths?: { id: number, state: string, rttMs: number | null, rateBitsPerSec: number | null, bytesOut: number }[] }[] = []
+      const walk = (v: unknown): void => {
+        if (Array.isArray(v)) { v.forEach(walk); return }
+        if (v === null || typeof v !== 'object') return
+        if (Array.isArray((v as { paths?: unknown }).paths)) peers.push(v as (typeof peers)[number])
+        else Object.values(v).forEach(walk)
+      }
+      try { walk(JSON.parse(stdout)) } catch { return }
+      const atS = Number(lab.nowNs() - t0) / 1e9
+      const cells = (peers[0]?.paths ?? []).map((p) => {
+        const sentMbit = ((p.bytesOut - (last.get(p.id) ?? p.bytesOut)) * 8) / (SHOW_EVERY_MS * 1000)
+        last.set(p.id, p.bytesOut)
+        return `l${p.id + 1} ${p.state} srtt ${p.rttMs?.toFixed(0) ?? '-'} ms rate ${p.rateBitsPerSec !== null ? (p.rateBitsPerSec / 1e6).toFixed(1) : '-'} sent ${sentMbit.toFixed(1)} Mbit/s`
+      })
+      console.log(`    show ${atS.toFixed(2)} s: ${cells.join(' | ')}`)
+    })
+  }, SHOW_EVERY_MS)
+  return { stop: () => clearInterval(timer) }
 }
 
 interface FailoverRun {
