@@ -22,8 +22,9 @@ export interface FuzzTarget {
   create(): FuzzHarness | Promise<FuzzHarness>
 }
 
-/** An input that took longer than this is a failure ("never hangs"); generous for a shared CPU. */
-export const INPUT_TIME_LIMIT_MS = 250
+/** An input that took longer than this is a failure ("never hangs"). A hang detector, not a speed
+ * bar: inputs take well under a millisecond, and `npm test` shares a loaded CPU with netns suites. */
+export const INPUT_TIME_LIMIT_MS = 2000
 
 export class SlowInputError extends Error {
   override name = 'SlowInputError'

@@ -271,12 +271,11 @@ describe('end to end through the real binaries', () => {
     const open = net.connect(clientPort, '127.0.0.1')
     open.on('error', () => {})
     await new Promise<void>((resolve) => open.once('connect', () => resolve()))
-    const started = Date.now()
+    // stop() sends SIGKILL after 8 s: a clean exit status proves neither waited for the stream
     const [serverExit, clientExit] = await Promise.all([server.stop('SIGTERM', 8000), client.stop('SIGTERM', 8000)])
     open.destroy()
     assertCleanExit(serverExit, 'gst-server')
     assertCleanExit(clientExit, 'gst-client')
-    assert.ok(Date.now() - started < 5000, `exited within 5 s (took ${Date.now() - started} ms)`)
     assert.match(server.stderr, /SIGTERM: shutting down/)
     assert.match(client.stderr, /SIGTERM: shutting down/)
   })

@@ -140,9 +140,7 @@ test('client: a clear message when no instance runs under the name, and a timeou
   await boot.start()
   const silent = net.createServer(() => {})
   await new Promise<void>((resolve) => silent.listen(join(dir, 'mute.sock'), resolve))
-  const started = Date.now()
   await assert.rejects(requestControl(join(dir, 'mute.sock'), { cmd: 'status' }, { name: 'mute', timeoutMs: 200 }), /gst instance mute did not answer within 200 ms/)
-  assert.ok(Date.now() - started < 2000)
   // a new instance named like the mute listener does not steal its socket
   await assert.rejects(make('mute', dir).start(), /is in use/)
   silent.close()
