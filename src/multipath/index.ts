@@ -17,7 +17,8 @@
  *   Pacing (recommended; the simulator's figures use it; create the Path with { isPaced: true }):
  *     before p.onSend, unless p.rate.inStartup,
  *     releaseMs = max(lastReleaseMs[p], p.pacer.sendTimeMs(bytes, 3000, nowMs)); hold the packet
- *     until releaseMs but stamp txTimeMs = nowMs (the wait is part of the delay the model counts).
+ *     until releaseMs but stamp txTimeMs = nowMs (the wait is part of the delay the model counts);
+ *     p.markQueued(pathSeq) when it waits, p.markReleased(pathSeq, nowMs) when it leaves.
  *     Bursts then wait in the tunnel instead of overflowing the bottleneck's buffer.
  * Sender, per feedback about path p (it may arrive on any path):
  *   p.onFeedback(fb, nowMs, lostUnits)      lostUnits: nacked units, to send again (repair)
@@ -55,7 +56,10 @@
  * backlog, and a paced path's model is re-anchored to measured delay while its rate is in startup
  * (callers do not pace then). Additive: pickSparse(paths, bytes, nowMs, out) and
  * Path.sparseArrivalMs for units of sparse flows that a caller sends ahead of its pace queues
- * (SPARSE_WINDOW_MS / SPARSE_FLOW_BYTES say what sparse is); WindowedMin; Pacer.backlogAt/reset.
+ * (SPARSE_WINDOW_MS / SPARSE_FLOW_BYTES say what sparse is); WindowedMin; Pacer.backlogAt/reset;
+ * Path.markQueued(seq)/markReleased(seq, nowMs) for a caller that holds sends in a pace queue (the
+ * reply deadline then runs from the real release, and a nacked send that left after the packet
+ * revealing the gap is late, not lost, so it is not repaired).
  */
 export * from './constants.js'
 export { RttEstimator } from './rtt-estimator.js'
