@@ -285,6 +285,54 @@ static napi_value aead_seal_slots(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// aeadOpenSlots(handle, arena, offsets: Uint32Array, lengths: Uint32Array, indexes: Uint32Array,
+// first, count, adLen, counters: Float64Array, ok: Uint8Array) opens, for j in [first, first +
+// count), record i = indexes[j]: arena[offsets[i], + lengths[i]), its first adLen bytes the
+// associated data, its last 16 the tag, its counter counters[i]; ok[i] = 1 if it authenticates,
+// else 0 (a record out of the arena, too short or with a bad counter is simply not authentic,
+// and a failed record's text is zeroed). One call for a receive batch instead of one per record.
+static napi_value aead_open_slots(napi_env env, napi_callback_info info) {
+  size_t argc = 10; napi_value argv[10];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  aead_key *k;
+  uint8_t *arena, *offsets_b, *lengths_b, *indexes_b, *counters_b, *ok;
+  size_t arena_len, offsets_len, lengths_len, indexes_len, counters_len, ok_len;
+  double first, count, ad_len;
+  if (argc < 10 || !(k = key_arg(env, argv[0])) || !gst_arg_bytes(env, argv[1], &arena, &arena_len) ||
+      !gst_arg_bytes(env, argv[2], &offsets_b, &offsets_len) || !gst_arg_bytes(env, argv[3], &lengths_b, &lengths_len) ||
+      !gst_arg_bytes(env, argv[4], &indexes_b, &indexes_len) || !gst_arg_bytes(env, argv[8], &counters_b, &counters_len) ||
+      !gst_arg_bytes(env, argv[9], &ok, &ok_len) ||
+      ((uintptr_t)offsets_b & 3) || ((uintptr_t)lengths_b & 3) || ((uintptr_t)indexes_b & 3) || ((uintptr_t)counters_b & 7)) {
+    return throw_type(env, "usage: aeadOpenSlots(handle, arena, offsets: Uint32Array, lengths: Uint32Array, indexes: Uint32Array, first, count, adLen, counters: Float64Array, ok: Uint8Array)");
+  }
+  size_t records = offsets_len / 4 < lengths_len / 4 ? offsets_len / 4 : lengths_len / 4;
+  if (counters_len / 8 < records) records = counters_len / 8;
+  if (ok_len < records) records = ok_len;
+  if (!arg_index(env, argv[5], (double)(indexes_len / 4), &first) || !arg_index(env, argv[6], (double)(indexes_len / 4) - first, &count) ||
+      !arg_index(env, argv[7], 1024, &ad_len)) {
+    return throw_range(env, "aeadOpenSlots: first + count exceeds indexes, or adLen is out of range");
+  }
+  const uint32_t *offsets = (const uint32_t *)offsets_b, *lengths = (const uint32_t *)lengths_b, *indexes = (const uint32_t *)indexes_b;
+  const double *counters = (const double *)counters_b;
+  size_t ad = (size_t)ad_len;
+  bool any_failed = false;
+  for (size_t j = (size_t)first; j < (size_t)(first + count); j++) {
+    uint32_t i = indexes[j];
+    if (i >= records) continue;
+    size_t at = offsets[i], len = lengths[i];
+    double c = counters[i];
+    bool authentic = false;
+    if (k->open && at <= arena_len && len <= arena_len - at && len >= ad + TAG_BYTES && c >= 0 && c <= MAX_COUNTER && c == floor(c)) {
+      uint8_t *p = arena + at;
+      authentic = open_one(k->open, p, ad, p + ad, len - ad - TAG_BYTES, p + len - TAG_BYTES, c);
+      if (!authentic) { memset(p + ad, 0, len - ad - TAG_BYTES); any_failed = true; }
+    }
+    ok[i] = authentic ? 1 : 0;
+  }
+  if (any_failed) ERR_clear_error();
+  return NULL;
+}
+
 // aeadWipe(handle): frees both contexts now (OpenSSL cleanses the key state); the handle stays
 // valid as a JS value and its finalizer later frees only the small struct. Idempotent.
 static napi_value aead_wipe(napi_env env, napi_callback_info info) {
@@ -312,6 +360,7 @@ void gst_register_aead(napi_env env, napi_value exports) {
   gst_export(env, exports, "aeadSeal", aead_seal);
   gst_export(env, exports, "aeadOpen", aead_open);
   gst_export(env, exports, "aeadSealSlots", aead_seal_slots);
+  gst_export(env, exports, "aeadOpenSlots", aead_open_slots);
   gst_export(env, exports, "aeadWipe", aead_wipe);
   gst_export(env, exports, "aeadOpenSslVersion", aead_openssl_version);
 }

@@ -17,6 +17,7 @@ export interface NativeAeadAddon {
   aeadSeal(handle: AeadHandle, buf: Uint8Array, adStart: number, adEnd: number, textEnd: number, counter: number): void
   aeadOpen(handle: AeadHandle, buf: Uint8Array, adStart: number, adEnd: number, textEnd: number, counter: number): boolean
   aeadSealSlots(handle: AeadHandle, arena: Uint8Array, slotBytes: number, lengths: Uint32Array, count: number, adLen: number, counters: Float64Array): void
+  aeadOpenSlots(handle: AeadHandle, arena: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, indexes: Uint32Array, first: number, count: number, adLen: number, counters: Float64Array, ok: Uint8Array): void
   aeadWipe(handle: AeadHandle): void
   aeadOpenSslVersion(): string
 }
@@ -90,6 +91,16 @@ export class NativeAead {
    */
   sealSlots (arena: Uint8Array, slotBytes: number, lengths: Uint32Array, count: number, adLen: number, counters: Float64Array): void {
     this.native.aeadSealSlots(this.handle, arena, slotBytes, lengths, count, adLen, counters)
+  }
+
+  /**
+   * Opens a receive batch's records in one call: for j in [first, first + count), record
+   * i = indexes[j] is arena[offsets[i], + lengths[i]) with its first `adLen` bytes as associated
+   * data, its last 16 bytes as the tag and counters[i] as its counter; ok[i] becomes 1 when it
+   * authenticates (decrypted in place), else 0 (its text zeroed). Nothing throws for a bad record.
+   */
+  openSlots (arena: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, indexes: Uint32Array, first: number, count: number, adLen: number, counters: Float64Array, ok: Uint8Array): void {
+    this.native.aeadOpenSlots(this.handle, arena, offsets, lengths, indexes, first, count, adLen, counters, ok)
   }
 
   /** Frees the OpenSSL contexts now (OpenSSL cleanses their key state). Idempotent. */

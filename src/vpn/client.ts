@@ -15,12 +15,13 @@ import { Peer } from './peer.js'
 import { UsageError } from '../errors.js'
 import { applyPathChange, type PathChange } from './runtime.js'
 import { SendBatch } from './send-batch.js'
+import { BatchOpener } from './batch-opener.js'
 import { TunWriteBatch } from './tun-write-batch.js'
 import { snapshotPeer, type VpnPeerSnapshot } from './snapshot.js'
 import { openTun } from './interface-config.js'
 import { VpnSession, type SessionTimings } from './session.js'
 import { InitHandshake, CLIENT_ID_BYTES, responseReceiverIndex, cookieReplyReceiverIndex } from './handshake.js'
-import { DatagramType, DATA_OVERHEAD_BYTES } from './wire.js'
+import { DatagramType, DATA_OVERHEAD_BYTES, readSealedCounter } from './wire.js'
 
 export interface ClientPathOptions {
   /** Local address the path's socket binds to. */
@@ -91,6 +92,7 @@ export class VpnClient {
   readonly sockets: UdpSocket[] = []
   private readonly batches: SendBatch[] = []
   private readonly tunBatch: TunWriteBatch
+  private opener: BatchOpener | undefined
   readonly peer: Peer
   private readonly serverAddrs = new Uint8Array(ADDR_BYTES)
   private readonly tunables: VpnTunables
@@ -131,6 +133,7 @@ export class VpnClient {
     try {
       this.peer = new Peer({
         send: (pathId, d, length) => { this.batches[pathId]?.queue(d, length, this.serverAddrs, 0) },
+        sendUnsealed: (pathId, d, length, key, counter) => { this.batches[pathId]?.queueUnsealed(d, length, this.serverAddrs, 0, key, counter) },
         deliver: (packet, offset, length) => { this.tunBatch.queue(packet, offset, length) },
       }, {
         scheduler: options.scheduler ?? 'auto',
@@ -289,13 +292,24 @@ export class VpnClient {
     const now = this.clock.now()
     const { arena, lengths, offsets, addrs } = socket
     const buf = Buffer.from(arena.buffer, arena.byteOffset, arena.byteLength)
+    // Open every sealed datagram of the batch first, with one addon call per receiving key.
+    const opener = this.opener ??= new BatchOpener(socket.lengths.length)
+    opener.begin(count)
+    const session = this.peer.session
+    for (let i = 0; i < count && session !== undefined; i++) {
+      const at = offsets[i]!
+      if (lengths[i]! < 6 || buf[at] !== DatagramType.Sealed || buf.readUInt32BE(at + 2) !== session.localIndex || !sameAddress(addrs, i, this.serverAddrs)) continue
+      const rx = session.receiveKeyFor(buf[at + 1]!, lengths[i]!, now)
+      if (typeof rx !== 'string') opener.add(i, readSealedCounter(buf, at), rx)
+    }
+    opener.openAll(arena, offsets, lengths)
     for (let i = 0; i < count; i++) {
       if (!sameAddress(addrs, i, this.serverAddrs)) { this.count('stranger', 'datagram from an address that is not the server: dropped'); continue }
       const at = offsets[i]!
       const d = buf.subarray(at, at + lengths[i]!)
       const type = d[0]
       try {
-        if (type === DatagramType.Sealed) this.onSealed(d, now)
+        if (type === DatagramType.Sealed) this.onSealed(d, i, now)
         else if (type === DatagramType.Response) this.onResponse(d, pathId, now)
         else if (type === DatagramType.CookieReply) this.onCookieReply(d, pathId, now)
         else this.count('malformed', `malformed datagram (type ${type}) on path ${pathId}: dropped`)
@@ -306,13 +320,13 @@ export class VpnClient {
     this.flush()
   }
 
-  private onSealed (d: Buffer, now: number): void {
+  private onSealed (d: Buffer, slot: number, now: number): void {
     const session = this.peer.session
     if (session === undefined || d.length < 6 || d.readUInt32BE(2) !== session.localIndex) {
       this.count('unknown-session', 'datagram for an unknown session: dropped')
       return
     }
-    const result = session.open(d, d.length, now)
+    const result = this.opener!.result(slot, session, d, now)
     if (result !== 'ok') { this.count(result, `datagram failed: ${result}`); return }
     if (this.peer.onMessage(d, d.length, now) >= 0) this.lastHeardMs = now
   }
@@ -327,6 +341,8 @@ export class VpnClient {
     const old = this.peer.session
     if (old) { this.closedRotations += old.rotations; old.wipe() }
     this.peer.session = new VpnSession(done.secrets, true, pending.senderIndex, done.remoteIndex, this.options.key, this.tunables, now)
+    // Datagrams waiting to be sealed with a key are sealed and sent before it changes.
+    this.peer.session.beforeSendKeyChange = () => { for (const batch of this.batches) batch.flush() }
     this.lastHeardMs = now
     this.sessionSinceMs = now
     this.stats.handshakes++

@@ -15,6 +15,7 @@ import {
 } from '../multipath/index.js'
 import type { Logger } from '../log.js'
 import type { VpnSession } from './session.js'
+import type { AeadKey } from '../crypto/aead.js'
 import { readFeedback, writeFeedback, writeProbe } from './messages.js'
 import {
   MessageKind, ProbeFlags, SEALED_HEADER_BYTES, TAG_BYTES, DATA_HEADER_BYTES, PROBE_HEADER_BYTES, DATA_OVERHEAD_BYTES,
@@ -22,10 +23,16 @@ import {
 } from './wire.js'
 import { PmtuSearch, IPV4_MIN_MTU, IPV6_MIN_MTU } from './pmtu.js'
 import { PaceQueue } from './pace-queue.js'
+import { PacketPool } from './packet-pool.js'
 
 export interface PeerIo {
   /** Sends datagram[0, length) on path `pathId` (to its last known address). */
   send(pathId: number, datagram: Buffer, length: number): void
+  /**
+   * Optional: sends datagram[0, length + 16) after sealing it with `key` and `counter` (header
+   * written, text in the clear, `length` without the tag), so a batch is sealed in one call.
+   */
+  sendUnsealed?(pathId: number, datagram: Buffer, length: number, key: AeadKey, counter: number): void
   /** Hands an inner IP packet to the TUN. */
   deliver(packet: Buffer, offset: number, length: number): void
 }
@@ -88,7 +95,12 @@ export class Peer {
   private readonly byId: (Path | undefined)[] = new Array<Path | undefined>(MAX_PATHS)
   readonly active: Path[] = []
   readonly receivers: (PathReceiver | undefined)[] = new Array<PathReceiver | undefined>(MAX_PATHS)
-  readonly reorder: ReorderBuffer<Buffer>
+  /** Items are packet ids: pool slots (>= 0), or oversized packets kept aside (< 0). */
+  readonly reorder: ReorderBuffer<number>
+  /** Received inner packets while the reorder buffer holds them (freed when delivered or dropped). */
+  private readonly rxPool: PacketPool
+  private readonly oversized = new Map<number, Buffer>()
+  private nextOversizedId = -1
   readonly counters: PeerCounters = { txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0, refused: 0, noSession: 0, repairs: 0, malformed: 0 }
   private scheduler: Scheduler
   private readonly repairScheduler = new AutoScheduler(undefined, Infinity)
@@ -136,7 +148,8 @@ export class Peer {
     this.unitLengths = new Uint16Array(this.repairUnits)
     this.unitBuckets = new Uint16Array(this.repairUnits)
     this.unitFlowSeqs = new Float64Array(this.repairUnits)
-    this.reorder = new ReorderBuffer<Buffer>({ deliver: (packet) => this.io.deliver(packet, 0, packet.length) })
+    this.rxPool = new PacketPool(Math.max(2048, options.mtuBytes))
+    this.reorder = new ReorderBuffer<number>({ deliver: (id) => this.deliverPacket(id) })
     for (const spec of paths) this.addPath(spec)
   }
 
@@ -264,7 +277,6 @@ export class Peer {
     writeDataHeader(d, at, path.id, this.unitBuckets[slot]!, this.unitFlowSeqs[slot]!, seq, nowMs)
     this.unitSlab.copy(d, at + DATA_HEADER_BYTES, slot * this.slotBytes, slot * this.slotBytes + length)
     const total = at + DATA_HEADER_BYTES + length + TAG_BYTES
-    this.session!.seal(d, total)
     this.counters.txPackets++
     this.counters.txBytes += length
     // Paced (outside rate startup, when the rate is not known yet): a burst waits here for the
@@ -274,6 +286,14 @@ export class Peer {
     if (isSparse) { this.io.send(path.id, d, total); return } // ahead of the pace queue
     const releaseMs = !path.isPaced || path.rate.inStartup ? nowMs : Math.max(queue.lastReleaseMs, path.pacer.sendTimeMs(length, PACING_BURST_BYTES, nowMs))
     queue.lastReleaseMs = releaseMs
+    const session = this.session!
+    if (releaseMs <= nowMs && queue.size === 0 && this.io.sendUnsealed !== undefined) {
+      // Sent now: sealed with the rest of the send batch, in one addon call.
+      const counter = session.sealLater(d)
+      this.io.sendUnsealed(path.id, d, total - TAG_BYTES, session.sendKey, counter)
+      return
+    }
+    session.seal(d, total)
     if (releaseMs <= nowMs && queue.size === 0) this.io.send(path.id, d, total)
     else if (queue.isFull) { this.releasePaced(nowMs, Infinity); this.io.send(path.id, d, total) }
     else { queue.push(d, total, releaseMs, seq); path.markQueued(seq) }
@@ -428,10 +448,12 @@ export class Peer {
         if (flowSeq > last) this.lastFlowSeq[bucket] = flowSeq
         this.counters.rxPackets++
         this.counters.rxBytes += packetLength
-        // The datagram buffer is reused by the next read: the reorder buffer keeps its own copy.
-        const packet = Buffer.allocUnsafe(packetLength)
-        d.copy(packet, 0, at + DATA_HEADER_BYTES, end)
-        this.reorder.push(bucket, flowSeq, packet, nowMs)
+        // The datagram buffer is reused by the next read: the reorder buffer keeps a copy (in the pool).
+        const id = this.keepPacket(d, at + DATA_HEADER_BYTES, end)
+        const stats = this.reorder.stats
+        const dropped = stats.duplicates + stats.late
+        this.reorder.push(bucket, flowSeq, id, nowMs)
+        if (stats.duplicates + stats.late !== dropped) this.dropPacket(id)
         return pathId
       }
       case MessageKind.Probe: {
@@ -491,6 +513,34 @@ export class Peer {
     }
     this.counters.malformed++
     return -1
+  }
+
+  /** Copies a received inner packet out of the datagram buffer; returns its id for the reorder buffer. */
+  private keepPacket (d: Buffer, start: number, end: number): number {
+    if (end - start > this.rxPool.slotBytes) {
+      const id = this.nextOversizedId--
+      this.oversized.set(id, Buffer.from(d.subarray(start, end)))
+      return id
+    }
+    const id = this.rxPool.take()
+    this.rxPool.write(id, d, start, end)
+    return id
+  }
+
+  private deliverPacket (id: number): void {
+    if (id < 0) {
+      const packet = this.oversized.get(id)!
+      this.oversized.delete(id)
+      this.io.deliver(packet, 0, packet.length)
+      return
+    }
+    this.io.deliver(this.rxPool.slabOf(id), this.rxPool.offsetOf(id), this.rxPool.lengthOf(id))
+    this.rxPool.release(id)
+  }
+
+  private dropPacket (id: number): void {
+    if (id < 0) this.oversized.delete(id)
+    else this.rxPool.release(id)
   }
 
   private readonly stamp = { pathSeq: 0, txTimeMs: 0 }

@@ -1,20 +1,29 @@
 /**
  * Collects outgoing datagrams of one socket during a read batch and sends them with one
  * sendmmsg per 64 at the end, instead of one syscall each. Datagrams are copied into a fixed
- * arena (no allocation per packet); a full arena is flushed early.
+ * arena (no allocation per packet); a full arena is flushed early. Datagrams queued unsealed
+ * (queueUnsealed) are sealed at the flush, one addon call per run of one key.
  */
 import { ADDR_BYTES, type UdpSocket } from '../native/index.js'
+import type { AeadKey } from '../crypto/aead.js'
+import { SEALED_HEADER_BYTES } from './wire.js'
 
 export class SendBatch {
   private readonly arena: Buffer
   private readonly lengths: Uint32Array
   private readonly addrs: Uint8Array
+  /** Per slot: the key to seal it with at the flush (undefined: queued sealed), and its counter. */
+  private readonly keys: (AeadKey | undefined)[]
+  private readonly counters: Float64Array
+  private unsealed = 0
   private count = 0
 
   constructor (private readonly socket: UdpSocket, private readonly slotBytes: number, private readonly capacity = 64) {
     this.arena = Buffer.alloc(slotBytes * capacity)
     this.lengths = new Uint32Array(capacity)
     this.addrs = new Uint8Array(ADDR_BYTES * capacity)
+    this.keys = new Array<AeadKey | undefined>(capacity).fill(undefined)
+    this.counters = new Float64Array(capacity)
   }
 
   /** Queues datagram[0, length) for the address in slot `addrIndex` of `addrs`. */
@@ -27,12 +36,61 @@ export class SendBatch {
     const slot = this.count++
     datagram.copy(this.arena, slot * this.slotBytes, 0, length)
     this.lengths[slot] = length
-    this.addrs.set(addrs.subarray(addrIndex * ADDR_BYTES, addrIndex * ADDR_BYTES + ADDR_BYTES), slot * ADDR_BYTES)
+    this.keys[slot] = undefined
+    // A loop, not set(subarray): no view allocated per datagram.
+    const from = addrIndex * ADDR_BYTES
+    const to = slot * ADDR_BYTES
+    for (let i = 0; i < ADDR_BYTES; i++) this.addrs[to + i] = addrs[from + i]!
   }
+
+  /**
+   * Queues datagram[0, length) (header written, text in the clear, room for the tag after it)
+   * to be sealed with `key` and `counter` at the flush; `length` excludes the tag.
+   */
+  queueUnsealed (datagram: Buffer, length: number, addrs: Uint8Array, addrIndex: number, key: AeadKey, counter: number): void {
+    if (length + 16 > this.slotBytes) {
+      key.sealRange(datagram, 0, SEALED_HEADER_BYTES, length, counter)
+      this.queue(datagram, length + 16, addrs, addrIndex)
+      return
+    }
+    this.queue(datagram, length, addrs, addrIndex)
+    const slot = this.count - 1
+    this.keys[slot] = key
+    this.counters[slot] = counter
+    this.unsealed++
+  }
+
+  /** Datagrams dropped because their key was gone at the flush (never expected: keys flush before they change). */
+  dropped = 0
 
   flush (): void {
     if (this.count === 0) return
+    if (this.unsealed > 0) {
+      try {
+        this.seal()
+      } catch {
+        this.dropped += this.count
+        this.keys.fill(undefined, 0, this.count)
+        this.unsealed = 0
+        this.count = 0
+        return
+      }
+    }
     this.socket.sendSlots(this.arena, this.slotBytes, this.lengths, this.addrs, this.count)
     this.count = 0
+  }
+
+  /** Seals the unsealed slots, one addon call per run of slots with one key. */
+  private seal (): void {
+    for (let i = 0; i < this.count;) {
+      const key = this.keys[i]
+      if (key === undefined) { i++; continue }
+      let end = i + 1
+      while (end < this.count && this.keys[end] === key) end++
+      key.sealSlots(this.arena.subarray(i * this.slotBytes), this.slotBytes, this.lengths.subarray(i), end - i, SEALED_HEADER_BYTES, this.counters.subarray(i))
+      for (let j = i; j < end; j++) this.keys[j] = undefined
+      i = end
+    }
+    this.unsealed = 0
   }
 }

@@ -18,12 +18,13 @@ import { Peer } from './peer.js'
 import { UsageError } from '../errors.js'
 import { applyPathChange, type PathChange } from './runtime.js'
 import { SendBatch } from './send-batch.js'
+import { BatchOpener } from './batch-opener.js'
 import { TunWriteBatch } from './tun-write-batch.js'
 import { snapshotPeer, type VpnPeerSnapshot } from './snapshot.js'
 import { openTun } from './interface-config.js'
 import { VpnSession } from './session.js'
 import { readInit, writeResponse, initKeyIndex, hasValidMac2, writeCookieReply } from './handshake.js'
-import { DatagramType, MessageKind, SEALED_HEADER_BYTES, DATA_HEADER_BYTES } from './wire.js'
+import { DatagramType, MessageKind, SEALED_HEADER_BYTES, DATA_HEADER_BYTES, readSealedCounter } from './wire.js'
 import { DEFAULT_INNER_MTU, DEFAULT_VPN_TUNABLES, UDP_BUFFER_BYTES, type VpnTunables } from './client.js'
 import { ipVersionOf, ipv4Destination, ipv4Source, ipv6Key, parsePrefix, prefixContainsV4, prefixContainsV6, type Prefix } from './inner-address.js'
 
@@ -88,6 +89,7 @@ export class VpnServer {
   readonly socket: UdpSocket
   private readonly batch: SendBatch
   private readonly tunBatch: TunWriteBatch
+  private readonly opener: BatchOpener
   private readonly tunables: VpnTunables
   private readonly log: Logger
   private readonly clock: Clock
@@ -129,6 +131,7 @@ export class VpnServer {
     setBufferSize(this.socket.fd, 'send', UDP_BUFFER_BYTES)
     setMtuDiscover(this.socket.fd, 'do')
     this.batch = new SendBatch(this.socket, this.mtuBytes + 256)
+    this.opener = new BatchOpener(this.socket.lengths.length)
     this.socket.onBatch((count) => this.onUdpBatch(count))
   }
 
@@ -277,6 +280,16 @@ export class VpnServer {
     const now = this.clock.now()
     const { arena, lengths, offsets, addrs } = this.socket
     const buf = Buffer.from(arena.buffer, arena.byteOffset, arena.byteLength)
+    // Open every sealed datagram of the batch first, with one addon call per receiving key.
+    const opener = this.opener
+    opener.begin(count)
+    for (let i = 0; i < count; i++) {
+      const at = offsets[i]!
+      if (lengths[i]! < 6 || buf[at] !== DatagramType.Sealed) continue
+      const rx = this.clientOf(buf.readUInt32BE(at + 2))?.peer.session?.receiveKeyFor(buf[at + 1]!, lengths[i]!, now)
+      if (rx !== undefined && typeof rx !== 'string') opener.add(i, readSealedCounter(buf, at), rx)
+    }
+    opener.openAll(arena, offsets, lengths)
     for (let i = 0; i < count; i++) {
       const at = offsets[i]!
       const d = buf.subarray(at, at + lengths[i]!)
@@ -337,7 +350,10 @@ export class VpnServer {
     const { datagram, secrets } = writeResponse(response, localIndex, senderIndex)
     const old = client.peer.session
     if (old !== undefined) { old.wipe(); this.byIndex.delete(client.sessionIndex) }
+    this.lastIndex = -1
     client.peer.session = new VpnSession(secrets, false, localIndex, senderIndex, client.config.key, this.tunables, now)
+    // Datagrams waiting to be sealed with a key are sealed and sent before it changes.
+    client.peer.session.beforeSendKeyChange = () => this.batch.flush()
     client.sessionIndex = localIndex
     client.sinceMs = now
     client.lastHeardMs = now
@@ -371,6 +387,7 @@ export class VpnServer {
       allowed: config.allowedIps.map(parsePrefix),
       peer: new Peer({
         send: (pathId, datagram, length) => { this.batch.queue(datagram, length, addrs, pathId) },
+        sendUnsealed: (pathId, datagram, length, key, counter) => { this.batch.queueUnsealed(datagram, length, addrs, pathId, key, counter) },
         deliver: (packet, offset, length) => { this.tunBatch.queue(packet, offset, length) },
       }, {
         scheduler: this.runtimeScheduler ?? this.options.scheduler ?? 'auto',
@@ -420,11 +437,23 @@ export class VpnServer {
 
   private currentTunMtu = 0
 
+  /** The last session index looked up, and its client: consecutive datagrams are mostly one client's. */
+  private lastIndex = -1
+  private lastIndexClient: RemoteClient | undefined
+
+  private clientOf (index: number): RemoteClient | undefined {
+    if (index !== this.lastIndex) {
+      this.lastIndex = index
+      this.lastIndexClient = this.byIndex.get(index)
+    }
+    return this.lastIndexClient
+  }
+
   private onSealed (d: Buffer, slot: number, now: number): void {
-    const client = this.byIndex.get(d.readUInt32BE(2))
+    const client = this.clientOf(d.readUInt32BE(2))
     if (client === undefined) { this.count('unknown-session', sourceOf(this.socket.addrs, slot), 'datagram for an unknown session'); return }
     const session = client.peer.session!
-    const result = session.open(d, d.length, now)
+    const result = this.opener.result(slot, session, d, now)
     if (result !== 'ok') { this.count(result, sourceOf(this.socket.addrs, slot), `datagram failed (${result})`); return }
     const pathId = d[SEALED_HEADER_BYTES + 1]!
     this.notePath(client, pathId, slot)
@@ -442,6 +471,8 @@ export class VpnServer {
   private forget (client: RemoteClient, why: string): void {
     client.peer.session?.wipe()
     this.byIndex.delete(client.sessionIndex)
+    this.lastIndex = -1
+    this.lastRouteClient = undefined
     this.clients.delete(client.id)
     if (!client.confirmed) this.pendingClients--
     for (const [address, owner] of this.routesV4) if (owner === client) this.routesV4.delete(address)
@@ -450,6 +481,10 @@ export class VpnServer {
     this.log.info(`client ${client.config.name} (${client.id.slice(0, 8)}) gone: ${why}`)
   }
 
+  /** The last learned IPv4 route confirmed (most packets come from the one source as the one before). */
+  private lastRouteSrc = -1
+  private lastRouteClient: RemoteClient | undefined
+
   /** Cryptokey routing: a client's inner source must be one of its prefixes (or, with none configured, is learned). */
   private admitInnerSource (client: RemoteClient, d: Buffer): boolean {
     const at = SEALED_HEADER_BYTES + DATA_HEADER_BYTES
@@ -457,7 +492,10 @@ export class VpnServer {
     if (version === 4 && d.length >= at + 20) {
       const src = ipv4Source(d, at)
       if (client.allowed.length > 0) return client.allowed.some((p) => prefixContainsV4(p, src))
+      if (src === this.lastRouteSrc && client === this.lastRouteClient) return true
       if (this.routesV4.get(src) !== client) this.routesV4.set(src, client)
+      this.lastRouteSrc = src
+      this.lastRouteClient = client
       return true
     }
     if (version === 6 && d.length >= at + 40) {

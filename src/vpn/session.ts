@@ -13,7 +13,8 @@
  * Both keep the previous receiving keys for rekeyGraceMs (late packets on slow paths), then wipe them.
  */
 import { HandshakeInitiator, acceptHandshake, type HandshakeSecrets } from '../crypto/handshake.js'
-import { KeyRing } from '../crypto/key-ring.js'
+import type { AeadKey } from '../crypto/aead.js'
+import { KeyRing, type ReceiveKey } from '../crypto/key-ring.js'
 import { SEALED_HEADER_BYTES, TAG_BYTES, writeSealedHeader, readSealedCounter } from './wire.js'
 import { rekeyPrologue } from './handshake.js'
 
@@ -38,6 +39,11 @@ export class VpnSession {
   private keysSinceMs: number
   private nextRekeyMs: number
   rotations = 0
+  /**
+   * Called before the sending key changes or is wiped: whoever holds datagrams prepared with
+   * `sealLater` seals them now, while the key they name is still there.
+   */
+  beforeSendKeyChange: (() => void) | undefined
 
   constructor (
     secrets: HandshakeSecrets,
@@ -74,17 +80,47 @@ export class VpnSession {
     keys.sendKey.sealRange(datagram, 0, SEALED_HEADER_BYTES, length - TAG_BYTES, counter)
   }
 
+  /**
+   * Like seal, but leaves the encryption to the caller (a whole send batch in one addon call):
+   * writes the header, returns the counter; the caller seals [14, length - 16) with `sendKey`
+   * and that counter before the key changes (see beforeSendKeyChange).
+   */
+  sealLater (datagram: Buffer): number {
+    const keys = this.keys
+    const counter = keys.nextSendCounter()
+    writeSealedHeader(datagram, keys.sendEpoch, this.remoteIndex, counter)
+    return counter
+  }
+
+  /** The key sealing now (for sealLater's callers). */
+  get sendKey (): AeadKey { return this.keys.sendKey }
+
   /** Opens datagram[0, length) in place (plaintext at [14, length - 16)) and checks for replay. */
   open (datagram: Buffer, length: number, nowMs: number): OpenResult {
-    if (length < SEALED_HEADER_BYTES + 2 + TAG_BYTES) return 'short'
-    const rx = this.keys.receiveKey(datagram[1]!, nowMs)
-    if (rx === undefined) return 'epoch'
+    const rx = this.receiveKeyFor(datagram[1]!, length, nowMs)
+    if (typeof rx === 'string') return rx
     const counter = readSealedCounter(datagram)
     if (!rx.key.openRange(datagram, 0, SEALED_HEADER_BYTES, length - TAG_BYTES, counter)) return 'decrypt'
+    return this.acceptOpened(rx, counter, nowMs)
+  }
+
+  /**
+   * A batched open, first half: the receiving key the datagram names, or why there is none. The
+   * caller then opens it with that key (many datagrams in one addon call) and, if authentic,
+   * calls acceptOpened.
+   */
+  receiveKeyFor (epochByte: number, length: number, nowMs: number): ReceiveKey | 'short' | 'epoch' {
+    if (length < SEALED_HEADER_BYTES + 2 + TAG_BYTES) return 'short'
+    return this.keys.receiveKey(epochByte, nowMs) ?? 'epoch'
+  }
+
+  /** A batched open, second half, for a datagram `rx` authenticated: the replay check, after authentication. */
+  acceptOpened (rx: ReceiveKey, counter: number, nowMs: number): OpenResult {
     if (!rx.window.accept(counter)) return 'replay'
     if (this.responderSwitchPending && rx.epoch > this.keys.sendEpoch) {
       // The initiator uses the new keys: it has our reply, so we may seal with them too.
       this.responderSwitchPending = false
+      this.beforeSendKeyChange?.()
       this.keys.switchSendKey()
       this.keysSinceMs = nowMs
     }
@@ -127,6 +163,7 @@ export class VpnSession {
     if (done === null) return false
     this.pendingRekey = undefined
     this.install(done.secrets)
+    this.beforeSendKeyChange?.()
     this.keys.switchSendKey()
     this.keysSinceMs = nowMs
     this.nextRekeyMs = nowMs + this.timings.rekeyIntervalMs
@@ -147,6 +184,7 @@ export class VpnSession {
   get receiveEpochs (): number[] { return this.keys.receiveEpochs }
 
   wipe (): void {
+    this.beforeSendKeyChange?.()
     this.keys.wipe()
   }
 }

@@ -81,8 +81,8 @@ export function writeSealedHeader (buf: Buffer, epoch: number, receiverIndex: nu
   buf.writeUInt32BE(counter % 0x1_0000_0000, 10)
 }
 
-export function readSealedCounter (buf: Buffer): number {
-  return buf.readUInt32BE(6) * 0x1_0000_0000 + buf.readUInt32BE(10)
+export function readSealedCounter (buf: Buffer, at = 0): number {
+  return buf.readUInt32BE(at + 6) * 0x1_0000_0000 + buf.readUInt32BE(at + 10)
 }
 
 /** Data message header, written at `at` (the start of the plaintext). */
