@@ -1,0 +1,60 @@
+// SendBatch over real loopback sockets: datagrams queued unsealed are sealed at the flush (one
+// call per key) and open at the peer; a key change flushes what waits for the old key first.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { UdpSocket, encodeAddress, ADDR_BYTES } from '../../../src/native/index.js'
+import { SendBatch } from '../../../src/vpn/send-batch.js'
+import { VpnSession, type SessionTimings } from '../../../src/vpn/session.js'
+import { InitHandshake, readInit, writeResponse } from '../../../src/vpn/handshake.js'
+import { generateKey } from '../../../src/crypto/key.js'
+import { SEALED_HEADER_BYTES, TAG_BYTES } from '../../../src/vpn/wire.js'
+
+const timings: SessionTimings = { rekeyIntervalMs: 1000, rekeyGraceMs: 500, rekeyRetryMs: 100, maxKeyAgeMs: 5000 }
+
+function pair (): { client: VpnSession, server: VpnSession } {
+  const psk = generateKey()
+  const init = new InitHandshake(psk, 11, { timestamp: Buffer.alloc(12, 1), clientId: Buffer.alloc(16, 2), pathId: 0 })
+  const decision = readInit([psk], init.datagram)
+  assert.ok(decision.ok)
+  const { datagram, secrets } = writeResponse(decision.response, 22, decision.senderIndex)
+  const done = init.finish(datagram)
+  assert.ok(done)
+  return { client: new VpnSession(done.secrets, true, 11, 22, psk, timings, 0), server: new VpnSession(secrets, false, 22, 11, psk, timings, 0) }
+}
+
+test('unsealed datagrams are sealed at the flush and open at the peer, in order, mixed with sealed ones; a key change flushes first', async (t) => {
+  const { client, server } = pair()
+  const receiver = UdpSocket.open({ address: '127.0.0.1', coalesce: true })
+  t.after(() => receiver.close())
+  const got: string[] = []
+  receiver.onBatch((count) => {
+    const buf = Buffer.from(receiver.arena.buffer, receiver.arena.byteOffset, receiver.arena.byteLength)
+    for (let i = 0; i < count; i++) {
+      const d = Buffer.from(buf.subarray(receiver.offsets[i]!, receiver.offsets[i]! + receiver.lengths[i]!))
+      const r = server.open(d, d.length, 0)
+      got.push(r === 'ok' ? d.subarray(SEALED_HEADER_BYTES, d.length - TAG_BYTES).toString() : r)
+    }
+  })
+  receiver.start()
+  const sender = UdpSocket.open({ address: '127.0.0.1' })
+  t.after(() => sender.close())
+  const addrs = new Uint8Array(ADDR_BYTES)
+  encodeAddress('127.0.0.1', receiver.port, addrs, 0)
+  const batch = new SendBatch(sender, 256, 8)
+  client.beforeSendKeyChange = () => batch.flush()
+  const scratch = Buffer.alloc(256)
+  const send = (text: string, sealNow: boolean): void => {
+    scratch.write(text, SEALED_HEADER_BYTES)
+    const total = SEALED_HEADER_BYTES + text.length + TAG_BYTES
+    if (sealNow) { client.seal(scratch, total); batch.queue(scratch, total, addrs, 0); return }
+    const counter = client.sealLater(scratch)
+    batch.queueUnsealed(scratch, total - TAG_BYTES, addrs, 0, client.sendKey, counter)
+  }
+  for (let i = 0; i < 12; i++) send(`packet ${i}`, i === 5) // more than the batch holds: an early flush
+  send('before the key goes', false)
+  client.wipe() // flushes through beforeSendKeyChange while the key still exists
+  batch.flush() // nothing left
+  for (const deadline = Date.now() + 5000; got.length < 13 && Date.now() < deadline;) await new Promise((resolve) => setTimeout(resolve, 10))
+  assert.deepEqual(got, [...Array.from({ length: 12 }, (_, i) => `packet ${i}`), 'before the key goes'])
+  assert.equal(batch.dropped, 0)
+})
