@@ -4,7 +4,10 @@
  * ttt processes (/proc/PID/stat) per Gbit carried. Prints a table and writes
  * bench/out/vpn-throughput.svg (throughput over time, iperf3 -i 0.5).
  *
- *   node dist/bench/vpn.js [--seconds 10] [--runs 1]
+ *   node dist/bench/vpn.js [--seconds 10] [--runs 1] [--scheduler auto]
+ *
+ * --scheduler is passed to both ttt ends (e.g. `weighted`, which never refuses a packet, to see
+ * the data path without `auto`'s queue budget).
  */
 import { fileURLToPath } from 'node:url'
 import {
@@ -16,6 +19,9 @@ const args = process.argv.slice(2)
 const opt = (name: string, fallback: number): number => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : fallback }
 const SECONDS = opt('seconds', 10)
 const RUNS = opt('runs', 1)
+const schedulerAt = args.indexOf('--scheduler')
+const SCHEDULER = schedulerAt >= 0 ? args[schedulerAt + 1]! : 'auto'
+const EXTRA = SCHEDULER === 'auto' ? [] : ['--scheduler', SCHEDULER]
 const outDir = fileURLToPath(new URL('../../bench/out/', import.meta.url))
 
 interface Row { name: string, r: IperfResult, cpuClient: number, cpuServer: number, load: string, rttMs: number, client?: Closing, server?: Closing }
@@ -45,9 +51,9 @@ async function main (): Promise<void> {
       // through ttt
       {
         const key = keygen()
-        const server = startTttServer(s, `${star.hubAddress(0)}:5000`, '10.9.0.1/24', { key })
+        const server = startTttServer(s, `${star.hubAddress(0)}:5000`, '10.9.0.1/24', { key, extra: EXTRA })
         await server.waitFor(/listening/)
-        const client = startTttClient(c, `${star.hubAddress(0)}:5000`, '10.9.0.2/24', [star.spokeAddress(0)], { key })
+        const client = startTttClient(c, `${star.hubAddress(0)}:5000`, '10.9.0.2/24', [star.spokeAddress(0)], { key, extra: EXTRA })
         await client.waitFor(/session with .* up/)
         const p = await ping(c, '10.9.0.1', 20, 0.05)
         const srv = await iperfServer(s, '10.9.0.1', 5201)
@@ -59,7 +65,7 @@ async function main (): Promise<void> {
         await srv.exited
         const sv = await stopTtt(server)   // first: a client's Close makes the server forget its counters
         const cl = await stopTtt(client)
-        rows.push({ name: 'ttt', r, cpuClient: cpu1[0]! - cpu0[0]!, cpuServer: cpu1[1]! - cpu0[1]!, load, rttMs: median(p.rtts), client: cl, server: sv })
+        rows.push({ name: SCHEDULER === 'auto' ? 'ttt' : `ttt (${SCHEDULER})`, r, cpuClient: cpu1[0]! - cpu0[0]!, cpuServer: cpu1[1]! - cpu0[1]!, load, rttMs: median(p.rtts), client: cl, server: sv })
       }
     }
   } finally {
@@ -92,7 +98,7 @@ async function main (): Promise<void> {
   const seriesOf = (name: string): Series[] => rows.filter((r) => r.name === name).map((row, i) => ({ name: `${row.name}${RUNS > 1 ? ` #${i + 1}` : ''}`, points: row.r.intervals.map((iv) => [iv.end, iv.bitsPerSecond / 1e6] as [number, number]) }))
   const bare = rows.filter((r) => r.name === 'bare veth').map((r) => (r.r.receivedBps / 1e9).toFixed(1)).join(', ')
   const file = `${outDir}vpn-throughput.svg`
-  writeSvgPlot(file, `iperf3 TCP through ttt over one veth (bare veth in the same run: ${bare} Gbit/s)`, 'Mbit/s', seriesOf('ttt'))
+  writeSvgPlot(file, `iperf3 TCP through ttt over one veth (bare veth in the same run: ${bare} Gbit/s)`, 'Mbit/s', seriesOf(SCHEDULER === 'auto' ? 'ttt' : `ttt (${SCHEDULER})`))
   writeSvgPlot(`${outDir}vpn-bare-veth.svg`, 'iperf3 TCP over the bare veth', 'Mbit/s', seriesOf('bare veth'))
   console.log(`\nplot: ${file}`)
 }
