@@ -204,6 +204,9 @@ export class VpnClient {
     }
     clearInterval(this.timer)
     clearTimeout(this.paceTimer)
+    // What waits to be sealed goes out now: wiping the session below must find nothing to send.
+    for (const batch of this.batches) batch.flush()
+    if (this.peer?.session) this.peer.session.beforeSendKeyChange = undefined
     for (const s of this.sockets) s.close()
     this.tun?.close()
     this.peer?.session?.wipe()

@@ -154,6 +154,9 @@ export class VpnServer {
     if (this.timer !== undefined) this.log.info(`ttt server closing: ${this.summary()}`)
     clearInterval(this.timer)
     clearTimeout(this.paceTimer)
+    // What waits to be sealed goes out now: wiping a session below must find nothing to send.
+    this.batch.flush()
+    for (const c of this.clients.values()) if (c.peer.session) c.peer.session.beforeSendKeyChange = undefined
     this.socket.close()
     this.tun.close()
     for (const c of this.clients.values()) c.peer.session?.wipe()
