@@ -44,7 +44,10 @@ async function main (): Promise<void> {
     })
     await Promise.all(perfs.map(async (p) => await new Promise((resolve) => p.proc.once('exit', resolve))))
     const cpu0 = [client.cpuSeconds(), server.cpuSeconds()]
-    const r = await flow
+    const r = await flow.catch(async (error: unknown) => {
+      for (const p of [client, server]) for (const l of p.lines.slice(-30)) console.log(`${p.name}: ${l}`)
+      throw error
+    })
     const cpu1 = [client.cpuSeconds(), server.cpuSeconds()]
     await srv.exited
     for (const ns of [c, s]) console.log(ns, spawnSync('ip', ['netns', 'exec', ns, 'nstat', '-az', 'UdpRcvbufErrors', 'UdpSndbufErrors', 'UdpInErrors', 'UdpInDatagrams', 'UdpOutDatagrams', 'TcpRetransSegs'], { encoding: 'utf8' }).stdout)
@@ -54,6 +57,8 @@ async function main (): Promise<void> {
     if (NO_PERF) console.log(`cpu client ${(cpu1[0]! - cpu0[0]!).toFixed(2)} s, server ${(cpu1[1]! - cpu0[1]!).toFixed(2)} s`)
     console.log(cl.line)
     console.log(sv.line)
+    // Every other line the ttt ends logged (handshakes, warnings): what happened besides the flow.
+    for (const p of [client, server]) for (const l of p.lines) if (!/closing:/.test(l)) console.log(`${p.name}: ${l}`)
     for (const p of perfs) {
       const rep = spawnSync('perf', ['report', '-i', p.file, '--no-children', '--sort', 'dso,symbol', '--stdio', '--percent-limit', '0.7', '-g', 'none'], { encoding: 'utf8', maxBuffer: 64 << 20 })
       console.log(`\n==== ttt ${p.name} (self time) ====`)

@@ -5,7 +5,8 @@
  * packets in flow order. I/O goes through `PeerIo`; time is passed in.
  *
  * Send:    inner packet -> flow bucket + flow seq -> scheduler -> per path: stamp, copy into the
- *          datagram buffer, seal in place -> io.send. A copy stays in a ring for repair.
+ *          datagram buffer -> io.sendUnsealed (sealed with the send batch) or seal in place -> io.send.
+ *          A copy stays in a ring for repair.
  * Receive: opened datagram -> path receiver (feedback) -> reorder buffer (per flow bucket) -> io.deliver.
  */
 import {
@@ -283,20 +284,27 @@ export class Peer {
     // path's pacer instead of overflowing the bottleneck's buffer. The stamp stays the hand-over
     // time: the wait is part of the path's delay, as the model counts it.
     const queue = this.paceQueues[path.id]!
-    if (isSparse) { this.io.send(path.id, d, total); return } // ahead of the pace queue
+    if (isSparse) { this.sendNow(path.id, d, total); return } // ahead of the pace queue
     const releaseMs = !path.isPaced || path.rate.inStartup ? nowMs : Math.max(queue.lastReleaseMs, path.pacer.sendTimeMs(length, PACING_BURST_BYTES, nowMs))
     queue.lastReleaseMs = releaseMs
+    if (releaseMs <= nowMs && queue.size === 0) { this.sendNow(path.id, d, total); return }
+    this.session!.seal(d, total)
+    if (queue.isFull) { this.releasePaced(nowMs, Infinity); this.io.send(path.id, d, total) }
+    else { queue.push(d, total, releaseMs, seq); path.markQueued(seq) }
+  }
+
+  /**
+   * Hands the data datagram d[0, total) to io now: sealed with the rest of the send batch in one
+   * addon call when io can (sendUnsealed), else sealed here.
+   */
+  private sendNow (pathId: number, d: Buffer, total: number): void {
     const session = this.session!
-    if (releaseMs <= nowMs && queue.size === 0 && this.io.sendUnsealed !== undefined) {
-      // Sent now: sealed with the rest of the send batch, in one addon call.
-      const counter = session.sealLater(d)
-      this.io.sendUnsealed(path.id, d, total - TAG_BYTES, session.sendKey, counter)
+    if (this.io.sendUnsealed !== undefined) {
+      this.io.sendUnsealed(pathId, d, total - TAG_BYTES, session.sendKey, session.sealLater(d))
       return
     }
     session.seal(d, total)
-    if (releaseMs <= nowMs && queue.size === 0) this.io.send(path.id, d, total)
-    else if (queue.isFull) { this.releasePaced(nowMs, Infinity); this.io.send(path.id, d, total) }
-    else { queue.push(d, total, releaseMs, seq); path.markQueued(seq) }
+    this.io.send(pathId, d, total)
   }
 
   /** Sends paced datagrams that are due; returns the next release time (Infinity when none wait). */
