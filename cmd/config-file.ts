@@ -39,6 +39,7 @@ const pipeCommon: ConfigSpec = {
   window: 'size',
   'max-streams': 'number',
   'handshake-timeout': 'number',
+  scheduler: 'string',
   ...operations,
 }
 
@@ -56,7 +57,7 @@ const tttCommon: ConfigSpec = {
 
 export const CONFIG_SPECS = {
   'gst-server': { listen: 'string', target: 'string', key: 'string', 'connect-timeout': 'number', 'max-sessions': 'number', 'handshake-rate': 'number', ...pipeCommon },
-  'gst-client': { listen: 'string', server: 'string', key: 'string', 'reconnect-max': 'number', ...pipeCommon },
+  'gst-client': { listen: 'string', server: 'string', key: 'string', 'reconnect-max': 'number', path: 'list', 'path-timeout': 'number', ...pipeCommon },
   'ttt-server': { listen: 'string', ...tttCommon },
   'ttt-client': { server: 'string', path: 'list', ...tttCommon },
 } as const satisfies Record<string, ConfigSpec>

@@ -6,7 +6,8 @@ import { cac, type CAC } from 'cac'
 import { UsageError } from '../src/errors.js'
 import { createLogger, parseLogFormat, parseLogLevel } from './logger.js'
 import { loadKey } from './key-source.js'
-import { tunablesFromFlags, defaults, type PipeFlags } from './pipe-options.js'
+import { tunablesFromFlags, defaults, parsePipePaths, type PipeFlags } from './pipe-options.js'
+import { parseScheduler } from './ttt-options.js'
 import { GST_VERSION, announceControl, controlDirHelp, startControl, type ControlFlags } from './control-options.js'
 import { addOperationsOptions, parseOperationsFlags, startOperations, type Operations, type OperationsFlags } from './operations.js'
 import type { StatusReport } from '../src/control/status.js'
@@ -23,6 +24,7 @@ function addCommonOptions (command: ReturnType<CAC['command']>): void {
     .option('--window <bytes>', `[size] per-stream receive window, e.g. 256k or 4m: bounds memory per stream (default: ${defaults.streamWindowBytes / MiB}m)`)
     .option('--max-streams <n>', `[number] streams open at once per session (default: ${defaults.maxStreams})`)
     .option('--handshake-timeout <seconds>', `[number] give up on a handshake or key rotation after SECONDS (default: ${defaults.handshakeTimeoutMs / 1000})`)
+    .option('--scheduler <kind>', '[auto|weighted|redundant] how this side spreads a session\'s data over its subflows (default: auto)')
     .option('--log-level <level>', '[debug|info|warn|error] least severe events logged (default: info)')
     .option('--log-format <format>', '[text|json] one line per event on stderr (default: text)')
     .option('--name <name>', '[string] instance name for `gst show` and the control socket (default: server-PORT or client-PORT, PORT being LISTEN\'s)')
@@ -31,7 +33,7 @@ function addCommonOptions (command: ReturnType<CAC['command']>): void {
   addPrivilegeOptions(command)
 }
 
-type Flags = PipeFlags & ControlFlags & OperationsFlags & PrivilegeFlags & { logLevel?: unknown, logFormat?: unknown }
+type Flags = PipeFlags & ControlFlags & OperationsFlags & PrivilegeFlags & { logLevel?: unknown, logFormat?: unknown, path?: unknown, scheduler?: unknown }
 
 /** Wall-clock and monotonic times for a status report. */
 function reportTimes (startedAtMs: number): { startedAtMs: number, nowMs: number, nowMonotonicMs: number } {
@@ -48,6 +50,7 @@ async function runServer (listenArg: string | undefined, targetArg: string | und
   requireArgs([listen, target, keySpec], 'gst-server LISTEN TARGET KEY (or listen, target and key in --config)')
   const log = createLogger(parseLogLevel(flags.logLevel), parseLogFormat(flags.logFormat))
   const tunables = tunablesFromFlags(flags)
+  const scheduler = parseScheduler(flags.scheduler)
   parseOperationsFlags(flags)
   const { parseHostPort } = await import('../src/pipe/address.js')
   const listenAt = parseHostPort(listen, 'LISTEN', '0.0.0.0')
@@ -57,7 +60,7 @@ async function runServer (listenArg: string | undefined, targetArg: string | und
   const { PipeServer } = await import('../src/pipe/server.js')
   const { pipeServerReport } = await import('./pipe-status.js')
   const { formatHostPort } = await import('../src/pipe/address.js')
-  const server = new PipeServer({ listen: listenAt, target: targetAt, keys: [key], tunables, log })
+  const server = new PipeServer({ listen: listenAt, target: targetAt, keys: [key], tunables, scheduler, log })
   const startedAtMs = Date.now()
   let listening = formatHostPort(listenAt)
   const instance = (name: string) => ({ name, mode: 'pipe-server' as const, pid: process.pid, version: GST_VERSION, listen: listening, target: formatHostPort(targetAt), server: null })
@@ -107,6 +110,8 @@ async function runClient (listenArg: string | undefined, serverArg: string | und
   requireArgs([listen, serverAddress, keySpec], 'gst-client LISTEN SERVER KEY (or listen, server and key in --config)')
   const log = createLogger(parseLogLevel(flags.logLevel), parseLogFormat(flags.logFormat))
   const tunables = tunablesFromFlags(flags)
+  const scheduler = parseScheduler(flags.scheduler)
+  const paths = parsePipePaths(flags.path)
   parseOperationsFlags(flags)
   const { parseHostPort } = await import('../src/pipe/address.js')
   const listenAt = parseHostPort(listen, 'LISTEN', '127.0.0.1')
@@ -116,7 +121,7 @@ async function runClient (listenArg: string | undefined, serverArg: string | und
   const { PipeClient } = await import('../src/pipe/client.js')
   const { pipeClientReport } = await import('./pipe-status.js')
   const { formatHostPort } = await import('../src/pipe/address.js')
-  const client = new PipeClient({ listen: listenAt, server: serverAt, key, tunables, log })
+  const client = new PipeClient({ listen: listenAt, server: serverAt, key, paths, scheduler, tunables, log })
   const startedAtMs = Date.now()
   let listening = formatHostPort(listenAt)
   const instance = (name: string) => ({ name, mode: 'pipe-client' as const, pid: process.pid, version: GST_VERSION, listen: listening, target: null, server: formatHostPort(serverAt) })
@@ -157,8 +162,11 @@ export function addServerCommand (cli: CAC, name: string): void {
 export function addClientCommand (cli: CAC, name: string): void {
   const command = cli.command(`${name} [listen] [server] [key]`.trim(), 'Accept TCP connections on LISTEN and carry each as a stream to SERVER')
   command.option('--reconnect-max <seconds>', `[number] longest wait between reconnection attempts (default: ${defaults.reconnectMaxMs / 1000})`)
+  command.option('--path <spec>', '[ADDR[,backup][,rate=20mbit][,weight=N]] one subflow from local address ADDR, repeatable: the session is striped over all and survives the loss of any (default: one path from any address)')
+  command.option('--path-timeout <seconds>', `[number] end the session when no path has been up for SECONDS (default: ${defaults.pathTimeoutMs / 1000})`)
   addCommonOptions(command)
   command.example(`${name ? 'gst pipe client' : 'gst-client'} 127.0.0.1:3128 server.example:43210 @tunnel.key`)
+  command.example(`${name ? 'gst pipe client' : 'gst-client'} 127.0.0.1:3128 server.example:43210 @tunnel.key --path 192.168.1.20 --path 10.64.0.7,backup`)
   command.action((listen: string, server: string, key: string, flags: Flags) => runClient(listen, server, key, flags))
 }
 

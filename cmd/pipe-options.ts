@@ -1,6 +1,8 @@
 /** Turns pipe command-line flags into tunables; pure, so it has unit tests of its own. */
 import { UsageError } from '../src/errors.js'
 import { DEFAULT_TUNABLES, resolveTunables, type PipeTunables } from '../src/pipe/config.js'
+import type { PipePathSpec } from '../src/pipe/client.js'
+import { asList, parsePathSpec } from './ttt-options.js'
 
 export interface PipeFlags {
   rekey?: unknown
@@ -12,6 +14,7 @@ export interface PipeFlags {
   maxSessions?: unknown
   handshakeRate?: unknown
   reconnectMax?: unknown
+  pathTimeout?: unknown
 }
 
 /** Seconds as a positive number (fractions allowed). */
@@ -38,7 +41,7 @@ export function parseCount (value: unknown, flag: string): number {
 const flagNames: Partial<Record<keyof PipeTunables, string>> = {
   rekeyIntervalMs: '--rekey', keepaliveMs: '--keepalive', streamWindowBytes: '--window', maxStreams: '--max-streams',
   handshakeTimeoutMs: '--handshake-timeout', connectTimeoutMs: '--connect-timeout', maxSessions: '--max-sessions',
-  handshakesPerSecond: '--handshake-rate', reconnectMaxMs: '--reconnect-max',
+  handshakesPerSecond: '--handshake-rate', reconnectMaxMs: '--reconnect-max', pathTimeoutMs: '--path-timeout',
 }
 
 export function tunablesFromFlags (flags: PipeFlags): PipeTunables {
@@ -56,6 +59,7 @@ export function tunablesFromFlags (flags: PipeFlags): PipeTunables {
     t.handshakeBurst = Math.max(1, Math.ceil(t.handshakesPerSecond * 2))
   }
   if (flags.reconnectMax !== undefined) t.reconnectMaxMs = parseSeconds(flags.reconnectMax, '--reconnect-max') * 1000
+  if (flags.pathTimeout !== undefined) t.pathTimeoutMs = parseSeconds(flags.pathTimeout, '--path-timeout') * 1000
   try {
     return resolveTunables(t)
   } catch (err) {
@@ -70,3 +74,26 @@ export function tunablesFromFlags (flags: PipeFlags): PipeTunables {
 }
 
 export const defaults = DEFAULT_TUNABLES
+
+/**
+ * `--path ADDR[,backup][,rate=20mbit][,weight=N]`, repeatable: one subflow per path, its socket
+ * bound to ADDR. None: one path from whatever address the system picks.
+ */
+export function parsePipePaths (value: unknown): PipePathSpec[] {
+  const paths: PipePathSpec[] = []
+  const seen = new Set<string>()
+  for (const text of asList(value)) {
+    const spec = parsePathSpec(text)
+    if (seen.has(spec.localAddress)) throw new UsageError(`--path ${spec.localAddress} is given twice (one subflow per local address)`)
+    seen.add(spec.localAddress)
+    paths.push({
+      localAddress: spec.localAddress,
+      ...(spec.preference === 'backup' ? { backup: true } : {}),
+      ...(spec.txCapBitsPerSec !== undefined ? { rateBitsPerSec: spec.txCapBitsPerSec } : {}),
+      ...(spec.weight !== undefined ? { weight: spec.weight } : {}),
+    })
+  }
+  if (paths.length > 256) throw new UsageError(`--path: at most 256 paths (got ${paths.length})`)
+  if (paths.length > 0 && paths.every((p) => p.backup === true)) throw new UsageError('--path: every path is a backup; mark at least one without ",backup"')
+  return paths
+}

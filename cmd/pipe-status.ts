@@ -37,22 +37,33 @@ function errors (ctx: ReportContext, counts: PipeServerStats['errors']): ErrorCo
   return out
 }
 
-/** A pipe session is one TCP connection: one path, whose loss, rate and MTU TCP keeps to itself. */
+/**
+ * A pipe session runs one TCP subflow per path; each is a path row (TCP keeps loss and MTU to
+ * itself) and a subflow row with TCP's own view (cwnd, delivery rate).
+ */
 function upSession (ctx: ReportContext, s: PipeSessionSnapshot): SessionStatus {
   return {
     id: String(s.id),
     peer: s.peer,
-    state: 'up',
+    state: s.subflows.length > 0 ? 'up' : 'connecting',
     since: wallTime(ctx, s.openedAtMs),
     rttMs: s.rttMs ?? null,
     rekeys: s.rekeys,
     bytesIn: s.bytesIn,
     bytesOut: s.bytesOut,
     streams: { active: s.streamsActive, total: s.streamsTotal },
-    paths: [{
-      id: '0', local: s.local, remote: s.peer, state: 'up', rttMs: s.rttMs ?? null,
-      lossPct: null, rateBitsPerSec: null, mtuBytes: null, bytesIn: s.bytesIn, bytesOut: s.bytesOut,
-    }],
+    paths: s.subflows.map((f) => ({
+      id: String(f.pathId), local: f.local, remote: f.remote, state: f.state, rttMs: f.rttMs ?? null,
+      lossPct: null, rateBitsPerSec: f.rateBitsPerSec ?? null, mtuBytes: null, bytesIn: f.bytesIn, bytesOut: f.bytesOut,
+    })),
+    subflows: s.subflows.map((f) => ({
+      path: f.path, pathId: f.pathId, local: f.local, remote: f.remote, state: f.state, rttMs: f.rttMs ?? null,
+      cwnd: f.cwnd > 0 ? f.cwnd : null, rateBps: f.rateBitsPerSec ?? null, bytesSent: f.bytesOut, bytesReceived: f.bytesIn,
+      since: wallTime(ctx, f.openedAtMs),
+    })),
+    scheduler: s.scheduler,
+    retransmitBytes: s.retransmitBytes,
+    resentFrames: s.resentUnits,
   }
 }
 

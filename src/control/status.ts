@@ -66,6 +66,34 @@ export interface SessionStatus {
   streams: StreamCounts | null
   /** This session's paths; absent when the mode has no notion of them. */
   paths?: PathStatus[]
+  /** Pipe sessions: their TCP subflows, one per path (the same connections as `paths`, with TCP's view). */
+  subflows?: SubflowStatus[]
+  /** Pipe sessions: the scheduler spreading data over the subflows. */
+  scheduler?: string
+  /** Pipe sessions: sent bytes kept until acknowledged, and frames re-sent after a subflow was lost. */
+  retransmitBytes?: number
+  resentFrames?: number
+}
+
+/** One TCP subflow of a pipe session. */
+export interface SubflowStatus {
+  /** The path: the client's local address for it (or `pathN`), or on a server the subflow's source. */
+  path: string
+  /** The client's path index. */
+  pathId: number
+  local: string
+  remote: string
+  state: PathState
+  rttMs: number | null
+  /** TCP congestion window in segments; null before the first TCP_INFO sample. */
+  cwnd: number | null
+  /** Delivery rate in bits per second (TCP's, or cwnd/rtt when more); null before a sample. */
+  rateBps: number | null
+  /** Bytes on the wire (encrypted records) sent and received on this subflow. */
+  bytesSent: number
+  bytesReceived: number
+  /** When the subflow joined (ISO 8601). */
+  since: string | null
 }
 
 /** probing: not yet confirmed; degraded: up but losing or slow; backup: up, used only when no primary is. */

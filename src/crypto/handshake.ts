@@ -47,9 +47,18 @@ export class HandshakeInitiator {
   /** The first message, to send to the responder. */
   readonly message1: Buffer
 
-  constructor (psk: Uint8Array, prologue: Uint8Array, payload: Uint8Array) {
+  /**
+   * `payload` may be a function of this handshake's ephemeral public key (message 1's first 32
+   * bytes), for payloads that must be bound to this very handshake (a pipe subflow's join proof).
+   */
+  constructor (psk: Uint8Array, prologue: Uint8Array, payload: Uint8Array | ((ephemeralPublicKey: Buffer) => Uint8Array)) {
     this.state = new Noise(PATTERN, true, UNUSED_STATIC, { psk })
     this.state.initialise(prologue)
+    if (typeof payload === 'function') {
+      const state = this.state as unknown as { e: { publicKey: Uint8Array } | null, curve: { generateKeyPair: () => { publicKey: Uint8Array } } }
+      state.e = state.curve.generateKeyPair() // the library uses a preset ephemeral key as is
+      payload = payload(Buffer.from(state.e.publicKey))
+    }
     this.message1 = Buffer.from(this.state.send(payload))
   }
 

@@ -17,17 +17,25 @@ import type { Logger } from '../log.js'
 import {
   RecordReader, RecordType, encodeHandshakeRecord, SEALED_HEADER_BYTES, MIN_SEALED_LENGTH, LENGTH_BYTES,
 } from './record.js'
-import { FRAME_HEADER_BYTES, FrameType, CloseReason, frameName } from './frame.js'
+import { FRAME_HEADER_BYTES, FrameType, CloseReason, frameName, isAckEliciting, OFFSET_BYTES, writeU64 } from './frame.js'
 import { rekeyPrologue } from './hello.js'
+import { deriveJoinKey } from './join.js'
 
 const TWO_POW_32 = 2 ** 32
 const EMPTY = Buffer.alloc(0)
 
 export interface ChannelHandler {
-  /** The handshake completed; `peerPayload` is the other side's handshake payload. */
-  onOpen(peerPayload: Buffer): void
-  /** A stream frame (session frames are handled here). `payload` is valid until the next await. */
+  /**
+   * The handshake completed; `peerPayload` is the other side's handshake payload and `joinKey`
+   * the key later subflows of a session prove themselves with (join.ts); the handler owns it.
+   */
+  onOpen(peerPayload: Buffer, joinKey: Buffer): void
+  /** A stream frame or an ACK (other session frames are handled here). `payload` is a view into the received chunk. */
   onFrame(type: FrameType, streamId: number, payload: Buffer): void
+  /** An ack-eliciting frame arrived (any but ACK and PONG, including those handled here): schedule an ACK. */
+  onEliciting?(): void
+  /** The peer sent CLOSE: it ends the whole session (this connection closes next). */
+  onPeerClose?(): void
   /** The socket's send buffer drained below its high-water mark. */
   onDrain(): void
   /** The channel is gone; `error` says why when it was not a clean close. */
@@ -51,7 +59,7 @@ export interface ChannelTimings {
 }
 
 export type ChannelRole =
-  | { kind: 'initiator', psk: Uint8Array, prologue: Uint8Array, helloPayload: Uint8Array }
+  | { kind: 'initiator', psk: Uint8Array, prologue: Uint8Array, helloPayload: Uint8Array | ((ephemeralPublicKey: Buffer) => Uint8Array) }
   | { kind: 'responder', decide: (message1: Buffer) => HelloDecision }
 
 export interface ChannelStats {
@@ -61,6 +69,9 @@ export interface ChannelStats {
   bytesOut: number
   rekeys: number
   lastRttMs: number | undefined
+  /** Ack-eliciting frames sent and received (frame.ts isAckEliciting): what ACKs count. */
+  elicitingOut: number
+  elicitingIn: number
 }
 
 export class SecureChannel {
@@ -78,7 +89,9 @@ export class SecureChannel {
   private tickMs: number
   private keysSinceMs = 0
   private closeError: Error | undefined
-  readonly stats: ChannelStats = { recordsIn: 0, recordsOut: 0, bytesIn: 0, bytesOut: 0, rekeys: 0, lastRttMs: undefined }
+  readonly stats: ChannelStats = { recordsIn: 0, recordsOut: 0, bytesIn: 0, bytesOut: 0, rekeys: 0, lastRttMs: undefined, elicitingOut: 0, elicitingIn: 0 }
+  /** The peer ended the whole session with CLOSE (not just this connection). */
+  peerClosed = false
 
   constructor (
     readonly socket: Socket,
@@ -136,8 +149,11 @@ export class SecureChannel {
   get isCongested (): boolean { return this.socket.writableNeedDrain }
   get rotations (): number { return this.keys?.rotations ?? 0 }
 
-  /** Seals and sends one frame carrying payload[start, end). Returns false when the caller should wait for onDrain. */
-  sendFrame (type: FrameType, streamId: number, payload: Buffer = EMPTY, start = 0, end = payload.length): boolean {
+  /**
+   * Seals and sends one frame carrying payload[start, end), preceded by a u64 `offset` when it is
+   * >= 0 (DATA, FIN, WINDOW). Returns false when the caller should wait for onDrain.
+   */
+  sendFrame (type: FrameType, streamId: number, payload: Buffer = EMPTY, start = 0, end = payload.length, offset = -1): boolean {
     if (this.state !== 'open') return false
     const keys = this.keys!
     if (keys.isSendKeyWornOut) {
@@ -145,7 +161,8 @@ export class SecureChannel {
       return false
     }
     const counter = keys.nextSendCounter()
-    const textEnd = SEALED_HEADER_BYTES + FRAME_HEADER_BYTES + (end - start)
+    const prefix = offset >= 0 ? OFFSET_BYTES : 0
+    const textEnd = SEALED_HEADER_BYTES + FRAME_HEADER_BYTES + prefix + (end - start)
     const record = Buffer.allocUnsafe(textEnd + TAG_BYTES)
     record.writeUInt32BE(record.length - LENGTH_BYTES, 0)
     record[4] = RecordType.Sealed
@@ -154,8 +171,10 @@ export class SecureChannel {
     record.writeUInt32BE(counter % TWO_POW_32, 10)
     record[SEALED_HEADER_BYTES] = type
     record.writeUInt32BE(streamId, SEALED_HEADER_BYTES + 1)
-    if (end > start) payload.copy(record, SEALED_HEADER_BYTES + FRAME_HEADER_BYTES, start, end)
+    if (prefix > 0) writeU64(record, offset, SEALED_HEADER_BYTES + FRAME_HEADER_BYTES)
+    if (end > start) payload.copy(record, SEALED_HEADER_BYTES + FRAME_HEADER_BYTES + prefix, start, end)
     keys.sendKey.sealRange(record, 0, SEALED_HEADER_BYTES, textEnd, counter)
+    if (isAckEliciting(type)) this.stats.elicitingOut++
     return this.writeRecord(record)
   }
 
@@ -210,6 +229,10 @@ export class SecureChannel {
     const frameType = text[0] as FrameType
     const streamId = text.readUInt32BE(1)
     const payload = text.subarray(FRAME_HEADER_BYTES)
+    if (isAckEliciting(frameType)) {
+      this.stats.elicitingIn++
+      this.handler.onEliciting?.()
+    }
     switch (frameType) {
       case FrameType.Ping:
         this.sendFrame(FrameType.Pong, 0, payload)
@@ -223,10 +246,12 @@ export class SecureChannel {
         return this.onRekeyReply(payload)
       case FrameType.Close:
         this.log.debug(`${this.label}: peer closed the session (reason ${payload[0] ?? '?'}${payload.length > 1 ? `: ${payload.subarray(1).toString()}` : ''})`)
+        this.peerClosed = true
         this.state = 'closed'
         this.socket.end()
+        this.handler.onPeerClose?.()
         return
-      case FrameType.Open: case FrameType.Data: case FrameType.Window: case FrameType.Fin: case FrameType.Reset:
+      case FrameType.Open: case FrameType.Data: case FrameType.Window: case FrameType.Fin: case FrameType.Reset: case FrameType.Ack:
         this.handler.onFrame(frameType, streamId, payload)
         return
       default:
@@ -254,14 +279,21 @@ export class SecureChannel {
   }
 
   private open (secrets: HandshakeSecrets, psk: Uint8Array, peerPayload: Buffer): void {
+    const isClient = this.role.kind === 'initiator'
+    const joinKey = deriveJoinKey(isClient ? secrets.tx : secrets.rx, isClient ? secrets.rx : secrets.tx, secrets.hash)
     this.keys = new KeyRing(secrets, this.timings.rekeyGraceMs)
     this.psk = psk
     this.state = 'open'
     this.keysSinceMs = this.clock.now()
     if (this.role.kind === 'initiator') this.nextRekeyMs = this.keysSinceMs + this.timings.rekeyIntervalMs
     this.socket.setNoDelay(true)
-    this.handler.onOpen(peerPayload)
+    this.handler.onOpen(peerPayload, joinKey)
     this.sendPing() // a first RTT sample for `show`
+  }
+
+  /** Sends a PING now (subflows probe idle connections with it: the peer's ACK proves progress). */
+  ping (): void {
+    if (this.state === 'open') this.sendPing()
   }
 
   private startRekey (): void {

@@ -26,6 +26,14 @@ export interface PipeTunables {
   /** Client: first and longest delay between reconnection attempts (default 0.2 s, 10 s). */
   reconnectMinMs: number
   reconnectMaxMs: number
+  /** A session with no subflow left ends after this (default 30 s); the client keeps re-dialling meanwhile. */
+  pathTimeoutMs: number
+  /** Sent bytes kept per session until acknowledged; past it local sockets pause (default 32 MiB). */
+  retransmitBufferBytes: number
+  /** A subflow whose acknowledgements stall for max(4 x srtt, this) is dropped (default 0.75 s). */
+  subflowStallMs: number
+  /** Idle subflows are probed this often, so a dead idle path is noticed (default 0.25 s). */
+  probeIntervalMs: number
 }
 
 export const DEFAULT_TUNABLES: Readonly<PipeTunables> = Object.freeze({
@@ -42,6 +50,10 @@ export const DEFAULT_TUNABLES: Readonly<PipeTunables> = Object.freeze({
   handshakeBurst: 40,
   reconnectMinMs: 200,
   reconnectMaxMs: 10_000,
+  pathTimeoutMs: 30_000,
+  retransmitBufferBytes: 32 * 1_048_576,
+  subflowStallMs: 750,
+  probeIntervalMs: 250,
 })
 
 const bounds: { [K in keyof PipeTunables]: [min: number, max: number] } = {
@@ -58,6 +70,10 @@ const bounds: { [K in keyof PipeTunables]: [min: number, max: number] } = {
   handshakeBurst: [1, 1_000_000],
   reconnectMinMs: [1, 600_000],
   reconnectMaxMs: [1, 3_600_000],
+  pathTimeoutMs: [100, 86_400_000],
+  retransmitBufferBytes: [1_048_576, 2 ** 40],
+  subflowStallMs: [50, 600_000],
+  probeIntervalMs: [10, 600_000],
 }
 
 export function resolveTunables (overrides: Partial<PipeTunables> = {}): PipeTunables {

@@ -5,15 +5,30 @@
 import { TIMESTAMP_BYTES } from '../crypto/tai64n.js'
 import { ProtocolError } from '../errors.js'
 
-export const PROTOCOL_VERSION = 1
+/** 2: stream frames carry offsets (order-independent), subflows join sessions. */
+export const PROTOCOL_VERSION = 2
 export const CLIENT_ID_BYTES = 16
 export const SESSION_ID_BYTES = 8
 /** Prologues bind each handshake to its purpose (and a rekey to its session). */
 export const SESSION_PROLOGUE = Buffer.from('gst pipe v1 session')
 export const REKEY_PROLOGUE_PREFIX = Buffer.from('gst pipe v1 rekey')
 
+export const JOIN_PROOF_BYTES = 32
+
 export const enum HelloPurpose {
+  /** The first subflow: creates a session. */
   NewSession = 1,
+  /** A further subflow of an existing session (sessionId, pathId and a join proof follow). */
+  JoinSession = 2,
+}
+
+/** What a JoinSession hello adds. */
+export interface JoinRequest {
+  sessionId: Buffer
+  /** The client's path index (0..255): replay state is kept per path. */
+  pathId: number
+  /** Keyed BLAKE2b under the session's join key (see join.ts). */
+  proof: Buffer
 }
 
 export interface Hello {
@@ -24,6 +39,8 @@ export interface Hello {
   clientId: Buffer
   /** Bytes the client lets the server send on each stream before a WINDOW. */
   streamWindowBytes: number
+  /** Present for JoinSession. */
+  join?: JoinRequest
 }
 
 export interface Welcome {
@@ -33,30 +50,49 @@ export interface Welcome {
 }
 
 const HELLO_BYTES = 2 + TIMESTAMP_BYTES + CLIENT_ID_BYTES + 4
+const JOIN_BYTES = SESSION_ID_BYTES + 1 + JOIN_PROOF_BYTES
 const WELCOME_BYTES = 1 + SESSION_ID_BYTES + 4
 
 export function encodeHello (hello: Hello): Buffer {
-  const out = Buffer.alloc(HELLO_BYTES)
+  const join = hello.purpose === HelloPurpose.JoinSession ? hello.join : undefined
+  if (hello.purpose === HelloPurpose.JoinSession && join === undefined) throw new Error('a join hello needs its join request')
+  const out = Buffer.alloc(HELLO_BYTES + (join ? JOIN_BYTES : 0))
   out[0] = PROTOCOL_VERSION
   out[1] = hello.purpose
   hello.timestamp.copy(out, 2)
   hello.clientId.copy(out, 2 + TIMESTAMP_BYTES)
   out.writeUInt32BE(hello.streamWindowBytes, 2 + TIMESTAMP_BYTES + CLIENT_ID_BYTES)
+  if (join) {
+    join.sessionId.copy(out, HELLO_BYTES)
+    out[HELLO_BYTES + SESSION_ID_BYTES] = join.pathId
+    join.proof.copy(out, HELLO_BYTES + SESSION_ID_BYTES + 1)
+  }
   return out
 }
 
 export function decodeHello (payload: Buffer): Hello {
-  if (payload.length !== HELLO_BYTES) throw new ProtocolError(`hello payload of ${payload.length} bytes, expected ${HELLO_BYTES}`, 'handshake')
+  if (payload.length < 2) throw new ProtocolError(`hello payload of ${payload.length} bytes`, 'handshake')
   if (payload[0] !== PROTOCOL_VERSION) throw new ProtocolError(`protocol version ${payload[0]} (we speak ${PROTOCOL_VERSION})`, 'handshake')
-  if (payload[1] !== HelloPurpose.NewSession) throw new ProtocolError(`unknown hello purpose ${payload[1]}`, 'handshake')
+  const purpose = payload[1]
+  if (purpose !== HelloPurpose.NewSession && purpose !== HelloPurpose.JoinSession) throw new ProtocolError(`unknown hello purpose ${purpose}`, 'handshake')
+  const expected = HELLO_BYTES + (purpose === HelloPurpose.JoinSession ? JOIN_BYTES : 0)
+  if (payload.length !== expected) throw new ProtocolError(`hello payload of ${payload.length} bytes, expected ${expected}`, 'handshake')
   const streamWindowBytes = payload.readUInt32BE(2 + TIMESTAMP_BYTES + CLIENT_ID_BYTES)
   if (streamWindowBytes < 4096) throw new ProtocolError(`stream window of ${streamWindowBytes} bytes is below 4096`, 'handshake')
-  return {
-    purpose: payload[1],
+  const hello: Hello = {
+    purpose,
     timestamp: payload.subarray(2, 2 + TIMESTAMP_BYTES),
     clientId: payload.subarray(2 + TIMESTAMP_BYTES, 2 + TIMESTAMP_BYTES + CLIENT_ID_BYTES),
     streamWindowBytes,
   }
+  if (purpose === HelloPurpose.JoinSession) {
+    hello.join = {
+      sessionId: payload.subarray(HELLO_BYTES, HELLO_BYTES + SESSION_ID_BYTES),
+      pathId: payload[HELLO_BYTES + SESSION_ID_BYTES]!,
+      proof: payload.subarray(HELLO_BYTES + SESSION_ID_BYTES + 1, expected),
+    }
+  }
+  return hello
 }
 
 export function encodeWelcome (welcome: Welcome): Buffer {

@@ -5,7 +5,7 @@
 import net from 'node:net'
 import type { AddressInfo } from 'node:net'
 import sodium from 'sodium-native'
-import { acceptHandshake } from '../crypto/handshake.js'
+import { acceptHandshake, type HandshakeResponse } from '../crypto/handshake.js'
 import { HandshakeReplayGuard } from '../crypto/handshake-guard.js'
 import { RateLimiter } from '../crypto/rate-limiter.js'
 import { monotonicClock, type Clock } from '../clock.js'
@@ -13,7 +13,10 @@ import { LogLimiter, silentLogger, type Logger } from '../log.js'
 import type { ErrorKind } from '../errors.js'
 import { SecureChannel, type HelloDecision } from './channel.js'
 import { Multiplexer } from './mux.js'
-import { SESSION_PROLOGUE, SESSION_ID_BYTES, decodeHello, encodeWelcome } from './hello.js'
+import { SESSION_PROLOGUE, SESSION_ID_BYTES, decodeHello, encodeWelcome, type JoinRequest } from './hello.js'
+import { Subflow } from './subflow.js'
+import { JoinReplayGuard, isValidJoinProof } from './join.js'
+import type { SchedulerKind } from '../multipath/index.js'
 import { resolveTunables, type PipeTunables } from './config.js'
 import { formatHostPort, listenOn, type HostPort } from './address.js'
 import { CloseReason } from './frame.js'
@@ -27,9 +30,16 @@ export interface PipeServerOptions {
   tunables?: Partial<PipeTunables>
   /** Connections still in the handshake, at once (default 1024); beyond it the oldest is closed. */
   maxPendingHandshakes?: number
+  /** How the server spreads a session's data over its subflows (default auto). */
+  scheduler?: SchedulerKind
   log?: Logger
   clock?: Clock
 }
+
+/** Our choice: subflows one session may have at once (a client has at most 256 paths). */
+const MAX_SUBFLOWS_PER_SESSION = 16
+/** Our choice: how long a shutting-down server lets its CLOSE frames reach the clients. */
+const SHUTDOWN_FLUSH_MS = 500
 
 export interface PipeServerStats {
   sessionsActive: number
@@ -54,7 +64,10 @@ export class PipeServer {
   private readonly logLimiter = new LogLimiter()
   private readonly sessions = new Set<Multiplexer>()
   /** Per open session, for `show`: its number and when it came up. */
-  private readonly sessionInfo = new Map<Multiplexer, { id: number, openedAtMs: number }>()
+  private readonly sessionInfo = new Map<Multiplexer, { id: number, openedAtMs: number, peer: string, sessionIdHex?: string }>()
+  /** Open sessions by session id, for joins. */
+  private readonly bySessionId = new Map<string, { mux: Multiplexer, guard: JoinReplayGuard, firstTimestamp: Buffer }>()
+  private readonly pendingIds = new Map<Multiplexer, string>()
   private readonly connections = new Set<net.Socket>()
   /** Connections still in the handshake, oldest first, each with its deadline timer. */
   private readonly pending = new Map<net.Socket, NodeJS.Timeout>()
@@ -81,21 +94,30 @@ export class PipeServer {
   /** Stops accepting, closes every session, resolves when all connections are gone. */
   async close (): Promise<void> {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()))
-    for (const mux of this.sessions) mux.channel.close(CloseReason.Shutdown, 'server shutting down')
-    for (const socket of this.connections) socket.destroy()
+    const subflowSockets = new Set([...this.sessions].flatMap((mux) => mux.subflows.map((sf) => sf.channel.socket)))
+    for (const mux of [...this.sessions]) mux.close(CloseReason.Shutdown, 'server shutting down')
+    // Sessions' sockets were ended after a CLOSE: give it a moment to reach the clients (a reset
+    // could lose it, and a client that misses it waits its path timeout for a rejoin).
+    for (const socket of this.connections) if (!subflowSockets.has(socket)) socket.destroy()
+    const pending = [...subflowSockets].filter((s) => !s.destroyed)
+    if (pending.length > 0) {
+      const timer = setTimeout(() => { for (const s of pending) s.destroy() }, SHUTDOWN_FLUSH_MS)
+      await Promise.all(pending.map((s) => new Promise<void>((resolve) => { if (s.destroyed) resolve(); else s.once('close', () => resolve()) })))
+      clearTimeout(timer)
+    }
     await closed
   }
 
   snapshot (): PipeServerStats {
     let streams = 0
     let rekeys = this.closedRekeys
-    for (const mux of this.sessions) { streams += mux.streams.size; rekeys += mux.channel.rotations }
+    for (const mux of this.sessions) { streams += mux.streams.size; rekeys += mux.rotations }
     return { ...this.stats, pendingHandshakes: this.pending.size, sessionsActive: this.sessions.size, streamsActive: streams, rekeys, streamsTotal: this.closedStreams + [...this.sessions].reduce((n, m) => n + m.streamsOpened, 0) }
   }
 
   /** Every open session (for `show`). */
   sessionSnapshots (): PipeSessionSnapshot[] {
-    return [...this.sessionInfo].map(([mux, info]) => snapshotSession(info.id, mux, info.openedAtMs))
+    return [...this.sessionInfo].map(([mux, info]) => snapshotSession(info.id, mux, info.openedAtMs, info.peer))
   }
 
   private countError (kind: ErrorKind | 'connect', source: string): void {
@@ -112,23 +134,34 @@ export class PipeServer {
     socket.once('close', () => { this.connections.delete(socket); this.settle(socket) })
     this.admitPending(socket, source)
     let opened = false
-    const mux: Multiplexer = new Multiplexer({
-      localWindowBytes: this.tunables.streamWindowBytes,
-      maxStreams: this.tunables.maxStreams,
-      sessionBufferBytes: this.tunables.sessionBufferBytes,
-      log: this.log,
-      connectTarget: (streamId) => this.connectTarget(mux, streamId),
-    }, {
-      onOpen: () => {
+    /** Set by decide(): the session this connection creates or joins. */
+    const pending: { mux?: Multiplexer, created?: boolean, pathId?: number } = {}
+    const subflow = new Subflow({ pathId: 0, label: source, preference: 'primary', rateBitsPerSec: 0, weight: 0 }, {
+      onOpen: (sf, _peerPayload, joinKey) => {
         opened = true
         this.settle(socket)
-        this.sessions.add(mux)
-        this.stats.sessionsTotal++
         this.stats.handshakes++
-        this.sessionInfo.set(mux, { id: this.stats.sessionsTotal, openedAtMs: this.clock.now() })
-        this.log.info(`session ${source} up`)
+        const mux = pending.mux!
+        sf.session = mux
+        sf.spec.pathId = pending.pathId ?? 0
+        if (pending.created) {
+          mux.joinKey = joinKey
+          mux.label = `session ${source}`
+          this.sessions.add(mux)
+          this.stats.sessionsTotal++
+          const sessionIdHex = this.pendingIds.get(mux)
+          this.pendingIds.delete(mux)
+          this.sessionInfo.set(mux, { id: this.stats.sessionsTotal, openedAtMs: this.clock.now(), peer: source, ...(sessionIdHex ? { sessionIdHex } : {}) })
+          this.log.info(`session ${source} up`)
+        } else {
+          sodium.sodium_memzero(joinKey)
+          this.log.info(`${mux.label}: subflow ${source} joined (path ${sf.spec.pathId}, ${mux.subflows.length + 1} subflows)`)
+        }
+        mux.addSubflow(sf)
       },
-      onClose: (_mux, error) => {
+      onFrame: (sf, type, streamId, payload) => sf.session!.onFrame(sf, type, streamId, payload),
+      onDrain: (sf) => sf.session?.onDrain(),
+      onClose: (sf, error) => {
         if (!opened) {
           const kind = (error as { kind?: ErrorKind } | undefined)?.kind ?? 'handshake'
           this.countError(kind, source)
@@ -136,27 +169,27 @@ export class PipeServer {
           if (suppressed >= 0) this.log.warn(`handshake from ${source} failed: ${error?.message ?? 'connection closed'}${suppressed ? ` (${suppressed} more from ${sourceHost} not shown)` : ''}`)
           return
         }
-        this.sessions.delete(mux)
-        this.sessionInfo.delete(mux)
-        this.closedRekeys += mux.channel.rotations
-        this.closedStreams += mux.streamsOpened
         const kind = (error as { kind?: ErrorKind } | undefined)?.kind
         if (kind !== undefined) this.countError(kind, source)
-        const why = error === undefined ? 'closed' : `dropped: ${error.message}`
-        if (error === undefined) this.log.info(`session ${source} ${why}`)
-        else this.log.warn(`session ${source} ${why}`)
+        const mux = sf.session!
+        if (!mux.isEnded && !sf.channel.peerClosed && mux.subflows.length > 1) {
+          this.log.warn(`${mux.label}: subflow ${source} ${error === undefined ? 'closed' : `dropped: ${error.message}`}`)
+        } else if (!mux.isEnded && !sf.channel.peerClosed) {
+          this.log.warn(`session ${source} ${error === undefined ? 'lost its last subflow' : `dropped: ${error.message}`}; waiting ${this.tunables.pathTimeoutMs / 1000} s for the client to rejoin`)
+        }
+        mux.removeSubflow(sf, error)
       },
     })
     const channel = new SecureChannel(
       socket,
-      { kind: 'responder', decide: (message1) => this.decide(message1, sourceHost, mux) },
-      mux,
+      { kind: 'responder', decide: (message1) => this.decide(message1, sourceHost, pending) },
+      subflow,
       this.tunables,
       this.clock,
       this.log,
       `session ${source}`,
     )
-    mux.attach(channel)
+    subflow.attach(channel)
   }
 
   /**
@@ -201,9 +234,39 @@ export class PipeServer {
     this.pending.delete(socket)
   }
 
-  private decide (message1: Buffer, sourceHost: string, mux: Multiplexer): HelloDecision {
+  private newSession (): Multiplexer {
+    const mux: Multiplexer = new Multiplexer({
+      localWindowBytes: this.tunables.streamWindowBytes,
+      maxStreams: this.tunables.maxStreams,
+      sessionBufferBytes: this.tunables.sessionBufferBytes,
+      retransmitBufferBytes: this.tunables.retransmitBufferBytes,
+      pathTimeoutMs: this.tunables.pathTimeoutMs,
+      subflowStallMs: this.tunables.subflowStallMs,
+      probeIntervalMs: this.tunables.probeIntervalMs,
+      scheduler: this.options.scheduler ?? 'auto',
+      log: this.log,
+      clock: this.clock,
+      connectTarget: (streamId) => this.connectTarget(mux, streamId),
+    }, {
+      onClose: (_mux, error) => {
+        const info = this.sessionInfo.get(mux)
+        this.sessions.delete(mux)
+        this.sessionInfo.delete(mux)
+        this.bySessionId.delete(info?.sessionIdHex ?? '')
+        this.closedRekeys += mux.rotations
+        this.closedStreams += mux.streamsOpened
+        const kind = (error as { kind?: ErrorKind } | undefined)?.kind
+        if (kind !== undefined && info !== undefined) this.countError(kind, info.peer)
+        const what = `session ${info?.peer ?? mux.label}`
+        if (error === undefined) this.log.info(`${what} closed`)
+        else this.log.warn(`${what} dropped: ${error.message}`)
+      },
+    })
+    return mux
+  }
+
+  private decide (message1: Buffer, sourceHost: string, pending: { mux?: Multiplexer, created?: boolean, pathId?: number }): HelloDecision {
     if (!this.limiter.allow(sourceHost, this.clock.now())) return { accept: false, kind: 'limit', reason: 'too many handshakes from this address' }
-    if (this.sessions.size >= this.tunables.maxSessions) return { accept: false, kind: 'limit', reason: `session limit of ${this.tunables.maxSessions} reached` }
     const response = acceptHandshake(this.options.keys, SESSION_PROLOGUE, message1)
     if (response === null) return { accept: false, kind: 'handshake', reason: 'wrong key, or not a gst client' }
     let hello
@@ -212,11 +275,38 @@ export class PipeServer {
     } catch (err) {
       return { accept: false, kind: 'handshake', reason: (err as Error).message }
     }
+    if (hello.join !== undefined) return this.decideJoin(message1, hello.join, hello.timestamp, response, pending)
+    if (this.sessions.size >= this.tunables.maxSessions) return { accept: false, kind: 'limit', reason: `session limit of ${this.tunables.maxSessions} reached` }
     if (!this.guard.accept(hello.clientId, hello.timestamp)) return { accept: false, kind: 'replay', reason: 'replayed handshake' }
     const sessionId = Buffer.alloc(SESSION_ID_BYTES)
     sodium.randombytes_buf(sessionId)
     const { message2, secrets } = response.reply(encodeWelcome({ sessionId, streamWindowBytes: this.tunables.streamWindowBytes }))
+    const mux = this.newSession()
     mux.setPeerWindow(hello.streamWindowBytes)
+    const sessionIdHex = sessionId.toString('hex')
+    this.bySessionId.set(sessionIdHex, { mux, guard: new JoinReplayGuard(), firstTimestamp: Buffer.from(hello.timestamp) })
+    // Info is completed on open; the id is needed to forget the session when it ends.
+    this.pendingIds.set(mux, sessionIdHex)
+    pending.mux = mux
+    pending.created = true
+    return { accept: true, secrets, psk: this.options.keys[response.keyIndex]!, message2, peerPayload: response.payload }
+  }
+
+  /** A further subflow for an existing session: the proof must match this very handshake, once. */
+  private decideJoin (message1: Buffer, join: JoinRequest, timestamp: Buffer, response: HandshakeResponse,
+    pending: { mux?: Multiplexer, created?: boolean, pathId?: number }): HelloDecision {
+    const entry = this.bySessionId.get(join.sessionId.toString('hex'))
+    if (entry === undefined || entry.mux.isEnded || entry.mux.joinKey === undefined) return { accept: false, kind: 'handshake', reason: 'join for an unknown session' }
+    const ephemeral = message1.subarray(0, 32)
+    if (!isValidJoinProof(entry.mux.joinKey, join.sessionId, join.pathId, timestamp, ephemeral, join.proof)) {
+      return { accept: false, kind: 'handshake', reason: `join of ${entry.mux.label} with a bad proof` }
+    }
+    if (!entry.guard.accept(join.pathId, timestamp, entry.firstTimestamp)) return { accept: false, kind: 'replay', reason: `replayed join of ${entry.mux.label}` }
+    if (entry.mux.subflows.length >= MAX_SUBFLOWS_PER_SESSION) return { accept: false, kind: 'limit', reason: `subflow limit of ${MAX_SUBFLOWS_PER_SESSION} per session reached` }
+    const { message2, secrets } = response.reply(encodeWelcome({ sessionId: join.sessionId, streamWindowBytes: this.tunables.streamWindowBytes }))
+    pending.mux = entry.mux
+    pending.created = false
+    pending.pathId = join.pathId
     return { accept: true, secrets, psk: this.options.keys[response.keyIndex]!, message2, peerPayload: response.payload }
   }
 

@@ -2,17 +2,26 @@
  * One TCP connection carried as a stream of a session: data both ways under per-stream flow
  * control, half-close in each direction, and reset. A slow reader only exhausts its own
  * stream's credit: the sender pauses that one local socket, never the session.
+ *
+ * Frames are order-independent (they may come over different subflows): DATA carries its stream
+ * offset and is put back in order by a Reassembler, FIN carries the final size, WINDOW the
+ * absolute offset the peer may send up to (the largest wins), so duplicates and reordering are
+ * harmless.
  */
 import type { Socket } from 'node:net'
-import { FrameType, ResetReason } from './frame.js'
+import { FrameType, ResetReason, OFFSET_BYTES, readU64 } from './frame.js'
 import { MAX_FRAME_PAYLOAD_BYTES } from './record.js'
 import { ProtocolError } from '../errors.js'
+import { Reassembler } from './reassembly.js'
 
 /** What a stream needs from its session. */
 export interface StreamLink {
-  /** Seals and sends a frame; false when the session's send buffer is full. */
-  sendFrame(type: FrameType, streamId: number, payload?: Buffer, start?: number, end?: number): boolean
-  /** True while the session's send buffer is full. */
+  /**
+   * Sends a stream frame reliably (kept until acknowledged, re-sent if its subflow is lost).
+   * `offset`: DATA's first byte, FIN's final size, WINDOW's max offset; -1 for OPEN and RESET.
+   */
+  sendStreamFrame(type: FrameType, streamId: number, offset: number, payload?: Buffer, start?: number, end?: number): void
+  /** True while the session cannot take more data now (subflows' send buffers or the retransmit buffer full). */
   readonly isCongested: boolean
   /** Calls stream.onSessionDrain() once the session's send buffer drains. */
   waitForDrain(stream: MuxStream): void
@@ -32,12 +41,16 @@ export interface StreamCounters {
 }
 
 export class MuxStream {
-  /** Bytes we may still send before the peer grants more. */
-  private sendCreditBytes: number
-  /** Bytes the peer may still send us. */
-  private receiveCreditBytes: number
-  /** Bytes written out locally since our last WINDOW grant. */
-  private flushedSinceGrantBytes = 0
+  /** Stream offset of the next byte we send, and the offset the peer lets us send up to. */
+  private sentOffset = 0
+  private peerMaxOffset: number
+  /** The offset we let the peer send up to (our last WINDOW, or the initial window). */
+  private receiveLimit: number
+  /** Bytes written out locally; a WINDOW goes out once a quarter window was written since the last. */
+  private flushedOffset = 0
+  private readonly reassembly = new Reassembler()
+  /** From the peer's FIN; -1 until then. */
+  private finalSize = -1
   /** Bytes read locally that wait for credit. */
   private pending: Buffer | null = null
   private localEnded = false
@@ -63,8 +76,8 @@ export class MuxStream {
   ) {
     this.connected = !socket.connecting
     if (!this.connected) socket.once('connect', () => { this.connected = true })
-    this.sendCreditBytes = peerWindowBytes
-    this.receiveCreditBytes = localWindowBytes
+    this.peerMaxOffset = peerWindowBytes
+    this.receiveLimit = localWindowBytes
     socket.on('data', (chunk: Buffer) => this.onLocalData(chunk))
     socket.on('end', () => this.onLocalEnd())
     socket.on('error', (err) => { this.error ??= err })
@@ -90,10 +103,10 @@ export class MuxStream {
 
   private send (chunk: Buffer): void {
     let offset = 0
-    while (offset < chunk.length && this.sendCreditBytes > 0) {
-      const end = offset + Math.min(chunk.length - offset, this.sendCreditBytes, MAX_FRAME_PAYLOAD_BYTES)
-      this.link.sendFrame(FrameType.Data, this.id, chunk, offset, end)
-      this.sendCreditBytes -= end - offset
+    while (offset < chunk.length && this.peerMaxOffset > this.sentOffset) {
+      const end = offset + Math.min(chunk.length - offset, this.peerMaxOffset - this.sentOffset, MAX_FRAME_PAYLOAD_BYTES)
+      this.link.sendStreamFrame(FrameType.Data, this.id, this.sentOffset, chunk, offset, end)
+      this.sentOffset += end - offset
       offset = end
     }
     if (offset < chunk.length) {
@@ -113,7 +126,7 @@ export class MuxStream {
   private sendFin (): void {
     if (this.finSent || this.closed) return
     this.finSent = true
-    this.link.sendFrame(FrameType.Fin, this.id)
+    this.link.sendStreamFrame(FrameType.Fin, this.id, this.sentOffset)
     if (this.socketGone) this.finishClean()
   }
 
@@ -128,47 +141,68 @@ export class MuxStream {
     switch (type) {
       case FrameType.Data: return this.onPeerData(payload)
       case FrameType.Window: return this.onPeerWindow(payload)
-      case FrameType.Fin: return this.onPeerFin()
+      case FrameType.Fin: return this.onPeerFin(payload)
       case FrameType.Reset: return this.onPeerReset(payload)
       default: this.link.protocolError(new ProtocolError(`unexpected frame ${type} on stream ${this.id}`, 'malformed'))
     }
   }
 
   private onPeerData (payload: Buffer): void {
-    if (payload.length > this.receiveCreditBytes) {
-      this.link.protocolError(new ProtocolError(`stream ${this.id}: peer sent ${payload.length} bytes with ${this.receiveCreditBytes} of credit`, 'limit'))
+    if (payload.length < OFFSET_BYTES) {
+      this.link.protocolError(new ProtocolError(`stream ${this.id}: DATA of ${payload.length} bytes has no offset`, 'malformed'))
       return
     }
-    if (this.finReceived) {
-      this.link.protocolError(new ProtocolError(`stream ${this.id}: data after FIN`, 'malformed'))
+    const offset = readU64(payload, 0)
+    const bytes = payload.subarray(OFFSET_BYTES)
+    const end = offset + bytes.length
+    if (end > this.receiveLimit) {
+      this.link.protocolError(new ProtocolError(`stream ${this.id}: peer sent up to offset ${end} with a window up to ${this.receiveLimit}`, 'limit'))
       return
     }
-    this.receiveCreditBytes -= payload.length
-    this.counters.bytesIn += payload.length
-    if (this.socket.destroyed) return
-    const length = payload.length
-    this.link.holdReceived(length)
-    this.socket.write(payload, () => this.onFlushed(length))
+    if (this.finalSize >= 0 && end > this.finalSize) {
+      this.link.protocolError(new ProtocolError(`stream ${this.id}: data beyond the final size ${this.finalSize} (after FIN)`, 'malformed'))
+      return
+    }
+    if (this.resetReceived) return
+    this.reassembly.push(offset, bytes, this.deliver)
+    this.endIfComplete()
   }
 
-  /** Grants credit back once a quarter of the window has left for the local socket. */
+  /** In-order bytes from the reassembly to the local socket. */
+  private readonly deliver = (bytes: Buffer): void => {
+    this.counters.bytesIn += bytes.length
+    if (this.socket.destroyed) return
+    const length = bytes.length
+    this.link.holdReceived(length)
+    this.socket.write(bytes, () => this.onFlushed(length))
+  }
+
+  /** Every byte up to the peer's final size was delivered: half-close the local socket. */
+  private endIfComplete (): void {
+    if (this.finReceived || this.finalSize < 0 || this.reassembly.deliveredOffset < this.finalSize) return
+    this.finReceived = true
+    if (!this.socket.destroyed) this.socket.end()
+  }
+
+  /** Moves the peer's limit on once a quarter of the window has left for the local socket. */
   private onFlushed (length: number): void {
     this.link.releaseReceived(length)
-    this.flushedSinceGrantBytes += length
-    if (this.closed || this.flushedSinceGrantBytes < this.localWindowBytes / 4) return
-    const grant = Buffer.allocUnsafe(4)
-    grant.writeUInt32BE(this.flushedSinceGrantBytes, 0)
-    this.receiveCreditBytes += this.flushedSinceGrantBytes
-    this.flushedSinceGrantBytes = 0
-    this.link.sendFrame(FrameType.Window, this.id, grant)
+    this.flushedOffset += length
+    if (this.closed || this.finalSize >= 0) return
+    const limit = this.flushedOffset + this.localWindowBytes
+    if (limit - this.receiveLimit < this.localWindowBytes / 4) return
+    this.receiveLimit = limit
+    this.link.sendStreamFrame(FrameType.Window, this.id, limit)
   }
 
   private onPeerWindow (payload: Buffer): void {
-    if (payload.length !== 4) {
+    if (payload.length !== OFFSET_BYTES) {
       this.link.protocolError(new ProtocolError(`stream ${this.id}: WINDOW of ${payload.length} bytes`, 'malformed'))
       return
     }
-    this.sendCreditBytes += payload.readUInt32BE(0)
+    const limit = readU64(payload, 0)
+    if (limit <= this.peerMaxOffset) return // a stale or repeated grant
+    this.peerMaxOffset = limit
     const pending = this.pending
     if (pending === null) return
     this.pending = null
@@ -179,9 +213,18 @@ export class MuxStream {
     }
   }
 
-  private onPeerFin (): void {
-    this.finReceived = true
-    if (!this.socket.destroyed) this.socket.end()
+  private onPeerFin (payload: Buffer): void {
+    if (payload.length !== OFFSET_BYTES) {
+      this.link.protocolError(new ProtocolError(`stream ${this.id}: FIN of ${payload.length} bytes`, 'malformed'))
+      return
+    }
+    const finalSize = readU64(payload, 0)
+    if ((this.finalSize >= 0 && finalSize !== this.finalSize) || finalSize < this.reassembly.highestEnd) {
+      this.link.protocolError(new ProtocolError(`stream ${this.id}: FIN with final size ${finalSize} below data received or changed`, 'malformed'))
+      return
+    }
+    this.finalSize = finalSize
+    this.endIfComplete()
   }
 
   private onPeerReset (payload: Buffer): void {
@@ -215,7 +258,7 @@ export class MuxStream {
     if (!clean && !this.resetReceived) {
       const reason = this.connected ? ResetReason.Aborted : ResetReason.ConnectFailed
       const detail = this.error?.message ?? 'closed before half-close'
-      this.link.sendFrame(FrameType.Reset, this.id, Buffer.concat([Buffer.from([reason]), Buffer.from(detail.slice(0, 200))]))
+      this.link.sendStreamFrame(FrameType.Reset, this.id, -1, Buffer.concat([Buffer.from([reason]), Buffer.from(detail.slice(0, 200))]))
     }
     this.link.streamClosed(this, clean ? undefined : (this.error?.message ?? (this.resetReceived ? 'reset by peer' : 'closed before both sides finished')))
   }

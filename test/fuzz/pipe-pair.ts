@@ -5,7 +5,8 @@ import { acceptHandshake } from '../../src/crypto/handshake.js'
 import { SESSION_PROLOGUE, HelloPurpose, decodeHello, encodeHello, encodeWelcome } from '../../src/pipe/hello.js'
 import { FakeClock } from '../../src/clock.js'
 import { silentLogger } from '../../src/log.js'
-import type { FrameType } from '../../src/pipe/frame.js'
+import { Subflow } from '../../src/pipe/subflow.js'
+import { FrameType } from '../../src/pipe/frame.js'
 import { FakeSocket } from './fake-socket.js'
 
 // Long enough never to fire under the frozen FakeClock, short enough for a 32-bit setInterval (tick = min / 4).
@@ -18,7 +19,7 @@ export interface Side {
   channel: SecureChannel
   mux: Multiplexer
   socket: FakeSocket
-  /** Stream frames the channel handed up (after authentication). */
+  /** Stream frames the channel handed up (after authentication; ACKs, which come by themselves, not counted). */
   frames: number
   closed: boolean
   error: Error | undefined
@@ -37,32 +38,40 @@ export function decideWith (psk: Uint8Array, mux: () => Multiplexer): (message1:
   }
 }
 
-function side (socket: FakeSocket, connectTarget: boolean, make: (mux: Multiplexer, s: Side) => SecureChannel): Side {
+function side (socket: FakeSocket, connectTarget: boolean, clock: FakeClock, make: (subflow: Subflow, s: Side) => SecureChannel): Side {
   const s = { socket, frames: 0, closed: false, error: undefined } as Side
   const mux = new Multiplexer({
     localWindowBytes: SERVER_WINDOW_BYTES,
     maxStreams: SERVER_MAX_STREAMS,
     sessionBufferBytes: SERVER_SESSION_BUFFER_BYTES,
+    retransmitBufferBytes: SERVER_SESSION_BUFFER_BYTES,
+    pathTimeoutMs: 1e9,
+    subflowStallMs: 1e9,
+    probeIntervalMs: 1e9,
+    scheduler: 'auto',
+    clock,
     log: silentLogger,
     ...(connectTarget ? { connectTarget: () => ({ socket: new FakeSocket().asSocket(), description: 'fake target' }) } : {}),
   }, {
-    onOpen () {},
-    onClose (_m, error) { s.closed = true; s.error = error },
+    onClose (_m, error) { s.closed = true; s.error ??= error },
   })
-  const onFrame = mux.onFrame.bind(mux)
-  mux.onFrame = (type: FrameType, streamId: number, payload: Buffer) => { s.frames++; onFrame(type, streamId, payload) }
+  const subflow = new Subflow({ pathId: 0, label: 'fuzz', preference: 'primary', rateBitsPerSec: 0, weight: 0 }, {
+    onOpen (sf) { sf.session = mux; mux.addSubflow(sf) },
+    onFrame (sf, type, streamId, payload) { if (type !== FrameType.Ack) s.frames++; mux.onFrame(sf, type, streamId, payload) },
+    onDrain () { mux.onDrain() },
+    onClose (sf, error) { s.closed = true; s.error ??= error; mux.removeSubflow(sf, error) },
+  })
   s.mux = mux
-  s.channel = make(mux, s)
-  mux.attach(s.channel)
+  s.channel = make(subflow, s)
+  subflow.attach(s.channel)
   return s
 }
 
 export function responder (socket: FakeSocket, psk: Uint8Array, clock = new FakeClock(1)): Side {
   let muxRef: Multiplexer | undefined
-  return side(socket, true, (mux) => {
-    muxRef = mux
-    return new SecureChannel(socket.asSocket(), { kind: 'responder', decide: decideWith(psk, () => muxRef!) }, mux, pairTimings, clock, silentLogger, 'fuzz server')
-  })
+  const s = side(socket, true, clock, (subflow) => new SecureChannel(socket.asSocket(), { kind: 'responder', decide: decideWith(psk, () => muxRef!) }, subflow, pairTimings, clock, silentLogger, 'fuzz server'))
+  muxRef = s.mux
+  return s
 }
 
 export function helloPayload (streamWindowBytes = SERVER_WINDOW_BYTES): Buffer {
@@ -70,7 +79,7 @@ export function helloPayload (streamWindowBytes = SERVER_WINDOW_BYTES): Buffer {
 }
 
 export function initiator (socket: FakeSocket, psk: Uint8Array, clock = new FakeClock(1)): Side {
-  return side(socket, false, (mux) => new SecureChannel(socket.asSocket(), { kind: 'initiator', psk, prologue: SESSION_PROLOGUE, helloPayload: helloPayload() }, mux, pairTimings, clock, silentLogger, 'fuzz client'))
+  return side(socket, false, clock, (subflow) => new SecureChannel(socket.asSocket(), { kind: 'initiator', psk, prologue: SESSION_PROLOGUE, helloPayload: helloPayload() }, subflow, pairTimings, clock, silentLogger, 'fuzz client'))
 }
 
 /** Runs every pending delivery (microtasks) and what they trigger. */

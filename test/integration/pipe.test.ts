@@ -77,11 +77,13 @@ test('memory per session stays bounded when many readers are slow at once', asyn
       s.write(payload)
       return s
     }))
-    await waitFor(() => client.snapshot().bufferedBytes > capBytes / 2, 5000, 'the cap to be reached')
+    // (The local sockets' kernel buffers fill first, which takes a while on a busy machine.)
+    await waitFor(() => client.snapshot().bufferedBytes > capBytes / 2, 20_000, 'the cap to be reached')
     await new Promise((resolve) => setTimeout(resolve, 500))
     const { peakBufferedBytes } = client.snapshot()
-    // One record may land after reading pauses.
-    assert.ok(peakBufferedBytes <= capBytes + 70 * 1024, `peak ${peakBufferedBytes} bytes over a cap of ${capBytes}`)
+    // The record that crosses the cap pauses reading; the rest of the socket read it came in
+    // (at most 64 KiB more) is still processed.
+    assert.ok(peakBufferedBytes <= capBytes + 70 * 1024 + 64 * 1024, `peak ${peakBufferedBytes} bytes over a cap of ${capBytes}`)
     // Once the readers catch up, everything flows again.
     for (const s of sockets) s.destroy()
     const data = randomData(1_000_000)

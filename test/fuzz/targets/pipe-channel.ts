@@ -38,7 +38,7 @@ export const pipeChannelTarget: FuzzTarget = {
       await settle()
       if (!server.closed) throw new Error('the channel did not close')
       // The good session alongside still carries frames.
-      good.client.channel.sendFrame(4 /* FIN */, 12345)
+      good.client.channel.sendFrame(3 /* WINDOW */, 12345, Buffer.alloc(8))
       await settle()
       goodFrames++
       if (good.server.frames !== goodFrames) throw new Error('the good session stopped carrying frames')

@@ -20,10 +20,16 @@ export function hitsKnownCounterBug (_bytes: Buffer): boolean {
 }
 
 const frameArb = fc.record({
-  type: fc.oneof({ arbitrary: fc.integer({ min: 1, max: 10 }), weight: 8 }, { arbitrary: fc.integer({ min: 0, max: 255 }), weight: 1 }),
+  type: fc.oneof({ arbitrary: fc.integer({ min: 1, max: 11 }), weight: 8 }, { arbitrary: fc.integer({ min: 0, max: 255 }), weight: 1 }),
   streamId: fc.oneof(fc.integer({ min: 0, max: 20 }), fc.integer({ min: 0, max: 0xffffffff })),
   payload: fc.oneof(
-    { arbitrary: fc.uint8Array({ maxLength: 16 }), weight: 6 },
+    { arbitrary: fc.uint8Array({ maxLength: 16 }), weight: 3 },
+    // DATA, FIN, WINDOW and ACK carry a u64 first: offsets near and past the window, and huge ones.
+    {
+      arbitrary: fc.tuple(fc.oneof(fc.integer({ min: 0, max: SERVER_WINDOW_BYTES + 16 }), fc.integer({ min: 0, max: 2 ** 53 - 1 }), fc.constant(2 ** 53)), fc.uint8Array({ maxLength: 16 }))
+        .map(([offset, bytes]) => { const b = Buffer.alloc(8 + bytes.length); b.writeUInt32BE(Math.floor(offset / 2 ** 32), 0); b.writeUInt32BE(offset % 2 ** 32, 4); b.set(bytes, 8); return new Uint8Array(b) }),
+      weight: 4,
+    },
     { arbitrary: fc.constantFrom(0, 1, 4096, SERVER_WINDOW_BYTES, SERVER_WINDOW_BYTES + 1, MAX_FRAME_PAYLOAD_BYTES).map((n) => new Uint8Array(n)), weight: 1 },
   ),
 })
@@ -88,7 +94,7 @@ export const pipeFramesTarget: FuzzTarget = {
         if (server.error !== undefined && !(server.error instanceof ProtocolError)) throw new Error(`server failed with ${server.error.name}: ${server.error.message}`)
         if (server.mux.streams.size > SERVER_MAX_STREAMS) throw new Error(`${server.mux.streams.size} streams`)
         if (server.mux.bufferedBytes < 0 || server.mux.bufferedBytes > SERVER_SESSION_BUFFER_BYTES + SERVER_MAX_STREAMS * SERVER_WINDOW_BYTES) throw new Error(`${server.mux.bufferedBytes} bytes held`)
-        good.client.channel.sendFrame(4 /* FIN */, 54321)
+        good.client.channel.sendFrame(3 /* WINDOW */, 54321, Buffer.alloc(8))
         await settle()
         goodFrames++
         if (good.server.frames !== goodFrames) throw new Error('the good session stopped carrying frames')
