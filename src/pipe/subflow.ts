@@ -43,7 +43,7 @@ export class Subflow implements ChannelHandler {
   channel!: SecureChannel
   /** The session this subflow carries (set when its handshake completes). */
   session: Multiplexer | undefined
-  readonly path: Path
+  private pathState: Path | undefined
   readonly sent = new SentLog()
   state: SubflowState = 'handshake'
   /** Since when we wait for an ACK to advance (-1: nothing outstanding). */
@@ -75,13 +75,20 @@ export class Subflow implements ChannelHandler {
   private tcpBytesAcked = 0
   private bytesInSeen = 0
 
-  constructor (readonly spec: SubflowSpec, private readonly events: SubflowEvents) {
-    this.path = new Path(spec.pathId, {
-      name: spec.label,
-      preference: spec.preference,
-      txCapBitsPerSec: spec.rateBitsPerSec,
-      ...(spec.weight > 0 ? { weight: spec.weight } : {}),
+  constructor (readonly spec: SubflowSpec, private readonly events: SubflowEvents) {}
+
+  /**
+   * The scheduler's view of this subflow. Made on first use, after the handshake: a Path keeps
+   * sizeable send records, and a connection that never authenticates must cost next to nothing.
+   */
+  get path (): Path {
+    this.pathState ??= new Path(this.spec.pathId, {
+      name: this.spec.label,
+      preference: this.spec.preference,
+      txCapBitsPerSec: this.spec.rateBitsPerSec,
+      ...(this.spec.weight > 0 ? { weight: this.spec.weight } : {}),
     })
+    return this.pathState
   }
 
   attach (channel: SecureChannel): void {
