@@ -1,13 +1,16 @@
 #!/usr/bin/env node
 /**
  * `npm start`: the pipe working on loopback. A built-in HTTP server plays the target; gst-server
- * and gst-client run with a fresh key and keys rotating every second; a few files of different
- * sizes are fetched through the pipe, their hashes checked, and a summary printed.
+ * and gst-client run with a fresh key and keys rotating every second, the client over two paths
+ * (127.0.0.1 and 127.0.0.2, both local); a few files of different sizes are fetched through the
+ * pipe with each path's share shown live, one path is cut in the middle of the largest (the
+ * download goes on and the path rejoins), the hashes are checked, and a summary printed.
  */
 import http from 'node:http'
 import { createHash, randomBytes } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import { PipeServer, PipeClient } from '../src/pipe/index.js'
+import type { PipeSessionSnapshot } from '../src/pipe/session-snapshot.js'
 import { generateKey } from '../src/crypto/key.js'
 import { runMain } from './run-main.js'
 import { createLogger } from './logger.js'
@@ -60,8 +63,35 @@ function progressBar (done: number, total: number, startedMs: number): string {
   return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${((done / total) * 100).toFixed(0).padStart(3)}% ${mbps.toFixed(0).padStart(6)} Mbit/s`
 }
 
-async function fetchThrough (port: number, name: string, bytes: number, tty: boolean): Promise<{ sha256: string, ms: number, bytes: number }> {
+const PATHS = ['127.0.0.1', '127.0.0.2']
+
+/** Bytes each path has carried (server to client), including subflows that have gone since. */
+class PathShares {
+  private readonly bySubflow = new Map<string, { path: string, bytes: number }>()
+
+  constructor (private readonly session: () => PipeSessionSnapshot | undefined) {}
+
+  totals (): Map<string, number> {
+    for (const f of this.session()?.subflows ?? []) this.bySubflow.set(f.remote, { path: PATHS[f.pathId] ?? f.path, bytes: f.bytesOut })
+    const out = new Map<string, number>(PATHS.map((p) => [p, 0]))
+    for (const { path, bytes } of this.bySubflow.values()) out.set(path, (out.get(path) ?? 0) + bytes)
+    return out
+  }
+
+  /** "127.0.0.1 61% 127.0.0.2 39%" for the bytes since `from`. */
+  describe (from: Map<string, number>, up: Set<string>): string {
+    const now = this.totals()
+    const delta = PATHS.map((p) => Math.max(0, (now.get(p) ?? 0) - (from.get(p) ?? 0)))
+    const total = delta.reduce((a, b) => a + b, 0) || 1
+    return PATHS.map((p, i) => `${p} ${up.has(p) ? `${Math.round((delta[i]! / total) * 100)}%`.padStart(4) : 'down'}`).join('  ')
+  }
+}
+
+async function fetchThrough (port: number, name: string, bytes: number, tty: boolean, shares: PathShares, upPaths: () => Set<string>,
+  atHalf?: () => void): Promise<{ sha256: string, ms: number, bytes: number, shares: string }> {
   const started = performance.now()
+  const from = shares.totals()
+  let halfDone = false
   return await new Promise((resolve, reject) => {
     http.get({ host: '127.0.0.1', port, path: `/${name}`, agent: false }, (res) => {
       const hash = createHash('sha256')
@@ -70,12 +100,14 @@ async function fetchThrough (port: number, name: string, bytes: number, tty: boo
       res.on('data', (chunk: Buffer) => {
         hash.update(chunk)
         got += chunk.length
+        if (!halfDone && got >= bytes / 2) { halfDone = true; atHalf?.() }
         const now = performance.now()
-        if (tty && now - lastDraw > 100) { lastDraw = now; process.stdout.write(`\r  ${name.padEnd(11)} ${progressBar(got, bytes, started)}`) }
+        if (tty && now - lastDraw > 100) { lastDraw = now; process.stdout.write(`\r  ${name.padEnd(11)} ${progressBar(got, bytes, started)}  ${shares.describe(from, upPaths())}\x1b[K`) }
       })
       res.on('end', () => {
-        if (tty) process.stdout.write(`\r  ${name.padEnd(11)} ${progressBar(got, bytes, started)}\n`)
-        resolve({ sha256: hash.digest('hex'), ms: performance.now() - started, bytes: got })
+        const line = shares.describe(from, new Set(PATHS))
+        if (tty) process.stdout.write(`\r  ${name.padEnd(11)} ${progressBar(got, bytes, started)}  ${line}\x1b[K\n`)
+        resolve({ sha256: hash.digest('hex'), ms: performance.now() - started, bytes: got, shares: line })
       })
       res.on('error', reject)
     }).on('error', reject)
@@ -91,15 +123,30 @@ async function main (): Promise<void> {
   const tunables = { rekeyIntervalMs: 1000 }
   const server = new PipeServer({ listen: { host: '127.0.0.1', port: 0 }, target: { host: '127.0.0.1', port: targetPort }, keys: [key], tunables, log })
   const serverPort = (await server.start()).port
-  const client = new PipeClient({ listen: { host: '127.0.0.1', port: 0 }, server: { host: '127.0.0.1', port: serverPort }, key, tunables, log })
+  const client = new PipeClient({
+    listen: { host: '127.0.0.1', port: 0 }, server: { host: '127.0.0.1', port: serverPort }, key, log,
+    paths: PATHS.map((localAddress) => ({ localAddress })), tunables: { ...tunables, reconnectMinMs: 300 },
+  })
   const clientPort = (await client.start()).port
   await client.untilUp()
+  const deadline = performance.now() + 5000
+  while ((client.session?.upSubflows ?? 0) < PATHS.length && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+  const shares = new PathShares(() => server.sessionSnapshots()[0])
+  const upPaths = (): Set<string> => new Set((client.session?.subflows ?? []).filter((f) => f.isUp).map((f) => PATHS[f.spec.pathId]!))
+  let cut = ''
+  const cutSecondPath = (): void => {
+    const subflow = client.session?.subflows.find((f) => f.spec.pathId === 1)
+    if (subflow === undefined) return
+    cut = `  cut path ${PATHS[1]} half-way through huge.bin: its unacknowledged frames went out again on ${PATHS[0]}, and it rejoined.\n`
+    subflow.channel.socket.destroy()
+  }
 
   process.stdout.write([
     'gst demo: an encrypted pipe on loopback',
     `  HTTP target   127.0.0.1:${targetPort}`,
     `  gst-server    127.0.0.1:${serverPort} -> 127.0.0.1:${targetPort}   (gst-server 127.0.0.1:${serverPort} 127.0.0.1:${targetPort} env:KEY --rekey 1)`,
-    `  gst-client    127.0.0.1:${clientPort} -> 127.0.0.1:${serverPort}   (gst-client 127.0.0.1:${clientPort} 127.0.0.1:${serverPort} env:KEY --rekey 1)`,
+    `  gst-client    127.0.0.1:${clientPort} -> 127.0.0.1:${serverPort}   (gst-client 127.0.0.1:${clientPort} 127.0.0.1:${serverPort} env:KEY --rekey 1 --path ${PATHS[0]} --path ${PATHS[1]})`,
+    `  one session over ${client.session?.upSubflows ?? 0} TCP subflows; the share of each path is shown as the data comes back`,
     '  fetching files from the target through the client:',
     '',
   ].join('\n'))
@@ -107,18 +154,19 @@ async function main (): Promise<void> {
   const rows: string[][] = []
   let failures = 0
   for (const file of files) {
-    const got = await fetchThrough(clientPort, file.name, file.bytes, tty)
+    const got = await fetchThrough(clientPort, file.name, file.bytes, tty, shares, upPaths, file.name === 'huge.bin' ? cutSecondPath : undefined)
     const ok = got.bytes === file.bytes && got.sha256 === expectedHash(file.bytes)
     if (!ok) failures++
-    rows.push([file.name, String(got.bytes), ok ? 'ok' : 'MISMATCH', `${got.ms.toFixed(0)} ms`, `${((got.bytes * 8) / got.ms / 1000).toFixed(got.bytes < 1e6 ? 2 : 0)} Mbit/s`])
+    rows.push([file.name, String(got.bytes), ok ? 'ok' : 'MISMATCH', `${got.ms.toFixed(0)} ms`, `${((got.bytes * 8) / got.ms / 1000).toFixed(got.bytes < 1e6 ? 2 : 0)} Mbit/s`, got.shares])
   }
   const stats = client.snapshot()
   const serverStats = server.snapshot()
-  const header = ['file', 'bytes', 'sha256', 'time', 'throughput']
+  const header = ['file', 'bytes', 'sha256', 'time', 'throughput', 'share of each path']
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
   const line = (cells: string[]): string => '  ' + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')
   process.stdout.write(['', line(header), ...rows.map(line), ''].join('\n') + '\n')
-  process.stdout.write(`  session: ${stats.handshakes} handshake, ${stats.rekeys} key rotations (client) / ${serverStats.rekeys} (server), ${stats.streamsTotal} streams, session RTT ${stats.sessionRttMs?.toFixed(2) ?? '-'} ms\n`)
+  process.stdout.write(cut)
+  process.stdout.write(`  session: ${stats.handshakes} handshakes (one per subflow), ${stats.rekeys} key rotations (client) / ${serverStats.rekeys} (server), ${stats.streamsTotal} streams, session RTT ${stats.sessionRttMs?.toFixed(2) ?? '-'} ms\n`)
   process.stdout.write(failures === 0 ? '  all files arrived intact through the pipe.\n' : `  ${failures} file(s) did not arrive intact!\n`)
 
   await client.close()
