@@ -67,7 +67,7 @@ async function runServer (listenArg: string | undefined, targetArg: string | und
   const report = (controlName: string): StatusReport => pipeServerReport(
     { instance: instance(controlName), ...reportTimes(startedAtMs) }, server.snapshot(), server.sessionSnapshots())
   const { pipeServerCommands } = await import('./runtime-commands.js')
-  await runInstance(flags, 'server', listenAt.port, server, report, (bound) => { listening = formatHostPort(bound) }, log, pipeServerCommands(), drop)
+  await runInstance(flags, 'server', listenAt.port, server, report, (bound) => { listening = formatHostPort(bound) }, log, pipeServerCommands(server, log), drop)
 }
 
 /**

@@ -9,8 +9,6 @@ import type { Logger } from '../src/log.js'
 
 export type RuntimeCommands = Record<string, ControlHandler>
 
-const ONE_PATH = 'the pipe has one path per session (one TCP connection): path and scheduler changes apply to ttt (the VPN) only'
-
 function pathChangeOf (args: PathChange): PathChange {
   const { down, preference, rateBitsPerSec, weight } = args
   return {
@@ -36,33 +34,35 @@ function asBadArgument<T> (fn: () => T): T {
   }
 }
 
-/** gst-client: rekey only. */
-export function pipeClientCommands (client: { setRekeyInterval: (ms: number) => void }, log: Logger): RuntimeCommands {
+export interface PipeClientControl {
+  setPath: (pathId: number, change: PathChange) => string
+  setScheduler: (kind: RuntimeScheduler) => void
+  setRekeyInterval: (ms: number) => void
+}
+
+/** gst-client: its one session's paths (`N`, or `SESSION/N` as gst show names it) and settings. */
+export function pipeClientCommands (client: PipeClientControl, log: Logger): RuntimeCommands {
   return {
-    set: (request) => {
-      const args = readSetArgs(request)
-      if (args.scheduler !== undefined) badArgument(`scheduler: ${ONE_PATH}`)
-      asBadArgument(() => client.setRekeyInterval(args.rekeySeconds! * 1000))
-      return applied(log, `rekey=${args.rekeySeconds} s (next rotation ${args.rekeySeconds} s after the last)`)
-    },
+    set: (request) => setVpn(readSetArgs(request), client, log),
     path: (request) => {
-      readPathArgs(request)
-      badArgument(ONE_PATH)
+      const args = readPathArgs(request)
+      const ref = parsePathRef(args.path)
+      return applied(log, asBadArgument(() => client.setPath(ref.id, pathChangeOf(args))))
     },
   }
 }
 
-/** gst-server: clients start rotations, so there is nothing to set here. */
-export function pipeServerCommands (): RuntimeCommands {
+/** gst-server: clients choose their paths and start rotations; the scheduler is its own. */
+export function pipeServerCommands (server: { setScheduler: (kind: RuntimeScheduler) => void }, log: Logger): RuntimeCommands {
   return {
     set: (request) => {
       const args = readSetArgs(request)
-      if (args.scheduler !== undefined) badArgument(`scheduler: ${ONE_PATH}`)
-      badArgument('rekey: key rotations are started by the client: set rekey on the gst-client instance')
+      if (args.rekeySeconds !== undefined) badArgument('rekey: key rotations are started by the client: set rekey on the gst-client instance')
+      return setVpn(args, { setScheduler: (k) => server.setScheduler(k), setRekeyInterval: () => {} }, log)
     },
     path: (request) => {
       readPathArgs(request)
-      badArgument(ONE_PATH)
+      badArgument('paths belong to the client: change them on the gst-client instance (gst path CLIENT-NAME N set ...)')
     },
   }
 }

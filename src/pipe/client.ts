@@ -20,11 +20,11 @@ import sodium from 'sodium-native'
 import { Subflow } from './subflow.js'
 import { joinProof } from './join.js'
 import { setNotsentLowat } from '../native/socket-options.js'
-import type { SchedulerKind } from '../multipath/index.js'
+import type { PathPreference, SchedulerKind } from '../multipath/index.js'
 import { resolveTunables, type PipeTunables } from './config.js'
 import { formatHostPort, listenOn, type HostPort } from './address.js'
 import { CloseReason } from './frame.js'
-import type { ErrorKind } from '../errors.js'
+import { UsageError, type ErrorKind } from '../errors.js'
 import { snapshotSession, type PipeSessionSnapshot } from './session-snapshot.js'
 
 /** One path of the session: a subflow bound to a local address (policy routing picks its link). */
@@ -36,6 +36,16 @@ export interface PipePathSpec {
   /** The path's rate, if known: the scheduler plans with it as a cap (0 = learn it). */
   rateBitsPerSec?: number
   /** Static share for the `weighted` scheduler (default: the rate, else 1). */
+  weight?: number
+}
+
+/** A runtime change of one path (`gst path NAME N set ...`). */
+export interface PipePathChange {
+  /** true: close the subflow and stop dialling it; false: dial it again. */
+  down?: boolean
+  preference?: PathPreference
+  /** 0 removes the cap. */
+  rateBitsPerSec?: number
   weight?: number
 }
 
@@ -81,11 +91,14 @@ const MAX_WAITING_CONNECTIONS = 4096
 const NOTSENT_LOWAT_BYTES = 256 * 1024
 
 interface PathSlot {
+  /** A copy of the option's spec: runtime changes (`gst path`) update it for later subflows. */
   spec: PipePathSpec
   label: string
   subflow: Subflow | undefined
   failures: number
   timer: NodeJS.Timeout | undefined
+  /** Set down by the operator: not dialled (nor re-dialled) until set up again. */
+  isAdminDown: boolean
 }
 
 export class PipeClient {
@@ -99,6 +112,8 @@ export class PipeClient {
   private readonly logLimiter = new LogLimiter(5_000)
   private mux: Multiplexer | undefined
   private readonly slots: PathSlot[]
+  /** The scheduler of this and later sessions (`gst set scheduler=` changes it). */
+  private scheduler: SchedulerKind
   /** Which path the next new session is dialled on (moves on after a failure). */
   private creatorIndex = 0
   private currentSessionId: Buffer | undefined
@@ -136,7 +151,8 @@ export class PipeClient {
     this.listener = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.onAccept(socket))
     const paths = options.paths !== undefined && options.paths.length > 0 ? options.paths : [{}]
     if (paths.length > 256) throw new Error('at most 256 paths')
-    this.slots = paths.map((spec, i) => ({ spec, label: spec.localAddress ?? `path${i}`, subflow: undefined, failures: 0, timer: undefined }))
+    this.slots = paths.map((spec, i) => ({ spec: { ...spec }, label: spec.localAddress ?? `path${i}`, subflow: undefined, failures: 0, timer: undefined, isAdminDown: false }))
+    this.scheduler = options.scheduler ?? 'auto'
   }
 
   /** The session while it exists (tests and `show`). */
@@ -228,10 +244,58 @@ export class PipeClient {
     for (const subflow of this.mux?.subflows ?? []) subflow.channel.rekeyIntervalChanged()
   }
 
+  /** Runtime `scheduler=` (`gst set`): the current session chooses with it from its next unit on. */
+  setScheduler (kind: SchedulerKind): void {
+    this.scheduler = kind
+    this.mux?.setScheduler(kind)
+  }
+
+  /**
+   * Runtime path change (`gst path`): preference, rate cap and weight apply to the live subflow
+   * at once and to later ones; `down` closes the subflow (what it had not delivered goes out on
+   * the others) and stops dialling it until `up`. Throws a UsageError for an unknown path, or
+   * for taking down the last path that is not down.
+   */
+  setPath (index: number, change: PipePathChange): string {
+    const slot = this.slots[index]
+    if (slot === undefined) throw new UsageError(`no path ${index} (this client has paths 0 to ${this.slots.length - 1}; see gst show)`)
+    if (change.down === true && !slot.isAdminDown && this.slots.every((s) => s === slot || s.isAdminDown)) {
+      throw new UsageError(`path ${index} (${slot.label}) is the only path not set down: set another path up first`)
+    }
+    if (change.preference !== undefined) slot.spec.backup = change.preference === 'backup'
+    if (change.rateBitsPerSec !== undefined) slot.spec.rateBitsPerSec = change.rateBitsPerSec
+    if (change.weight !== undefined) slot.spec.weight = change.weight
+    const path = slot.subflow?.path
+    if (path !== undefined) {
+      if (change.preference !== undefined) {
+        path.preference = change.preference
+        if (path.state === 'up' || path.state === 'backup') path.state = change.preference === 'backup' ? 'backup' : 'up'
+      }
+      if (change.rateBitsPerSec !== undefined) path.txCapBitsPerSec = change.rateBitsPerSec
+      if (change.weight !== undefined) path.weight = change.weight
+    }
+    if (change.down !== undefined && change.down !== slot.isAdminDown) {
+      slot.isAdminDown = change.down
+      clearTimeout(slot.timer)
+      slot.timer = undefined
+      slot.failures = 0
+      // fail, not close: a CLOSE frame would end the whole session at the server
+      if (change.down) slot.subflow?.channel.fail(new Error('path set down by the operator'))
+      else if (this.mux !== undefined && !this.mux.isEnded && slot.subflow === undefined) this.dialPath(index, this.mux)
+    }
+    const parts: string[] = []
+    if (change.down !== undefined) parts.push(change.down ? 'down' : 'up')
+    if (change.preference !== undefined) parts.push(change.preference)
+    if (change.rateBitsPerSec !== undefined) parts.push(change.rateBitsPerSec === 0 ? 'rate=unlimited' : `rate=${change.rateBitsPerSec}bit/s`)
+    if (change.weight !== undefined) parts.push(`weight=${change.weight}`)
+    return `path ${slot.label}: ${parts.join(' ')}`
+  }
+
   /** Starts a new session on the next path (the first one, or the next after a failure). */
   private dial (): void {
     if (this.state === 'closed') return
     this.state = 'connecting'
+    while (this.slots[this.creatorIndex % this.slots.length]!.isAdminDown) this.creatorIndex++
     const index = this.creatorIndex % this.slots.length
     this.dialPath(index, undefined)
   }
@@ -278,7 +342,7 @@ export class PipeClient {
           this.waiting = []
           for (const s of waiting) if (!s.destroyed) mux.openStream(s, `${s.remoteAddress ?? '?'}:${s.remotePort ?? '?'}`)
           for (const resolve of this.upWaiters.splice(0)) resolve()
-          for (let i = 0; i < this.slots.length; i++) if (this.slots[i]!.subflow === undefined) this.dialPath(i, mux)
+          for (let i = 0; i < this.slots.length; i++) if (this.slots[i]!.subflow === undefined && !this.slots[i]!.isAdminDown) this.dialPath(i, mux)
           return
         }
         sodium.sodium_memzero(joinKey)
@@ -300,6 +364,7 @@ export class PipeClient {
           const kind = (error as { kind?: ErrorKind } | undefined)?.kind
           if (kind !== undefined) this.countError(kind)
           if (mux.upSubflows === 0) this.state = 'connecting'
+          if (slot.isAdminDown) return
           this.redial(index, mux, `path ${slot.label} lost: ${error?.message ?? 'connection closed'}`)
           return
         }
@@ -364,7 +429,7 @@ export class PipeClient {
     clearTimeout(slot.timer)
     slot.timer = setTimeout(() => {
       slot.timer = undefined
-      if (this.state !== 'closed' && this.mux === session && !session.isEnded && slot.subflow === undefined) this.dialPath(index, session)
+      if (this.state !== 'closed' && this.mux === session && !session.isEnded && slot.subflow === undefined && !slot.isAdminDown) this.dialPath(index, session)
     }, delayMs)
   }
 
@@ -377,7 +442,7 @@ export class PipeClient {
       pathTimeoutMs: this.tunables.pathTimeoutMs,
       subflowStallMs: this.tunables.subflowStallMs,
       probeIntervalMs: this.tunables.probeIntervalMs,
-      scheduler: this.options.scheduler ?? 'auto',
+      scheduler: this.scheduler,
       log: this.log,
       clock: this.clock,
       random: this.random,

@@ -63,6 +63,8 @@ export class PipeServer {
   private readonly limiter: RateLimiter
   private readonly logLimiter = new LogLimiter()
   private readonly sessions = new Set<Multiplexer>()
+  /** The scheduler of every session's server-to-client direction (`gst set scheduler=`). */
+  private scheduler: SchedulerKind
   /** Per open session, for `show`: its number and when it came up. */
   private readonly sessionInfo = new Map<Multiplexer, { id: number, openedAtMs: number, peer: string, sessionIdHex?: string }>()
   /** Open sessions by session id, for joins. */
@@ -75,11 +77,18 @@ export class PipeServer {
   private closedStreams = 0
   readonly stats: PipeServerStats = { sessionsActive: 0, sessionsTotal: 0, streamsActive: 0, streamsTotal: 0, handshakes: 0, rekeys: 0, pendingHandshakes: 0, errors: {} }
 
+  /** Runtime `scheduler=` (`gst set`): every session chooses with it from its next unit on. */
+  setScheduler (kind: SchedulerKind): void {
+    this.scheduler = kind
+    for (const mux of this.sessions) mux.setScheduler(kind)
+  }
+
   constructor (private readonly options: PipeServerOptions) {
     if (options.keys.length === 0) throw new Error('a server needs at least one key')
     this.tunables = resolveTunables(options.tunables)
     this.log = options.log ?? silentLogger
     this.clock = options.clock ?? monotonicClock
+    this.scheduler = options.scheduler ?? 'auto'
     this.limiter = new RateLimiter({ perSecond: this.tunables.handshakesPerSecond, burst: this.tunables.handshakeBurst })
     this.server = net.createServer({ noDelay: true }, (socket) => this.onConnection(socket))
   }
@@ -243,7 +252,7 @@ export class PipeServer {
       pathTimeoutMs: this.tunables.pathTimeoutMs,
       subflowStallMs: this.tunables.subflowStallMs,
       probeIntervalMs: this.tunables.probeIntervalMs,
-      scheduler: this.options.scheduler ?? 'auto',
+      scheduler: this.scheduler,
       log: this.log,
       clock: this.clock,
       connectTarget: (streamId) => this.connectTarget(mux, streamId),

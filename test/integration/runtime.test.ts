@@ -1,7 +1,7 @@
 // `gst set` / `gst path` against real gst-server and gst-client processes on loopback, through
 // their control sockets in a temporary --control-dir: a rekey interval changed at runtime takes
-// effect in the running session (no reconnection), and the pipe refuses scheduler and path
-// changes with one clear line and exit status 2.
+// effect in the running session (no reconnection); on a two-path client, paths are set down and
+// up and the scheduler changed without losing the session; what cannot apply exits 2, one line.
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -70,17 +70,68 @@ test('gst set NAME rekey=0.5: the running session rotates its keys from then on,
   assert.equal((await gst(['set', 'rtcli', 'rekey=600', '--control-dir', controlDir])).code, 0)
 })
 
-test('gst set NAME scheduler=auto on a pipe: exit 2 and one line saying the pipe has one path', async () => {
-  const r = await gst(['set', 'rtcli', 'scheduler=auto', '--control-dir', controlDir])
-  assert.equal(r.code, 2)
-  assert.match(r.stderr, /the pipe has one path per session/)
-  assert.equal(r.stderr.trim().split('\n').length, 1)
-  const p = await gst(['path', 'rtcli', '0', 'set', 'down', '--control-dir', controlDir])
-  assert.equal(p.code, 2)
-  assert.match(p.stderr, /the pipe has one path per session/)
-  const s = await gst(['set', 'rtsrv', 'rekey=1', '--control-dir', controlDir])
-  assert.equal(s.code, 2)
-  assert.match(s.stderr, /started by the client/)
+async function subflowsOf (name: string): Promise<Array<{ pathId: number, state: string, bytesSent: number }>> {
+  const report = await showJson(name)
+  return (report.sessions[0]?.subflows ?? []).map((f) => ({ pathId: f.pathId, state: f.state, bytesSent: f.bytesSent }))
+}
+
+async function until (what: string, check: () => Promise<boolean>): Promise<void> {
+  for (const deadline = Date.now() + 20_000; !(await check());) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
+test('gst path / gst set on a two-path pipe client: a path set down leaves the session and stays out until set up; scheduler=redundant sends on both', async () => {
+  const serverPort = await freePort()
+  const port = await freePort()
+  const server = group.spawnGst('gst-server', ['--name', 'rtsrv2', '--control-dir', controlDir, `127.0.0.1:${serverPort}`, `127.0.0.1:${echo.port}`, `@${keyFile}`], { env, cwd: dir })
+  await server.waitForLine(/server listening on/, 30_000)
+  const two = group.spawnGst('gst-client', ['--name', 'rtcli2', '--control-dir', controlDir, '--path', '127.0.0.1', '--path', '127.0.0.2', `127.0.0.1:${port}`, `127.0.0.1:${serverPort}`, `@${keyFile}`], { env, cwd: dir })
+  await two.waitForLine(/session to 127\.0\.0\.1:\d+ via 127\.0\.0\.1 up/, 30_000)
+  await until('two subflows', async () => (await subflowsOf('rtcli2')).length === 2)
+  const sessionId = (await showJson('rtcli2')).sessions[0]!.id
+
+  const down = await gst(['path', 'rtcli2', '1', 'set', 'down', '--control-dir', controlDir])
+  assert.equal(down.code, 0, down.stderr)
+  assert.match(down.stdout, /path 127\.0\.0\.2: down/)
+  await until('path 1 to leave', async () => (await subflowsOf('rtcli2')).every((f) => f.pathId === 0))
+  const last = await gst(['path', 'rtcli2', '0', 'set', 'down', '--control-dir', controlDir])
+  assert.equal(last.code, 2)
+  assert.match(last.stderr, /only path not set down/)
+  const data = randomData(256 * 1024)
+  assert.equal((await roundTrip(port, data)).sha256, sha256(data))
+  await new Promise((resolve) => setTimeout(resolve, 1000)) // longer than the re-dial backoff
+  assert.deepEqual((await subflowsOf('rtcli2')).map((f) => f.pathId), [0], 'a path set down is not re-dialled')
+
+  const up = await gst(['path', 'rtcli2', '1', 'set', 'up', '--control-dir', controlDir])
+  assert.equal(up.code, 0, up.stderr)
+  await until('path 1 to rejoin', async () => (await subflowsOf('rtcli2')).length === 2)
+
+  const set = await gst(['set', 'rtcli2', 'scheduler=redundant', '--control-dir', controlDir])
+  assert.equal(set.code, 0, set.stderr)
+  assert.match(set.stdout, /^rtcli2: scheduler=redundant/)
+  const before = await subflowsOf('rtcli2')
+  const bulk = randomData(2 * 1024 * 1024)
+  assert.equal((await roundTrip(port, bulk)).sha256, sha256(bulk))
+  const afterBulk = await subflowsOf('rtcli2')
+  for (const f of afterBulk) {
+    const sent = f.bytesSent - (before.find((b) => b.pathId === f.pathId)?.bytesSent ?? 0)
+    assert.ok(sent >= bulk.length, `path ${f.pathId} carried every byte under redundant (${sent} of ${bulk.length})`)
+  }
+  assert.equal((await showJson('rtcli2')).sessions[0]!.id, sessionId, 'the same session throughout')
+
+  const unknown = await gst(['path', 'rtcli2', '9', 'set', 'down', '--control-dir', controlDir])
+  assert.equal(unknown.code, 2)
+  assert.match(unknown.stderr, /no path 9/)
+  const onServer = await gst(['path', 'rtsrv2', '0', 'set', 'down', '--control-dir', controlDir])
+  assert.equal(onServer.code, 2)
+  assert.match(onServer.stderr, /paths belong to the client/)
+  const rekeyOnServer = await gst(['set', 'rtsrv2', 'rekey=1', '--control-dir', controlDir])
+  assert.equal(rekeyOnServer.code, 2)
+  assert.match(rekeyOnServer.stderr, /started by the client/)
+  const schedOnServer = await gst(['set', 'rtsrv2', 'scheduler=weighted', '--control-dir', controlDir])
+  assert.equal(schedOnServer.code, 0, schedOnServer.stderr)
 })
 
 test('gst set with a bad value or an unknown name: exit 2, one line', async () => {

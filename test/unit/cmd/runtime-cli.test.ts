@@ -4,7 +4,7 @@ import { parsePathWords, parseSetWords } from '../../../cmd/runtime-cli.js'
 import { UsageError } from '../../../src/errors.js'
 import { parsePathRef, readPathArgs, readSetArgs } from '../../../src/control/runtime.js'
 import { ControlCommandError } from '../../../src/control/protocol.js'
-import { pipeClientCommands, vpnClientCommands } from '../../../cmd/runtime-commands.js'
+import { pipeClientCommands, pipeServerCommands, vpnClientCommands } from '../../../cmd/runtime-commands.js'
 import { silentLogger } from '../../../src/log.js'
 
 test('gst set: scheduler= and rekey= words', () => {
@@ -47,13 +47,22 @@ test('control requests are checked again by the instance (bad-argument)', () => 
   assert.throws(() => parsePathRef('/1'), isBad)
 })
 
-test('pipe instances refuse scheduler and path changes with a clear message', () => {
-  let rekeyMs = 0
-  const commands = pipeClientCommands({ setRekeyInterval: (ms) => { rekeyMs = ms } }, silentLogger)
-  assert.deepEqual(commands.set!({ cmd: 'set', args: { rekeySeconds: 0.5 } }), { applied: 'rekey=0.5 s (next rotation 0.5 s after the last)' })
-  assert.equal(rekeyMs, 500)
-  assert.throws(() => commands.set!({ cmd: 'set', args: { scheduler: 'auto' } }), /the pipe has one path per session/)
-  assert.throws(() => commands.path!({ cmd: 'path', args: { path: '0', down: true } }), /the pipe has one path per session/)
+test('pipe client commands: scheduler, rekey and path changes reach the client; the server refuses paths and rekey', () => {
+  const calls: unknown[] = []
+  const commands = pipeClientCommands({
+    setPath: (id, change) => { calls.push([id, change]); return `path ${id}` },
+    setScheduler: (kind) => { calls.push(kind) },
+    setRekeyInterval: (ms) => { calls.push(ms) },
+  }, silentLogger)
+  assert.deepEqual(commands.set!({ cmd: 'set', args: { rekeySeconds: 0.5 } }), { applied: 'rekey=0.5 s' })
+  assert.deepEqual(commands.set!({ cmd: 'set', args: { scheduler: 'redundant' } }), { applied: 'scheduler=redundant' })
+  assert.deepEqual(commands.path!({ cmd: 'path', args: { path: '1', down: true } }), { applied: 'path 1' })
+  assert.deepEqual(calls, [500, 'redundant', [1, { down: true }]])
+  const server = pipeServerCommands({ setScheduler: (kind) => { calls.push(`server ${kind}`) } }, silentLogger)
+  assert.deepEqual(server.set!({ cmd: 'set', args: { scheduler: 'weighted' } }), { applied: 'scheduler=weighted' })
+  assert.equal(calls.at(-1), 'server weighted')
+  assert.throws(() => server.set!({ cmd: 'set', args: { rekeySeconds: 1 } }), /started by the client/)
+  assert.throws(() => server.path!({ cmd: 'path', args: { path: '0', down: true } }), /paths belong to the client/)
 })
 
 test('ttt client commands: SESSION/N must name the current session', () => {
