@@ -13,22 +13,12 @@
  */
 import net from 'node:net'
 import { createHash, randomBytes } from 'node:crypto'
+import { seededRandom as prng } from '../../test/helpers/seeded-random.js'
 
 const [mode, host, portText, countText, maxText, seedText, spreadText] = process.argv.slice(2)
 const CHUNK = 64 * 1024
 const POOL = randomBytes(1024 * 1024 + CHUNK)
 
-/** mulberry32: a small seeded PRNG, so a failing run can be repeated with its seed. */
-function prng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 interface Outcome { stream: number, size: number, received: number, why?: string }
 

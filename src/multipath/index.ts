@@ -70,6 +70,7 @@ export { Pacer } from './pacer.js'
 export { WindowedMin } from './windowed-min.js'
 export { nextPathState, isUsableState, type PathState, type PathSignals } from './path-state.js'
 export { Path, type PathOptions, type PathPreference, type PathCounters } from './path.js'
+export { type PathChange, describePathChange } from './path-change.js'
 export { type PathStamp, type PathFeedback, createFeedback, unwrapSeq32, PathReceiver, delaySpreadOf } from './feedback.js'
 export {
   type Scheduler, type SchedulerKind, type WeightedMethod, AutoScheduler, WeightedScheduler, RedundantScheduler,

@@ -20,7 +20,7 @@ import sodium from 'sodium-native'
 import { Subflow } from './subflow.js'
 import { joinProof } from './join.js'
 import { setNotsentLowat } from '../native/socket-options.js'
-import type { PathPreference, SchedulerKind } from '../multipath/index.js'
+import { describePathChange, type PathChange, type SchedulerKind } from '../multipath/index.js'
 import { resolveTunables, type PipeTunables } from './config.js'
 import { formatHostPort, listenOn, type HostPort } from './address.js'
 import { CloseReason } from './frame.js'
@@ -36,16 +36,6 @@ export interface PipePathSpec {
   /** The path's rate, if known: the scheduler plans with it as a cap (0 = learn it). */
   rateBitsPerSec?: number
   /** Static share for the `weighted` scheduler (default: the rate, else 1). */
-  weight?: number
-}
-
-/** A runtime change of one path (`gst path NAME N set ...`). */
-export interface PipePathChange {
-  /** true: close the subflow and stop dialling it; false: dial it again. */
-  down?: boolean
-  preference?: PathPreference
-  /** 0 removes the cap. */
-  rateBitsPerSec?: number
   weight?: number
 }
 
@@ -256,7 +246,7 @@ export class PipeClient {
    * the others) and stops dialling it until `up`. Throws a UsageError for an unknown path, or
    * for taking down the last path that is not down.
    */
-  setPath (index: number, change: PipePathChange): string {
+  setPath (index: number, change: PathChange): string {
     const slot = this.slots[index]
     if (slot === undefined) throw new UsageError(`no path ${index} (this client has paths 0 to ${this.slots.length - 1}; see gst show)`)
     if (change.down === true && !slot.isAdminDown && this.slots.every((s) => s === slot || s.isAdminDown)) {
@@ -283,12 +273,7 @@ export class PipeClient {
       if (change.down) slot.subflow?.channel.fail(new Error('path set down by the operator'))
       else if (this.mux !== undefined && !this.mux.isEnded && slot.subflow === undefined) this.dialPath(index, this.mux)
     }
-    const parts: string[] = []
-    if (change.down !== undefined) parts.push(change.down ? 'down' : 'up')
-    if (change.preference !== undefined) parts.push(change.preference)
-    if (change.rateBitsPerSec !== undefined) parts.push(change.rateBitsPerSec === 0 ? 'rate=unlimited' : `rate=${change.rateBitsPerSec}bit/s`)
-    if (change.weight !== undefined) parts.push(`weight=${change.weight}`)
-    return `path ${slot.label}: ${parts.join(' ')}`
+    return `path ${slot.label}: ${describePathChange(change)}`
   }
 
   /** Starts a new session on the next path (the first one, or the next after a failure). */

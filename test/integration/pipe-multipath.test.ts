@@ -19,20 +19,10 @@ import { startEchoServer, roundTrip, sha256, randomData, MemoryLogger, waitFor }
 import { startPathRelay, type PathRelay } from '../helpers/path-relay.js'
 import { ProcessGroup, binPath, freePort, run } from '../helpers/processes.js'
 import type { StatusReport } from '../../src/control/status.js'
+import { seededRandom as prng } from '../helpers/seeded-random.js'
 
 const PATHS = [{ localAddress: '127.0.0.1' }, { localAddress: '127.0.0.2' }]
 
-/** A seeded PRNG (mulberry32), so a failing run can be repeated with its printed seed. */
-function prng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 interface Fixture {
   key: Buffer

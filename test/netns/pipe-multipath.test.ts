@@ -12,6 +12,7 @@ import {
   controlDir, startGstServer, startGstClient, waitForPaths, sessionPaths, pathFrom, gstClientPath, type GstProcess,
 } from '../../bench/lib/pipe-lab.js'
 import type { StatusReport } from '../../src/control/status.js'
+import { seededRandom as prng } from '../helpers/seeded-random.js'
 
 const streamCheckPath = new URL('../../bench/lib/stream-check.js', import.meta.url).pathname
 const skip = labUnavailableReason() ?? (existsSync(gstClientPath) ? undefined : `${gstClientPath} is missing (run npm run build)`)
@@ -96,17 +97,6 @@ async function poll (check: () => Promise<boolean>, timeoutMs: number): Promise<
   }
 }
 
-/** mulberry32, so a failing schedule can be replayed from the seed in the diagnostics. */
-function prng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = a
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 test('many streams stay byte-exact while l2 is cut and restored at random times, and the client rejoins over l2', { skip, timeout: 90_000 }, async (t) => {
   const s = new Scope(t)
