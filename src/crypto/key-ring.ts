@@ -83,20 +83,27 @@ export class KeyRing {
 
   /**
    * The receiving key for a record's epoch byte, or undefined for an unknown or wiped epoch.
-   * The first record under a newer epoch starts the grace time of the older ones.
+   * A lookup only: the epoch byte is not authenticated yet, so it changes nothing (see confirmReceive).
    */
   receiveKey (epochByte: number, nowMs: number): ReceiveKey | undefined {
     for (let i = this.receiving.length - 1; i >= 0; i--) {
       const rx = this.receiving[i]!
       if ((rx.epoch & 0xff) !== epochByte) continue
-      if (rx.retireAtMs < nowMs) return undefined
-      for (let j = 0; j < i; j++) {
-        const older = this.receiving[j]!
-        if (older.retireAtMs === Infinity) older.retireAtMs = nowMs + this.graceMs
-      }
-      return rx
+      return rx.retireAtMs < nowMs ? undefined : rx
     }
     return undefined
+  }
+
+  /**
+   * A record under `rx` passed authentication and the replay check: the first one under a newer
+   * epoch starts the grace time of the older ones. (Done here, not in receiveKey, so a forged
+   * header naming the new epoch cannot cut the old keys' grace short.)
+   */
+  confirmReceive (rx: ReceiveKey, nowMs: number): void {
+    for (const older of this.receiving) {
+      if (older.epoch >= rx.epoch) break
+      if (older.retireAtMs === Infinity) older.retireAtMs = nowMs + this.graceMs
+    }
   }
 
   /** Wipes receiving keys whose grace time has ended. Call now and then (e.g. on keepalive). */

@@ -226,6 +226,7 @@ export class SecureChannel {
     if (!rx.key.openRange(record, 0, SEALED_HEADER_BYTES, textEnd, counter)) throw new ProtocolError('record failed authentication', 'decrypt')
     const text = record.subarray(SEALED_HEADER_BYTES, textEnd)
     if (!rx.window.accept(counter)) throw new ProtocolError(`replayed record (counter ${counter})`, 'replay')
+    this.keys!.confirmReceive(rx, this.lastReceivedMs)
     const frameType = text[0] as FrameType
     const streamId = text.readUInt32BE(1)
     const payload = text.subarray(FRAME_HEADER_BYTES)

@@ -117,6 +117,7 @@ export class VpnSession {
   /** A batched open, second half, for a datagram `rx` authenticated: the replay check, after authentication. */
   acceptOpened (rx: ReceiveKey, counter: number, nowMs: number): OpenResult {
     if (!rx.window.accept(counter)) return 'replay'
+    this.keys.confirmReceive(rx, nowMs)
     if (this.responderSwitchPending && rx.epoch > this.keys.sendEpoch) {
       // The initiator uses the new keys: it has our reply, so we may seal with them too.
       this.responderSwitchPending = false

@@ -24,6 +24,7 @@ function receive (to: KeyRing, msg: ReturnType<typeof send>, nowMs: number): str
   const body = Buffer.from(msg.body)
   if (!rx.key.openInPlace(Buffer.alloc(0), body, msg.tag, msg.counter)) return null
   if (!rx.window.accept(msg.counter)) return null
+  to.confirmReceive(rx, nowMs)
   return body.toString()
 }
 
@@ -48,4 +49,25 @@ test('rotation: old epoch opens during grace, then is wiped; counters restart', 
   server.sweep(2000)
   assert.deepEqual(server.receiveEpochs, [1])
   assert.equal(server.rotations, 1)
+})
+
+test('a forged record naming the new epoch does not start the old keys\' grace time; an authentic one does', () => {
+  const psk = generateKey()
+  const [i0, r0] = handshake(psk)
+  const client = new KeyRing(i0, 1000); const server = new KeyRing(r0, 1000)
+  const late = send(client, 'late')
+  const [i1, r1] = handshake(psk)
+  server.installNext(r1); server.switchSendKey()
+  client.installNext(i1); client.switchSendKey()
+  const fresh = send(client, 'new')
+  const forged = { ...fresh, tag: Buffer.alloc(TAG_BYTES) }
+  assert.equal(receive(server, forged, 10), null, 'the forgery fails authentication')
+  server.sweep(5000)
+  assert.deepEqual(server.receiveEpochs, [0, 1], 'the old epoch keeps its keys: no grace time started')
+  assert.equal(receive(server, late, 5000), 'late')
+  assert.equal(receive(server, fresh, 6000), 'new')
+  server.sweep(6500)
+  assert.deepEqual(server.receiveEpochs, [0, 1], 'within the grace time')
+  server.sweep(7001)
+  assert.deepEqual(server.receiveEpochs, [1], 'the authentic record started it')
 })
