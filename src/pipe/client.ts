@@ -14,7 +14,7 @@ import { MonotonicTimestamps } from '../crypto/tai64n.js'
 import { monotonicClock, type Clock } from '../clock.js'
 import { LogLimiter, silentLogger, type Logger } from '../log.js'
 import { SecureChannel } from './channel.js'
-import { Multiplexer } from './mux.js'
+import { Multiplexer, muxLimitsOf } from './mux.js'
 import { CLIENT_ID_BYTES, HelloPurpose, SESSION_PROLOGUE, decodeWelcome, encodeHello } from './hello.js'
 import sodium from 'sodium-native'
 import { Subflow } from './subflow.js'
@@ -420,13 +420,7 @@ export class PipeClient {
 
   private newSession (): Multiplexer {
     const mux: Multiplexer = new Multiplexer({
-      localWindowBytes: this.tunables.streamWindowBytes,
-      maxStreams: this.tunables.maxStreams,
-      sessionBufferBytes: this.tunables.sessionBufferBytes,
-      retransmitBufferBytes: this.tunables.retransmitBufferBytes,
-      pathTimeoutMs: this.tunables.pathTimeoutMs,
-      subflowStallMs: this.tunables.subflowStallMs,
-      probeIntervalMs: this.tunables.probeIntervalMs,
+      ...muxLimitsOf(this.tunables),
       scheduler: this.scheduler,
       log: this.log,
       clock: this.clock,

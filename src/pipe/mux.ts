@@ -22,6 +22,7 @@ import { MuxStream, type StreamLink } from './stream.js'
 import { Unit } from './retransmit.js'
 import { SeenStreamIds } from './stream-ids.js'
 import { ACK_FLAG_PAUSED, type Subflow } from './subflow.js'
+import type { PipeTunables } from './config.js'
 
 export interface MuxOptions {
   /** Bytes each stream may receive before it grants more (announced in the handshake). */
@@ -47,6 +48,19 @@ export interface MuxOptions {
   random?: () => number
   /** Server only: connect a new stream to the target. */
   connectTarget?: (streamId: number) => { socket: Socket, description: string }
+}
+
+/** The session limits and timings both ends take from their tunables. */
+export function muxLimitsOf (t: PipeTunables): Pick<MuxOptions, 'localWindowBytes' | 'maxStreams' | 'sessionBufferBytes' | 'retransmitBufferBytes' | 'pathTimeoutMs' | 'subflowStallMs' | 'probeIntervalMs'> {
+  return {
+    localWindowBytes: t.streamWindowBytes,
+    maxStreams: t.maxStreams,
+    sessionBufferBytes: t.sessionBufferBytes,
+    retransmitBufferBytes: t.retransmitBufferBytes,
+    pathTimeoutMs: t.pathTimeoutMs,
+    subflowStallMs: t.subflowStallMs,
+    probeIntervalMs: t.probeIntervalMs,
+  }
 }
 
 export interface MuxEvents {

@@ -12,7 +12,7 @@ import { monotonicClock, type Clock } from '../clock.js'
 import { LogLimiter, silentLogger, type Logger } from '../log.js'
 import type { ErrorKind } from '../errors.js'
 import { SecureChannel, type HelloDecision } from './channel.js'
-import { Multiplexer } from './mux.js'
+import { Multiplexer, muxLimitsOf } from './mux.js'
 import { SESSION_PROLOGUE, SESSION_ID_BYTES, decodeHello, encodeWelcome, type JoinRequest } from './hello.js'
 import { Subflow } from './subflow.js'
 import { JoinReplayGuard, isValidJoinProof } from './join.js'
@@ -245,13 +245,7 @@ export class PipeServer {
 
   private newSession (): Multiplexer {
     const mux: Multiplexer = new Multiplexer({
-      localWindowBytes: this.tunables.streamWindowBytes,
-      maxStreams: this.tunables.maxStreams,
-      sessionBufferBytes: this.tunables.sessionBufferBytes,
-      retransmitBufferBytes: this.tunables.retransmitBufferBytes,
-      pathTimeoutMs: this.tunables.pathTimeoutMs,
-      subflowStallMs: this.tunables.subflowStallMs,
-      probeIntervalMs: this.tunables.probeIntervalMs,
+      ...muxLimitsOf(this.tunables),
       scheduler: this.scheduler,
       log: this.log,
       clock: this.clock,
