@@ -12,8 +12,6 @@ export class Unit {
   /** Subflows this unit is in flight on (more than one with the `redundant` scheduler). */
   inFlight = 0
   acked = false
-  /** Payload length (what the unit counts against the retransmit buffer). */
-  readonly bytes: number
 
   constructor (
     readonly type: FrameType,
@@ -21,9 +19,9 @@ export class Unit {
     /** DATA: offset of the first byte; FIN: final size; WINDOW: the max offset; else -1. */
     readonly offset: number,
     readonly payload: Buffer | undefined,
-  ) {
-    this.bytes = payload?.length ?? 0
-  }
+  ) {}
+
+  get bytes (): number { return this.payload?.length ?? 0 }
 }
 
 /** What one subflow sent and the peer has not acknowledged yet, oldest first. */

@@ -11,13 +11,9 @@ import { FrameType, OFFSET_BYTES, writeU64 } from './frame.js'
 import { SentLog } from './retransmit.js'
 import type { Multiplexer } from './mux.js'
 
-/**
- * Send an ACK after this many ack-eliciting frames, or after ACK_DELAY_MS, whichever first (our
- * choice). Each ACK costs both sides a small record, a wake-up and a syscall; at 2 Gbit/s these
- * hold about 5 MiB more in the retransmit buffer than 16 frames / 5 ms did (BENCHMARKS.md).
- */
-const ACK_EVERY_FRAMES = 64
-const ACK_DELAY_MS = 20
+/** Send an ACK after this many ack-eliciting frames, or after ACK_DELAY_MS, whichever first (our choice). */
+const ACK_EVERY_FRAMES = 16
+const ACK_DELAY_MS = 5
 /** ACK flags (the byte after the count). */
 export const ACK_FLAG_PAUSED = 1
 
