@@ -1,6 +1,6 @@
 import {
   AutoScheduler, Path, PathReceiver, ReorderBuffer, FlowSequencer, createFeedback, delaySpreadOf, HoldTimeEstimator,
-  type PathFeedback, type Scheduler,
+  PACING_BURST_BYTES, type PathFeedback, type Scheduler,
 } from '../../src/multipath/index.js'
 import type { EventQueue } from './event-queue.js'
 import type { Link } from './link.js'
@@ -11,8 +11,6 @@ export const FEEDBACK_BYTES = 64
 /** How often each tunnel end runs its housekeeping (path updates, probes, hold-time inputs). */
 const TICK_MS = 5
 const UNIT_STORE_SIZE = 1 << 16
-/** Bytes a paced path may send back to back (two full packets). */
-const PACING_BURST_BYTES = 3000
 
 export interface TunnelPacket {
   kind: 'data' | 'probe' | 'feedback'
@@ -159,8 +157,11 @@ export class TunnelEnd {
         isRepair, inner: unit.inner, about: -1, feedback: undefined,
       }
       const link = this.outLinks[path.id]!
-      if (releaseMs <= now) link.send(packet, unit.bytes)
-      else this.events.at(releaseMs, () => link.send(packet, unit.bytes))
+      if (releaseMs <= now) { link.send(packet, unit.bytes); continue }
+      // As the VPN does: the path learns when a queued send really left (its reply deadline and
+      // its delay samples leave out the wait in our own queue).
+      path.markQueued(seq)
+      this.events.at(releaseMs, () => { path.markReleased(seq, this.events.nowMs); link.send(packet, unit.bytes) })
     }
   }
 

@@ -96,6 +96,11 @@ export const SPARSE_WINDOW_MS = 100
 export const SPARSE_FLOW_BYTES = 12_000
 /** Share of the queue delay at which a path was seen overflowing that we allow ourselves. */
 export const OVERFLOW_QUEUE_SHARE = 0.95
+/**
+ * Bytes a pacing caller lets go ahead of its pace schedule (two full packets: a late timer can
+ * catch up one). The path's model needs it to know when a paced unit really leaves (see Pacer).
+ */
+export const PACING_BURST_BYTES = 3000
 /** Per-path send records kept for RTT, loss and repair; must exceed packets in flight on one path. */
 export const SEND_RING_SIZE = 1 << 14
 /** Most lost sequence numbers one feedback reports (the rest are counted as loss, not repaired). */

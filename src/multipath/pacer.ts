@@ -1,20 +1,40 @@
 /**
- * A model of the bytes waiting in front of a path's bottleneck, kept as a schedule: `freeAtMs` is
- * when everything handed over so far has drained at the planned rate. Every send extends it by
- * its serialisation time at the rate in force at that moment, so a later rate change re-prices
- * only later sends, exactly like a caller's pace queue that fixed each packet's release time when
- * it queued it: the model's wait and the real one agree (when the model re-priced old backlog
- * instead, every upward gain made it promise earlier releases than the pace queue could give,
- * and a paced path looked overdue, then degraded, under load). The delay until the schedule is
- * free is how long a new unit would queue, which is what the `auto` scheduler compares across
- * paths, and what a caller that paces waits for before sending. A configured rate caps the drain
- * rate, so a cap holds even when the link could do more.
+ * A model of the bytes waiting in front of a path's bottleneck, kept as two schedules.
+ *
+ * `freeAtMs` is the pace schedule: when everything handed over so far has drained at the planned
+ * rate. Every send extends it by its serialisation time at the rate in force at that moment, so a
+ * later rate change re-prices only later sends, exactly like a caller's pace queue that fixed
+ * each packet's release time when it queued it (when the model re-priced old backlog instead,
+ * every upward gain made it promise earlier releases than the pace queue could give, and a paced
+ * path looked overdue, then degraded, under load). A pacing caller releases by it (`sendTimeMs`).
+ *
+ * `departAtMs` is when the bottleneck will have sent the last unit handed over: what a new unit
+ * queues behind, which the `auto` scheduler compares across paths. Without pacing the two are the
+ * same schedule. With pacing they differ: a unit is released up to `burstBytes - bytes` ahead of
+ * the pace schedule, and a link even slightly faster than our estimate of it (the usual case) has
+ * sent the unit before, so the unit leaves one packet time earlier than the pace schedule says.
+ * Counting from the pace schedule, the model was late by one packet time on every path, 0.6 ms
+ * on a 20 Mbit/s link and 1.2 ms on a 10 Mbit/s one, and that difference reordered packets split
+ * between two paths of equal delay. Measurements re-anchor the departure schedule (its releases
+ * follow the pace schedule, so the correction persists), never the pace schedule, which is the
+ * caller's real queue. A configured rate caps the drain rate, so a cap holds even when the link
+ * could do more.
  */
 export class Pacer {
   private freeAtMs = 0
+  private departAtMs = 0
   private lastNowMs = 0
   /** Drain rate in use (set by the path from its estimate, gain and cap). */
   rateBitsPerSec = 1
+  /**
+   * Sum of every shift `correct` applied. A measurement comes back a round trip after its unit was
+   * handed over, and the shifts applied in between already answered part of its error: the caller
+   * takes them out (the difference of this sum between then and now), or the same error is
+   * corrected again with every sample of that round trip and the model overshoots.
+   */
+  correctedMs = 0
+  /** The caller's pacing burst in bytes while it paces (`sendTimeMs(bytes, burstBytes, …)`), 0 while it does not. */
+  burstBytes = 0
 
   /** Bytes not yet drained at `nowMs` (at the current rate). */
   backlogAt (nowMs: number): number {
@@ -31,32 +51,48 @@ export class Pacer {
 
   onSend (bytes: number, nowMs: number): void {
     if (nowMs > this.lastNowMs) this.lastNowMs = nowMs
-    this.freeAtMs = Math.max(this.freeAtMs, nowMs) + (bytes * 8000) / this.rateBitsPerSec
+    this.departAtMs = this.departureMs(bytes, nowMs)
+    this.freeAtMs = Math.max(this.freeAtMs, nowMs) + this.serialisationMs(bytes)
   }
 
   /**
-   * Re-anchor the model to a measurement: a packet the model thought would queue `predictedMs`
-   * really queued `measuredMs` (one-way delay above its minimum). Half the error is applied, so
-   * one noisy sample cannot swing it, while a steady drift (rate slightly off) is cancelled.
+   * Re-anchor the model to a measurement: a unit the model thought would leave the bottleneck
+   * `predictedMs` after it was handed over really took `measuredMs`. Half the error is applied,
+   * so one noisy sample cannot swing it, while a steady drift (rate slightly off) is cancelled.
+   * Only the departure schedule moves; without pacing it is the pace schedule too.
    */
   correct (measuredMs: number, predictedMs: number, nowMs: number): void {
     if (nowMs > this.lastNowMs) this.lastNowMs = nowMs
-    this.freeAtMs = Math.max(nowMs, Math.max(this.freeAtMs, nowMs) + (measuredMs - predictedMs) / 2)
+    const fromMs = Math.max(this.departAtMs, nowMs)
+    this.departAtMs = Math.max(nowMs, fromMs + (measuredMs - predictedMs) / 2)
+    this.correctedMs += this.departAtMs - fromMs
+    if (this.burstBytes === 0) this.freeAtMs = this.departAtMs
   }
 
   /** Forget the backlog (the path went down: what it held is written off or sent elsewhere). */
   reset (nowMs: number): void {
     if (nowMs > this.lastNowMs) this.lastNowMs = nowMs
     this.freeAtMs = nowMs
+    this.departAtMs = nowMs
   }
 
-  /** How long `bytes` more would wait behind the current backlog (incl. their own serialisation). */
+  /** How long `bytes` handed over now would take to leave the bottleneck (the queue ahead of them and their own serialisation). */
   queueDelayMs (bytes: number, nowMs: number): number {
-    return Math.max(0, this.freeAtMs - nowMs) + (bytes * 8000) / this.rateBitsPerSec
+    return this.departureMs(bytes, nowMs) - nowMs
   }
 
   /** When a pacing caller may send the next `bytes` without building more than `burstBytes` of backlog. */
   sendTimeMs (bytes: number, burstBytes: number, nowMs: number): number {
     return Math.max(nowMs, this.freeAtMs - ((burstBytes - bytes) * 8000) / this.rateBitsPerSec)
+  }
+
+  private serialisationMs (bytes: number): number {
+    return (bytes * 8000) / this.rateBitsPerSec
+  }
+
+  /** When `bytes` handed over now leave the bottleneck: released (paced or at once), then behind the units before them. */
+  private departureMs (bytes: number, nowMs: number): number {
+    const releaseMs = this.burstBytes > 0 ? this.sendTimeMs(bytes, Math.max(bytes, this.burstBytes), nowMs) : nowMs
+    return Math.max(releaseMs, this.departAtMs, nowMs) + this.serialisationMs(bytes)
   }
 }

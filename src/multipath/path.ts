@@ -1,6 +1,6 @@
 import {
   DEFAULT_PROBE_INTERVAL_MS, DEFAULT_DOWN_FLOOR_MS, DEFAULT_FEEDBACK_INTERVAL_MS, SEND_RING_SIZE, QUEUE_EXCESS_MS,
-  STANDING_WINDOW_MS, UNANSWERED_FOR_SILENCE,
+  STANDING_WINDOW_MS, UNANSWERED_FOR_SILENCE, PACING_BURST_BYTES,
 } from './constants.js'
 import { RttEstimator } from './rtt-estimator.js'
 import { OneWayDelayTrend } from './delay-trend.js'
@@ -37,6 +37,8 @@ export interface PathOptions {
    * only adds noise); without pacing the model is corrected from every delay sample.
    */
   isPaced?: boolean
+  /** The burst the pacing caller allows (`pacer.sendTimeMs(bytes, paceBurstBytes, …)`); default PACING_BURST_BYTES. */
+  paceBurstBytes?: number
 }
 
 /** Counters shown by `show`; plain numbers. */
@@ -66,6 +68,7 @@ export class Path {
   readonly downFloorMs: number
   readonly maxAckDelayMs: number
   readonly isPaced: boolean
+  readonly paceBurstBytes: number
   state: PathState = 'probing'
   /** Time of the last state change. */
   stateSinceMs = 0
@@ -102,11 +105,18 @@ export class Path {
   // Delivery-rate anchor, in the receiver's clock.
   private anchorBytes = -1
   private anchorRxMs = 0
+  private anchorSeq = -1
+  /** The latest send that found the path idle (nothing queued ahead of it). */
+  private lastIdleSeq = -1
   private lastReceivedPackets = 0
   // Send records, indexed by pathSeq & (SEND_RING_SIZE - 1).
   private readonly sentMs = new Float64Array(SEND_RING_SIZE)
   private readonly sentUnit = new Float64Array(SEND_RING_SIZE).fill(-1)
+  /** Predicted time from hand-over until the send left the bottleneck (pace wait, queue, own serialisation). */
   private readonly sentQueueMs = new Float32Array(SEND_RING_SIZE)
+  private readonly sentBytes = new Float32Array(SEND_RING_SIZE)
+  /** The pacer's correction sum when each send was handed over (see Pacer.correctedMs). */
+  private readonly sentCorrectedMs = new Float64Array(SEND_RING_SIZE)
   /**
    * When each send really left (the send time, unless a paced caller queued it: Infinity until
    * released). Reply deadlines move by how late that was, and a gap the receiver saw because a
@@ -114,6 +124,8 @@ export class Path {
    */
   private readonly sentReleaseMs = new Float64Array(SEND_RING_SIZE)
   private readonly sentBusy = new Uint8Array(SEND_RING_SIZE)
+  /** lastIdleSeq as of each send: a delivery sample is app-limited if the path idled anywhere in it. */
+  private readonly sentLastIdleSeq = new Float64Array(SEND_RING_SIZE)
   private readonly signals: PathSignals = {
     repliesInARow: 0, overdueMs: 0, degradeAfterMs: 0, downAfterMs: 0, lossRatio: 0, isBackup: false, isAdminDown: false,
   }
@@ -127,6 +139,7 @@ export class Path {
     this.downFloorMs = options.downFloorMs ?? DEFAULT_DOWN_FLOOR_MS
     this.maxAckDelayMs = options.maxAckDelayMs ?? DEFAULT_FEEDBACK_INTERVAL_MS
     this.isPaced = options.isPaced ?? false
+    this.paceBurstBytes = options.paceBurstBytes ?? PACING_BURST_BYTES
     this.pacer.setRate(this.planningRateBitsPerSec(), 0)
   }
 
@@ -140,8 +153,11 @@ export class Path {
     this.sentMs[slot] = nowMs
     this.sentReleaseMs[slot] = nowMs
     this.sentUnit[slot] = unitId
+    this.sentBytes[slot] = bytes
+    this.sentCorrectedMs[slot] = this.pacer.correctedMs
+    this.pacer.burstBytes = this.isPacedNow() ? this.paceBurstBytes : 0
     const queueMs = this.pacer.queueDelayMs(0, nowMs)
-    this.sentQueueMs[slot] = queueMs
+    this.sentQueueMs[slot] = this.pacer.queueDelayMs(bytes, nowMs)
     if (nowMs - this.standingStartMs >= STANDING_WINDOW_MS / 2) {
       this.standingPrevMs = nowMs - this.standingStartMs < STANDING_WINDOW_MS ? this.standingCurMs : Infinity
       this.standingCurMs = Infinity
@@ -149,6 +165,8 @@ export class Path {
     }
     if (queueMs < this.standingCurMs) this.standingCurMs = queueMs
     this.sentBusy[slot] = this.pacer.backlogAt(nowMs) > 0 ? 1 : 0
+    if (this.sentBusy[slot] === 0) this.lastIdleSeq = seq
+    this.sentLastIdleSeq[slot] = this.lastIdleSeq
     this.pacer.onSend(bytes, nowMs)
     this.lastSendMs = nowMs
     this.recentSendMs.copyWithin(0, 1)
@@ -169,6 +187,17 @@ export class Path {
   markReleased (seq: number, nowMs: number): void {
     if (seq >= this.nextSeq || seq <= this.nextSeq - SEND_RING_SIZE) return
     this.sentReleaseMs[seq & (SEND_RING_SIZE - 1)] = nowMs
+  }
+
+  /** Whether the caller holds sends in a pace queue now (it does not during rate startup, when the rate is unknown). */
+  private isPacedNow (): boolean {
+    return this.isPaced && !this.rate.inStartup && this.externalQueuedBytes < 0
+  }
+
+  /** How long send `slot` waited in the caller's pace queue (0 when it left at once or nobody said). */
+  private paceWaitMs (slot: number): number {
+    const waitMs = this.sentReleaseMs[slot]! - this.sentMs[slot]!
+    return Number.isFinite(waitMs) && waitMs > 0 ? waitMs : 0
   }
 
   /** How much later than the model's wait (own serialisation included) send `slot` left; Infinity while queued. */
@@ -196,12 +225,25 @@ export class Path {
     if (fb.echoSeq > this.lastEchoSeq && fb.echoSeq > this.nextSeq - SEND_RING_SIZE) {
       this.lastEchoSeq = fb.echoSeq
       const slot = fb.echoSeq & (SEND_RING_SIZE - 1)
-      this.rtt.addSample(nowMs - fb.echoTxTimeMs - fb.ackDelayMs, nowMs)
-      this.delay.addSample(fb.echoTxTimeMs, fb.echoRxTimeMs, nowMs)
+      // What the echoed send spent in our own pace queue and on its own serialisation is known,
+      // not path delay: the baselines (min RTT, min one-way delay) and the measured bottleneck
+      // queue leave it out. Counted in, a path kept busy for a whole filter window took its
+      // standing pace queue for propagation (both paths of the equal-delay run looked 8-11 ms
+      // longer than they are after 10 s) and random losses behind a full pace queue looked
+      // like drop-tail overflow.
+      // (Serialisation only once the rate is known: at startup's guess a packet's would be far too long.)
+      const serMs = this.rate.inStartup ? 0 : (this.sentBytes[slot]! * 8000) / this.rate.estimateBitsPerSec
+      const ownMs = this.paceWaitMs(slot) + serMs
+      const rttMs = nowMs - fb.echoTxTimeMs - fb.ackDelayMs
+      this.rtt.addSample(rttMs, nowMs, rttMs - ownMs)
+      this.delay.addSample(fb.echoTxTimeMs + ownMs, fb.echoRxTimeMs, nowMs)
       const queueMs = this.delay.latestQueueDelayMs()
       if (queueMs > this.maxQueueSeenMs) this.maxQueueSeenMs = queueMs
-      this.checkQueueModel(this.sentQueueMs[slot]!, this.sentBusy[slot] === 1, nowMs)
-      this.sampleDeliveryRate(fb, this.sentBusy[slot] === 0, nowMs)
+      const correctedSinceMs = this.pacer.correctedMs - this.sentCorrectedMs[slot]!
+      this.checkQueueModel(Math.max(0, this.sentQueueMs[slot]! - ownMs), correctedSinceMs, this.sentBusy[slot] === 1, nowMs)
+      // A sample spans the sends from the anchor's to this one: if the path idled anywhere in
+      // between, it measured our offered load, not the path (a few packets on a mostly idle path).
+      this.sampleDeliveryRate(fb, this.sentLastIdleSeq[slot]! > this.anchorSeq, nowMs)
     }
     // Losses while the queue is near the largest seen are drop-tail overflow: remember the buffer,
     // and do not repair them: that loss is the inner flow's congestion signal, hiding it would
@@ -421,15 +463,21 @@ export class Path {
    * re-anchored every time, and far more queueing than predicted means the rate estimate is too
    * high: back off (once per round).
    */
-  private checkQueueModel (predictedMs: number, wasBusy: boolean, nowMs: number): void {
+  private checkQueueModel (predictedMs: number, correctedSinceMs: number, wasBusy: boolean, nowMs: number): void {
     const measuredMs = this.delay.latestQueueDelayMs()
-    // Callers do not pace during rate startup (the rate is unknown), so the model is re-anchored then too.
-    if (this.externalQueuedBytes < 0 && (!this.isPaced || this.rate.inStartup)) this.pacer.correct(measuredMs, predictedMs, nowMs)
+    // The departure schedule is re-anchored on every path (a paced one's pace queue is exact, but
+    // the bottleneck behind it drains at the link's rate, not at our estimate of it).
+    this.pacer.burstBytes = this.isPacedNow() ? this.paceBurstBytes : 0
+    if (this.externalQueuedBytes < 0) this.pacer.correct(measuredMs, predictedMs + correctedSinceMs, nowMs)
     // Only a path we kept busy can prove its rate too high: on an idle path (probes only) a delay
     // blip is noise, and backing off there would leave startup with a probe-sized estimate that
     // `auto` then never gives the traffic to correct (the path starves after a quiet second).
     if (!wasBusy) return
-    if (measuredMs <= predictedMs * 1.25 + QUEUE_EXCESS_MS) return
+    // In rate startup the model is re-anchored to every sample, so it cannot fall behind; a
+    // bottleneck queue past QUEUE_EXCESS_MS is the pipe filling (HyStart's delay test): startup
+    // ends there, before the buffer overflows, with the rate that was being delivered.
+    const isFull = this.rate.inStartup ? measuredMs > QUEUE_EXCESS_MS : measuredMs > predictedMs * 1.25 + QUEUE_EXCESS_MS
+    if (!isFull) return
     if (nowMs - this.lastBackOffMs < Math.max(this.rtt.srttMs, 50)) return
     this.lastBackOffMs = nowMs
     this.rate.backOff(nowMs)
@@ -439,6 +487,7 @@ export class Path {
     if (this.anchorBytes < 0 || fb.receivedBytes < this.anchorBytes) {
       this.anchorBytes = fb.receivedBytes
       this.anchorRxMs = fb.echoRxTimeMs
+      this.anchorSeq = fb.echoSeq
       return
     }
     const spanMs = fb.echoRxTimeMs - this.anchorRxMs
@@ -446,5 +495,6 @@ export class Path {
     this.rate.addSample(((fb.receivedBytes - this.anchorBytes) * 8000) / spanMs, nowMs, isAppLimited)
     this.anchorBytes = fb.receivedBytes
     this.anchorRxMs = fb.echoRxTimeMs
+    this.anchorSeq = fb.echoSeq
   }
 }

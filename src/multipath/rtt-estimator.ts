@@ -13,7 +13,11 @@ export class RttEstimator {
   private readonly minFilter = new WindowedMin(MIN_FILTER_WINDOW_MS)
   samples = 0
 
-  addSample (rttMs: number, nowMs: number): void {
+  /**
+   * `minCandidateMs` (default `rttMs`) is what the sample says about the path's propagation: the
+   * caller may take out time it knows the sample spent in its own queue.
+   */
+  addSample (rttMs: number, nowMs: number, minCandidateMs = rttMs): void {
     if (!(rttMs >= 0) || !Number.isFinite(rttMs)) return
     this.latestRttMs = rttMs
     if (this.samples === 0) {
@@ -25,7 +29,7 @@ export class RttEstimator {
     }
     this.samples++
     // A minimum older than the window may belong to a route that no longer exists.
-    this.minFilter.add(rttMs, nowMs)
+    this.minFilter.add(Number.isFinite(minCandidateMs) ? Math.max(0, minCandidateMs) : rttMs, nowMs)
     this.minRttMs = this.minFilter.value
   }
 

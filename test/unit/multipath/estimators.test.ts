@@ -78,6 +78,15 @@ test('RateEstimator: windowed max, app-limited samples never lower it, window ex
   assert.equal(rate.estimateBitsPerSec, 5e6, 'old maxima age out')
 })
 
+test('RateEstimator: a path left idle keeps what it proved until it has been measured busy for half a window', () => {
+  const rate = new RateEstimator()
+  rate.addSample(10e6, 0, false)
+  rate.addSample(2e6, 10_000, false) // the first busy sample after ten quiet seconds
+  assert.equal(rate.estimateBitsPerSec, 10e6, 'one sample after a quiet spell is not the whole estimate')
+  rate.addSample(2e6, 10_000 + RATE_WINDOW_MS / 2, false)
+  assert.equal(rate.estimateBitsPerSec, 2e6, 'half a window of busy samples replaces it')
+})
+
 test('RateEstimator: startup ends after flat rounds, then cycles probe gains; backOff drops to delivery', () => {
   const rate = new RateEstimator()
   let t = 0
@@ -112,6 +121,27 @@ test('Pacer drains at its rate, predicts queueing, and re-anchors to measurement
   assert.equal(pacer.queueDelayMs(0, 100), 10)
   pacer.correct(0, 50, 100)
   assert.equal(pacer.backlogBytes, 0, 'never negative')
+})
+
+test('Pacer: a paced unit may leave ahead of the pace schedule; the departure model keeps a correction that says so', () => {
+  // 8 Mbit/s = 1000 bytes per ms; the caller paces with a 2000-byte burst.
+  const pacer = new Pacer()
+  pacer.setRate(8e6, 0)
+  pacer.burstBytes = 2000
+  for (let i = 0; i < 3; i++) pacer.onSend(1000, 0)
+  assert.equal(pacer.queueDelayMs(0, 0), 3, 'departures follow the pace schedule until measured otherwise')
+  // Measured: a unit left 1 ms earlier than predicted (the link is faster than our estimate).
+  pacer.correct(1, 2, 0)
+  assert.equal(pacer.correctedMs, -0.5, 'half of it applied, and the shift is summed')
+  assert.equal(pacer.queueDelayMs(1000, 0), 3.5)
+  pacer.onSend(1000, 0)
+  assert.equal(pacer.queueDelayMs(1000, 0), 4.5, 'the correction survives the next send')
+  assert.equal(pacer.sendTimeMs(1000, 2000, 0), 3, 'the pace schedule (the caller\'s real queue) is not moved')
+  const unpaced = new Pacer()
+  unpaced.setRate(8e6, 0)
+  for (let i = 0; i < 3; i++) unpaced.onSend(1000, 0)
+  unpaced.correct(1, 2, 0)
+  assert.equal(unpaced.sendTimeMs(1000, 1000, 0), 2.5, 'without pacing the two schedules are one')
 })
 
 test('Pacer: a rate change re-prices only what is sent after it (the pace queue fixed earlier release times)', () => {

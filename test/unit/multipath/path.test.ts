@@ -32,6 +32,20 @@ class Harness {
     return seq
   }
 
+  /** A data send that waits `waitMs` in the caller's pace queue before it goes on the wire. */
+  sendQueued (bytes: number, unit: number, waitMs: number): void {
+    const sentMs = this.clock.now()
+    const seq = this.path.onSend(bytes, sentMs, unit)
+    this.path.markQueued(seq)
+    this.inFlight.push({
+      atMs: sentMs + waitMs,
+      deliver: () => {
+        this.path.markReleased(seq, this.clock.now())
+        this.wire(() => this.receive(seq, sentMs, bytes, false))
+      },
+    })
+  }
+
   run (untilMs: number): void {
     while (this.clock.now() < untilMs) {
       this.clock.advance(STEP_MS)
@@ -201,4 +215,14 @@ test('a send released late by a paced caller has its reply deadline moved, not i
     assert.equal(h.path.counters.tailRepairs, c.tailRepairs, c.name)
     assert.ok(!h.reinjected.includes(7), c.name)
   }
+})
+
+test('time a send waited in the caller\'s pace queue is not path delay: the baselines leave it out', () => {
+  const h = new Harness(10)
+  h.run(60) // two probe answers: up, baselines from 64-byte probes
+  // Busy (no probes) for more than a filter window and a half: only the queued sends are samples.
+  for (let i = 0; h.clock.now() < 16_000; i++) { h.sendQueued(100, i, 30); h.run(h.clock.now() + 10) }
+  assert.ok(h.path.rtt.srttMs >= 19, `srtt ${h.path.rtt.srttMs}`)
+  assert.ok(Math.abs(h.path.rtt.minRttMs - 20) < 1, `min RTT ${h.path.rtt.minRttMs} (50 with the pace wait)`)
+  assert.ok(Math.abs(h.path.delay.minRelMs - 10) < 1, `one-way baseline ${h.path.delay.minRelMs} (40 with the pace wait)`)
 })
