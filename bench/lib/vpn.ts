@@ -185,7 +185,9 @@ export function startTttClient (ns: string, server: string, address: string, pat
 
 export interface UdpStats { readPackets: number, readBytes: number, writePackets: number, writeBytes: number, writeEagain: number, writeErrors: number, readErrors: number }
 export interface ReorderStats { delivered: number, held: number, skipped: number, duplicates: number, late: number, holding: number, maxHolding: number }
-export interface PeerSummary { name: string, tx: number, rx: number, refused: number, repairs: number, reorder: ReorderStats }
+/** `wait`: how the wait for a path with room went (src/vpn/wait-queue.ts), when the build reports it. */
+export interface PeerSummary { name: string, tx: number, rx: number, refused: number, repairs: number, reorder: ReorderStats, wait?: WaitSummary }
+export interface WaitSummary { refusedAged: number, refusedFull: number, maxCount: number, maxWaitMs: number }
 export interface Closing {
   line: string
   udp: UdpStats[]
@@ -219,9 +221,9 @@ export function parseClosing (line: string): Closing {
   const errors: Record<string, number> = {}
   for (const [k, v] of Object.entries(rawErrors)) errors[k] = typeof v === 'number' ? v : v.count
   const peers: PeerSummary[] = []
-  const peerRe = /(?:^|closing: |; |\} )(?:(\S+): )?tx (\d+) rx (\d+) refused (\d+) repairs (\d+) reorder (\{[^}]*\})/g
+  const peerRe = /(?:^|closing: |; |\} )(?:(\S+): )?tx (\d+) rx (\d+) refused (\d+) repairs (\d+) reorder (\{[^}]*\})(?: wait (\{[^}]*\}))?/g
   for (const m of line.matchAll(peerRe)) {
-    peers.push({ name: m[1] ?? 'server', tx: Number(m[2]), rx: Number(m[3]), refused: Number(m[4]), repairs: Number(m[5]), reorder: JSON.parse(m[6]!) as ReorderStats })
+    peers.push({ name: m[1] ?? 'server', tx: Number(m[2]), rx: Number(m[3]), refused: Number(m[4]), repairs: Number(m[5]), reorder: JSON.parse(m[6]!) as ReorderStats, ...(m[7] ? { wait: JSON.parse(m[7]) as WaitSummary } : {}) })
   }
   const paths = /paths (.*?) errors /.exec(line)?.[1]?.split(' ').filter(Boolean) ?? []
   return {

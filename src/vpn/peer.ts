@@ -25,6 +25,7 @@ import {
 import { PmtuSearch, IPV4_MIN_MTU, IPV6_MIN_MTU } from './pmtu.js'
 import { PaceQueue } from './pace-queue.js'
 import { PacketPool } from './packet-pool.js'
+import { WaitQueue, type WaitQueueStats } from './wait-queue.js'
 
 export interface PeerIo {
   /** Sends datagram[0, length) on path `pathId` (to its last known address). */
@@ -73,7 +74,7 @@ export interface PeerCounters {
   txBytes: number
   rxPackets: number
   rxBytes: number
-  /** Inner packets dropped: no path up, or the wait queue for a path with room was full. */
+  /** Inner packets dropped: no path up, or the wait for a path with room was too long (see WaitQueue). */
   refused: number
   /** Inner packets that arrived while no session existed. */
   noSession: number
@@ -85,8 +86,6 @@ const PROBE_BYTES = 64
 const MAX_PATHS = 256
 /** Our choice (as the simulator): a path may take this many bytes at once before pacing holds packets back. */
 const PACING_BURST_BYTES = 3000
-/** Our choice: packets that may wait for a path with room (about 5 ms at 1 Gbit/s, 200 ms at 20 Mbit/s). */
-const WAIT_CAPACITY = 512
 /** At most one feedback's worth of nacks (16) fits the reasons to abandon; our choice: up to 64 per message. */
 const MAX_ABANDON_PER_MESSAGE = 64
 
@@ -128,9 +127,8 @@ export class Peer {
   private sparseWindowStartMs = -Infinity
   /** Inner packets sent ahead of the pace queues as part of a sparse flow (see SPARSE_FLOW_BYTES). */
   sparseSent = 0
-  private readonly waiting = new Float64Array(WAIT_CAPACITY)
-  private waitHead = 0
-  private waitCount = 0
+  /** Inner packets (unit ids) waiting for a path with room, bounded by their wait (see WaitQueue). */
+  private readonly waiting: WaitQueue
   private readonly slotBytes: number
   /** Path MTU search per path id (outer packet sizes). */
   readonly pmtu: (PmtuSearch | undefined)[] = new Array<PmtuSearch | undefined>(MAX_PATHS)
@@ -149,6 +147,7 @@ export class Peer {
     this.unitLengths = new Uint16Array(this.repairUnits)
     this.unitBuckets = new Uint16Array(this.repairUnits)
     this.unitFlowSeqs = new Float64Array(this.repairUnits)
+    this.waiting = new WaitQueue(Math.max(1, Math.floor(this.repairUnits / 2)))
     this.rxPool = new PacketPool(Math.max(2048, options.mtuBytes))
     this.reorder = new ReorderBuffer<number>({ deliver: (id) => this.deliverPacket(id) })
     for (const spec of paths) this.addPath(spec)
@@ -197,28 +196,34 @@ export class Peer {
 
   // ---- sending
 
+  /** How the wait for a path with room went (refusals by cause, most waiting, longest wait). */
+  get waitStats (): WaitQueueStats { return this.waiting.stats }
+
   /**
    * Sends one inner IP packet (packet[offset, offset + length)). When `auto` finds every path's
-   * queue over budget, the packet waits here (bounded, in order) instead of being dropped: a
-   * flow's first burst then meets a short delay rather than losses no network caused. Only a
-   * full wait queue drops, which is the inner flow's congestion signal.
+   * queue over budget, the packet waits here (in order) instead of being dropped: a burst then
+   * meets a short delay rather than losses no network caused. Only a packet offered while the
+   * oldest waiting one has waited too long (or the wait queue is at its cap) is dropped, which is
+   * the inner flow's congestion signal.
    */
   sendInner (packet: Uint8Array, offset: number, length: number, nowMs: number): void {
     if (this.session === undefined) { this.counters.noSession++; return }
     if (length > this.slotBytes) { this.counters.malformed++; return }
-    if (this.waitCount === WAIT_CAPACITY) {
-      this.drainWaiting(nowMs)
-      if (this.waitCount === WAIT_CAPACITY) { this.counters.refused++; return }
-    }
     const view = offset === 0 && length === packet.length ? packet : packet.subarray(offset, offset + length)
+    const bucket = flowBucketOf(view, DEFAULT_FLOW_BUCKETS)
+    const isSparse = this.isSparse(bucket, length, nowMs)
+    // A sparse flow's packet never waits here, so only bulk is subject to the wait's bounds.
+    if (!isSparse && !this.waiting.hasRoom(nowMs)) {
+      this.drainWaiting(nowMs) // the paths may have room by now
+      if (!this.waiting.admit(nowMs)) { this.counters.refused++; return }
+    }
     const unitId = this.nextUnitId++
     const slot = unitId % this.repairUnits
     this.unitSlab.set(view, slot * this.slotBytes)
     this.unitIds[slot] = unitId
     this.unitLengths[slot] = length
-    const bucket = flowBucketOf(view, DEFAULT_FLOW_BUCKETS)
     this.unitBuckets[slot] = bucket
-    if (this.isSparse(bucket, length, nowMs)) {
+    if (isSparse) {
       // A sparse flow's unit goes ahead of the bulk waiting here and in the pace queues, on the
       // path where it arrives first: a ping through a saturated tunnel sees the links' delay, not our queues.
       const n = pickSparse(this.active, length, nowMs, this.chosen)
@@ -229,7 +234,7 @@ export class Peer {
       return
     }
     this.bucketWaiting[bucket]!++
-    this.waiting[(this.waitHead + this.waitCount++) % WAIT_CAPACITY] = unitId
+    this.waiting.push(unitId, nowMs)
     this.drainWaiting(nowMs)
   }
 
@@ -248,20 +253,18 @@ export class Peer {
 
   /** Sends waiting packets, oldest first, while some path takes them. */
   private drainWaiting (nowMs: number): void {
-    while (this.waitCount > 0) {
-      const unitId = this.waiting[this.waitHead]!
+    while (this.waiting.size > 0) {
+      const unitId = this.waiting.peek()!
       const slot = unitId % this.repairUnits
       const n = this.scheduler.pick(this.active, this.unitLengths[slot]!, nowMs, this.chosen)
       if (n === 0) {
         if (bestTier(this.active) >= 0) return // paths are up but full: wait for the next tick or batch
         // No path is up: nothing would leave soon, drop (the inner flows retransmit later).
-        this.counters.refused += this.waitCount
-        this.waitCount = 0
+        this.counters.refused += this.waiting.clear()
         this.bucketWaiting.fill(0)
         return
       }
-      this.waitHead = (this.waitHead + 1) % WAIT_CAPACITY
-      this.waitCount--
+      this.waiting.shift(nowMs)
       if (this.bucketWaiting[this.unitBuckets[slot]!]! > 0) this.bucketWaiting[this.unitBuckets[slot]!]!--
       if (this.unitIds[slot] !== unitId) continue // overwritten while waiting (cannot happen below the ring size)
       // The flow sequence is taken only now: a dropped packet leaves no hole to wait for.
