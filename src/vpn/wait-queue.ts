@@ -2,7 +2,7 @@
  * Inner packets (their repair-ring unit ids) waiting, in order, for a path with room: what `auto`
  * cannot place right now waits here instead of being dropped, so a burst meets a short delay
  * rather than a loss no network caused. The queue is bounded by how long its oldest packet has
- * waited (a delay, which is what the inner flow feels), with a count cap as the backstop for the
+ * waited (a delay, which is what the inner flow feels) once it holds more than a burst, with a count cap as the backstop for the
  * repair ring the ids point into (the Peer gives it half the ring, so the other half keeps what is
  * in flight repairable). A packet offered past either bound is refused: that drop is the
  * inner flow's congestion signal. Time is passed in; nothing here reads a clock.
@@ -16,9 +16,17 @@
  * the delay a bulk flow meets in the tunnel stays dominated by the paths, not by us.
  */
 export const WAIT_LIMIT_MS = 25
+/**
+ * Our choice: this many packets may always wait, however long (the fixed bound this queue had
+ * before). On a slow or app-limited path the rate `auto` plans with lags behind what the sender
+ * bursts (a 64 KiB TSO super-packet is about 45 segments, and iperf3 -b 30M sends such bursts):
+ * with the time bound alone a paced 30 Mbit/s flow over an unshaped link lost ~170 packets in 6 s
+ * (0 with this floor), and 25 ms is only ~60 packets at 30 Mbit/s.
+ */
+export const WAIT_FLOOR_PACKETS = 512
 
 export interface WaitQueueStats {
-  /** Offers refused because the oldest waiting packet had waited WAIT_LIMIT_MS or more. */
+  /** Offers refused because the oldest waiting packet had waited WAIT_LIMIT_MS or more (with the floor's worth waiting). */
   refusedAged: number
   /** Offers refused because the queue held its count cap. */
   refusedFull: number
@@ -35,7 +43,7 @@ export class WaitQueue {
   private count = 0
   readonly stats: WaitQueueStats = { refusedAged: 0, refusedFull: 0, maxCount: 0, maxWaitMs: 0 }
 
-  constructor (readonly capacity: number, readonly limitMs = WAIT_LIMIT_MS) {
+  constructor (readonly capacity: number, readonly limitMs = WAIT_LIMIT_MS, readonly floorPackets = WAIT_FLOOR_PACKETS) {
     if (!(capacity >= 1) || !Number.isInteger(capacity)) throw new RangeError(`wait queue capacity must be a positive integer, got ${capacity}`)
     this.ids = new Float64Array(capacity)
     this.sinceMs = new Float64Array(capacity)
@@ -50,13 +58,13 @@ export class WaitQueue {
 
   /** Whether a packet offered at `nowMs` may wait (nothing counted). */
   hasRoom (nowMs: number): boolean {
-    return this.count < this.capacity && (this.count === 0 || nowMs - this.sinceMs[this.head]! < this.limitMs)
+    return this.count < this.capacity && (this.count < this.floorPackets || nowMs - this.sinceMs[this.head]! < this.limitMs)
   }
 
   /** Whether a packet offered at `nowMs` may wait; counts the refusal, by cause, when not. */
   admit (nowMs: number): boolean {
     if (this.count === this.capacity) { this.stats.refusedFull++; return false }
-    if (this.count > 0 && nowMs - this.sinceMs[this.head]! >= this.limitMs) { this.stats.refusedAged++; return false }
+    if (this.count >= this.floorPackets && nowMs - this.sinceMs[this.head]! >= this.limitMs) { this.stats.refusedAged++; return false }
     return true
   }
 

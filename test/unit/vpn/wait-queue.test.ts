@@ -2,7 +2,7 @@
 // count cap; and a Peer under `auto` holding a sender's burst there instead of refusing it.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { WaitQueue, WAIT_LIMIT_MS } from '../../../src/vpn/wait-queue.js'
+import { WaitQueue, WAIT_LIMIT_MS, WAIT_FLOOR_PACKETS } from '../../../src/vpn/wait-queue.js'
 import { Peer } from '../../../src/vpn/peer.js'
 import type { VpnSession } from '../../../src/vpn/session.js'
 import { silentLogger } from '../../../src/log.js'
@@ -20,7 +20,7 @@ test('a wait queue is first in, first out, and wraps around its ring', () => {
 })
 
 test('new packets are refused once the oldest has waited the limit, not before, and again after it leaves', () => {
-  const q = new WaitQueue(1000, 25)
+  const q = new WaitQueue(1000, 25, 1)
   assert.ok(q.admit(0), 'an empty queue admits whenever')
   q.push(1, 0)
   q.push(2, 20)
@@ -36,6 +36,15 @@ test('new packets are refused once the oldest has waited the limit, not before, 
   q.shift(27)
   assert.ok(q.admit(1e6), 'empty again: admits however late')
   assert.equal(q.stats.refusedFull, 0)
+})
+
+test('up to the floor, packets wait however long the oldest has waited', () => {
+  const q = new WaitQueue(1000, 25, 3)
+  for (let i = 0; i < 3; i++) { assert.ok(q.admit(i * 100)); q.push(i, i * 100) }
+  assert.equal(q.admit(300), false, 'past the floor the age counts')
+  assert.equal(q.stats.refusedAged, 1)
+  q.shift(300)
+  assert.ok(q.admit(300))
 })
 
 test('the count cap refuses even young packets, counted apart from aged ones', () => {
@@ -99,7 +108,8 @@ test('auto: a 2000-packet burst while the only path is full waits (a fixed 512 r
 test('auto: past the limit new bulk is refused (the inner flow\'s congestion signal), and admitted again once the queue moves', () => {
   const peer = blockedPeer(1000) // blocked far longer than the limit
   const packet = tcpPacket(1400)
-  for (let i = 0; i < 20; i++) peer.sendInner(packet, 0, packet.length, 0) // 8 sparse, 12 wait
+  const waiting = WAIT_FLOOR_PACKETS + 100
+  for (let i = 0; i < 8 + waiting; i++) peer.sendInner(packet, 0, packet.length, 0) // 8 sparse, the rest wait
   assert.equal(peer.counters.refused, 0)
   peer.sendInner(packet, 0, packet.length, WAIT_LIMIT_MS - 1)
   assert.equal(peer.counters.refused, 0)
@@ -107,10 +117,10 @@ test('auto: past the limit new bulk is refused (the inner flow\'s congestion sig
   peer.sendInner(packet, 0, packet.length, WAIT_LIMIT_MS + 5)
   assert.equal(peer.counters.refused, 2)
   assert.equal(peer.waitStats.refusedAged, 2)
-  peer.tick(1000) // room again: all 13 waiting leave
-  assert.equal(peer.counters.txPackets, 8 + 13)
+  peer.tick(1000) // room again: all waiting leave
+  assert.equal(peer.counters.txPackets - peer.counters.repairs, 8 + waiting + 1)
   peer.sendInner(packet, 0, packet.length, 1001)
-  assert.equal(peer.counters.txPackets, 8 + 14, 'a moving queue admits (and here sends) again')
+  assert.equal(peer.counters.txPackets - peer.counters.repairs, 8 + waiting + 2, 'a moving queue admits (and here sends) again')
   assert.equal(peer.counters.refused, 2)
 })
 
