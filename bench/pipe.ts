@@ -13,7 +13,8 @@
  * Options (flags or env): --bytes SIZE (BENCH_PIPE_BYTES), --tools direct,socat,stunnel4,gst,
  * --tests single,parallel,churn,latency,rss, --quick, --write / --no-write, --cpu-prof DIR
  * (gst processes of the single-stream run write V8 CPU profiles into DIR), --gst-args '--window 4m'
- * (BENCH_PIPE_GST_ARGS: extra flags for both gst binaries).
+ * (BENCH_PIPE_GST_ARGS: extra flags for both gst binaries), --gst-node-args '--trace-gc' (node flags for
+ * both gst processes of the single-stream run, e.g. --heap-prof or --trace-gc).
  */
 import { readFileSync, writeFileSync, existsSync, mkdirSync } from 'node:fs'
 import { join, dirname, resolve } from 'node:path'
@@ -46,6 +47,7 @@ interface Settings {
   write: boolean | undefined
   cpuProfDir: string | undefined
   gstArgs: string[]
+  gstNodeArgs: string[]
   quick: boolean
 }
 
@@ -90,6 +92,7 @@ function parseArgs (argv: string[]): Settings {
     write: flags.has('write') ? true : flags.has('no-write') ? false : undefined,
     cpuProfDir: flags.get('cpu-prof'),
     gstArgs: (flags.get('gst-args') ?? env.BENCH_PIPE_GST_ARGS ?? '').split(/\s+/).filter(Boolean),
+    gstNodeArgs: (flags.get('gst-node-args') ?? '').split(/\s+/).filter(Boolean),
     quick,
   }
 }
@@ -427,7 +430,7 @@ async function main (): Promise<void> {
     const busyText = (r: ThroughputResult): string => `${fmt(r.gbitPerSec)} Gbit/s in ${fmt(r.seconds)} s; busy ${Object.entries(r.busy).filter(([, b]) => b > 0.05).map(([n, b]) => `${n} ${Math.round(b * 100)}%`).join(', ')}`
     if (settings.tests.includes('single')) {
       for (const tool of tools) {
-        const profArgs = tool === 'gst' && settings.cpuProfDir !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${settings.cpuProfDir}`] : []
+        const profArgs = tool !== 'gst' ? [] : [...(settings.cpuProfDir !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${settings.cpuProfDir}`] : []), ...settings.gstNodeArgs]
         await run(tool, 'single', target.sinkPort, results.single, async (relay) => await measureStreams(relay, target, 1, settings.bytes), busyText, profArgs)
       }
     }

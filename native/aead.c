@@ -224,6 +224,52 @@ static napi_value aead_seal(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// aeadSealFrom(handle, dst, adStart, adEnd, headEnd, src, srcStart, srcEnd, counter): seals one
+// record whose plaintext is in two places: dst[adEnd, headEnd) (e.g. a frame header, encrypted
+// in place) followed by src[srcStart, srcEnd), which is encrypted into dst[headEnd, headEnd + n)
+// (n = srcEnd - srcStart); dst[adStart, adEnd) is authenticated and the tag goes after the text.
+// Copying the payload into the record and sealing it become one pass, and src is left as it was.
+// src must not overlap the record (it may share its buffer).
+static napi_value aead_seal_from(napi_env env, napi_callback_info info) {
+  size_t argc = 9; napi_value argv[9];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  aead_key *k;
+  uint8_t *dst, *src; size_t dst_len, src_len;
+  double ad_start, ad_end, head_end, src_start, src_end, counter;
+  if (argc < 9 || !(k = key_arg(env, argv[0])) || !gst_arg_bytes(env, argv[1], &dst, &dst_len) || !gst_arg_bytes(env, argv[5], &src, &src_len)) {
+    return throw_type(env, "usage: aeadSealFrom(handle from aeadCreate, dst: Uint8Array, adStart, adEnd, headEnd, src: Uint8Array, srcStart, srcEnd, counter)");
+  }
+  if (dst_len < TAG_BYTES || !arg_index(env, argv[2], (double)dst_len, &ad_start) || !arg_index(env, argv[3], (double)dst_len, &ad_end) ||
+      !arg_index(env, argv[4], (double)(dst_len - TAG_BYTES), &head_end) ||
+      !arg_index(env, argv[6], (double)src_len, &src_start) || !arg_index(env, argv[7], (double)src_len, &src_end) ||
+      ad_start > ad_end || ad_end > head_end || src_start > src_end || head_end + (src_end - src_start) > (double)(dst_len - TAG_BYTES)) {
+    char msg[240];
+    snprintf(msg, sizeof msg, "aeadSealFrom: need integers 0 <= adStart <= adEnd <= headEnd, srcStart <= srcEnd <= src.length, headEnd + (srcEnd - srcStart) <= dst.length - 16 (dst.length %zu, src.length %zu)", dst_len, src_len);
+    return throw_range(env, msg);
+  }
+  if (!arg_index(env, argv[8], MAX_COUNTER, &counter)) return throw_range(env, "aeadSealFrom: counter must be an integer in [0, 2^53)");
+  size_t head = (size_t)(head_end - ad_end), n = (size_t)(src_end - src_start);
+  uint8_t *text = dst + (size_t)ad_end, *in = src + (size_t)src_start, *out = text + head;
+  uint8_t *record_start = dst + (size_t)ad_start, *record_end = out + n + TAG_BYTES;
+  if (n > 0 && in < record_end && record_start < in + n) return throw_range(env, "aeadSealFrom: the source overlaps the record");
+  if (!k->seal) return gst_throw(env, "ERR_INVALID_STATE", "aeadSealFrom: the key was wiped");
+  uint8_t nonce[NONCE_BYTES];
+  int unused;
+  write_nonce(nonce, counter);
+  OSSL_PARAM params[2] = { OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, out + n, TAG_BYTES), OSSL_PARAM_construct_end() };
+  // The cipher keeps its keystream position across calls, so the two pieces form one text.
+  bool ok = EVP_EncryptInit_ex(k->seal, NULL, NULL, NULL, nonce) == 1 &&
+    feed(k->seal, NULL, record_start, (size_t)(ad_end - ad_start)) && feed(k->seal, text, text, head) && feed(k->seal, out, in, n) &&
+    EVP_EncryptFinal_ex(k->seal, out + n, &unused) == 1 &&
+    EVP_CIPHER_CTX_get_params(k->seal, params) == 1;
+  if (!ok) {
+    OPENSSL_cleanse(text, head + n + TAG_BYTES);
+    ERR_clear_error();
+    return gst_throw(env, "ERR_OPENSSL", "aeadSealFrom: OpenSSL failed to encrypt");
+  }
+  return NULL;
+}
+
 // aeadOpen(handle, buf, adStart, adEnd, textEnd, counter) -> boolean: checks the tag at
 // buf[textEnd, textEnd + 16) and decrypts buf[adEnd, textEnd) in place. On false the text
 // range is zeroed, so no unauthenticated plaintext is ever visible.
@@ -358,6 +404,7 @@ void gst_register_aead(napi_env env, napi_value exports) {
   if ((OpenSSL_version_num() >> 28) != (OPENSSL_VERSION_NUMBER >> 28)) return;
   gst_export(env, exports, "aeadCreate", aead_create);
   gst_export(env, exports, "aeadSeal", aead_seal);
+  gst_export(env, exports, "aeadSealFrom", aead_seal_from);
   gst_export(env, exports, "aeadOpen", aead_open);
   gst_export(env, exports, "aeadSealSlots", aead_seal_slots);
   gst_export(env, exports, "aeadOpenSlots", aead_open_slots);

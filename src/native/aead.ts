@@ -15,6 +15,7 @@ export type AeadHandle = { readonly __brand: 'AeadHandle' }
 export interface NativeAeadAddon {
   aeadCreate(key: Uint8Array): AeadHandle
   aeadSeal(handle: AeadHandle, buf: Uint8Array, adStart: number, adEnd: number, textEnd: number, counter: number): void
+  aeadSealFrom(handle: AeadHandle, dst: Uint8Array, adStart: number, adEnd: number, headEnd: number, src: Uint8Array, srcStart: number, srcEnd: number, counter: number): void
   aeadOpen(handle: AeadHandle, buf: Uint8Array, adStart: number, adEnd: number, textEnd: number, counter: number): boolean
   aeadSealSlots(handle: AeadHandle, arena: Uint8Array, slotBytes: number, lengths: Uint32Array, count: number, adLen: number, counters: Float64Array): void
   aeadOpenSlots(handle: AeadHandle, arena: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, indexes: Uint32Array, first: number, count: number, adLen: number, counters: Float64Array, ok: Uint8Array): void
@@ -74,6 +75,16 @@ export class NativeAead {
   /** Encrypts buf[adEnd, textEnd) in place, authenticating buf[adStart, adEnd); tag to buf[textEnd, textEnd + 16). */
   sealInPlace (buf: Uint8Array, adStart: number, adEnd: number, textEnd: number, counter: number): void {
     this.native.aeadSeal(this.handle, buf, adStart, adEnd, textEnd, counter)
+  }
+
+  /**
+   * Seals a record whose plaintext is in two places: dst[adEnd, headEnd) (encrypted in place),
+   * then src[srcStart, srcEnd), encrypted into dst[headEnd, headEnd + n); dst[adStart, adEnd) is
+   * authenticated and the tag follows the text. The payload's copy into the record and its
+   * encryption are one pass; src is left as it was. src must not overlap the record.
+   */
+  sealFrom (dst: Uint8Array, adStart: number, adEnd: number, headEnd: number, src: Uint8Array, srcStart: number, srcEnd: number, counter: number): void {
+    this.native.aeadSealFrom(this.handle, dst, adStart, adEnd, headEnd, src, srcStart, srcEnd, counter)
   }
 
   /**

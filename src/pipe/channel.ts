@@ -20,6 +20,7 @@ import {
 import { FRAME_HEADER_BYTES, FrameType, CloseReason, frameName, isAckEliciting, OFFSET_BYTES, writeU64 } from './frame.js'
 import { rekeyPrologue } from './hello.js'
 import { deriveJoinKey } from './join.js'
+import { SendSlab } from './send-slab.js'
 
 const TWO_POW_32 = 2 ** 32
 const EMPTY = Buffer.alloc(0)
@@ -82,6 +83,7 @@ export class SecureChannel {
   private rekeyInitiator: HandshakeInitiator | undefined
   private rekeyStartedMs = 0
   private readonly reader: RecordReader
+  private readonly slab = new SendSlab()
   private lastSentMs: number
   private lastReceivedMs: number
   private nextRekeyMs = Infinity
@@ -163,7 +165,7 @@ export class SecureChannel {
     const counter = keys.nextSendCounter()
     const prefix = offset >= 0 ? OFFSET_BYTES : 0
     const textEnd = SEALED_HEADER_BYTES + FRAME_HEADER_BYTES + prefix + (end - start)
-    const record = Buffer.allocUnsafe(textEnd + TAG_BYTES)
+    const record = this.slab.take(textEnd + TAG_BYTES, this.socket.writableLength === 0)
     record.writeUInt32BE(record.length - LENGTH_BYTES, 0)
     record[4] = RecordType.Sealed
     record[5] = keys.sendEpoch & 0xff
@@ -172,8 +174,13 @@ export class SecureChannel {
     record[SEALED_HEADER_BYTES] = type
     record.writeUInt32BE(streamId, SEALED_HEADER_BYTES + 1)
     if (prefix > 0) writeU64(record, offset, SEALED_HEADER_BYTES + FRAME_HEADER_BYTES)
-    if (end > start) payload.copy(record, SEALED_HEADER_BYTES + FRAME_HEADER_BYTES + prefix, start, end)
-    keys.sendKey.sealRange(record, 0, SEALED_HEADER_BYTES, textEnd, counter)
+    if (end > start) {
+      // The frame header goes in place; the payload is encrypted straight from the caller's
+      // buffer (kept as plaintext until acknowledged), so it is not copied first.
+      keys.sendKey.sealFrom(record, 0, SEALED_HEADER_BYTES, SEALED_HEADER_BYTES + FRAME_HEADER_BYTES + prefix, payload, start, end, counter)
+    } else {
+      keys.sendKey.sealRange(record, 0, SEALED_HEADER_BYTES, textEnd, counter)
+    }
     if (isAckEliciting(type)) this.stats.elicitingOut++
     return this.writeRecord(record)
   }

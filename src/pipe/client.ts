@@ -24,6 +24,7 @@ import { describePathChange, type PathChange, type SchedulerKind } from '../mult
 import { resolveTunables, type PipeTunables } from './config.js'
 import { formatHostPort, listenOn, type HostPort } from './address.js'
 import { CloseReason } from './frame.js'
+import { SOCKET_WRITE_HIGH_WATER_BYTES } from './record.js'
 import { UsageError, type ErrorKind } from '../errors.js'
 import { snapshotSession, type PipeSessionSnapshot } from './session-snapshot.js'
 
@@ -291,7 +292,12 @@ export class PipeClient {
     clearTimeout(slot.timer)
     slot.timer = undefined
     const server = this.options.server
-    const socket = net.connect({ host: server.host, port: server.port, noDelay: true, ...(slot.spec.localAddress !== undefined ? { localAddress: slot.spec.localAddress } : {}) })
+    // writableHighWaterMark reaches the socket's Duplex constructor (net's typings omit it).
+    const connectOptions: net.NetConnectOpts & { writableHighWaterMark: number } = {
+      host: server.host, port: server.port, noDelay: true, writableHighWaterMark: SOCKET_WRITE_HIGH_WATER_BYTES,
+      ...(slot.spec.localAddress !== undefined ? { localAddress: slot.spec.localAddress } : {}),
+    }
+    const socket = net.connect(connectOptions)
     socket.on('connect', () => { try { setNotsentLowat(socket, NOTSENT_LOWAT_BYTES) } catch { /* best effort */ } })
     const via = slot.spec.localAddress !== undefined ? ` via ${slot.spec.localAddress}` : ''
     const label = `session to ${formatHostPort(server)}${via}`

@@ -27,6 +27,12 @@ export const SEALED_HEADER_BYTES = 14
 export const MAX_FRAME_PAYLOAD_BYTES = 65_536
 /** Largest length field we accept: a full frame plus headers, with room to spare. */
 export const MAX_RECORD_LENGTH = MAX_FRAME_PAYLOAD_BYTES + 256
+/**
+ * Node's write queue per pipe socket before it signals backpressure: room for two full records.
+ * Node's default (16 KiB) is below one record, so every DATA write flagged the socket full and
+ * paused the sending stream until the next tick's 'drain', even when the kernel took it at once.
+ */
+export const SOCKET_WRITE_HIGH_WATER_BYTES = 2 * MAX_RECORD_LENGTH
 /** Smallest sealed record: header + frame header + tag. */
 export const MIN_SEALED_LENGTH = SEALED_HEADER_BYTES - LENGTH_BYTES + 5 + 16
 

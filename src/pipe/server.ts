@@ -20,6 +20,7 @@ import type { SchedulerKind } from '../multipath/index.js'
 import { resolveTunables, type PipeTunables } from './config.js'
 import { formatHostPort, listenOn, type HostPort } from './address.js'
 import { CloseReason } from './frame.js'
+import { SOCKET_WRITE_HIGH_WATER_BYTES } from './record.js'
 import { snapshotSession, type PipeSessionSnapshot } from './session-snapshot.js'
 
 export interface PipeServerOptions {
@@ -90,7 +91,7 @@ export class PipeServer {
     this.clock = options.clock ?? monotonicClock
     this.scheduler = options.scheduler ?? 'auto'
     this.limiter = new RateLimiter({ perSecond: this.tunables.handshakesPerSecond, burst: this.tunables.handshakeBurst })
-    this.server = net.createServer({ noDelay: true }, (socket) => this.onConnection(socket))
+    this.server = net.createServer({ noDelay: true, highWaterMark: SOCKET_WRITE_HIGH_WATER_BYTES }, (socket) => this.onConnection(socket))
   }
 
   /** Listens; resolves with the bound address (port 0 picks a free one). */

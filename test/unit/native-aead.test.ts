@@ -255,3 +255,64 @@ test('sealSlots checks everything before sealing anything', () => {
   aead.sealSlots(arena, 100, l, 0, 8, c)
   assert.deepEqual([...l], [20, 20, 20, 20], 'count 0 seals nothing')
 })
+
+test('sealFrom (plaintext split between the record and a source buffer) equals libsodium over the joined text, native and fallback', () => {
+  const rand = rng(0x66726f6d)
+  const key = randomBytes(32)
+  const native = NativeAead.create(key)
+  const sizes = [0, 1, 13, 63, 64, 65, 1400, 65535, 65536]
+  for (let i = 0; i < 40; i++) sizes.push(rand(70001))
+  for (let i = 0; i < sizes.length; i++) {
+    const size = sizes[i]!
+    const adLen = rand(20)
+    const headLen = [0, 1, 5, 13, 64, 65][i % 6]!
+    const counter = i === 0 ? 2 ** 53 - 1 : rand(2 ** 31) * 4099 + rand(4099)
+    const ad = randomBytes(adLen)
+    const head = randomBytes(headLen)
+    const source = randomBytes(size + 10)
+    const srcStart = rand(6)
+    const payload = source.subarray(srcStart, srcStart + size)
+    const sourceBefore = Buffer.from(source)
+    const expected = Buffer.concat([ad, sodiumSeal(key, ad, Buffer.concat([head, payload]), counter)])
+    const lead = rand(9)
+    const makeRecord = (): Buffer => {
+      const record = Buffer.alloc(lead + adLen + headLen + size + TAG_BYTES + rand(5), 0xee)
+      ad.copy(record, lead)
+      head.copy(record, lead + adLen)
+      return record
+    }
+    const sealed = makeRecord()
+    native.sealFrom(sealed, lead, lead + adLen, lead + adLen + headLen, source, srcStart, srcStart + size, counter)
+    assert.ok(sealed.subarray(lead, lead + expected.length).equals(expected), `native, size ${size}, head ${headLen}`)
+    assert.ok(source.equals(sourceBefore), 'the source is left as it was')
+    const viaKey = makeRecord()
+    new AeadKey(key).sealFrom(viaKey, lead, lead + adLen, lead + adLen + headLen, source, srcStart, srcStart + size, counter)
+    assert.ok(viaKey.subarray(lead, lead + expected.length).equals(expected), `AeadKey, size ${size}`)
+  }
+})
+
+test('sealFrom refuses bad ranges, an overlapping source and a wiped key, writing nothing', () => {
+  const aead = NativeAead.create(randomBytes(32))
+  const record = Buffer.alloc(128, 7)
+  const source = Buffer.alloc(64, 9)
+  const range = { name: 'RangeError', code: 'ERR_INVALID_ARG' }
+  const cases: Array<[string, number, number, number, number, number, number]> = [
+    ['text and tag past the end', 0, 14, 60, 0, 64, 0],
+    ['adStart > adEnd', 15, 14, 27, 0, 10, 0],
+    ['adEnd > headEnd', 0, 28, 27, 0, 10, 0],
+    ['srcStart > srcEnd', 0, 14, 27, 10, 9, 0],
+    ['srcEnd past the source', 0, 14, 27, 0, 65, 0],
+    ['fractional srcStart', 0, 14, 27, 0.5, 10, 0],
+    ['counter 2^53', 0, 14, 27, 0, 10, 2 ** 53],
+  ]
+  for (const [what, adStart, adEnd, headEnd, srcStart, srcEnd, counter] of cases) {
+    assert.throws(() => aead.sealFrom(record, adStart, adEnd, headEnd, source, srcStart, srcEnd, counter), range, what)
+  }
+  // The source inside the record's own bytes (one buffer, two views) is refused.
+  assert.throws(() => aead.sealFrom(record, 0, 14, 27, record, 40, 60, 1), range, 'source overlaps the text')
+  assert.throws(() => aead.sealFrom(record.subarray(0, 64), 0, 14, 27, record.subarray(40), 0, 20, 1), range, 'overlap through views')
+  assert.ok(record.every((b) => b === 7), 'record untouched')
+  aead.sealFrom(record, 0, 14, 27, record, 100, 110, 1) // disjoint parts of one buffer are fine
+  aead.wipe()
+  assert.throws(() => aead.sealFrom(record, 0, 14, 27, source, 0, 10, 2), { code: 'ERR_INVALID_STATE' })
+})
