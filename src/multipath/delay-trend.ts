@@ -12,7 +12,7 @@ export class OneWayDelayTrend {
   /** Latest receiver-minus-sender time (includes an unknown clock offset). */
   latestRelMs = NaN
   minRelMs = Infinity
-  private readonly minFilter = new WindowedMin(MIN_FILTER_WINDOW_MS)
+  private minFilter = new WindowedMin(MIN_FILTER_WINDOW_MS)
   /** Smoothed queueing delay above the baseline. */
   queueDelayMs = 0
   /** Smoothed mean deviation of consecutive samples: the path's jitter. */
@@ -26,6 +26,14 @@ export class OneWayDelayTrend {
     this.minFilter.add(rel, nowMs)
     this.minRelMs = this.minFilter.value
     this.queueDelayMs += (rel - this.minRelMs - this.queueDelayMs) / 4
+  }
+
+  /** Forgets the baseline: the receiver's clock may be another one from now on (a restarted peer). */
+  restart (): void {
+    this.latestRelMs = NaN
+    this.minRelMs = Infinity
+    this.minFilter = new WindowedMin(MIN_FILTER_WINDOW_MS)
+    this.queueDelayMs = 0
   }
 
   /** Queueing delay shown by the latest sample alone. */

@@ -73,7 +73,11 @@ export class PathReceiver {
   /** Gaps found beyond what one feedback can nack (counted as loss, not repaired). */
   nacksDropped = 0
 
-  constructor (readonly feedbackIntervalMs = DEFAULT_FEEDBACK_INTERVAL_MS) {}
+  /**
+   * `startsAtFirstSeen`: the receiver of a new session, whose peer's path sequences may go on from
+   * an earlier session: nothing below the first sequence seen is missing.
+   */
+  constructor (readonly feedbackIntervalMs = DEFAULT_FEEDBACK_INTERVAL_MS, private readonly startsAtFirstSeen = false) {}
 
   /** A data (or, with `isProbe`, probe) packet arrived on this path. */
   onPacket (stamp: PathStamp, bytes: number, nowMs: number, isProbe = false): void {
@@ -81,7 +85,7 @@ export class PathReceiver {
     if (seq > this.highestSeq) {
       // Nack what fits in one feedback and count the rest without visiting each number: a far
       // jump (a peer's bug or malice) must cost O(1), not one turn per skipped sequence.
-      const firstMissing = this.highestSeq + 1
+      const firstMissing = this.highestSeq < 0 && this.startsAtFirstSeen ? seq : this.highestSeq + 1
       const listed = Math.max(0, Math.min(MAX_NACKS_PER_FEEDBACK - this.nackCount, seq - firstMissing))
       for (let i = 0; i < listed; i++) {
         this.nacks[this.nackCount] = firstMissing + i

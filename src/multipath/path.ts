@@ -219,6 +219,18 @@ export class Path {
    * drop-tail overflow, which are deliberately not repaired, go to `abandonedUnits` (if given) so
    * the caller can tell the receiver not to wait for them.
    */
+  /**
+   * A new handshake's session: the peer's receiver starts afresh (it may be a restarted process),
+   * so its counts start again at 0 and its clock may be another one. The baselines compared with
+   * them start again; our own sequences go on.
+   */
+  onNewSession (): void {
+    this.highestAckedSeq = this.nextSeq - 1
+    this.lastReceivedPackets = 0
+    this.anchorBytes = -1
+    this.delay.restart()
+  }
+
   onFeedback (fb: PathFeedback, nowMs: number, lostUnits?: number[], abandonedUnits?: number[]): void {
     this.counters.feedbacks++
     if (fb.highestSeq >= this.nextSeq) return // about packets we never sent: ignore

@@ -21,6 +21,8 @@ export interface ReorderStats {
 
 interface Bucket<T> {
   next: number
+  /** False after `resync`: the next sequence seen becomes `next`. */
+  synced: boolean
   holding: number
   /** When the current hole started to hold something back. */
   holeSinceMs: number
@@ -63,7 +65,7 @@ export class ReorderBuffer<T> {
     const n = options.buckets ?? DEFAULT_FLOW_BUCKETS
     for (let b = 0; b < n; b++) {
       this.buckets.push({
-        next: 0, holding: 0, holeSinceMs: 0, items: new Array<T | undefined>(window).fill(undefined),
+        next: 0, synced: true, holding: 0, holeSinceMs: 0, items: new Array<T | undefined>(window).fill(undefined),
         seqs: new Float64Array(window).fill(-1), arrivalMs: new Float64Array(window),
         skippedSeq: new Float64Array(window).fill(-1), skippedAtMs: new Float64Array(window),
       })
@@ -78,6 +80,7 @@ export class ReorderBuffer<T> {
     if (!b) throw new RangeError(`no reorder bucket ${bucketIndex}`)
     // Sequences are non-negative integers; anything else (a wrapped or forged field) is dropped.
     if (!Number.isSafeInteger(seq) || seq < 0) { this.stats.duplicates++; return }
+    if (!b.synced) { b.synced = true; b.next = seq }
     const slot = seq & this.mask
     if (seq < b.next) {
       if (b.skippedSeq[slot] === seq) {
@@ -143,6 +146,20 @@ export class ReorderBuffer<T> {
     b.skippedAtMs[slot] = nowMs
     b.next++
     this.stats.skipped++
+  }
+
+  /**
+   * A new session: the peer's sequences go on from anywhere (a restarted peer starts again at 0,
+   * which would otherwise all look like duplicates). What is held is delivered in order, its holes
+   * given up, and each bucket then starts at the first sequence it sees.
+   */
+  resync (nowMs: number): void {
+    for (let i = 0; i < this.buckets.length; i++) {
+      const b = this.buckets[i]!
+      while (b.holding > 0) this.skipHole(b, i, nowMs)
+      b.skippedSeq.fill(-1)
+      b.synced = false
+    }
   }
 
   /** Skips every hole that has waited its hold time. */

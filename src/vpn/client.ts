@@ -343,9 +343,9 @@ export class VpnClient {
     this.recentInits = []
     const old = this.peer.session
     if (old) { this.closedRotations += old.rotations; old.wipe() }
-    this.peer.session = new VpnSession(done.secrets, true, pending.senderIndex, done.remoteIndex, this.options.key, this.tunables, now)
+    this.peer.startSession(new VpnSession(done.secrets, true, pending.senderIndex, done.remoteIndex, this.options.key, this.tunables, now), now, pathId)
     // Datagrams waiting to be sealed with a key are sealed and sent before it changes.
-    this.peer.session.beforeSendKeyChange = () => { for (const batch of this.batches) batch.flush() }
+    this.peer.session!.beforeSendKeyChange = () => { for (const batch of this.batches) batch.flush() }
     this.lastHeardMs = now
     this.sessionSinceMs = now
     this.stats.handshakes++

@@ -153,6 +153,24 @@ export class Peer {
     for (const spec of paths) this.addPath(spec)
   }
 
+  /**
+   * A new handshake's session (not an in-session rekey): the other end may be a restarted process
+   * whose sequences start again at 0, or the same one going on, so the receiving side takes the
+   * next sequences it sees (path and flow) as their start, and each path's view of the peer's
+   * feedback starts again. Packets held for reordering go out first. `viaPathId`: the path the
+   * handshake came over.
+   */
+  startSession (session: VpnSession, nowMs: number, viaPathId: number): void {
+    this.session = session
+    for (let id = 0; id < MAX_PATHS; id++) if (this.receivers[id] !== undefined) this.receivers[id] = new PathReceiver(undefined, true)
+    for (const path of this.active) path.onNewSession()
+    this.lastFlowSeq.fill(-1)
+    this.reorder.resync(nowMs)
+    // The handshake crossed this path just now: a path that went down while the old session died
+    // may carry data again at once (probing) instead of refusing it until its probes are answered.
+    this.byId[viaPathId]?.markHeard(nowMs)
+  }
+
   setScheduler (kind: SchedulerKind): void {
     this.scheduler = createScheduler(kind, this.options.random)
   }
@@ -180,7 +198,7 @@ export class Peer {
       ...(this.options.downFloorMs !== undefined ? { downFloorMs: this.options.downFloorMs } : {}),
     })
     this.byId[spec.id] = path
-    this.receivers[spec.id] = new PathReceiver()
+    this.receivers[spec.id] = new PathReceiver(undefined, true)
     this.paceQueues[spec.id] = new PaceQueue(this.scratch.length)
     const headers = spec.isIpv6 ? IPV6_UDP_HEADER_BYTES : IPV4_UDP_HEADER_BYTES
     this.ipUdpBytes[spec.id] = headers

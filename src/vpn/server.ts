@@ -354,9 +354,9 @@ export class VpnServer {
     const old = client.peer.session
     if (old !== undefined) { old.wipe(); this.byIndex.delete(client.sessionIndex) }
     this.lastIndex = -1
-    client.peer.session = new VpnSession(secrets, false, localIndex, senderIndex, client.config.key, this.tunables, now)
+    client.peer.startSession(new VpnSession(secrets, false, localIndex, senderIndex, client.config.key, this.tunables, now), now, payload.pathId)
     // Datagrams waiting to be sealed with a key are sealed and sent before it changes.
-    client.peer.session.beforeSendKeyChange = () => this.batch.flush()
+    client.peer.session!.beforeSendKeyChange = () => this.batch.flush()
     client.sessionIndex = localIndex
     client.sinceMs = now
     client.lastHeardMs = now
