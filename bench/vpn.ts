@@ -91,7 +91,7 @@ async function main (): Promise<void> {
   console.log(table(header, body))
   for (const row of rows.filter((x) => x.client)) {
     const cp = row.client!.peers[0]
-    console.log(`\nttt client: refused ${cp?.refused}, repairs ${cp?.repairs}, reorder ${JSON.stringify(cp?.reorder)}, wait ${JSON.stringify(cp?.wait)}, tun ${JSON.stringify(row.client!.tun)}, udp ${JSON.stringify(row.client!.udp)}`)
+    console.log(`\nttt client: refused ${cp?.refused}, repairs ${cp?.repairs}, reorder ${JSON.stringify(cp?.reorder)}, wait ${JSON.stringify(cp?.wait)}, paths at close ${row.client!.paths.join(' ')}, tun ${JSON.stringify(row.client!.tun)}, udp ${JSON.stringify(row.client!.udp)}`)
     console.log(`ttt server: ${JSON.stringify(row.server!.peers)} tun ${JSON.stringify(row.server!.tun)} errors ${JSON.stringify(row.server!.errors)}`)
   }
   // The bare veth runs at tens of Gbit/s: it gets its own plot so the tunnel's stays readable.
