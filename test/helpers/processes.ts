@@ -53,6 +53,9 @@ export async function waitForPort (port: number, timeoutMs = 10_000, what = `por
 
 export interface Exit { code: number | null, signal: NodeJS.Signals | null }
 
+/** How long output may still arrive after a process exited. */
+const STDIO_DRAIN_MS = 2000
+
 /** A spawned long-running process whose output is kept for assertions. */
 export class Daemon {
   /** stdout as raw bytes (curl bodies), and decoded as text. */
@@ -67,8 +70,19 @@ export class Daemon {
     child.stdout?.on('data', (b: Buffer) => { this.stdoutChunks.push(b); this.wake() })
     child.stderr?.on('data', (s: string) => { this.stderr += s; this.wake() })
     this.exited = new Promise((resolve) => {
-      child.once('close', (code, signal) => { this.exit = { code, signal }; this.wake(); resolve(this.exit) })
-      child.once('error', () => { this.exit ??= { code: null, signal: null }; this.wake(); resolve(this.exit) })
+      const done = (exit: Exit): void => { this.exit ??= exit; this.wake(); resolve(this.exit) }
+      child.once('close', (code, signal) => done({ code, signal }))
+      child.once('error', () => done({ code: null, signal: null }))
+      // 'close' waits for stdout/stderr to end, and a helper the process forked (squid's) can hold
+      // them open after it died: once it has exited, read what came within a moment and stop there.
+      child.once('exit', (code, signal) => {
+        setTimeout(() => {
+          if (this.exit !== undefined) return
+          child.stdout?.destroy()
+          child.stderr?.destroy()
+          done({ code, signal })
+        }, STDIO_DRAIN_MS)
+      })
     })
   }
 
