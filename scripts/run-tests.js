@@ -20,6 +20,8 @@ const BUDGET_MS = seconds(process.env.GST_TEST_BUDGET_S, 720) * 1000
 // A test with no timeout of its own fails after this (node's default is never).
 const TEST_TIMEOUT_MS = 180_000
 const KILL_GRACE_MS = 5000
+// A file's last SIGKILLs (labs, daemons) land just before it exits: let them take effect first.
+const SETTLE_MS = 500
 const startedAt = Date.now()
 
 function seconds (text, fallback) {
@@ -56,7 +58,8 @@ function groupMembers (pgid) {
       // pid (comm) state ppid pgrp ...: comm may contain spaces, so split after the last ')'.
       const close = stat.lastIndexOf(')')
       const fields = stat.slice(close + 2).split(' ')
-      if (Number(fields[2]) === pgid) members.push({ pid: Number(entry), name: stat.slice(stat.indexOf('(') + 1, close) })
+      // fields[0] is the state: a zombie (Z) or dying (X) process is already gone.
+      if (Number(fields[2]) === pgid && !'ZX'.includes(fields[0])) members.push({ pid: Number(entry), name: stat.slice(stat.indexOf('(') + 1, close) })
     } catch {} // gone meanwhile
   }
   return members
@@ -89,7 +92,7 @@ function runFile (file) {
     setTimeout(() => killGroup(child.pid, 'SIGKILL'), KILL_GRACE_MS).unref()
   }, limitMs)
   return new Promise((resolve) => {
-    child.once('exit', (code, signal) => {
+    child.once('exit', (code, signal) => setTimeout(() => {
       clearTimeout(timer)
       // Whatever the file started and did not stop still holds its group id: name it, end it.
       const notes = []
@@ -109,7 +112,7 @@ function runFile (file) {
         child.stderr.destroy()
         resolve({ file, code, signal, timedOut, limitMs, ms: Date.now() - began, output: Buffer.concat(chunks).toString('utf8'), notes })
       }, 200)
-    })
+    }, SETTLE_MS))
   })
 }
 
