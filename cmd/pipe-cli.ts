@@ -14,6 +14,7 @@ import type { StatusReport } from '../src/control/status.js'
 import { applyConfig } from './config-file.js'
 import type { RuntimeCommands } from './runtime-commands.js'
 import { addPrivilegeOptions, assertHookRunnable, dropPrivileges, giveControlSocket, planPrivilegeDrop, type DropPlan, type PrivilegeFlags } from './privileges.js'
+import { exitAfterShutdown } from './run-main.js'
 
 const MiB = 1024 * 1024
 
@@ -147,6 +148,7 @@ async function untilSignal (log: ReturnType<typeof createLogger>, signalled: Pro
   const forced = setTimeout(() => process.exit(1), 5000)
   forced.unref()
   await shutdown()
+  exitAfterShutdown()
 }
 
 export function addServerCommand (cli: CAC, name: string): void {

@@ -6,7 +6,7 @@
  */
 import { cac } from 'cac'
 import { lookup } from 'node:dns/promises'
-import { runMain, runSubcommand } from './run-main.js'
+import { exitAfterShutdown, runMain, runSubcommand } from './run-main.js'
 import { createLogger, parseLogFormat, parseLogLevel } from './logger.js'
 import { loadKey } from './key-source.js'
 import { parseSeconds } from './pipe-options.js'
@@ -150,6 +150,7 @@ async function serve (flags: Flags, role: 'ttt-server' | 'ttt-client', port: num
   await operations.close()
   instance.close()
   await control?.close()
+  exitAfterShutdown()
 }
 
 async function runServer (cliFlags: Flags): Promise<void> {
