@@ -40,7 +40,8 @@ function formatRow (cells: string[]): string {
 }
 
 function formatAeadRow (row: AeadRow): string {
-  const mb = (v: number): string => v >= 100 ? v.toFixed(0) : v.toFixed(1)
+  // Three significant digits below 100: a row slowed by a stall reads 0.0064, not 0.0.
+  const mb = (v: number): string => v >= 100 ? v.toFixed(0) : v.toPrecision(3)
   return formatRow([String(row.bytes), mb(row.seal.mbPerSec), row.seal.nsPerPacket.toFixed(0), mb(row.open.mbPerSec), row.open.nsPerPacket.toFixed(0)])
 }
 

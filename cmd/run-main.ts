@@ -8,6 +8,11 @@ import { UsageError } from '../src/errors.js'
 import { writeFatalAsJson } from './logger.js'
 
 export function runMain (program: string, main: () => Promise<void>): void {
+  // `gst bench | head`: a reader that went away is not an error worth a stack trace.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0)
+    throw err
+  })
   main().catch((err: unknown) => {
     const error = err instanceof Error ? err : new Error(String(err))
     // With --log-format json (once its logger exists), the last words are a JSON line too.
