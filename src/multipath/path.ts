@@ -108,6 +108,8 @@ export class Path {
   private anchorSeq = -1
   /** The latest send that found the path idle (nothing queued ahead of it). */
   private lastIdleSeq = -1
+  /** holdNext idled the path before the next send: the delivery samples spanning it measure our pause, not the path. */
+  private isHeld = false
   private lastReceivedPackets = 0
   // Send records, indexed by pathSeq & (SEND_RING_SIZE - 1).
   private readonly sentMs = new Float64Array(SEND_RING_SIZE)
@@ -165,7 +167,12 @@ export class Path {
     }
     if (queueMs < this.standingCurMs) this.standingCurMs = queueMs
     this.sentBusy[slot] = this.pacer.backlogAt(nowMs) > 0 ? 1 : 0
-    if (this.sentBusy[slot] === 0) this.lastIdleSeq = seq
+    // Samples spanning this send measure us, not the path, if the path idled before it, if we
+    // held it (holdNext), or if we paced it below the estimate (the drain phase's 0.9: a busy
+    // path's samples then said 0.9 x the estimate, a window later that was the estimate, and
+    // since a paced, busy path never probes upward, it spiralled down: l1 20 -> 16.8 Mbit/s).
+    if (this.sentBusy[slot] === 0 || this.isHeld || (this.isPacedNow() && this.rate.gain < 1)) this.lastIdleSeq = seq
+    this.isHeld = false
     this.sentLastIdleSeq[slot] = this.lastIdleSeq
     this.pacer.onSend(bytes, nowMs)
     this.lastSendMs = nowMs
@@ -190,7 +197,7 @@ export class Path {
   }
 
   /** Whether the caller holds sends in a pace queue now (it does not during rate startup, when the rate is unknown). */
-  private isPacedNow (): boolean {
+  isPacedNow (): boolean {
     return this.isPaced && !this.rate.inStartup && this.externalQueuedBytes < 0
   }
 
@@ -210,7 +217,11 @@ export class Path {
    * sends in the last probe interval, so an idle path gets a small train of probes each interval.
    */
   isProbeDue (nowMs: number): boolean {
-    return nowMs - this.recentSendMs[0]! >= this.probeIntervalMs
+    if (nowMs - this.recentSendMs[0]! < this.probeIntervalMs) return false
+    // Sends waiting in a paced caller's queue will prove the path soon enough; a probe would
+    // overtake them, and the receiver would count every one of them as lost (a 120 ms pace
+    // queue after startup made l1 look 50 % lossy, degraded, for two seconds).
+    return !(this.isPacedNow() && this.pacer.backlogAt(nowMs) > this.paceBurstBytes)
   }
 
   /**
@@ -307,7 +318,7 @@ export class Path {
   addRttSample (rttMs: number, nowMs: number): void { this.rtt.addSample(rttMs, nowMs) }
   addDeliveryRateSample (rateBitsPerSec: number, nowMs: number, isAppLimited = false): void {
     this.rate.addSample(rateBitsPerSec, nowMs, isAppLimited)
-    this.pacer.setRate(this.planningRateBitsPerSec(), nowMs)
+    this.pacer.setRate(this.planningRateBitsPerSec(), nowMs, this.linkRateBitsPerSec())
   }
 
   /** With `reinjectUnits`, a path taken down hands back what it had not delivered (see update). */
@@ -349,7 +360,8 @@ export class Path {
       this.stateSinceMs = nowMs
     }
     this.rate.advance(nowMs, this.rtt.minRttMs)
-    this.pacer.setRate(this.planningRateBitsPerSec(), nowMs)
+    this.pacer.burstBytes = this.isPacedNow() ? this.paceBurstBytes : 0
+    this.pacer.setRate(this.planningRateBitsPerSec(), nowMs, this.linkRateBitsPerSec())
     return this.state
   }
 
@@ -365,6 +377,12 @@ export class Path {
     return this.txCapBitsPerSec > 0 ? Math.min(planned, this.txCapBitsPerSec) : planned
   }
 
+  /** Our best guess of the bottleneck's own rate: the estimate without gain, capped by the configured rate. */
+  private linkRateBitsPerSec (): number {
+    const estimate = this.rate.estimateBitsPerSec
+    return this.txCapBitsPerSec > 0 ? Math.min(estimate, this.txCapBitsPerSec) : estimate
+  }
+
   /** One-way propagation delay without queueing (half the min RTT: no clock sync, so symmetry is assumed). */
   baseDelayMs (): number {
     return Number.isFinite(this.rtt.minRttMs) ? this.rtt.minRttMs / 2 : INITIAL_REPLY_MS / 2
@@ -375,6 +393,18 @@ export class Path {
     return this.externalQueuedBytes >= 0
       ? ((this.externalQueuedBytes + bytes) * 8000) / this.planningRateBitsPerSec()
       : this.pacer.queueDelayMs(bytes, nowMs)
+  }
+
+  /**
+   * A paced path holds its next unit of `bytes` for `byMs` longer than it would (idle time on the
+   * path; the scheduler uses it to keep units sent on different paths from arriving at nearly
+   * the same moment, where sub-millisecond model errors would swap them). No-op when not paced.
+   */
+  holdNext (bytes: number, byMs: number, nowMs: number): void {
+    if (!(byMs > 0) || !this.isPacedNow()) return
+    this.pacer.burstBytes = this.paceBurstBytes
+    this.pacer.holdNextUntil(bytes, nowMs + this.pacer.queueDelayMs(bytes, nowMs) + byMs, nowMs)
+    this.isHeld = true
   }
 
   /** The least queue over the last STANDING_WINDOW_MS (what stays when bursts have drained). */

@@ -59,6 +59,10 @@ export class AutoScheduler implements Scheduler {
   readonly kind = 'auto'
   /** Units refused because every path was over its queue budget. */
   refused = 0
+  /** Units held back on a paced path so they would not arrive in a near tie with the unit before (see pick). */
+  spaced = 0
+  private lastPath: Path | undefined
+  private lastArrivalMs = -Infinity
 
   constructor (readonly queueBudgetMs = QUEUE_BUDGET_MS, readonly fillThresholdMs = FILL_THRESHOLD_MS) {}
 
@@ -74,6 +78,7 @@ export class AutoScheduler implements Scheduler {
     let firstQueueMs = 0
     let shortest: Path | undefined
     let shortestMs = Infinity
+    let shortestArrivalMs = Infinity
     for (let i = 0; i < paths.length; i++) {
       const path = paths[i]!
       if (!isInTier(path, tier)) continue
@@ -87,12 +92,41 @@ export class AutoScheduler implements Scheduler {
       const arrivalMs = path.expectedArrivalMs(bytes, nowMs) + (isOneWay ? path.relativeBaseDelayMs() - path.baseDelayMs() : 0)
       if (arrivalMs < firstMs) { firstMs = arrivalMs; first = path; firstQueueMs = queueMs }
       const withUnitMs = path.queueDelayMs(bytes, nowMs)
-      if (withUnitMs < shortestMs) { shortestMs = withUnitMs; shortest = path }
+      if (withUnitMs < shortestMs) { shortestMs = withUnitMs; shortest = path; shortestArrivalMs = arrivalMs }
     }
-    const best = first && firstQueueMs <= this.fillThresholdMs ? first : shortest
+    const isFirst = first !== undefined && firstQueueMs <= this.fillThresholdMs
+    const best = isFirst ? first : shortest
     if (!best) { if (tier >= 0) this.refused++; return 0 }
+    this.spaceFromLast(best, isFirst ? firstMs : shortestArrivalMs, bytes, nowMs)
     out[0] = best
     return 1
+  }
+
+  /**
+   * Units split over paths of (nearly) equal delay arrive interleaved, and two consecutive units
+   * on different paths are often expected within a fraction of a millisecond of each other,
+   * where the model's error (a few tenths of a millisecond) decides their order at the receiver:
+   * most units of the slower path then waited in the reorder buffer. So a unit that would arrive
+   * within SPACING of the unit before it, on another path, is held on its (paced) path until
+   * SPACING after it. Both paths then send at their rates, so their arrivals keep that phase
+   * and the hold is rarely needed again; a clear inversion (the delay skew of unequal paths) is
+   * left to the reorder buffer. SPACING is 0.4 of the unit's serialisation on the faster of the
+   * two paths, so the faster path's grid keeps room for it on both sides.
+   */
+  private spaceFromLast (best: Path, arrivalMs: number, bytes: number, nowMs: number): void {
+    const last = this.lastPath
+    let atMs = arrivalMs
+    if (last !== undefined && last !== best && last.state !== 'down' && best.isPacedNow()) {
+      const spacingMs = (0.4 * bytes * 8000) / Math.max(last.planningRateBitsPerSec(), best.planningRateBitsPerSec())
+      const gapMs = arrivalMs - this.lastArrivalMs
+      if (gapMs > -spacingMs && gapMs < spacingMs - 1e-6) {
+        best.holdNext(bytes, spacingMs - gapMs, nowMs)
+        atMs = this.lastArrivalMs + spacingMs
+        this.spaced++
+      }
+    }
+    this.lastPath = best
+    this.lastArrivalMs = atMs
   }
 }
 

@@ -226,3 +226,13 @@ test('time a send waited in the caller\'s pace queue is not path delay: the base
   assert.ok(Math.abs(h.path.rtt.minRttMs - 20) < 1, `min RTT ${h.path.rtt.minRttMs} (50 with the pace wait)`)
   assert.ok(Math.abs(h.path.delay.minRelMs - 10) < 1, `one-way baseline ${h.path.delay.minRelMs} (40 with the pace wait)`)
 })
+
+test('a paced path with sends waiting in its pace queue is not probed (a probe would overtake them, and they would count as lost)', () => {
+  for (const isPaced of [true, false]) {
+    const path = new Path(0, { isPaced })
+    path.rate.inStartup = false
+    path.update(0)
+    for (let i = 0; i < 50; i++) path.markQueued(path.onSend(1500, 0, i)) // 75 kB: hundreds of ms at the initial rate
+    assert.equal(path.isProbeDue(150), !isPaced, isPaced ? 'paced: its queue will prove it' : 'unpaced: nothing waits, probe')
+  }
+})

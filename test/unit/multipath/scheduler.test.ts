@@ -183,3 +183,36 @@ test('pickSparse skips the bulk queued in our pacer on a paced path, not a queue
     assert.equal(out[0]!.id, c.chosen, c.name)
   }
 })
+
+test('auto: units split over two paced paths of equal delay arrive in order, never in a near tie, at the paths\' full rates', () => {
+  const paths = [20e6, 10e6].map((rate, i) => {
+    const p = new Path(i, { isPaced: true })
+    p.addRttSample(70, 0)
+    p.addDeliveryRateSample(rate, 0)
+    p.rate.inStartup = false
+    p.state = 'up'
+    p.update(0)
+    return p
+  })
+  const auto = new AutoScheduler()
+  const out: Path[] = []
+  const bytes = 1500
+  const arrivals: { path: number, atMs: number }[] = []
+  for (let i = 0; i < 300; i++) {
+    assert.equal(auto.pick(paths, bytes, 0, out), 1)
+    const p = out[0]!
+    arrivals.push({ path: p.id, atMs: p.expectedArrivalMs(bytes, 0) })
+    p.onSend(bytes, 0, i)
+  }
+  const spacingMs = (0.4 * bytes * 8000) / paths[0]!.planningRateBitsPerSec()
+  for (let i = 1; i < arrivals.length; i++) {
+    const gapMs = arrivals[i]!.atMs - arrivals[i - 1]!.atMs
+    assert.ok(gapMs > 0, `unit ${i} is expected after unit ${i - 1}`)
+    if (arrivals[i]!.path !== arrivals[i - 1]!.path) assert.ok(gapMs >= spacingMs - 1e-9, `unit ${i} on another path ${gapMs} ms after the one before`)
+  }
+  const onSlow = arrivals.filter((a) => a.path === 1).length
+  assert.ok(onSlow >= 95 && onSlow <= 105, `the 10 Mbit/s path carries a third (${onSlow} of 300)`)
+  const idealMs = 35 + (300 * bytes * 8000) / (paths[0]!.planningRateBitsPerSec() + paths[1]!.planningRateBitsPerSec())
+  assert.ok(arrivals[arrivals.length - 1]!.atMs < idealMs + 2, `the spacing costs at most a few packet times (${arrivals[arrivals.length - 1]!.atMs} vs ${idealMs} ms)`)
+  assert.ok(auto.spaced > 0 && auto.spaced < 10, `held ${auto.spaced} times: once per phase, not per unit`)
+})
