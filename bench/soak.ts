@@ -1,28 +1,32 @@
 /**
- * Soak: gst-client -> gst-server (the built binaries) on loopback under mixed load with random
- * faults, for 10 minutes by default (`npm run soak -- --minutes N`).
+ * Soak: the pipe and the VPN under mixed load with random faults, for 10 minutes by default
+ * (`npm run soak -- --minutes N [--parts pipe,vpn]`). Both parts run at the same time.
  *
+ * pipe (gst-client -> gst-server, the built binaries, on loopback):
  *   load    C workers, each in a loop: open a stream through gst-client to an echo target, send a
  *           random amount (1 byte to 4 MiB, log-uniform), half-close, read the echo, check every
- *           byte (SHA-256 of what was sent against what came back), close. Plus connection churn:
- *           short streams of 1 KiB opened and closed at a steady rate.
+ *           byte (bench/soak-streams.ts), close. Plus connection churn: short streams of 1 KiB
+ *           opened and closed at a steady rate.
  *   faults  every 15-45 s, one of: cut every client-server connection (a TCP relay between them
  *           drops them: the client must reconnect), kill -9 the server and start it again on the
  *           same port, stop the echo target for 2 s (streams are refused, then work again).
- *   report  RSS of every gst process every 5 s (growth after the warm-up, target <= 5 %), streams
- *           done, bytes, errors by kind (streams that fail during a fault are expected; a stream
- *           whose bytes come back different is a failure), and whether each process is still alive.
+ * vpn (ttt in the lab's namespaces over two emulated links; root): bench/soak-vpn.ts.
  *
- * The VPN is not part of this soak yet (see BENCHMARKS.md). Exit code 1 if any stream came back
- * different or RSS grew more than 5 % after warm-up.
+ * Report: RSS of every process every 5 s (growth after the warm-up, target <= 5 %; a server that
+ * is killed and restarted is judged over its longest incarnation), streams done, bytes, errors by
+ * kind (streams that fail during a fault are expected; a stream whose bytes come back different
+ * is a failure), and whether each process is still alive. Exit code 1 if any part failed.
  */
 import net from 'node:net'
-import { createHash, randomBytes, randomInt } from 'node:crypto'
+import { randomInt } from 'node:crypto'
 import { execFileSync } from 'node:child_process'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { loadavg } from 'node:os'
-import { spawnChild, stopChild, freePort, waitForPort, rssBytes, installCleanup, type Child } from './lib/processes.js'
+import { spawnChild, stopChild, freePort, waitForPort, installCleanup, type Child } from './lib/processes.js'
+import { StreamTally, checkedStream, logUniformSize } from './soak-streams.js'
+import { RssLog } from './soak-rss.js'
+import { runVpnSoak, describeVpnSoak, vpnSoakUnavailableReason } from './soak-vpn.js'
 
 const args = process.argv.slice(2)
 const flag = (name: string, fallback: number): number => {
@@ -31,21 +35,27 @@ const flag = (name: string, fallback: number): number => {
 }
 const minutes = flag('--minutes', 10)
 const workers = flag('--streams', 16)
+const vpnWorkers = flag('--vpn-streams', 8)
 const churnPerSecond = flag('--churn', 20)
-if (!(minutes > 0) || !(workers > 0)) throw new Error('usage: soak [--minutes N] [--streams C] [--churn PER_SECOND]')
+const partsAt = args.indexOf('--parts')
+const parts = new Set((partsAt >= 0 ? args[partsAt + 1] ?? '' : 'pipe,vpn').split(','))
+const USAGE = 'usage: soak [--minutes N] [--parts pipe,vpn] [--streams C] [--vpn-streams C] [--churn PER_SECOND]'
+if (!(minutes > 0) || !(workers > 0) || !(vpnWorkers > 0) || [...parts].some((p) => p !== 'pipe' && p !== 'vpn') || parts.size === 0) throw new Error(USAGE)
 
 const distDir = join(dirname(fileURLToPath(import.meta.url)), '..')
 const bin = (name: string): string => join(distDir, 'cmd', `${name}.js`)
 installCleanup()
+const warmupS = Math.min(120, minutes * 60 * 0.25)
 
-// ---- the echo target (in this process; it can be stopped and started again)
+// ---- the pipe's echo target (in this process; it can be stopped and started again)
 
 let targetServer: net.Server | undefined
+const targetSockets = new Set<net.Socket>()
 async function startTarget (port: number): Promise<void> {
   targetServer = net.createServer({ allowHalfOpen: true }, (s) => { s.pipe(s); s.on('error', () => {}) })
+  targetServer.on('connection', (s) => { targetSockets.add(s); s.on('close', () => targetSockets.delete(s)) })
   await new Promise<void>((resolve) => targetServer!.listen(port, '127.0.0.1', resolve))
 }
-const targetSockets = new Set<net.Socket>()
 async function stopTarget (): Promise<void> {
   await new Promise<void>((resolve) => { targetServer?.close(() => resolve()); for (const s of targetSockets) s.destroy() })
 }
@@ -65,99 +75,44 @@ function startRelay (listenPort: number, serverPort: number): net.Server {
   return relay
 }
 
-// ---- counters
-
-const errors = new Map<string, number>()
-const countError = (kind: string): void => { errors.set(kind, (errors.get(kind) ?? 0) + 1) }
-let streamsOk = 0
-let bytesOk = 0
-let mismatches = 0
-let churnOk = 0
-
-/** One stream: send `bytes`, read the echo, compare. */
-async function oneStream (port: number, bytes: number): Promise<void> {
-  const payload = randomBytes(bytes)
-  const sent = createHash('sha256').update(payload).digest('hex')
-  await new Promise<void>((resolve) => {
-    const hash = createHash('sha256')
-    let received = 0
-    let settled = false
-    const finish = (kind?: string): void => {
-      if (settled) return
-      settled = true
-      clearTimeout(timer)
-      s.destroy()
-      if (kind !== undefined) countError(kind)
-      resolve()
-    }
-    const s = net.connect(port, '127.0.0.1', () => {
-      let at = 0
-      const pump = (): void => {
-        while (at < payload.length) {
-          const chunk = payload.subarray(at, at + 65_536)
-          at += chunk.length
-          if (!s.write(chunk)) { s.once('drain', pump); return }
-        }
-        s.end()
-      }
-      pump()
-    })
-    const timer = setTimeout(() => finish('timeout (60 s)'), 60_000)
-    s.on('data', (d: Buffer) => { received += d.length; hash.update(d) })
-    s.on('end', () => {
-      if (received !== bytes) { finish(received === 0 ? 'closed before any byte came back' : 'cut short (fewer bytes back, no corruption check)'); return }
-      if (hash.digest('hex') !== sent) { mismatches++; finish('MISMATCH: bytes came back different'); return }
-      streamsOk++
-      bytesOk += bytes
-      finish()
-    })
-    s.on('error', (err: NodeJS.ErrnoException) => finish(`socket ${err.code ?? err.message}`))
-  })
-}
-
-function randomSize (): number {
-  return Math.max(1, Math.floor(Math.exp(Math.random() * Math.log(4 * 1024 * 1024))))
-}
-
-// ---- main
-
-async function main (): Promise<void> {
+/** The pipe part; returns its report lines and whether it failed. */
+async function pipeSoak (): Promise<{ lines: string[], failed: boolean }> {
   const key = execFileSync(process.execPath, [bin('gst'), 'keygen'], { encoding: 'utf8' }).trim()
   const targetPort = await freePort()
   const serverPort = await freePort()
   const relayPort = await freePort()
   const clientPort = await freePort()
   await startTarget(targetPort)
-  targetServer!.on('connection', (s) => { targetSockets.add(s); s.on('close', () => targetSockets.delete(s)) })
+  const rss = new RssLog()
   const startServer = async (): Promise<Child> => {
     const c = spawnChild('gst-server', process.execPath, [bin('gst-server'), `127.0.0.1:${serverPort}`, `127.0.0.1:${targetPort}`, key, '--log-level', 'warn', '--connect-timeout', '3'])
     await waitForPort(serverPort, 10_000, c)
+    rss.track('gst-server', c.pid)
     return c
   }
   let server = await startServer()
   const relay = startRelay(relayPort, serverPort)
   const client = spawnChild('gst-client', process.execPath, [bin('gst-client'), `127.0.0.1:${clientPort}`, `127.0.0.1:${relayPort}`, key, '--log-level', 'warn'])
   await waitForPort(clientPort, 10_000, client)
+  rss.track('gst-client', client.pid)
 
+  const tally = new StreamTally()
   const startMs = performance.now()
   const endMs = startMs + minutes * 60_000
-  const warmupMs = Math.min(120_000, minutes * 60_000 * 0.25)
-  const rss: Array<{ atS: number, server: number | undefined, client: number | undefined, serverIncarnation: number }> = []
-  let incarnation = 0
+  const atS = (): number => (performance.now() - startMs) / 1000
   const faults: Array<{ atS: number, kind: string }> = []
-
-  const sampler = setInterval(() => {
-    rss.push({ atS: (performance.now() - startMs) / 1000, server: rssBytes(server.pid), client: rssBytes(client.pid), serverIncarnation: incarnation })
-  }, 5000)
+  let churnOk = 0
+  rss.sample(0)
+  const sampler = setInterval(() => rss.sample(atS()), 5000)
 
   const loops = Array.from({ length: workers }, async () => {
-    while (performance.now() < endMs) await oneStream(clientPort, randomSize())
+    while (performance.now() < endMs) await checkedStream(tally, '127.0.0.1', clientPort, logUniformSize(4 * 1024 * 1024))
   })
   const churn = (async () => {
     while (performance.now() < endMs) {
-      const before = streamsOk
-      await Promise.all(Array.from({ length: Math.max(1, Math.round(churnPerSecond / 10)) }, async () => await oneStream(clientPort, 1024)))
-      churnOk += streamsOk - before
+      const before = tally.ok
+      await Promise.all(Array.from({ length: Math.max(1, Math.round(churnPerSecond / 10)) }, async () => await checkedStream(tally, '127.0.0.1', clientPort, 1024)))
+      churnOk += tally.ok - before
       await new Promise((resolve) => setTimeout(resolve, 100))
     }
   })()
@@ -167,70 +122,63 @@ async function main (): Promise<void> {
       if (performance.now() + waitMs > endMs - 10_000) break
       await new Promise((resolve) => setTimeout(resolve, waitMs))
       const kind = (['cut connections', 'kill -9 server', 'target down 2 s'] as const)[randomInt(3)]!
-      faults.push({ atS: Math.round((performance.now() - startMs) / 1000), kind })
-      console.log(`${faults.at(-1)!.atS} s: fault: ${kind}`)
+      faults.push({ atS: Math.round(atS()), kind })
+      console.log(`pipe ${faults.at(-1)!.atS} s: fault: ${kind}`)
       if (kind === 'cut connections') for (const s of relayed) s.destroy()
       else if (kind === 'kill -9 server') {
         server.process.kill('SIGKILL')
         await server.exited
         server = await startServer()
-        incarnation++
       } else {
         await stopTarget()
         await new Promise((resolve) => setTimeout(resolve, 2000))
         await startTarget(targetPort)
-        targetServer!.on('connection', (s) => { targetSockets.add(s); s.on('close', () => targetSockets.delete(s)) })
       }
     }
   })()
   const progress = setInterval(() => {
-    const last = rss.at(-1)
-    console.log(`${Math.round((performance.now() - startMs) / 1000)} s: ${streamsOk} streams ok (${(bytesOk / 2 ** 30).toFixed(2)} GiB), ${mismatches} mismatches, errors ${JSON.stringify(Object.fromEntries(errors))}, RSS server ${mib(last?.server)} client ${mib(last?.client)} MiB, load ${loadavg()[0]!.toFixed(1)}`)
+    console.log(`pipe ${atS().toFixed(0)} s: ${tally.ok} streams ok (${(tally.bytes / 2 ** 30).toFixed(2)} GiB), ${tally.mismatches} mismatches, errors ${JSON.stringify(Object.fromEntries(tally.errors))}, load ${loadavg()[0]!.toFixed(1)}`)
   }, 30_000)
   await Promise.all([...loops, churn, faulter])
   clearInterval(sampler); clearInterval(progress)
 
   const serverAlive = server.process.exitCode === null && server.process.signalCode === null
   const clientAlive = client.process.exitCode === null && client.process.signalCode === null
-  // Growth after warm-up: the median of the samples in the minute after the warm-up against the
-  // median of the last minute (server: within its last incarnation, which must span both).
-  const growth = (pick: (s: typeof rss[number]) => number | undefined, samples: typeof rss): { warm: number, end: number, pct: number } | undefined => {
-    const after = samples.filter((s) => s.atS * 1000 >= warmupMs)
-    if (after.length < 6) return undefined
-    const n = Math.max(3, Math.floor(after.length / 5))
-    const median = (xs: number[]): number => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
-    const warm = median(after.slice(0, n).map(pick).filter((x): x is number => x !== undefined))
-    const end = median(after.slice(-n).map(pick).filter((x): x is number => x !== undefined))
-    return { warm, end, pct: (end / warm - 1) * 100 }
-  }
-  const clientGrowth = growth((s) => s.client, rss)
-  // The server is judged over its longest-lived incarnation (kill -9 restarts it).
-  const incarnations = Array.from({ length: incarnation + 1 }, (_, i) => rss.filter((s) => s.serverIncarnation === i))
-  const longest = incarnations.reduce((a, b) => (b.length > a.length ? b : a))
-  const incarnationStartS = longest[0]?.atS ?? 0
-  const incarnationEndS = longest.at(-1)?.atS ?? 0
-  const serverGrowth = growth((s) => s.server, longest.map((s) => ({ ...s, atS: s.atS - incarnationStartS })))
-  const durationS = (performance.now() - startMs) / 1000
-
-  console.log('\n## soak result')
-  console.log(`duration ${durationS.toFixed(0)} s, ${workers} stream workers + churn ${churnPerSecond}/s, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`)
-  console.log(`streams ok ${streamsOk} (of which churn ${churnOk}), ${(bytesOk / 2 ** 30).toFixed(2)} GiB checked byte for byte, mismatches ${mismatches}`)
-  console.log(`faults (${faults.length}): ${faults.map((f) => `${f.atS} s ${f.kind}`).join('; ')}`)
-  console.log(`stream errors by kind: ${JSON.stringify(Object.fromEntries(errors))}`)
-  console.log(`gst-client RSS: ${fmtGrowth(clientGrowth)}; alive ${clientAlive}`)
-  console.log(`gst-server RSS (longest incarnation of ${incarnation + 1}, ${incarnationStartS.toFixed(0)}-${incarnationEndS.toFixed(0)} s): ${fmtGrowth(serverGrowth)}; alive ${serverAlive}`)
-  console.log(`RSS samples (s: server/client MiB): ${rss.filter((_, i) => i % 6 === 0).map((s) => `${s.atS.toFixed(0)}: ${mib(s.server)}/${mib(s.client)}`).join(', ')}`)
-  const bad = mismatches > 0 || !serverAlive || !clientAlive || (clientGrowth?.pct ?? 0) > 5 || (serverGrowth?.pct ?? 0) > 5
+  const growthFailures = ['gst-client', 'gst-server'].filter((n) => (rss.growth(n, warmupS)?.pct ?? 0) > 5)
+  const lines = [
+    `duration ${atS().toFixed(0)} s, ${workers} stream workers + churn ${churnPerSecond}/s, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`,
+    `streams ok ${tally.ok} (of which churn ${churnOk}), ${(tally.bytes / 2 ** 30).toFixed(2)} GiB checked byte for byte, mismatches ${tally.mismatches}`,
+    `faults (${faults.length}): ${faults.map((f) => `${f.atS} s ${f.kind}`).join('; ')}`,
+    `stream errors by kind: ${JSON.stringify(Object.fromEntries(tally.errors))}`,
+    ...rss.names().map((n) => rss.describe(n, warmupS)),
+    `gst-client alive ${clientAlive}, gst-server alive ${serverAlive}`,
+  ]
+  const failed = tally.mismatches > 0 || !serverAlive || !clientAlive || growthFailures.length > 0
+  lines.push(failed ? 'pipe soak FAILED' : 'pipe soak passed')
   await stopChild(client)
   await stopChild(server)
   relay.close()
   await stopTarget()
-  process.exitCode = bad ? 1 : 0
+  return { lines, failed }
 }
 
-function mib (bytes: number | undefined): string { return bytes === undefined ? '-' : (bytes / 2 ** 20).toFixed(1) }
-function fmtGrowth (g: { warm: number, end: number, pct: number } | undefined): string {
-  return g === undefined ? 'too short to judge (fewer than 6 samples after the warm-up)' : `${mib(g.warm)} MiB after warm-up -> ${mib(g.end)} MiB at the end (${g.pct >= 0 ? '+' : ''}${g.pct.toFixed(1)} %)`
+async function vpnSoak (): Promise<{ lines: string[], failed: boolean }> {
+  const reason = vpnSoakUnavailableReason()
+  if (reason !== undefined) return { lines: [`VPN part skipped: ${reason}`], failed: false }
+  const result = await runVpnSoak({ seconds: minutes * 60, workers: vpnWorkers, warmupS, log: (line) => console.log(line) })
+  return { lines: describeVpnSoak(result), failed: result.failures.length > 0 }
+}
+
+async function main (): Promise<void> {
+  console.log(`soak: ${[...parts].join(' + ')} for ${minutes} min, warm-up ${warmupS.toFixed(0)} s, load average ${loadavg()[0]!.toFixed(1)}`)
+  const results = await Promise.all([
+    parts.has('pipe') ? pipeSoak() : undefined,
+    parts.has('vpn') ? vpnSoak() : undefined,
+  ])
+  const [pipe, vpn] = results
+  if (pipe) console.log(['\n## soak result: pipe', ...pipe.lines].join('\n'))
+  if (vpn) console.log(['\n## soak result: vpn', ...vpn.lines].join('\n'))
+  process.exitCode = results.some((r) => r?.failed === true) ? 1 : 0
 }
 
 main().catch((err: Error) => { console.error(err.stack ?? err.message); process.exitCode = 1 })
