@@ -82,6 +82,17 @@ async function untilSignal (): Promise<string> {
   })
 }
 
+/**
+ * An instance that cannot go on (its TUN was removed) ends like a signal, but with exit status 1.
+ * ttt does not recreate the TUN: its addresses and routes were the operator's, and after --user
+ * it could not; a service manager restarts it (Restart=on-failure in the contrib/systemd units).
+ */
+function fatalStop (): { onFatal: (reason: string) => void, stopped: Promise<string> } {
+  let onFatal: (reason: string) => void = () => {}
+  const stopped = new Promise<string>((resolve) => { onFatal = resolve })
+  return { onFatal: (reason) => onFatal(reason), stopped }
+}
+
 /** What both ends parse the same way. */
 async function commonSettings (flags: Flags, keyHint: string): Promise<{
   log: ReturnType<typeof createLogger>, key: Buffer, routes: string[], tun: { name?: string, addresses: string[], mtuBytes?: number },
@@ -110,7 +121,7 @@ async function commonSettings (flags: Flags, keyHint: string): Promise<{
  */
 async function serve (flags: Flags, role: 'ttt-server' | 'ttt-client', port: number, instance: { tunName: string, start: () => void, close: () => void },
   routes: string[], report: (controlName: string) => StatusReport, log: ReturnType<typeof createLogger>, commands: RuntimeCommands,
-  drop: DropPlan | undefined, upLine?: string): Promise<void> {
+  drop: DropPlan | undefined, upLine: string | undefined, fatal: Promise<string>): Promise<void> {
   // Handlers first: a SIGTERM sent as soon as the start is announced must shut down cleanly, not kill.
   const signalled = untilSignal()
   try {
@@ -145,8 +156,12 @@ async function serve (flags: Flags, role: 'ttt-server' | 'ttt-client', port: num
   instance.start()
   if (upLine) log.info(upLine)
   announceControl(control, log)
-  const signal = await signalled
-  log.info(`${signal}: shutting down`)
+  const ended = await Promise.race([signalled.then((signal) => ({ signal })), fatal.then((reason) => ({ reason }))])
+  if ('signal' in ended) log.info(`${ended.signal}: shutting down`)
+  else {
+    log.error(`${ended.reason}; exiting (start ttt again to create it)`)
+    process.exitCode = 1
+  }
   await operations.close()
   instance.close()
   await control?.close()
@@ -159,17 +174,18 @@ async function runServer (cliFlags: Flags): Promise<void> {
   const { log, key, routes, tun, scheduler, pacing, tunables, drop } = await commonSettings(flags, 'e.g. --key @ttt.key; make one with `gst keygen > ttt.key`')
   const listen = parseHostPort(flags.listen ?? '0.0.0.0:5000', '--listen', '0.0.0.0')
   const { VpnServer } = await import('../src/vpn/server.js')
+  const fatal = fatalStop()
   const server = new VpnServer({
     listen: { address: listen.host, port: listen.port },
     peers: [{ name: 'default', key, allowedIps: [] }],
-    tun, scheduler, pacing, tunables, log,
+    tun, scheduler, pacing, tunables, log, onFatal: fatal.onFatal,
   })
   const startedAtMs = Date.now()
   const listenText = `${listen.host}:${server.port}`
   await serve(flags, 'ttt-server', server.port, server, routes, (name) => vpnReport({
     instance: { name, mode: 'vpn-server', pid: process.pid, version: GST_VERSION, listen: listenText, target: null, server: null },
     startedAtMs, nowMs: Date.now(), nowMonotonicMs: monotonicClock.now(),
-  }, server.peerSnapshots(), server.stats.errors), log, vpnServerCommands(server, log), drop)
+  }, server.peerSnapshots(), server.stats.errors), log, vpnServerCommands(server, log), drop, undefined, fatal.stopped)
 }
 
 async function runClient (cliFlags: Flags): Promise<void> {
@@ -181,13 +197,14 @@ async function runClient (cliFlags: Flags): Promise<void> {
   const paths = asList(flags.path).map(parsePathSpec)
   if (paths.length === 0) paths.push({ localAddress: server.address.includes(':') ? '::' : '0.0.0.0' })
   const { VpnClient } = await import('../src/vpn/client.js')
-  const client = new VpnClient({ server, key, paths, tun, scheduler, pacing, tunables, log })
+  const fatal = fatalStop()
+  const client = new VpnClient({ server, key, paths, tun, scheduler, pacing, tunables, log, onFatal: fatal.onFatal })
   const startedAtMs = Date.now()
   const serverText = `${server.address}:${server.port}`
   await serve(flags, 'ttt-client', 0, client, routes, (name) => vpnReport({
     instance: { name, mode: 'vpn-client', pid: process.pid, version: GST_VERSION, listen: client.tunName, target: null, server: serverText },
     startedAtMs, nowMs: Date.now(), nowMonotonicMs: monotonicClock.now(),
-  }, [client.peerSnapshot()], client.stats.errors), log, vpnClientCommands(client, log), drop, `ttt client: TUN ${client.tunName}, ${paths.length} path(s) to ${serverText}`)
+  }, [client.peerSnapshot()], client.stats.errors), log, vpnClientCommands(client, log), drop, `ttt client: TUN ${client.tunName}, ${paths.length} path(s) to ${serverText}`, fatal.stopped)
 }
 
 async function main (argv: string[]): Promise<void> {

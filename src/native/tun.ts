@@ -34,6 +34,12 @@ export interface TunOptions {
   offload?: boolean
 }
 
+const LAST_ERRNO = IO_STATS_FIELDS.indexOf('lastErrno')
+const READ_ERRORS = IO_STATS_FIELDS.indexOf('readErrors')
+const WRITE_ERRORS = IO_STATS_FIELDS.indexOf('writeErrors')
+const EBADF = 9    // Linux errno values
+const EBADFD = 77
+
 const DEFAULT_BATCH_PACKETS = 64   // our choice: ~100 KB arena, amortizes one JS call well
 const DEFAULT_SLOT_BYTES = 2048    // our choice: holds a 1500-byte MTU plus headroom
 
@@ -153,6 +159,16 @@ export class TunDevice {
 
   stats (): IoStats {
     return readIoStats(this.statsArray)
+  }
+
+  /**
+   * The device was removed under us (`ip link del`): the kernel detached our fd, so reads and
+   * writes fail with EBADFD and the poll with EBADF. Nothing would ever pass through it again.
+   * Cheap (two array reads): callers check it on their timer.
+   */
+  get isDetached (): boolean {
+    const errno = this.statsArray[LAST_ERRNO]!
+    return (errno === EBADF || errno === EBADFD) && this.statsArray[READ_ERRORS]! + this.statsArray[WRITE_ERRORS]! > 0
   }
 
   /** Stops reading and closes the fd (a non-persistent device disappears). Idempotent. */

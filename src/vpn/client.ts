@@ -66,6 +66,8 @@ export interface VpnClientOptions {
   /** Pace each path's sends to its estimated rate (see PeerOptions.pacing). */
   pacing?: boolean
   tunables?: Partial<VpnTunables>
+  /** Called once when the instance cannot go on (its TUN was removed); the caller shuts it down. */
+  onFatal?: (reason: string) => void
   log?: Logger
   clock?: Clock
   wallClockMs?: number
@@ -382,6 +384,28 @@ export class VpnClient {
     if (needsHandshake && now - this.pendingSentMs >= this.tunables.handshakeRetryMs) this.sendHandshake(now)
     this.peer.tick(now)
     this.flush()
+    this.logPathChanges()
+    if (this.tun.isDetached && !this.fatalReported) {
+      this.fatalReported = true
+      this.options.onFatal?.(`TUN ${this.tun.name} is gone (removed under us, e.g. ip link del): nothing can pass any more`)
+    }
+  }
+
+  private fatalReported = false
+  /** Whether each path was down when last logged: going down and coming back are one line each. */
+  private readonly loggedDown: boolean[] = []
+
+  private logPathChanges (): void {
+    for (const path of this.peer.active) {
+      const wasDown = this.loggedDown[path.id] ?? false
+      if (!wasDown && path.state === 'down') {
+        this.loggedDown[path.id] = true
+        this.log.warn(`path ${path.name} down (no replies, or set down): its traffic goes over the other paths`)
+      } else if (wasDown && path.state !== 'down' && path.state !== 'probing') {
+        this.loggedDown[path.id] = false
+        this.log.info(`path ${path.name} ${path.state} again`)
+      }
+    }
   }
 
   /** A new INIT on `pathId` (default: the next path in turn), with mac2 when we hold a cookie for it. */

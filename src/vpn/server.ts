@@ -48,6 +48,8 @@ export interface VpnServerOptions {
   maxPendingClients?: number
   /** Handshake initiations per second above which only sources with a cookie get a handshake (default 100). */
   handshakeLoadPerSecond?: number
+  /** Called once when the instance cannot go on (its TUN was removed); the caller shuts it down. */
+  onFatal?: (reason: string) => void
   log?: Logger
   clock?: Clock
 }
@@ -524,7 +526,13 @@ export class VpnServer {
     }
     for (const client of this.clients.values()) client.peer.tick(now)
     this.flush()
+    if (this.tun.isDetached && !this.fatalReported) {
+      this.fatalReported = true
+      this.options.onFatal?.(`TUN ${this.tun.name} is gone (removed under us, e.g. ip link del): nothing can pass any more`)
+    }
   }
+
+  private fatalReported = false
 }
 
 function sourceOf (addrs: Uint8Array, slot: number): string {
