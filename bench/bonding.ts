@@ -157,6 +157,7 @@ async function failover (name: string, seconds: number, cutAtS: number, restoreA
   let s: ReturnType<typeof sampler>
   let source: NsProcess
   let restoreNs: bigint
+  const l2Before = await lab.stats(1)
   if (cutAtS < 0) {
     await lab.cut(1)
     await sleep(-cutAtS * 1000)  // idle with l2 dead
@@ -191,6 +192,7 @@ async function failover (name: string, seconds: number, cutAtS: number, restoreA
   sink.kill()
   clearTimeout(killer)
   const samples = await s.stop()
+  const l2After = await lab.stats(1)
   const closing = await close(t)
   const out = flowReport(sink.lines)
   const gaps = flowStalls(out, t0, seconds)
@@ -212,7 +214,8 @@ async function failover (name: string, seconds: number, cutAtS: number, restoreA
     name, l2BeforeMbit, l2AfterMbit, survived: code === 0 && out.bytes > 0, longestStallMs: gapMs, stallAtS: gapAtS, recoveryMs, bytes: out.bytes, load, ...closing,
     cutAtS: cutS, restoreAtS: restoreMs / 1000,
   }
-  console.log(`  ${name}: survived ${run.survived}, longest stall ${gapMs.toFixed(0)} ms at ${run.stallAtS.toFixed(2)} s, l2 back ${recoveryMs.toFixed(0)} ms after restore, l2 ${l2BeforeMbit.toFixed(1)} Mbit/s before the cut and ${l2AfterMbit.toFixed(1)} after the restore, load ${load}`)
+  console.log(`  ${name}: survived ${run.survived}, longest stall ${gapMs.toFixed(0)} ms at ${run.stallAtS.toFixed(2)} s, l2 back ${recoveryMs.toFixed(0)} ms after restore, l2 ${l2BeforeMbit.toFixed(1)} Mbit/s before the cut and ${l2AfterMbit.toFixed(1)} after the restore, ` +
+    `packets into l2's cut: client->server ${l2After.up.dropCut - l2Before.up.dropCut}, server->client ${l2After.down.dropCut - l2Before.down.dropCut}, load ${load}`)
   return run
 }
 
@@ -220,7 +223,7 @@ function counters (c: { client: Closing, server: Closing }): string {
   const cp = c.client.peers[0]
   const sp = c.server.peers[0]
   const ro = sp?.reorder as (Record<string, number> | undefined)
-  return `client refused ${cp?.refused ?? '?'}, repairs ${cp?.repairs ?? '?'}; server reorder held ${ro?.held ?? '?'} skipped ${ro?.skipped ?? '?'} late ${ro?.late ?? '?'}` +
+  return `client refused ${cp?.refused ?? '?'}, repairs ${cp?.repairs ?? '?'}; server refused ${sp?.refused ?? '?'}, repairs ${sp?.repairs ?? '?'}, reorder held ${ro?.held ?? '?'} skipped ${ro?.skipped ?? '?'} late ${ro?.late ?? '?'}` +
     `${ro?.heldBehindLoss !== undefined ? ` heldBehindLoss ${ro.heldBehindLoss}` : ''} dup ${ro?.duplicates ?? '?'} maxHolding ${ro?.maxHolding ?? '?'}; paths ${c.client.paths.map((p) => p.replace(/→\S+?:\d+:/, ':')).join(' ')}`
 }
 
