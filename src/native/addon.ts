@@ -1,7 +1,8 @@
 // Loads build/Release/gst_native.node (built from native/ by `npm install` through node-gyp)
 // and declares exactly what it exports. Nothing else in gst touches the addon directly.
 import { createRequire } from 'node:module'
-import { existsSync } from 'node:fs'
+import { existsSync, readdirSync, statSync } from 'node:fs'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { NativeError } from './native-error.js'
 
@@ -51,6 +52,28 @@ export function loadAddon (): NativeAddon {
   if (!existsSync(addonPath)) {
     throw new NativeError(`couldn't load the native addon: ${addonPath} is missing (run \`npm install\`, which builds it with node-gyp)`, 'ENOENT')
   }
+  const newer = sourceNewerThan(addonPath, sourceDir)
+  if (newer !== undefined) {
+    throw new NativeError(`couldn't load the native addon: ${addonPath} is older than ${newer} (run \`npm rebuild\` to build it from the current sources)`, 'ESTALE')
+  }
   addon = createRequire(import.meta.url)(addonPath) as NativeAddon
   return addon
+}
+
+/** The addon's C sources, in a checkout (an install without them skips the check). */
+const sourceDir = fileURLToPath(new URL('../../../native/', import.meta.url))
+
+/**
+ * A C source changed after the addon was built (a pull or a branch switch without `npm rebuild`;
+ * `npm run build` compiles only TypeScript): its path, else undefined. An old addon would load and
+ * then fail on a missing export or, worse, on a changed calling convention, far from the cause.
+ */
+export function sourceNewerThan (builtPath: string, sources: string): string | undefined {
+  if (!existsSync(sources)) return undefined
+  const builtMs = statSync(builtPath).mtimeMs
+  for (const name of readdirSync(sources)) {
+    if (!/\.[ch]$/.test(name)) continue
+    if (statSync(join(sources, name)).mtimeMs > builtMs) return `native/${name}`
+  }
+  return undefined
 }
