@@ -1,6 +1,6 @@
 import {
   DEFAULT_PROBE_INTERVAL_MS, DEFAULT_DOWN_FLOOR_MS, DEFAULT_FEEDBACK_INTERVAL_MS, SEND_RING_SIZE, QUEUE_EXCESS_MS,
-  STANDING_WINDOW_MS, UNANSWERED_FOR_SILENCE, PACING_BURST_BYTES,
+  STANDING_WINDOW_MS, UNANSWERED_FOR_SILENCE, PACING_BURST_BYTES, MIN_ROUND_MS,
 } from './constants.js'
 import { RttEstimator } from './rtt-estimator.js'
 import { OneWayDelayTrend } from './delay-trend.js'
@@ -101,6 +101,8 @@ export class Path {
   private repliesInARow = 0
   private isAdminDown = false
   private lastBackOffMs = -Infinity
+  /** Since when every busy sample in rate startup showed a bottleneck queue (Infinity: the last one did not). */
+  private queuedSinceMs = Infinity
   private repairScanSeq = 0
   // Delivery-rate anchor, in the receiver's clock.
   private anchorBytes = -1
@@ -515,11 +517,22 @@ export class Path {
     // blip is noise, and backing off there would leave startup with a probe-sized estimate that
     // `auto` then never gives the traffic to correct (the path starves after a quiet second).
     if (!wasBusy) return
-    // In rate startup the model is re-anchored to every sample, so it cannot fall behind; a
-    // bottleneck queue past QUEUE_EXCESS_MS is the pipe filling (HyStart's delay test): startup
-    // ends there, before the buffer overflows, with the rate that was being delivered.
-    const isFull = this.rate.inStartup ? measuredMs > QUEUE_EXCESS_MS : measuredMs > predictedMs * 1.25 + QUEUE_EXCESS_MS
-    if (!isFull) return
+    if (this.rate.inStartup) {
+      // In rate startup the model is re-anchored to every sample, so it never looks wrong; a
+      // bottleneck queue over QUEUE_EXCESS_MS in every busy sample for a whole round is the pipe
+      // filling (HyStart++'s delay test on a round's minimum, so a busy host's delay spike is not
+      // taken for it): startup ends there, before the buffer overflows. Without it a path that
+      // had carried only an app-limited flow was still in startup when the bulk came, and the
+      // bond overflowed its buffer (cut-idle's stall 383-422 ms).
+      if (measuredMs <= QUEUE_EXCESS_MS) { this.queuedSinceMs = Infinity; return }
+      if (this.queuedSinceMs === Infinity) this.queuedSinceMs = nowMs
+      // It keeps the estimate (a full pipe was measured), where backOff would take the latest
+      // sample, which on a busy host can be any low value, and a path left with a low estimate
+      // is given too little traffic to ever correct it.
+      if (nowMs - this.queuedSinceMs >= Math.max(MIN_ROUND_MS, Number.isFinite(this.rtt.minRttMs) ? this.rtt.minRttMs : 0)) this.rate.endStartup(nowMs)
+      return
+    }
+    if (measuredMs <= predictedMs * 1.25 + QUEUE_EXCESS_MS) return
     if (nowMs - this.lastBackOffMs < Math.max(this.rtt.srttMs, 50)) return
     this.lastBackOffMs = nowMs
     this.rate.backOff(nowMs)

@@ -58,6 +58,18 @@ export class RateEstimator {
     this.roundStartMs = nowMs
   }
 
+  /**
+   * The pipe is full (the bottleneck held a queue for a whole round in startup): leave startup
+   * with the estimate as it is (it measured a full pipe) and drain what startup queued, as BBR does.
+   */
+  endStartup (nowMs: number): void {
+    if (!this.inStartup) return
+    this.inStartup = false
+    this.cycleIndex = 1 // drain phase next
+    this.gain = PROBE_GAINS[1]!
+    this.roundStartMs = nowMs
+  }
+
   /** Advance the gain cycle; call before planning. `minRttMs` sets the round length. */
   advance (nowMs: number, minRttMs: number): void {
     const roundMs = Math.max(MIN_ROUND_MS, Number.isFinite(minRttMs) ? minRttMs : 0)

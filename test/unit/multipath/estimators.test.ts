@@ -185,3 +185,12 @@ test('Pacer: release times a pacing caller gets never go backwards while the rat
     }
   }))
 })
+
+test('RateEstimator: endStartup keeps the estimate and drains next', () => {
+  const rate = new RateEstimator()
+  rate.addSample(12e6, 0, false)
+  rate.endStartup(0)
+  assert.equal(rate.inStartup, false)
+  assert.equal(rate.estimateBitsPerSec, 12e6, 'a full pipe was measured: no back-off')
+  assert.equal(rate.gain, 0.9, 'the queue startup built drains first')
+})

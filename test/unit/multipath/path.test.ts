@@ -236,3 +236,28 @@ test('a paced path with sends waiting in its pace queue is not probed (a probe w
     assert.equal(path.isProbeDue(150), !isPaced, isPaced ? 'paced: its queue will prove it' : 'unpaced: nothing waits, probe')
   }
 })
+
+test('rate startup ends once the bottleneck has queued for a whole round, not on one delayed sample', () => {
+  const cases: { name: string, queuedMs: number[], inStartup: boolean }[] = [
+    { name: 'one 30 ms spike among empty-queue samples', queuedMs: [0, 30, 0, 0, 0, 0, 0, 0, 0, 0], inStartup: true },
+    { name: '15 ms of queue in every sample for longer than a round', queuedMs: [15, 15, 15, 15, 15, 15, 15, 15, 15, 15], inStartup: false },
+  ]
+  for (const c of cases) {
+    const path = new Path(0)
+    const receiver = new PathReceiver()
+    const fb = createFeedback()
+    let t = 0
+    const exchange = (queuedMs: number): void => {
+      // A busy path: each sample's send found a backlog in the model.
+      path.onSend(100_000, t, 1)
+      const seq = path.onSend(1500, t, 2)
+      receiver.onPacket({ pathSeq: seq - 1, txTimeMs: t }, 100_000, t + 10 + queuedMs)
+      receiver.onPacket({ pathSeq: seq, txTimeMs: t }, 1500, t + 10 + queuedMs)
+      path.onFeedback(receiver.writeFeedback(t + 10 + queuedMs, fb), t + 20 + queuedMs)
+      t += 10
+    }
+    exchange(0) // the baseline
+    for (const q of c.queuedMs) exchange(q)
+    assert.equal(path.rate.inStartup, c.inStartup, c.name)
+  }
+})
