@@ -32,9 +32,13 @@ enum {
   ST_LAST_ERRNO, ST_READ_SUPER, ST_WRITE_SUPER, ST_COUNT
 };
 
-// Datagram address layout in JS arrays (src/native/udp.ts mirrors it): family (4 or 6),
-// 0, port (big endian), address (4 or 16 bytes).
-#define ADDR_BYTES 20
+// Datagram address layout in JS arrays (src/native/udp.ts mirrors it), two halves of
+// PEER_BYTES: the peer (family 4 or 6, 0, port big endian, address 4 or 16 bytes), then the
+// local address the datagram arrived on (same layout, port 0; family 0 when unknown). A socket
+// bound to a wildcard address receives it through IP_PKTINFO / IPV6_PKTINFO, and sends with it
+// as the source, so a reply leaves from the address the peer wrote to (not the route's choice).
+#define PEER_BYTES 20
+#define ADDR_BYTES (2 * PEER_BYTES)
 #define SEND_CHUNK 64  // our choice: sendmmsg vectors built on the stack, 64 at a time
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103
@@ -52,6 +56,11 @@ enum {
 #define GRO_BUFFER_BYTES 65536
 // The most datagrams one coalesced message may hold (UDP_MAX_SEGMENTS on recent kernels).
 #define GRO_MAX_SEGMENTS 128
+
+// Control data of one received message: a UDP_GRO segment size and a packet-info destination.
+#define RECV_CONTROL_BYTES (CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(struct in6_pktinfo)))
+// Control data of one sent message: a UDP_SEGMENT size and a packet-info source.
+#define SEND_CONTROL_BYTES (CMSG_SPACE(sizeof(uint16_t)) + CMSG_SPACE(sizeof(struct in6_pktinfo)))
 
 typedef struct {
   napi_env env;
@@ -74,7 +83,7 @@ typedef struct {
   // UDP GRO mode: offsets of packets in the arena (read buffers of slot_bytes each, msg_count of them).
   uint32_t *offsets;
   uint32_t msg_count;
-  char (*controls)[CMSG_SPACE(sizeof(int))];
+  char (*controls)[RECV_CONTROL_BYTES];
   // UDP_SEGMENT on sends: available, and failures in a row.
   bool gso;
   uint32_t gso_failures;
@@ -125,6 +134,7 @@ static void release(tun_io *io) {
   uv_close((uv_handle_t *)&io->poll, on_closed);
 }
 
+// Writes the peer half of an address slot (and clears the local half).
 static void encode_addr(const struct sockaddr_in6 *name, uint8_t *out) {
   memset(out, 0, ADDR_BYTES);
   if (name->sin6_family == AF_INET) {
@@ -154,11 +164,72 @@ static socklen_t decode_addr(const uint8_t *in, struct sockaddr_in6 *name) {
   return sizeof *name;
 }
 
+// Writes the local half of an address slot from a received message's packet info, if any.
+static void encode_local(struct msghdr *hdr, uint8_t *slot) {
+  uint8_t *out = slot + PEER_BYTES;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(hdr); c; c = CMSG_NXTHDR(hdr, c)) {
+    if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+      struct in_pktinfo info;
+      memcpy(&info, CMSG_DATA(c), sizeof info);
+      out[0] = 4;
+      memcpy(out + 4, &info.ipi_addr, 4);
+      return;
+    }
+    if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+      struct in6_pktinfo info;
+      memcpy(&info, CMSG_DATA(c), sizeof info);
+      out[0] = 6;
+      memcpy(out + 4, &info.ipi6_addr, 16);
+      return;
+    }
+  }
+}
+
+// Appends to hdr's control buffer (of `room` bytes) a packet-info message choosing the source
+// address from the local half of slot, when it is known; returns the control bytes used.
+static size_t add_source(const uint8_t *slot, struct msghdr *hdr, size_t used, size_t room) {
+  const uint8_t *local = slot + PEER_BYTES;
+  if (local[0] != 4 && local[0] != 6) return used;
+  size_t data = local[0] == 4 ? sizeof(struct in_pktinfo) : sizeof(struct in6_pktinfo);
+  if (used + CMSG_SPACE(data) > room) return used;
+  struct cmsghdr *c = (struct cmsghdr *)((char *)hdr->msg_control + used);
+  memset(c, 0, CMSG_SPACE(data));
+  c->cmsg_len = CMSG_LEN(data);
+  if (local[0] == 4) {
+    struct in_pktinfo info = { 0 };
+    c->cmsg_level = IPPROTO_IP;
+    c->cmsg_type = IP_PKTINFO;
+    memcpy(&info.ipi_spec_dst, local + 4, 4);
+    memcpy(CMSG_DATA(c), &info, sizeof info);
+  } else {
+    struct in6_pktinfo info = { 0 };
+    c->cmsg_level = IPPROTO_IPV6;
+    c->cmsg_type = IPV6_PKTINFO;
+    memcpy(&info.ipi6_addr, local + 4, 16);
+    memcpy(CMSG_DATA(c), &info, sizeof info);
+  }
+  return used + CMSG_SPACE(data);
+}
+
+// A single-message send to the peer of slot, from its local address when known.
+static ssize_t send_from(int fd, const uint8_t *slot, const void *data, size_t len) {
+  struct sockaddr_in6 name;
+  _Alignas(struct cmsghdr) char control[SEND_CONTROL_BYTES];
+  struct iovec iov = { (void *)data, len };
+  struct msghdr hdr = { .msg_name = &name, .msg_namelen = decode_addr(slot, &name), .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control };
+  hdr.msg_controllen = add_source(slot, &hdr, 0, sizeof control);
+  if (hdr.msg_controllen == 0) hdr.msg_control = NULL;
+  return sendmsg(fd, &hdr, MSG_DONTWAIT);
+}
+
 // Reads up to max_packets datagrams; returns the count, sets *bytes.
 static uint32_t receive_datagrams(tun_io *io, size_t *bytes) {
   uint32_t count = 0;
   while (count < io->max_packets) {
-    for (uint32_t i = count; i < io->max_packets; i++) io->msgs[i].msg_hdr.msg_namelen = sizeof io->names[i];
+    for (uint32_t i = count; i < io->max_packets; i++) {
+      io->msgs[i].msg_hdr.msg_namelen = sizeof io->names[i];
+      io->msgs[i].msg_hdr.msg_controllen = sizeof io->controls[i];
+    }
     int n = recvmmsg(io->fd, io->msgs + count, io->max_packets - count, MSG_DONTWAIT, NULL);
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -173,6 +244,7 @@ static uint32_t receive_datagrams(tun_io *io, size_t *bytes) {
       io->lengths[i] = io->msgs[i].msg_len;
       *bytes += io->msgs[i].msg_len;
       encode_addr(&io->names[i], io->addrs + (size_t)i * ADDR_BYTES);
+      encode_local(&io->msgs[i].msg_hdr, io->addrs + (size_t)i * ADDR_BYTES);
     }
     count += (uint32_t)n;
   }
@@ -223,6 +295,7 @@ static uint32_t receive_coalesced(tun_io *io, size_t *bytes) {
       if (segment == 0 || segment > length) segment = length;
       uint8_t addr[ADDR_BYTES];
       encode_addr(&io->names[m], addr);
+      encode_local(hdr, addr);
       for (uint32_t at = 0; at < length || (length == 0 && at == 0); at += segment) {
         if (count == io->max_packets) { io->stats[ST_READ_ERRORS]++; break; }
         uint32_t part = length - at < segment ? length - at : segment;
@@ -391,12 +464,13 @@ static napi_value io_open(napi_env env, napi_callback_info info) {
     io->msgs = calloc(msg_count, sizeof *io->msgs);
     io->iovs = calloc(msg_count, sizeof *io->iovs);
     io->names = calloc(msg_count, sizeof *io->names);
-    if (offsets) io->controls = calloc(msg_count, sizeof *io->controls);
-    if (!io->msgs || !io->iovs || !io->names || (offsets && !io->controls)) { destroy(io); return gst_throw(env, "ENOMEM", "out of memory"); }
+    io->controls = calloc(msg_count, sizeof *io->controls);
+    if (!io->msgs || !io->iovs || !io->names || !io->controls) { destroy(io); return gst_throw(env, "ENOMEM", "out of memory"); }
     for (uint32_t i = 0; i < msg_count; i++) {
       io->iovs[i] = (struct iovec){ arena + (size_t)i * slot_bytes, slot_bytes };
       io->msgs[i].msg_hdr = (struct msghdr){ .msg_name = &io->names[i], .msg_namelen = sizeof io->names[i], .msg_iov = &io->iovs[i], .msg_iovlen = 1 };
-      if (offsets) { io->msgs[i].msg_hdr.msg_control = io->controls[i]; io->msgs[i].msg_hdr.msg_controllen = sizeof io->controls[i]; }
+      io->msgs[i].msg_hdr.msg_control = io->controls[i];
+      io->msgs[i].msg_hdr.msg_controllen = sizeof io->controls[i];
     }
     // UDP_SEGMENT exists when it can be set to 0 (off by default; each send asks for it).
     int zero = 0, one = 1;
@@ -599,11 +673,9 @@ static napi_value io_send_to(napi_env env, napi_callback_info info) {
     return gst_throw(env, "ERR_INVALID_ARG", "usage: sendTo(handle, packet, length, addrs, addrIndex)");
   }
   if (limit < len) len = limit;
-  struct sockaddr_in6 name;
-  socklen_t name_len = decode_addr(addrs + (size_t)index * ADDR_BYTES, &name);
   bool sent = false;
   for (;;) {
-    ssize_t n = sendto(io->fd, data, len, MSG_DONTWAIT, (struct sockaddr *)&name, name_len);
+    ssize_t n = send_from(io->fd, addrs + (size_t)index * ADDR_BYTES, data, len);
     if (n >= 0) { io->stats[ST_WRITE_PACKETS]++; io->stats[ST_WRITE_BYTES] += (double)n; sent = true; break; }
     if (errno == EINTR) continue;
     count_write_error(io, errno, 1);
@@ -619,7 +691,7 @@ static napi_value io_send_to(napi_env env, napi_callback_info info) {
 // message. Returns the number of messages; segments[m] says how many datagrams message m holds.
 static uint32_t build_messages(tun_io *io, const uint8_t *arena, uint32_t slot_bytes, const uint32_t *lengths, const uint8_t *addrs,
                                uint32_t next, uint32_t count, struct mmsghdr *msgs, struct iovec *iovs, struct sockaddr_in6 *names,
-                               char (*controls)[CMSG_SPACE(sizeof(uint16_t))], uint32_t *segments) {
+                               char (*controls)[SEND_CONTROL_BYTES], uint32_t *segments) {
   uint32_t m = 0, slot = next, iov = 0;
   while (slot < count && m < SEND_CHUNK && iov < SEND_CHUNK) {
     uint32_t size = lengths[slot] < slot_bytes ? lengths[slot] : slot_bytes;
@@ -634,17 +706,22 @@ static uint32_t build_messages(tun_io *io, const uint8_t *arena, uint32_t slot_b
       if (after == 0 || after > size || bytes + after > GSO_MAX_BYTES || memcmp(addrs + (size_t)slot * ADDR_BYTES, addr, ADDR_BYTES) != 0) break;
     }
     socklen_t name_len = decode_addr(addr, &names[m]);
-    msgs[m].msg_hdr = (struct msghdr){ .msg_name = &names[m], .msg_namelen = name_len, .msg_iov = &iovs[first], .msg_iovlen = run };
+    msgs[m].msg_hdr = (struct msghdr){ .msg_name = &names[m], .msg_namelen = name_len, .msg_iov = &iovs[first], .msg_iovlen = run,
+                                       .msg_control = controls[m] };
+    size_t used = 0;
     if (run > 1) {
-      msgs[m].msg_hdr.msg_control = controls[m];
-      msgs[m].msg_hdr.msg_controllen = sizeof controls[m];
-      struct cmsghdr *c = CMSG_FIRSTHDR(&msgs[m].msg_hdr);
+      struct cmsghdr *c = (struct cmsghdr *)controls[m];
+      memset(c, 0, CMSG_SPACE(sizeof(uint16_t)));
       c->cmsg_level = SOL_UDP;
       c->cmsg_type = UDP_SEGMENT;
       c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
       uint16_t gso_size = (uint16_t)size;
       memcpy(CMSG_DATA(c), &gso_size, sizeof gso_size);
+      used = CMSG_SPACE(sizeof(uint16_t));
     }
+    used = add_source(addr, &msgs[m].msg_hdr, used, SEND_CONTROL_BYTES);
+    msgs[m].msg_hdr.msg_controllen = used;
+    if (used == 0) msgs[m].msg_hdr.msg_control = NULL;
     msgs[m].msg_len = 0;
     segments[m] = run;
     m++;
@@ -656,11 +733,9 @@ static uint32_t build_messages(tun_io *io, const uint8_t *arena, uint32_t slot_b
 static uint32_t send_each(tun_io *io, const uint8_t *arena, uint32_t slot_bytes, const uint32_t *lengths, const uint8_t *addrs, uint32_t from, uint32_t to) {
   uint32_t sent = 0;
   for (uint32_t s = from; s < to; s++) {
-    struct sockaddr_in6 name;
-    socklen_t name_len = decode_addr(addrs + (size_t)s * ADDR_BYTES, &name);
     size_t len = lengths[s] < slot_bytes ? lengths[s] : slot_bytes;
     for (;;) {
-      ssize_t n = sendto(io->fd, arena + (size_t)s * slot_bytes, len, MSG_DONTWAIT, (struct sockaddr *)&name, name_len);
+      ssize_t n = send_from(io->fd, addrs + (size_t)s * ADDR_BYTES, arena + (size_t)s * slot_bytes, len);
       if (n >= 0) { io->stats[ST_WRITE_PACKETS]++; io->stats[ST_WRITE_BYTES] += (double)n; sent++; break; }
       if (errno == EINTR) continue;
       count_write_error(io, errno, 1);
@@ -686,7 +761,7 @@ static napi_value io_send_slots(napi_env env, napi_callback_info info) {
   struct mmsghdr msgs[SEND_CHUNK];
   struct iovec iovs[SEND_CHUNK];
   struct sockaddr_in6 names[SEND_CHUNK];
-  char controls[SEND_CHUNK][CMSG_SPACE(sizeof(uint16_t))];
+  _Alignas(struct cmsghdr) char controls[SEND_CHUNK][SEND_CONTROL_BYTES];
   uint32_t segments[SEND_CHUNK];
   uint32_t next = 0;
   while (next < count) {

@@ -10,7 +10,8 @@
 #include <unistd.h>
 
 // udpOpen(address, port) -> { fd, port }: a non-blocking socket bound to address:port (port 0:
-// any). An IPv6 address gives an IPv6 socket (dual-stack when the address is '::').
+// any). An IPv6 address gives an IPv6 socket (dual-stack when the address is '::'). A wildcard
+// address ('0.0.0.0', '::') also turns on packet info (see packet_io.c: replies keep the source).
 static napi_value udp_open(napi_env env, napi_callback_info info) {
   size_t argc = 2; napi_value argv[2]; char text[INET6_ADDRSTRLEN]; uint32_t port;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
@@ -48,6 +49,17 @@ static napi_value udp_open(napi_env env, napi_callback_info info) {
     char what[96];
     snprintf(what, sizeof what, "couldn't bind UDP socket to %s:%u", text, port);
     return gst_throw_errno(env, err, what, err == EADDRINUSE ? "address in use" : err == EADDRNOTAVAIL ? "no such local address" : NULL);
+  }
+  // Bound to a wildcard address: learn each datagram's destination, so that packet_io.c can
+  // reply from it (on a host with several addresses the route may pick another source).
+  int one = 1;
+  bool wildcard = family == AF_INET6 ? IN6_IS_ADDR_UNSPECIFIED(&name.sin6_addr)
+                                     : ((struct sockaddr_in *)&name)->sin_addr.s_addr == htonl(INADDR_ANY);
+  if (wildcard && (family == AF_INET6 ? setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one)
+                                      : setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one)) < 0) {
+    int err = errno;
+    close(fd);
+    return gst_throw_errno(env, err, "couldn't enable packet info on a wildcard UDP socket", NULL);
   }
   name_len = sizeof name;
   getsockname(fd, (struct sockaddr *)&name, &name_len);

@@ -5,8 +5,14 @@ import { loadAddon, type IoHandle, type NativeAddon } from './addon.js'
 import { NativeError, rethrowNative } from './native-error.js'
 import { IO_STATS_FIELDS, readIoStats, type IoStats } from './io-stats.js'
 
-/** Bytes per address slot: family (4|6), 0, port (big endian), address (4 or 16 bytes). */
-export const ADDR_BYTES = 20
+/** Bytes of one address: family (4|6), 0, port (big endian), address (4 or 16 bytes). */
+export const PEER_ADDR_BYTES = 20
+/**
+ * Bytes per address slot: the peer, then the local address a datagram arrived on (port 0, family
+ * 0 when unknown). Only a socket bound to a wildcard address learns it; a slot whose local half is
+ * set is sent from that address, so replies leave from the address the peer wrote to.
+ */
+export const ADDR_BYTES = 2 * PEER_ADDR_BYTES
 
 /** Writes ip:port into addrs at slot `index`. */
 export function encodeAddress (address: string, port: number, addrs: Uint8Array, index = 0): void {
@@ -30,9 +36,19 @@ export function encodeAddress (address: string, port: number, addrs: Uint8Array,
   }
 }
 
-/** Reads slot `index` of addrs back as { address, port } (allocates: for logs and slow paths). */
+/** The local address of slot `index` (where its datagram arrived), or undefined when unknown. */
+export function decodeLocalAddress (addrs: Uint8Array, index = 0): string | undefined {
+  const at = index * ADDR_BYTES + PEER_ADDR_BYTES
+  if (addrs[at] !== 4 && addrs[at] !== 6) return undefined
+  return decodeAt(addrs, at).address
+}
+
+/** Reads the peer of slot `index` of addrs back as { address, port } (allocates: for logs and slow paths). */
 export function decodeAddress (addrs: Uint8Array, index = 0): { address: string, port: number } {
-  const at = index * ADDR_BYTES
+  return decodeAt(addrs, index * ADDR_BYTES)
+}
+
+function decodeAt (addrs: Uint8Array, at: number): { address: string, port: number } {
   const port = (addrs[at + 2]! << 8) | addrs[at + 3]!
   if (addrs[at] === 4) return { address: Array.from(addrs.subarray(at + 4, at + 8)).join('.'), port }
   const groups: number[] = []

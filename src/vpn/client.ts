@@ -5,7 +5,7 @@
  * gone quiet is replaced by a new handshake while the old one keeps working.
  */
 import { randomBytes, randomInt } from 'node:crypto'
-import { type TunDevice, UdpSocket, setBufferSize, setMtuDiscover, encodeAddress, ADDR_BYTES } from '../native/index.js'
+import { type TunDevice, UdpSocket, setBufferSize, setMtuDiscover, encodeAddress, ADDR_BYTES, PEER_ADDR_BYTES } from '../native/index.js'
 import { MonotonicTimestamps } from '../crypto/tai64n.js'
 import { CookieJar } from '../crypto/cookie.js'
 import { monotonicClock, type Clock } from '../clock.js'
@@ -422,8 +422,9 @@ export class VpnClient {
   }
 }
 
+/** Whether the peer half of slot `index` is `expected` (the local half does not matter). */
 function sameAddress (addrs: Uint8Array, index: number, expected: Uint8Array): boolean {
   const at = index * ADDR_BYTES
-  for (let i = 0; i < ADDR_BYTES; i++) if (addrs[at + i] !== expected[i]) return false
+  for (let i = 0; i < PEER_ADDR_BYTES; i++) if (addrs[at + i] !== expected[i]) return false
   return true
 }

@@ -6,7 +6,7 @@
  * source addresses a client has used).
  */
 import { randomInt } from 'node:crypto'
-import { type TunDevice, UdpSocket, setBufferSize, setMtuDiscover, encodeAddress, decodeAddress, ADDR_BYTES } from '../native/index.js'
+import { type TunDevice, UdpSocket, setBufferSize, setMtuDiscover, encodeAddress, decodeAddress, decodeLocalAddress, ADDR_BYTES } from '../native/index.js'
 import { HandshakeReplayGuard } from '../crypto/handshake-guard.js'
 import { RateLimiter } from '../crypto/rate-limiter.js'
 import { CookieMaker } from '../crypto/cookie.js'
@@ -167,10 +167,12 @@ export class VpnServer {
 
   /** Every client's session and paths, for `show`. */
   peerSnapshots (): VpnPeerSnapshot[] {
-    const local = `${this.options.listen.address}:${this.socket.port}`
+    const endpoint = (address: string, port: number): string => address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`
     return [...this.clients.values()].map((c) => snapshotPeer(c.peer, String(c.sessionIndex), c.config.name, c.sinceMs, (pathId) => {
       const { address, port } = decodeAddress(c.addrs, pathId)
-      return { local, remote: address.includes(':') ? `[${address}]:${port}` : `${address}:${port}` }
+      // On a wildcard listen address: the address this path's datagrams arrive on (and leave from).
+      const local = endpoint(decodeLocalAddress(c.addrs, pathId) ?? this.options.listen.address, this.socket.port)
+      return { local, remote: endpoint(address, port) }
     }))
   }
 
@@ -420,7 +422,8 @@ export class VpnServer {
     if (same) return
     const known = client.peer.path(pathId) !== undefined
     client.addrs.set(from.subarray(src, src + ADDR_BYTES), at)
-    const source = sourceOf(from, slot)
+    const local = decodeLocalAddress(from, slot)
+    const source = sourceOf(from, slot) + (local === undefined ? '' : ` (to ${local})`)
     if (!known) {
       client.peer.addPath({ id: pathId, name: `path ${pathId} ${source}`, isIpv6: from[src] === 6 })
       this.log.info(`client ${client.config.name}: path ${pathId} from ${source}`)

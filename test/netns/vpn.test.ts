@@ -107,6 +107,27 @@ test('two lab links: both paths carry the flow', { skip, timeout: 60_000 }, asyn
   assert.ok(r.receivedBps > 15e6, `the bonded flow moved ${mbit(r.receivedBps)} Mbit/s`)
 })
 
+// The server listens on 0.0.0.0 and the client writes to its loopback address, which is no
+// link's route source: replies must leave from the address written to (IP_PKTINFO), or the client
+// drops them as "not the server" and the tunnel never comes up.
+test('a server on 0.0.0.0 with an address per link replies from the address each path wrote to', { skip, timeout: 30_000 }, async (t) => {
+  const s = new Scope(t)
+  const lab = await s.lab$([{ delayMs: 2 }, { delayMs: 2 }])
+  const key = keygen()
+  const server = s.add(startTttServer(lab.namespaces.server, `0.0.0.0:${PORT}`, `${SERVER_INNER}/24`, { key }))
+  await server.waitFor(/listening/)
+  const client = s.add(startTttClient(lab.namespaces.client, `${lab.serverAddress}:${PORT}`, '10.9.0.2/24', [lab.clientAddress(0), lab.clientAddress(1)], { key }))
+  await tunnelUp(client)
+  const p = await ping(lab.namespaces.client, SERVER_INNER, 10, 0.1)
+  assert.equal(p.lossPct, 0, 'ping through the tunnel loses nothing')
+  for (const [i, from] of [lab.clientAddress(0), lab.clientAddress(1)].entries()) {
+    const learned = new RegExp(`path ${i} from ${from.replaceAll('.', '\\.')}:\\d+ \\(to ${lab.serverAddress.replaceAll('.', '\\.')}\\)`)
+    await server.waitFor(learned, 5000)
+  }
+  const c = await stopTtt(client)
+  assert.equal(c.errors.stranger, undefined, 'no reply came from an address the client did not write to')
+})
+
 test('two clients on one server port talk to the server and to each other', { skip, timeout: 60_000 }, async (t) => {
   const s = new Scope(t)
   const star = s.star = VethStar.create(2)

@@ -3,7 +3,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import dgram from 'node:dgram'
 import { once } from 'node:events'
-import { UdpSocket, encodeAddress, decodeAddress, ADDR_BYTES } from '../../src/native/index.js'
+import { UdpSocket, encodeAddress, decodeAddress, decodeLocalAddress, ADDR_BYTES, PEER_ADDR_BYTES } from '../../src/native/index.js'
 
 test('address slots round-trip IPv4 and IPv6 in canonical form', () => {
   const cases: Array<[string, number]> = [
@@ -130,4 +130,63 @@ test('runs of equal-sized datagrams (UDP_SEGMENT) arrive as the same datagrams, 
   assert.equal(a.stats().writePackets, sizes.length)
   assert.equal(coalescing.stats().readPackets, wanted.length)
   assert.ok(contiguous > 0, 'some datagrams were handed over coalesced (back to back in one buffer)')
+})
+
+// 127.0.0.2 is a local address too, but the route to 127.0.0.1 picks 127.0.0.1 as the source: a
+// wildcard socket that did not set the source would answer a client of 127.0.0.2 from 127.0.0.1.
+for (const listen of ['0.0.0.0', '::']) {
+  for (const coalesce of [false, true]) {
+    test(`a socket on ${listen}${coalesce ? ' (GRO)' : ''} learns where each datagram arrived and replies from there`, { timeout: 10000 }, async (t) => {
+      const server = UdpSocket.open({ address: listen, coalesce })
+      t.after(() => server.close())
+      const client = dgram.createSocket('udp4')
+      t.after(() => client.close())
+      client.bind(0, '127.0.0.1')
+      await once(client, 'listening')
+      const replies: string[] = []
+      client.on('message', (message, from) => replies.push(`${message.toString()} from ${from.address}`))
+
+      const arrived = new Promise<Uint8Array>((resolve) => server.onBatch((count) => {
+        if (count > 0) resolve(server.addrs.slice(0, ADDR_BYTES))
+      }))
+      server.start()
+      client.send('hello', server.port, '127.0.0.2')
+      const slot = await arrived
+      assert.equal(decodeLocalAddress(slot), listen === '::' ? '::ffff:7f00:2' : '127.0.0.2')
+      assert.equal(decodeAddress(slot).port, client.address().port)
+
+      // One reply with sendTo, a run of three equal datagrams with sendSlots (one UDP_SEGMENT
+      // message where the kernel has it), and a control whose slot forgot the local address.
+      assert.equal(server.sendTo(Buffer.from('single'), 6, slot, 0), true)
+      const arena = new Uint8Array(3 * 16)
+      const lengths = new Uint32Array([8, 8, 8])
+      const addrs = new Uint8Array(3 * ADDR_BYTES)
+      for (let i = 0; i < 3; i++) {
+        arena.set(Buffer.from(`run ${i}   `), i * 16)
+        addrs.set(slot, i * ADDR_BYTES)
+      }
+      assert.equal(server.sendSlots(arena, 16, lengths, addrs, 3), 3)
+      const forgotten = slot.slice()
+      forgotten.fill(0, PEER_ADDR_BYTES)
+      assert.equal(server.sendTo(Buffer.from('control'), 7, forgotten, 0), true)
+
+      for (const deadline = Date.now() + 5000; replies.length < 5 && Date.now() < deadline;) await new Promise((resolve) => setTimeout(resolve, 10))
+      assert.deepEqual(replies, [
+        'single from 127.0.0.2', 'run 0    from 127.0.0.2', 'run 1    from 127.0.0.2', 'run 2    from 127.0.0.2', 'control from 127.0.0.1',
+      ])
+    })
+  }
+}
+
+test('a socket bound to one address leaves the local half of its slots empty', { timeout: 10000 }, async (t) => {
+  const server = UdpSocket.open({ address: '127.0.0.2' })
+  t.after(() => server.close())
+  const client = dgram.createSocket('udp4')
+  t.after(() => client.close())
+  const arrived = new Promise<Uint8Array>((resolve) => server.onBatch(() => resolve(server.addrs.slice(0, ADDR_BYTES))))
+  server.start()
+  client.send('hello', server.port, '127.0.0.2')
+  const slot = await arrived
+  assert.equal(decodeLocalAddress(slot), undefined)
+  assert.equal(decodeAddress(slot).address, '127.0.0.1')
 })
