@@ -13,7 +13,7 @@ import dgram from 'node:dgram'
 import { once } from 'node:events'
 import fs from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { TunDevice, UdpSocket, encodeAddress, setBufferSize, ADDR_BYTES, loadAddon } from '../src/native/index.js'
+import { TunDevice, UdpSocket, encodeAddress, setBufferSize, ADDR_BYTES, PEER_ADDR_BYTES, loadAddon } from '../src/native/index.js'
 
 const PAYLOAD_BYTES = 1000
 const PACKET_BYTES = PAYLOAD_BYTES + 28
@@ -222,8 +222,12 @@ function udpReceiveDrops (): number {
   return Number(values[names.indexOf('RcvbufErrors')] ?? 0)
 }
 
-/** Sends WRITE_PACKETS datagrams to a bound socket that never reads (the kernel drops them). */
-async function udpSend (native: boolean): Promise<Row> {
+/**
+ * Sends WRITE_PACKETS datagrams to a bound socket that never reads (the kernel drops them). With
+ * `pktinfo` the sender is bound to 0.0.0.0 and every slot names its source (an IP_PKTINFO control
+ * message on each UDP_SEGMENT message), as a wildcard-bound ttt server sends.
+ */
+async function udpSend (native: boolean, pktinfo = false): Promise<Row> {
   const sink = dgram.createSocket('udp4')
   sink.bind(0, '127.0.0.1')
   await once(sink, 'listening')
@@ -233,11 +237,16 @@ async function udpSend (native: boolean): Promise<Row> {
   const t0 = performance.now()
   let sent = 0
   if (native) {
-    const socket = UdpSocket.open({ address: '127.0.0.1' })
+    const socket = UdpSocket.open({ address: pktinfo ? '0.0.0.0' : '127.0.0.1' })
     const arena = new Uint8Array(BATCH * PAYLOAD_BYTES)
     const lengths = new Uint32Array(BATCH).fill(PAYLOAD_BYTES)
     const addrs = new Uint8Array(BATCH * ADDR_BYTES)
-    for (let i = 0; i < BATCH; i++) encodeAddress('127.0.0.1', port, addrs, i)
+    const local = new Uint8Array(PEER_ADDR_BYTES)
+    encodeAddress('127.0.0.1', 0, local)
+    for (let i = 0; i < BATCH; i++) {
+      encodeAddress('127.0.0.1', port, addrs, i)
+      if (pktinfo) addrs.set(local, i * ADDR_BYTES + PEER_ADDR_BYTES)
+    }
     for (let i = 0; i < WRITE_PACKETS; i += BATCH) sent += socket.sendSlots(arena, PAYLOAD_BYTES, lengths, addrs, BATCH)
     socket.close()
   } else {
@@ -254,7 +263,7 @@ async function udpSend (native: boolean): Promise<Row> {
     while (sent < WRITE_PACKETS) await new Promise((resolve) => setImmediate(resolve))
     socket.close()
   }
-  const row = { path: native ? `udp send addon sendmmsg(${BATCH})` : 'udp send node:dgram (connected)', packets: sent, seconds: (performance.now() - t0) / 1000, cpuSeconds: cpuSeconds(cpu) }
+  const row = { path: native ? `udp send addon sendmmsg(${BATCH})${pktinfo ? ' 0.0.0.0 + IP_PKTINFO' : ''}` : 'udp send node:dgram (connected)', packets: sent, seconds: (performance.now() - t0) / 1000, cpuSeconds: cpuSeconds(cpu) }
   sink.close()
   return row
 }
@@ -300,7 +309,7 @@ async function main (): Promise<void> {
   console.log()
   console.log(`UDP on loopback, ${PAYLOAD_BYTES}-byte payloads; receive: ${READ_MS / 1000} s from a sendmmsg generator process; send: ${WRITE_PACKETS} datagrams`)
   execLoopbackUp()
-  printTable([await udpReceive(true), await udpReceive(false), await udpSend(true), await udpSend(false)])
+  printTable([await udpReceive(true), await udpReceive(false), await udpSend(true), await udpSend(true, true), await udpSend(false)])
   console.log('offered/s: packets the kernel queued for the reader plus those it dropped because the queue was full.')
   console.log('CPU: the reader or writer process\'s user+system time, kernel work of read()/write() and the threadpool included.')
 }
