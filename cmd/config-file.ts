@@ -38,6 +38,7 @@ const pipeCommon: ConfigSpec = {
   keepalive: 'number',
   window: 'size',
   'max-streams': 'number',
+  'session-buffer': 'size',
   'handshake-timeout': 'number',
   scheduler: 'string',
   ...operations,

@@ -24,6 +24,7 @@ function addCommonOptions (command: ReturnType<CAC['command']>): void {
     .option('--keepalive <seconds>', `[number] ping an idle session every SECONDS; drop it after 3 silent intervals (default: ${defaults.keepaliveMs / 1000})`)
     .option('--window <bytes>', `[size] per-stream receive window, e.g. 256k or 4m: bounds memory per stream (default: ${defaults.streamWindowBytes / MiB}m)`)
     .option('--max-streams <n>', `[number] streams open at once per session (default: ${defaults.maxStreams})`)
+    .option('--session-buffer <bytes>', `[size] received bytes held for slow local readers per session before it stops reading the network (default: ${defaults.sessionBufferBytes / MiB}m)`)
     .option('--handshake-timeout <seconds>', `[number] give up on a handshake or key rotation after SECONDS (default: ${defaults.handshakeTimeoutMs / 1000})`)
     .option('--scheduler <kind>', '[auto|weighted|redundant] how this side spreads a session\'s data over its subflows (default: auto)')
     .option('--log-level <level>', '[debug|info|warn|error] least severe events logged (default: info)')

@@ -9,6 +9,7 @@ export interface PipeFlags {
   keepalive?: unknown
   window?: unknown
   maxStreams?: unknown
+  sessionBuffer?: unknown
   handshakeTimeout?: unknown
   connectTimeout?: unknown
   maxSessions?: unknown
@@ -40,6 +41,7 @@ export function parseCount (value: unknown, flag: string): number {
 
 const flagNames: Partial<Record<keyof PipeTunables, string>> = {
   rekeyIntervalMs: '--rekey', keepaliveMs: '--keepalive', streamWindowBytes: '--window', maxStreams: '--max-streams',
+  sessionBufferBytes: '--session-buffer',
   handshakeTimeoutMs: '--handshake-timeout', connectTimeoutMs: '--connect-timeout', maxSessions: '--max-sessions',
   handshakesPerSecond: '--handshake-rate', reconnectMaxMs: '--reconnect-max', pathTimeoutMs: '--path-timeout',
 }
@@ -50,6 +52,7 @@ export function tunablesFromFlags (flags: PipeFlags): PipeTunables {
   if (flags.keepalive !== undefined) t.keepaliveMs = parseSeconds(flags.keepalive, '--keepalive') * 1000
   if (flags.window !== undefined) t.streamWindowBytes = parseBytes(flags.window, '--window')
   if (flags.maxStreams !== undefined) t.maxStreams = parseCount(flags.maxStreams, '--max-streams')
+  if (flags.sessionBuffer !== undefined) t.sessionBufferBytes = parseBytes(flags.sessionBuffer, '--session-buffer')
   if (flags.handshakeTimeout !== undefined) t.handshakeTimeoutMs = parseSeconds(flags.handshakeTimeout, '--handshake-timeout') * 1000
   if (flags.connectTimeout !== undefined) t.connectTimeoutMs = parseSeconds(flags.connectTimeout, '--connect-timeout') * 1000
   if (flags.maxSessions !== undefined) t.maxSessions = parseCount(flags.maxSessions, '--max-sessions')

@@ -64,6 +64,7 @@ function upSession (ctx: ReportContext, s: PipeSessionSnapshot): SessionStatus {
     scheduler: s.scheduler,
     retransmitBytes: s.retransmitBytes,
     resentFrames: s.resentUnits,
+    capHits: { ...s.capHits },
   }
 }
 

@@ -73,6 +73,11 @@ export interface SessionStatus {
   /** Pipe sessions: sent bytes kept until acknowledged, and frames re-sent after a subflow was lost. */
   retransmitBytes?: number
   resentFrames?: number
+  /**
+   * Times this session hit each resource cap (pipe: `streams`, `buffer`; VPN: `reorder`), absent
+   * where the mode reports none. Each hit is also counted under `errors.limit` with this peer.
+   */
+  capHits?: Record<string, number>
 }
 
 /** One TCP subflow of a pipe session. */

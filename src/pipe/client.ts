@@ -435,6 +435,7 @@ export class PipeClient {
       clock: this.clock,
       random: this.random,
     }, {
+      onCapHit: () => this.countError('limit'),
       onClose: (_mux, error) => {
         if (this.mux === mux) this.mux = undefined
         this.closedRekeys += mux.rotations

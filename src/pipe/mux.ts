@@ -15,7 +15,7 @@ import type { Socket } from 'node:net'
 import sodium from 'sodium-native'
 import { ProtocolError } from '../errors.js'
 import type { Clock } from '../clock.js'
-import type { Logger } from '../log.js'
+import { LogLimiter, type Logger } from '../log.js'
 import { createScheduler, type Path, type Scheduler, type SchedulerKind } from '../multipath/index.js'
 import { FrameType, ResetReason, CloseReason, OFFSET_BYTES, readU64 } from './frame.js'
 import { MuxStream, type StreamLink } from './stream.js'
@@ -68,6 +68,16 @@ export interface MuxEvents {
   onClose(mux: Multiplexer, error: Error | undefined): void
   /** A subflow left the session (it is already removed); the session goes on. */
   onSubflowLost?(mux: Multiplexer, subflow: Subflow, error: Error | undefined): void
+  /** A cap of this session was hit (already logged, rate-limited): for the owner's counters. */
+  onCapHit?(mux: Multiplexer, cap: keyof CapHits): void
+}
+
+/** Times a session hit each of its caps. */
+export interface CapHits {
+  /** Streams refused because `maxStreams` were open. */
+  streams: number
+  /** Times reading paused because `sessionBufferBytes` were held for slow local readers. */
+  buffer: number
 }
 
 /** Our choice: the session's timer (TCP_INFO samples, stall checks, idle probes). */
@@ -79,7 +89,9 @@ export class Multiplexer implements StreamLink {
   private readonly waitingForDrain = new Set<MuxStream>()
   private peerWindowBytes = 0
   private nextStreamId = 1
-  private limitLogged = false
+  readonly capHits: CapHits = { streams: 0, buffer: 0 }
+  /** Cap hits log one line per cap per interval and session, with the count held back. */
+  private readonly capLog = new LogLimiter()
   private heldBytes = 0
   /** Most bytes ever held at once (for tests and `show`). */
   peakBufferedBytes = 0
@@ -426,6 +438,7 @@ export class Multiplexer implements StreamLink {
     if (!this.readingPaused && this.heldBytes > this.options.sessionBufferBytes) {
       this.readingPaused = true
       for (const subflow of this.subflows) subflow.setReadingPaused(true)
+      this.hitCap('buffer', `buffer cap of ${this.options.sessionBufferBytes} bytes held for slow local readers reached; reading paused until half is taken`)
     }
   }
 
@@ -450,8 +463,13 @@ export class Multiplexer implements StreamLink {
   }
 
   private logLimit (): void {
-    if (this.limitLogged) return
-    this.limitLogged = true
-    this.options.log.warn(`${this.label}: stream limit of ${this.options.maxStreams} reached; new streams are refused`)
+    this.hitCap('streams', `stream limit of ${this.options.maxStreams} reached; new streams are refused`)
+  }
+
+  private hitCap (cap: keyof CapHits, what: string): void {
+    this.capHits[cap]++
+    const suppressed = this.capLog.admit(cap, this.options.clock.now())
+    if (suppressed >= 0) this.options.log.warn(`${this.label}: ${what}${suppressed > 0 ? ` (${suppressed} more hits since the last report)` : ''}`)
+    this.events.onCapHit?.(this, cap)
   }
 }

@@ -252,6 +252,7 @@ export class PipeServer {
       clock: this.clock,
       connectTarget: (streamId) => this.connectTarget(mux, streamId),
     }, {
+      onCapHit: () => this.countError('limit', this.sessionInfo.get(mux)?.peer ?? mux.label),
       onClose: (_mux, error) => {
         const info = this.sessionInfo.get(mux)
         this.sessions.delete(mux)

@@ -1,5 +1,5 @@
 /** One pipe session as `gst show` sees it: read from the multiplexer and its subflows, never kept. */
-import type { Multiplexer } from './mux.js'
+import type { CapHits, Multiplexer } from './mux.js'
 
 /** One subflow (TCP connection) of a session. */
 export interface PipeSubflowSnapshot {
@@ -40,6 +40,8 @@ export interface PipeSessionSnapshot {
   retransmitBytes: number
   peakRetransmitBytes: number
   resentUnits: number
+  /** Times each cap of the session was hit. */
+  capHits: CapHits
   subflows: PipeSubflowSnapshot[]
 }
 
@@ -77,6 +79,7 @@ export function snapshotSession (id: number, mux: Multiplexer, openedAtMs: numbe
     retransmitBytes: mux.retransmitBytes,
     peakRetransmitBytes: mux.peakRetransmitBytes,
     resentUnits: mux.resentUnits,
+    capHits: { ...mux.capHits },
     subflows,
   }
 }

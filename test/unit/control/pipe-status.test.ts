@@ -14,7 +14,7 @@ const ctx = (mode: 'pipe-server' | 'pipe-client'): ReportContext => ({
 })
 const snap: PipeSessionSnapshot = {
   id: 4, peer: '127.0.0.1:9', local: '127.0.0.1:3', openedAtMs: 45_000, rttMs: 0.5, rekeys: 3, bytesIn: 10, bytesOut: 20, streamsActive: 1, streamsTotal: 5,
-  scheduler: 'auto', retransmitBytes: 0, peakRetransmitBytes: 0, resentUnits: 0,
+  scheduler: 'auto', retransmitBytes: 0, peakRetransmitBytes: 0, resentUnits: 0, capHits: { streams: 0, buffer: 2 },
   subflows: [{ pathId: 0, path: '127.0.0.1:9', local: '127.0.0.1:3', remote: '127.0.0.1:9', state: 'up', rttMs: 0.5, cwnd: 10, rateBitsPerSec: undefined, bytesIn: 10, bytesOut: 20, openedAtMs: 45_000 }],
 }
 
@@ -32,7 +32,7 @@ test('server: sessions with one TCP path each, monotonic times as wall-clock ISO
     streams: { active: 1, total: 5 },
     paths: [{ id: '0', local: '127.0.0.1:3', remote: '127.0.0.1:9', state: 'up', rttMs: 0.5, lossPct: null, rateBitsPerSec: null, mtuBytes: null, bytesIn: 10, bytesOut: 20 }],
     subflows: [{ path: '127.0.0.1:9', pathId: 0, local: '127.0.0.1:3', remote: '127.0.0.1:9', state: 'up', rttMs: 0.5, cwnd: 10, rateBps: null, bytesSent: 20, bytesReceived: 10, since: '2025-01-01T00:00:05.000Z' }],
-    scheduler: 'auto', retransmitBytes: 0, resentFrames: 0,
+    scheduler: 'auto', retransmitBytes: 0, resentFrames: 0, capHits: { streams: 0, buffer: 2 },
   })
   assert.deepEqual(r.streams, { active: 1, total: 9, refused: 2 })
   assert.deepEqual(r.errors.connect, { count: 2, lastSource: '127.0.0.1:2', lastAt: '2025-01-01T00:00:09.000Z' })
