@@ -132,6 +132,9 @@ export interface HookRunnerOptions {
   spawnFn?: (command: string, args: string[], options: SpawnOptions) => ChildProcess
 }
 
+/** How long a finished script's output may still arrive (from a job it left running). */
+const OUTPUT_DRAIN_MS = 500
+
 /** Most output kept from one run for its log line. */
 const MAX_OUTPUT_CHARS = 400
 
@@ -210,10 +213,19 @@ export class HookRunner {
       else if (this.running === 0) for (const resolve of this.idleWaiters.splice(0)) resolve()
     }
     let child: ChildProcess
+    // The script runs in its own process group, so a timeout ends whatever it started too.
+    const killGroup = (signal: NodeJS.Signals): void => {
+      try {
+        if (child.pid === undefined) throw new Error('no pid')
+        process.kill(-child.pid, signal)
+      } catch {
+        child.kill(signal)
+      }
+    }
     const timer = setTimeout(() => {
       timedOut = true
-      child.kill('SIGTERM')
-      killTimer = setTimeout(() => child.kill('SIGKILL'), 1000)
+      killGroup('SIGTERM')
+      killTimer = setTimeout(() => killGroup('SIGKILL'), 1000)
       killTimer.unref()
     }, this.timeoutMs)
     timer.unref()
@@ -222,6 +234,7 @@ export class HookRunner {
         env: { ...this.options.baseEnv, ...eventEnv },
         stdio: ['ignore', 'pipe', 'pipe'],
         shell: false,
+        detached: true,
       })
     } catch (err) {
       finish(`could not start ${this.options.script}: ${(err as Error).message}`, false)
@@ -233,10 +246,21 @@ export class HookRunner {
     child.stdout?.on('data', keep)
     child.stderr?.on('data', keep)
     child.once('error', (err) => finish(`could not run ${this.options.script}: ${err.message}`, false))
-    child.once('close', (code, signal) => {
+    const ended = (code: number | null, signal: NodeJS.Signals | null): void => {
       if (timedOut) finish(`killed after the ${this.timeoutMs} ms timeout`, false)
       else if (code === 0) finish('exit 0', true)
       else finish(signal !== null ? `killed by ${signal}` : `exit ${String(code)}`, false)
+    }
+    child.once('close', ended)
+    // 'close' waits for the output pipes, which a background job the script left (`cmd &`) may
+    // hold for ever: once the script itself has exited, its slot is free after a short drain.
+    child.once('exit', (code, signal) => {
+      const drain = setTimeout(() => {
+        child.stdout?.destroy()
+        child.stderr?.destroy()
+        ended(code, signal)
+      }, OUTPUT_DRAIN_MS)
+      drain.unref()
     })
   }
 }

@@ -153,6 +153,32 @@ test('HookRunner: failing, missing and slow scripts are counted; the slow one is
   }
 })
 
+test('HookRunner: a job the script leaves running does not hold its slot; at the timeout the whole process group is killed', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gst-hook-'))
+  try {
+    const log = new Lines()
+    // Exits at once but leaves a job holding its stdout: the run ends when the script does.
+    const marker = `gst-hook-test-${process.pid}`
+    const leaves = new HookRunner({ script: script(dir, 'leaves', `sleep 30 &\necho started ${marker}\nexit 0`), log, timeoutMs: 20_000 })
+    leaves.submit({ GST_EVENT: 'path-up' })
+    await leaves.idle() // without the exit-based end, this waits for the 30 s job
+    assert.equal(leaves.counters.succeeded, 1)
+    assert.ok(log.lines.some((l) => l.startsWith(`hook path-up: exit 0 after`) && l.includes(marker)), log.lines.join('\n'))
+    // Times out while its child (not exec'd) sleeps: both are killed, through the group.
+    const pidFile = join(dir, 'child.pid')
+    const slow = new HookRunner({ script: script(dir, 'slow-child', `sleep 30 &\necho $! > ${pidFile}\nwait`), timeoutMs: 300, log })
+    slow.submit({ GST_EVENT: 'session-down' })
+    await slow.idle()
+    assert.equal(slow.counters.timedOut, 1)
+    const childPid = Number(readFileSync(pidFile, 'utf8'))
+    const alive = (): boolean => { try { process.kill(childPid, 0); return true } catch { return false } }
+    for (let i = 0; i < 40 && alive(); i++) await new Promise((resolve) => setTimeout(resolve, 50))
+    assert.equal(alive(), false, `the script's child ${childPid} outlived the timeout`)
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
 test('HookRunner: at most maxRunning at once, maxQueued waiting, the rest dropped and counted; submit never waits', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'gst-hook-'))
   try {
