@@ -34,6 +34,7 @@ function session (ctx: VpnReportContext, s: VpnPeerSnapshot): SessionStatus {
     bytesIn: s.bytesIn,
     bytesOut: s.bytesOut,
     streams: null,
+    capHits: { reorder: s.reorder.overflowSkipped },
     paths: s.paths.map((p) => ({
       id: String(p.id),
       local: p.local,

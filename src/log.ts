@@ -36,3 +36,24 @@ export class LogLimiter {
     return suppressed
   }
 }
+
+/**
+ * Turns a counter that only grows (a cap hit per packet) into at most one log line per interval:
+ * the first increase is reported at once, later ones together once the interval has passed.
+ * Pure: the caller passes `nowMs`.
+ */
+export class CounterLog {
+  private reported = 0
+  private lastAtMs = -Infinity
+
+  constructor (private readonly intervalMs = 10_000) {}
+
+  /** How much `total` grew since the last report, if a line is due now; 0 to stay quiet. */
+  due (total: number, nowMs: number): number {
+    if (total <= this.reported || nowMs - this.lastAtMs < this.intervalMs) return 0
+    const grown = total - this.reported
+    this.reported = total
+    this.lastAtMs = nowMs
+    return grown
+  }
+}

@@ -74,8 +74,9 @@ export interface SessionStatus {
   retransmitBytes?: number
   resentFrames?: number
   /**
-   * Times this session hit each resource cap (pipe: `streams`, `buffer`; VPN: `reorder`), absent
-   * where the mode reports none. Each hit is also counted under `errors.limit` with this peer.
+   * Times this session hit each resource cap, absent where the mode reports none. Pipe: `streams`
+   * (streams refused) and `buffer` (reading paused), each also counted under `errors.limit`;
+   * VPN: `reorder` (missing packets given up on because the reorder window overflowed).
    */
   capHits?: Record<string, number>
 }

@@ -8,6 +8,8 @@ export interface ReorderStats {
   held: number
   /** Sequence numbers given up on (hold expired or window overflow). */
   skipped: number
+  /** Of `skipped`, those given up because an arrival lay beyond a window that still held items (the buffer's cap). */
+  overflowSkipped: number
   /** Of `held`, items that were waiting when a hole was given up on: held by a loss, not by reordering. */
   heldBehindLoss: number
   /** Items dropped because that sequence was already delivered or is already held. */
@@ -50,7 +52,7 @@ export interface ReorderOptions<T> {
  * dropped. Pure: the caller passes `nowMs` and calls `expire` by `nextDeadlineMs()`.
  */
 export class ReorderBuffer<T> {
-  readonly stats: ReorderStats = { delivered: 0, held: 0, skipped: 0, heldBehindLoss: 0, duplicates: 0, late: 0, holding: 0, maxHolding: 0 }
+  readonly stats: ReorderStats = { delivered: 0, held: 0, skipped: 0, overflowSkipped: 0, heldBehindLoss: 0, duplicates: 0, late: 0, holding: 0, maxHolding: 0 }
   readonly holdTime: HoldTimeEstimator
   private readonly buckets: Bucket<T>[] = []
   private readonly mask: number
@@ -108,6 +110,7 @@ export class ReorderBuffer<T> {
       this.stats.skipped += seq - this.mask - b.next
       b.next = seq - this.mask
     }
+    const skippedBefore = this.stats.skipped
     while (seq - b.next > this.mask) {
       if (b.holding === 0) {
         // Nothing left to deliver in between: jump, rather than skip one number at a time.
@@ -117,6 +120,7 @@ export class ReorderBuffer<T> {
       }
       this.skipHole(b, bucketIndex, nowMs)
     }
+    this.stats.overflowSkipped += this.stats.skipped - skippedBefore
     if (seq === b.next) { this.push(bucketIndex, seq, item, nowMs); return }
     b.items[slot] = item
     b.seqs[slot] = seq

@@ -146,6 +146,7 @@ export class VpnClient {
         probeIntervalMs: this.tunables.probeIntervalMs,
         downFloorMs: this.tunables.downFloorMs,
         log: this.log,
+        label: 'server',
       }, options.paths.map((p, id) => ({
         id,
         name: `${p.localAddress}→${options.server.address}:${options.server.port}`,

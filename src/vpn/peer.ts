@@ -11,10 +11,10 @@
  */
 import {
   Path, PathReceiver, ReorderBuffer, FlowSequencer, AutoScheduler, createScheduler, createFeedback, delaySpreadOf, bestTier,
-  flowBucketOf, unwrapSeq32, pickSparse, DEFAULT_FLOW_BUCKETS, SPARSE_WINDOW_MS, SPARSE_FLOW_BYTES,
+  flowBucketOf, unwrapSeq32, pickSparse, DEFAULT_FLOW_BUCKETS, REORDER_WINDOW_PACKETS, SPARSE_WINDOW_MS, SPARSE_FLOW_BYTES,
   type PathFeedback, type Scheduler, type SchedulerKind, type PathPreference,
 } from '../multipath/index.js'
-import type { Logger } from '../log.js'
+import { CounterLog, type Logger } from '../log.js'
 import type { VpnSession } from './session.js'
 import type { AeadKey } from '../crypto/aead.js'
 import { readFeedback, writeFeedback, writeProbe } from './messages.js'
@@ -66,6 +66,8 @@ export interface PeerOptions {
   /** Inner packets kept for repair (a ring; our choice: 4096, about 6 MiB at a 1500-byte MTU). */
   repairUnits?: number
   log: Logger
+  /** Subject of this peer's log lines (default "peer"). */
+  label?: string
   random?: () => number
 }
 
@@ -97,6 +99,8 @@ export class Peer {
   readonly receivers: (PathReceiver | undefined)[] = new Array<PathReceiver | undefined>(MAX_PATHS)
   /** Items are packet ids: pool slots (>= 0), or oversized packets kept aside (< 0). */
   readonly reorder: ReorderBuffer<number>
+  /** Reorder window overflows log one line per interval, with the packets given up on since. */
+  private readonly overflowLog = new CounterLog()
   /** Received inner packets while the reorder buffer holds them (freed when delivered or dropped). */
   private readonly rxPool: PacketPool
   private readonly oversized = new Map<number, Buffer>()
@@ -619,6 +623,8 @@ export class Peer {
     const { spreadMs, jitterMs } = delaySpreadOf(this.liveReceivers(), nowMs)
     this.reorder.holdTime.setSpread(spreadMs, jitterMs)
     this.reorder.expire(nowMs)
+    const overflowed = this.overflowLog.due(this.reorder.stats.overflowSkipped, nowMs)
+    if (overflowed > 0) this.options.log.warn(`${this.options.label ?? 'peer'}: reorder window of ${REORDER_WINDOW_PACKETS} packets per flow class overflowed; ${overflowed} missing packets given up on (total ${this.reorder.stats.overflowSkipped})`)
   }
 
   private liveReceivers (): PathReceiver[] {

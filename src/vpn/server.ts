@@ -405,6 +405,7 @@ export class VpnServer {
         probeIntervalMs: this.tunables.probeIntervalMs,
         downFloorMs: this.tunables.downFloorMs,
         log: this.log,
+        label: `peer ${config.name}`,
       }),
     }
     this.clients.set(id, client)

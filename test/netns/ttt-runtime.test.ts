@@ -143,6 +143,7 @@ test('ttt path/set on a running tunnel: down, up, backup, scheduler=redundant, r
   // The same through the CLI operators use.
   const shown = JSON.parse(ttt(['show', 'rt-cli', '--json']).stdout) as StatusReport
   assert.equal(shown.sessions[0]!.state, 'up')
+  assert.equal(typeof shown.sessions[0]!.capHits?.reorder, 'number', 'the reorder window cap count is shown')
 
   t.diagnostic(`all changes made ${((Date.now() - flowStarted) / 1000).toFixed(1)} s into the ${FLOW_SECONDS} s flow`)
   assert.ok(Date.now() - flowStarted < FLOW_SECONDS * 1000, 'every change was measured while the flow ran')
