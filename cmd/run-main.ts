@@ -23,7 +23,7 @@ export function runMain (program: string, main: () => Promise<void>): void {
       const hint = error.name === 'CACError' ? ` (see \`${program} --help\`)` : ''
       report(`${error.message}${hint}`)
       process.exitCode = 2
-    } else if (typeof (error as NodeJS.ErrnoException).code === 'string' && (error as NodeJS.ErrnoException).syscall !== undefined) {
+    } else if (error.name === 'NativeError' || (typeof (error as NodeJS.ErrnoException).code === 'string' && (error as NodeJS.ErrnoException).syscall !== undefined)) {
       report(error.message)
       process.exitCode = 1
     } else {

@@ -17,6 +17,8 @@ export interface Scheduler {
   pick (paths: readonly Path[], bytes: number, nowMs: number, out: Path[]): number
 }
 
+const PROBING_TIER = 4
+
 /**
  * Preference tiers, best first: primary up, primary degraded, backup, backup degraded, then
  * probing paths as a last resort (a new session has nothing better). Down is never usable.
@@ -24,7 +26,7 @@ export interface Scheduler {
 function tierOf (path: Path): number {
   const state: PathState = path.state
   if (state === 'down') return -1
-  if (state === 'probing') return 4
+  if (state === 'probing') return PROBING_TIER
   const backup = path.preference === 'backup' ? 2 : 0
   return backup + (state === 'degraded' ? 1 : 0)
 }
@@ -202,13 +204,24 @@ export class WeightedScheduler implements Scheduler {
   }
 }
 
-/** `redundant`: every unit on every path of the best usable tier (lossless failover at the cost of capacity). */
+/**
+ * `redundant`: every unit on every usable path of the best preference (primary, else backup,
+ * else probing): lossless failover at the cost of capacity. Degraded paths are kept: a copy
+ * over a lossy path is what redundancy is for, and a path that loses half of what it gets
+ * because redundant sends it more than its rate would otherwise drop out of the set.
+ */
 export class RedundantScheduler implements Scheduler {
   readonly kind = 'redundant'
   pick (paths: readonly Path[], _bytes: number, _nowMs: number, out: Path[]): number {
     const tier = bestTier(paths)
+    if (tier < 0) return 0
+    // Tiers come in pairs (up, degraded) per preference; probing (4) stands alone.
+    const preference = tier >= PROBING_TIER ? PROBING_TIER : tier - (tier % 2)
     let n = 0
-    for (let i = 0; i < paths.length; i++) if (isInTier(paths[i]!, tier)) out[n++] = paths[i]!
+    for (let i = 0; i < paths.length; i++) {
+      const t = tierOf(paths[i]!)
+      if (t === preference || (preference < PROBING_TIER && t === preference + 1)) out[n++] = paths[i]!
+    }
     return n
   }
 }

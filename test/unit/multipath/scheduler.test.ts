@@ -52,14 +52,27 @@ for (const kind of ['auto', 'weighted', 'redundant'] as const) {
   })
 }
 
-test('redundant covers every up primary when any is up', () => {
+test('redundant covers every up or degraded primary when any is, and nothing else', () => {
   fc.assert(fc.property(fc.array(pathSpec, { minLength: 1, maxLength: 6 }), (specs) => {
     const paths = makePaths(specs)
     const out: Path[] = []
     const n = new RedundantScheduler().pick(paths, 1000, 0, out)
-    const upPrimaries = paths.filter(isPrimaryUp)
-    if (upPrimaries.length > 0) assert.deepEqual(new Set(out.slice(0, n)), new Set(upPrimaries))
+    const usablePrimaries = paths.filter((p) => p.preference === 'primary' && (p.state === 'up' || p.state === 'degraded'))
+    if (usablePrimaries.length > 0) assert.deepEqual(new Set(out.slice(0, n)), new Set(usablePrimaries))
   }))
+})
+
+test('redundant keeps sending on a degraded primary beside an up one; backups join only when no primary is usable', () => {
+  const paths = makePaths([
+    { state: 'up', isBackup: false, rttMs: 20, rateMbps: 20, queuedBytes: 0, weight: 1 },
+    { state: 'degraded', isBackup: false, rttMs: 20, rateMbps: 8, queuedBytes: 0, weight: 1 },
+    { state: 'backup', isBackup: true, rttMs: 20, rateMbps: 8, queuedBytes: 0, weight: 1 },
+  ])
+  const out: Path[] = []
+  assert.deepEqual(out.slice(0, new RedundantScheduler().pick(paths, 1000, 0, out)).map((p) => p.id), [0, 1])
+  paths[0]!.state = 'down'
+  paths[1]!.state = 'down'
+  assert.deepEqual(out.slice(0, new RedundantScheduler().pick(paths, 1000, 0, out)).map((p) => p.id), [2])
 })
 
 test('weighted round robin gives 75/25 exactly over every 4 units', () => {
