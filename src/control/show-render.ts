@@ -131,13 +131,23 @@ function errorRows (report: StatusReport): string[] {
   return renderTable(rows, [false, true, false, false])
 }
 
-/** The human view of one instance: header, sessions, paths, streams, errors. */
+/** Resource caps sessions hit, one row per session and cap (none when no cap was hit). */
+function capRows (report: StatusReport): string[] {
+  const rows = [['CAP HITS', 'SESSION', 'COUNT']]
+  for (const s of report.sessions) {
+    for (const [cap, count] of Object.entries(s.capHits ?? {})) if (count > 0) rows.push([cap, s.id, String(count)])
+  }
+  return rows.length === 1 ? [] : renderTable(rows, [false, false, true])
+}
+
+/** The human view of one instance: header, sessions, paths, streams, errors, cap hits. */
 export function renderStatus (report: StatusReport): string {
   const errors = errorRows(report)
   const blocks = [[headerLine(report)], sessionRows(report), pathRows(report)]
   // "errors none" sits under the streams line; a table of errors gets its own block.
   if (errors.length === 1) blocks.push([...streamLine(report), ...errors])
   else blocks.push(streamLine(report), errors)
+  blocks.push(capRows(report))
   return blocks.filter((b) => b.length > 0).map((b) => b.join('\n')).join('\n\n') + '\n'
 }
 

@@ -62,6 +62,15 @@ test('renderStatus: error counters with last source and age, only kinds that hap
   assert.doesNotMatch(text, /errors +none/)
 })
 
+test('renderStatus: cap hits per session and cap, only those hit; no block when none was', () => {
+  const text = renderStatus(report({ sessions: [session({ capHits: { streams: 0, buffer: 58 } }), session({ id: '2', capHits: { reorder: 7 } })] }))
+  assert.match(text, /^CAP HITS +SESSION +COUNT$/m)
+  assert.match(text, /^buffer +1 +58$/m)
+  assert.match(text, /^reorder +2 +7$/m)
+  assert.doesNotMatch(text, /^streams +1 +0$/m)
+  assert.doesNotMatch(renderStatus(report({ sessions: [session({ capHits: { streams: 0, buffer: 0 } })] })), /CAP HITS/)
+})
+
 test('renderStatus: no sessions, VPN without streams, unknown values as "-"', () => {
   const text = renderStatus(report({
     instance: { ...report().instance, mode: 'vpn-server', target: null, server: null, listen: '0.0.0.0:5000' },
