@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { roundTrip, randomData, sha256 } from '../helpers/net.js'
 import { ProcessGroup, binPath, freePort, run } from '../helpers/processes.js'
+import { reportUntil, showJson as showJsonOf } from '../helpers/show.js'
 import type { SessionStatus, StatusReport } from '../../src/control/status.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'gst-limits-'))
@@ -45,21 +46,9 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true })
 })
 
-async function showJson (name: string): Promise<StatusReport> {
-  const r = await run(group, 'gst', process.execPath, [binPath('gst'), 'show', name, '--json', '--control-dir', controlDir], { env, cwd: dir, timeoutMs: 20_000 })
-  assert.equal(r.code, 0, r.stderr)
-  return JSON.parse(r.stdout) as StatusReport
-}
-
-async function showUntil (name: string, ok: (r: StatusReport) => boolean, what: string, timeoutMs = 20_000): Promise<StatusReport> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const r = await showJson(name)
-    if (ok(r)) return r
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}; last report:\n${JSON.stringify(r, null, 2)}`)
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-}
+const showJson = async (name: string): Promise<StatusReport> => await showJsonOf(group, controlDir, name, { env, cwd: dir })
+const showUntil = async (name: string, ok: (r: StatusReport) => boolean, what: string, timeoutMs = 20_000): Promise<StatusReport> =>
+  await reportUntil(async () => await showJson(name), ok, what, timeoutMs)
 
 const bufferHits = (s: SessionStatus): number => s.capHits?.buffer ?? 0
 

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startEchoServer, roundTrip, randomData, sha256 } from '../helpers/net.js'
 import { ProcessGroup, binPath, freePort, run, type Daemon } from '../helpers/processes.js'
+import { reportUntil, showJson as showJsonOf } from '../helpers/show.js'
 import type { StatusReport } from '../../src/control/status.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'gst-show-'))
@@ -26,22 +27,9 @@ async function gst (args: string[], timeoutMs = 20_000): Promise<{ code: number 
   return await run(group, 'gst', process.execPath, [binPath('gst'), ...args], { env, cwd: dir, timeoutMs })
 }
 
-async function showJson (name: string): Promise<StatusReport> {
-  const r = await gst(['show', name, '--json', '--control-dir', controlDir])
-  assert.equal(r.code, 0, r.stderr)
-  return JSON.parse(r.stdout) as StatusReport
-}
-
-/** Polls `gst show NAME --json` until `ok` holds for the report. */
-async function showUntil (name: string, ok: (r: StatusReport) => boolean, what: string, timeoutMs = 15_000): Promise<StatusReport> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const r = await showJson(name)
-    if (ok(r)) return r
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}; last report:\n${JSON.stringify(r, null, 2)}`)
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-}
+const showJson = async (name: string): Promise<StatusReport> => await showJsonOf(group, controlDir, name, { env, cwd: dir })
+const showUntil = async (name: string, ok: (r: StatusReport) => boolean, what: string, timeoutMs = 15_000): Promise<StatusReport> =>
+  await reportUntil(async () => await showJson(name), ok, what, timeoutMs)
 
 const keyFile = join(dir, 'show.key')
 let server: Daemon
