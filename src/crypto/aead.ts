@@ -35,13 +35,11 @@ export class AeadKey {
   private readonly nonce = Buffer.alloc(12)
   private readonly key: Buffer
   private readonly native: NativeAead | undefined
-  private readonly nativeSealFrom: boolean
 
   constructor (key: Uint8Array) {
     if (key.length !== AEAD_KEY_BYTES) throw new RangeError('AEAD key must be 32 bytes')
     this.key = Buffer.from(key)
     this.native = isNativeAeadAvailable() ? NativeAead.create(key) : undefined
-    this.nativeSealFrom = this.native?.canSealFrom ?? false
   }
 
   /**
@@ -63,8 +61,8 @@ export class AeadKey {
    * are one pass; without it, a copy then sealRange.
    */
   sealFrom (dst: Uint8Array, adStart: number, adEnd: number, headEnd: number, src: Uint8Array, srcStart: number, srcEnd: number, counter: number): void {
-    if (this.nativeSealFrom) {
-      this.native!.sealFrom(dst, adStart, adEnd, headEnd, src, srcStart, srcEnd, counter)
+    if (this.native !== undefined) {
+      this.native.sealFrom(dst, adStart, adEnd, headEnd, src, srcStart, srcEnd, counter)
       return
     }
     dst.set(src.subarray(srcStart, srcEnd), headEnd)

@@ -77,9 +77,6 @@ export class NativeAead {
     this.native.aeadSeal(this.handle, buf, adStart, adEnd, textEnd, counter)
   }
 
-  /** False with an addon built before aeadSealFrom existed (a stale build/): callers copy and seal in place then. */
-  get canSealFrom (): boolean { return typeof this.native.aeadSealFrom === 'function' }
-
   /**
    * Seals a record whose plaintext is in two places: dst[adEnd, headEnd) (encrypted in place),
    * then src[srcStart, srcEnd), encrypted into dst[headEnd, headEnd + n); dst[adStart, adEnd) is

@@ -260,7 +260,6 @@ test('sealFrom (plaintext split between the record and a source buffer) equals l
   const rand = rng(0x66726f6d)
   const key = randomBytes(32)
   const native = NativeAead.create(key)
-  assert.equal(native.canSealFrom, true, 'this build of the addon exports aeadSealFrom')
   const sizes = [0, 1, 13, 63, 64, 65, 1400, 65535, 65536]
   for (let i = 0; i < 40; i++) sizes.push(rand(70001))
   for (let i = 0; i < sizes.length; i++) {
