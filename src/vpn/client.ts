@@ -18,6 +18,7 @@ import { SendBatch } from './send-batch.js'
 import { BatchOpener } from './batch-opener.js'
 import { TunWriteBatch } from './tun-write-batch.js'
 import { snapshotPeer, type VpnPeerSnapshot } from './snapshot.js'
+import { PathChangeLog } from './path-change-log.js'
 import { openTun } from './interface-config.js'
 import { VpnSession, type SessionTimings } from './session.js'
 import { InitHandshake, CLIENT_ID_BYTES, responseReceiverIndex, cookieReplyReceiverIndex } from './handshake.js'
@@ -88,6 +89,9 @@ export interface VpnClientStats {
   /** Failures by kind, with the last time (monotonic ms). */
   errors: Record<string, { count: number, lastSource: string, lastAtMs: number }>
 }
+
+/** A flapping path's changes are summed up in one line per this many seconds. */
+const PATH_FLAP_WINDOW_S = 30
 
 export class VpnClient {
   readonly tun: TunDevice
@@ -385,7 +389,7 @@ export class VpnClient {
     if (needsHandshake && now - this.pendingSentMs >= this.tunables.handshakeRetryMs) this.sendHandshake(now)
     this.peer.tick(now)
     this.flush()
-    this.logPathChanges()
+    this.logPathChanges(now)
     if (this.tun.isDetached && !this.fatalReported) {
       this.fatalReported = true
       this.options.onFatal?.(`TUN ${this.tun.name} is gone (removed under us, e.g. ip link del): nothing can pass any more`)
@@ -393,19 +397,16 @@ export class VpnClient {
   }
 
   private fatalReported = false
-  /** Whether each path was down when last logged: going down and coming back are one line each. */
-  private readonly loggedDown: boolean[] = []
+  /** Which path changes get a line: each at once, a flapping path's summed up once per 30 s. */
+  private readonly pathChangeLog = new PathChangeLog(PATH_FLAP_WINDOW_S * 1000)
 
-  private logPathChanges (): void {
+  private logPathChanges (now: number): void {
     for (const path of this.peer.active) {
-      const wasDown = this.loggedDown[path.id] ?? false
-      if (!wasDown && path.state === 'down') {
-        this.loggedDown[path.id] = true
-        this.log.warn(`path ${path.name} down (no replies, or set down): its traffic goes over the other paths`)
-      } else if (wasDown && path.state !== 'down' && path.state !== 'probing') {
-        this.loggedDown[path.id] = false
-        this.log.info(`path ${path.name} ${path.state} again`)
-      }
+      const line = this.pathChangeLog.observe(path.id, path.state, now)
+      if (line === undefined) continue
+      if (line.kind === 'down') this.log.warn(`path ${path.name} down (no replies, or set down): its traffic goes over the other paths`)
+      else if (line.kind === 'up') this.log.info(`path ${path.name} ${line.state} again`)
+      else this.log.warn(`path ${path.name} is flapping: down ${line.downs} more time(s) and back ${line.ups} in the last ${PATH_FLAP_WINDOW_S} s (not logged one by one); now ${line.state}`)
     }
   }
 
