@@ -13,7 +13,7 @@ import { parseSeconds } from './pipe-options.js'
 import { asList, parseCidr, parseMtu, parsePathSpec, parseScheduler } from './ttt-options.js'
 import { keyHelp } from './pipe-cli.js'
 import { UsageError } from '../src/errors.js'
-import { parseHostPort } from '../src/pipe/address.js'
+import { formatHostPort, parseHostPort } from '../src/pipe/address.js'
 import { announceControl, controlDirHelp, startControl, GST_VERSION, type ControlFlags } from './control-options.js'
 import { vpnReport } from './vpn-status.js'
 import { monotonicClock } from '../src/clock.js'
@@ -181,7 +181,7 @@ async function runServer (cliFlags: Flags): Promise<void> {
     tun, scheduler, pacing, tunables, log, onFatal: fatal.onFatal,
   })
   const startedAtMs = Date.now()
-  const listenText = `${listen.host}:${server.port}`
+  const listenText = formatHostPort({ host: listen.host, port: server.port })
   await serve(flags, 'ttt-server', server.port, server, routes, (name) => vpnReport({
     instance: { name, mode: 'vpn-server', pid: process.pid, version: GST_VERSION, listen: listenText, target: null, server: null },
     startedAtMs, nowMs: Date.now(), nowMonotonicMs: monotonicClock.now(),
@@ -200,7 +200,7 @@ async function runClient (cliFlags: Flags): Promise<void> {
   const fatal = fatalStop()
   const client = new VpnClient({ server, key, paths, tun, scheduler, pacing, tunables, log, onFatal: fatal.onFatal })
   const startedAtMs = Date.now()
-  const serverText = `${server.address}:${server.port}`
+  const serverText = formatHostPort({ host: server.address, port: server.port })
   await serve(flags, 'ttt-client', 0, client, routes, (name) => vpnReport({
     instance: { name, mode: 'vpn-client', pid: process.pid, version: GST_VERSION, listen: client.tunName, target: null, server: serverText },
     startedAtMs, nowMs: Date.now(), nowMonotonicMs: monotonicClock.now(),

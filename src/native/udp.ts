@@ -43,6 +43,11 @@ export function decodeLocalAddress (addrs: Uint8Array, index = 0): string | unde
   return decodeAt(addrs, at).address
 }
 
+/** `address:port`, with IPv6 addresses in brackets (`[fd00::1]:5000`), for logs and status. */
+export function endpointText (address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`
+}
+
 /** Reads the peer of slot `index` of addrs back as { address, port } (allocates: for logs and slow paths). */
 export function decodeAddress (addrs: Uint8Array, index = 0): { address: string, port: number } {
   return decodeAt(addrs, index * ADDR_BYTES)

@@ -5,7 +5,7 @@
  * gone quiet is replaced by a new handshake while the old one keeps working.
  */
 import { randomBytes, randomInt } from 'node:crypto'
-import { type TunDevice, UdpSocket, setBufferSize, setMtuDiscover, encodeAddress, ADDR_BYTES, PEER_ADDR_BYTES } from '../native/index.js'
+import { type TunDevice, UdpSocket, setBufferSize, setMtuDiscover, encodeAddress, endpointText, ADDR_BYTES, PEER_ADDR_BYTES } from '../native/index.js'
 import { MonotonicTimestamps } from '../crypto/tai64n.js'
 import { CookieJar } from '../crypto/cookie.js'
 import { monotonicClock, type Clock } from '../clock.js'
@@ -101,6 +101,8 @@ export class VpnClient {
   private opener: BatchOpener | undefined
   readonly peer: Peer
   private readonly serverAddrs = new Uint8Array(ADDR_BYTES)
+  /** The server as `host:port` (`[v6]:port`) for logs. */
+  private readonly serverText: string
   private readonly tunables: VpnTunables
   private readonly log: Logger
   private readonly clock: Clock
@@ -133,6 +135,7 @@ export class VpnClient {
     this.lastHeardMs = this.clock.now()
     this.mtuBytes = options.tun.mtuBytes ?? DEFAULT_INNER_MTU
     encodeAddress(options.server.address, options.server.port, this.serverAddrs, 0)
+    this.serverText = endpointText(options.server.address, options.server.port)
     this.currentTunMtu = this.mtuBytes
     this.tun = openTun(options.tun, this.mtuBytes, (count) => this.onTunBatch(count))
     this.tunBatch = new TunWriteBatch(this.tun, this.tun.slotBytes)
@@ -153,7 +156,7 @@ export class VpnClient {
         label: 'server',
       }, options.paths.map((p, id) => ({
         id,
-        name: `${p.localAddress}→${options.server.address}:${options.server.port}`,
+        name: `${p.localAddress}→${this.serverText}`,
         isIpv6: options.server.address.includes(':'),
         ...(p.preference ? { preference: p.preference } : {}),
         ...(p.txCapBitsPerSec ? { txCapBitsPerSec: p.txCapBitsPerSec } : {}),
@@ -221,9 +224,9 @@ export class VpnClient {
 
   /** The session and its paths, for `show`. */
   peerSnapshot (): VpnPeerSnapshot {
-    const server = `${this.options.server.address}:${this.options.server.port}`
+    const server = this.serverText
     return snapshotPeer(this.peer, String(this.peer.session?.localIndex ?? '-'), server, this.sessionSinceMs, (pathId) => ({
-      local: `${this.options.paths[pathId]?.localAddress ?? '?'}:${this.sockets[pathId]?.port ?? 0}`,
+      local: endpointText(this.options.paths[pathId]?.localAddress ?? '?', this.sockets[pathId]?.port ?? 0),
       remote: server,
     }))
   }
@@ -256,7 +259,7 @@ export class VpnClient {
   private count (kind: string, detail: string): void {
     const entry = this.stats.errors[kind] ??= { count: 0, lastSource: '', lastAtMs: 0 }
     entry.count++
-    entry.lastSource = `${this.options.server.address}:${this.options.server.port}`
+    entry.lastSource = this.serverText
     entry.lastAtMs = this.clock.now()
     const suppressed = this.logLimiter.admit(kind, this.clock.now())
     if (suppressed >= 0) this.log.warn(`${detail}${suppressed ? ` (${suppressed} more not shown)` : ''}`)
@@ -356,7 +359,7 @@ export class VpnClient {
     this.lastHeardMs = now
     this.sessionSinceMs = now
     this.stats.handshakes++
-    this.log.info(`session with ${this.options.server.address}:${this.options.server.port} up (path ${pathId})`)
+    this.log.info(`session with ${this.serverText} up (path ${pathId})`)
   }
 
   /**
@@ -371,7 +374,7 @@ export class VpnClient {
     if (!answered.acceptCookie(d, this.options.key, this.cookieJar, now)) { this.count('handshake', 'cookie reply did not authenticate (wrong key?)'); return }
     this.stats.cookieReplies++
     const suppressed = this.logLimiter.admit('cookie', now)
-    if (suppressed >= 0) this.log.info(`server ${this.options.server.address}:${this.options.server.port} is under handshake load: proving our address on path ${pathId} with its cookie`)
+    if (suppressed >= 0) this.log.info(`server ${this.serverText} is under handshake load: proving our address on path ${pathId} with its cookie`)
     const cookie = this.cookieJar.cookie(pathId, now)
     if (pending.pathId !== pathId || pending.cookie === undefined || (cookie !== undefined && !cookie.equals(pending.cookie))) this.sendHandshake(now, pathId)
   }

@@ -6,7 +6,7 @@
  * source addresses a client has used).
  */
 import { randomInt } from 'node:crypto'
-import { type TunDevice, UdpSocket, setBufferSize, setMtuDiscover, encodeAddress, decodeAddress, decodeLocalAddress, ADDR_BYTES } from '../native/index.js'
+import { type TunDevice, UdpSocket, setBufferSize, setMtuDiscover, encodeAddress, decodeAddress, decodeLocalAddress, endpointText, ADDR_BYTES } from '../native/index.js'
 import { HandshakeReplayGuard } from '../crypto/handshake-guard.js'
 import { RateLimiter } from '../crypto/rate-limiter.js'
 import { CookieMaker } from '../crypto/cookie.js'
@@ -144,7 +144,7 @@ export class VpnServer {
     this.socket.start()
     this.tun.start()
     this.timer = setInterval(() => this.tick(), this.tunables.tickMs)
-    this.log.info(`ttt server listening on ${this.options.listen.address}:${this.socket.port}, TUN ${this.tun.name}`)
+    this.log.info(`ttt server listening on ${endpointText(this.options.listen.address, this.socket.port)}, TUN ${this.tun.name}`)
   }
 
   summary (): string {
@@ -167,12 +167,11 @@ export class VpnServer {
 
   /** Every client's session and paths, for `show`. */
   peerSnapshots (): VpnPeerSnapshot[] {
-    const endpoint = (address: string, port: number): string => address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`
     return [...this.clients.values()].map((c) => snapshotPeer(c.peer, String(c.sessionIndex), c.config.name, c.sinceMs, (pathId) => {
       const { address, port } = decodeAddress(c.addrs, pathId)
       // On a wildcard listen address: the address this path's datagrams arrive on (and leave from).
-      const local = endpoint(decodeLocalAddress(c.addrs, pathId) ?? this.options.listen.address, this.socket.port)
-      return { local, remote: endpoint(address, port) }
+      const local = endpointText(decodeLocalAddress(c.addrs, pathId) ?? this.options.listen.address, this.socket.port)
+      return { local, remote: endpointText(address, port) }
     }))
   }
 
@@ -541,7 +540,7 @@ export class VpnServer {
 
 function sourceOf (addrs: Uint8Array, slot: number): string {
   const { address, port } = decodeAddress(addrs, slot)
-  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`
+  return endpointText(address, port)
 }
 
 export { encodeAddress }
