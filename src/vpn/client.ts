@@ -16,6 +16,7 @@ import { UsageError } from '../errors.js'
 import { applyPathChange, type PathChange } from './runtime.js'
 import { SendBatch } from './send-batch.js'
 import { BatchOpener } from './batch-opener.js'
+import { TickGate } from './tick-gate.js'
 import { TunWriteBatch } from './tun-write-batch.js'
 import { snapshotPeer, type VpnPeerSnapshot } from './snapshot.js'
 import { PathChangeLog } from './path-change-log.js'
@@ -119,6 +120,8 @@ export class VpnClient {
   private nextHandshakePath = 0
   private lastHeardMs: number
   private timer: NodeJS.Timeout | undefined
+  /** A late tick reads the sockets once more before judging paths (see TickGate). */
+  private tickGate: TickGate | undefined
   private readonly mtuBytes: number
   readonly stats: VpnClientStats = { state: 'handshaking', handshakes: 0, rekeys: 0, cookieReplies: 0, errors: {} }
   /** The server's cookie for each path's address, when it was under load. */
@@ -184,8 +187,9 @@ export class VpnClient {
   start (): void {
     for (const s of this.sockets) s.start()
     this.tun.start()
-    this.timer = setInterval(() => this.tick(), this.tunables.tickMs)
-    this.tick()
+    const gate = this.tickGate = new TickGate(this.tunables.tickMs, this.clock, () => this.tick())
+    this.timer = setInterval(() => gate.fire(), this.tunables.tickMs)
+    gate.run()
   }
 
   /** Resolves once a session is up. */
@@ -213,6 +217,7 @@ export class VpnClient {
       this.flush()
     }
     clearInterval(this.timer)
+    this.tickGate?.cancel()
     clearTimeout(this.paceTimer)
     // What waits to be sealed goes out now: wiping the session below must find nothing to send.
     for (const batch of this.batches) batch.flush()

@@ -249,11 +249,14 @@ export class Peer {
       // A sparse flow's unit goes ahead of the bulk waiting here and in the pace queues, on the
       // path where it arrives first: a ping through a saturated tunnel sees the links' delay, not our queues.
       const n = pickSparse(this.active, length, nowMs, this.chosen)
-      if (n === 0) { this.counters.refused++; return }
-      this.unitFlowSeqs[slot] = this.sequencer.next(bucket)
-      this.sparseSent++
-      this.transmit(this.chosen[0]!, slot, unitId, nowMs, true)
-      return
+      if (n > 0) {
+        this.unitFlowSeqs[slot] = this.sequencer.next(bucket)
+        this.sparseSent++
+        this.transmit(this.chosen[0]!, slot, unitId, nowMs, true)
+        return
+      }
+      // No path is usable: it waits with the bulk (below) for one to come back.
+      if (!this.waiting.hasRoom(nowMs) && !this.waiting.admit(nowMs)) { this.counters.refused++; return }
     }
     this.bucketWaiting[bucket]!++
     this.waiting.push(unitId, nowMs)
@@ -281,9 +284,12 @@ export class Peer {
       const n = this.scheduler.pick(this.active, this.unitLengths[slot]!, nowMs, this.chosen)
       if (n === 0) {
         if (bestTier(this.active) >= 0) return // paths are up but full: wait for the next tick or batch
-        // No path is up: nothing would leave soon, drop (the inner flows retransmit later).
-        this.counters.refused += this.waiting.clear()
-        this.bucketWaiting.fill(0)
+        // No path is usable. Often that is only a few ms of silence (either end off-CPU a while
+        // under load, its replies late), after which the path answers again: what waits keeps
+        // waiting, and only what has waited past the wait's time bound is dropped (the inner
+        // flows retransmit it). Dropping all at once turned every such blip into a burst of
+        // hundreds of losses.
+        this.dropAgedWaiting(nowMs)
         return
       }
       this.waiting.shift(nowMs)
@@ -292,6 +298,16 @@ export class Peer {
       // The flow sequence is taken only now: a dropped packet leaves no hole to wait for.
       this.unitFlowSeqs[slot] = this.sequencer.next(this.unitBuckets[slot]!)
       for (let i = 0; i < n; i++) this.transmit(this.chosen[i]!, slot, unitId, nowMs)
+    }
+  }
+
+  /** Drops waiting packets that have waited past the wait's time bound (no path can take them). */
+  private dropAgedWaiting (nowMs: number): void {
+    while (this.waiting.size > 0 && this.waiting.oldestWaitMs(nowMs) >= this.waiting.limitMs) {
+      const slot = this.waiting.shift(nowMs) % this.repairUnits
+      const bucket = this.unitBuckets[slot]!
+      if (this.bucketWaiting[bucket]! > 0) this.bucketWaiting[bucket]!--
+      this.counters.refused++
     }
   }
 

@@ -19,6 +19,7 @@ import { UsageError } from '../errors.js'
 import { applyPathChange, type PathChange } from './runtime.js'
 import { SendBatch } from './send-batch.js'
 import { BatchOpener } from './batch-opener.js'
+import { TickGate } from './tick-gate.js'
 import { TunWriteBatch } from './tun-write-batch.js'
 import { snapshotPeer, type VpnPeerSnapshot } from './snapshot.js'
 import { openTun } from './interface-config.js'
@@ -109,6 +110,8 @@ export class VpnServer {
   private readonly routesV6 = new Map<string, RemoteClient>()
   private readonly mtuBytes: number
   private timer: NodeJS.Timeout | undefined
+  /** A late tick reads the sockets once more before judging paths (see TickGate). */
+  private tickGate: TickGate | undefined
   readonly stats: VpnServerStats = { clients: 0, handshakes: 0, cookieReplies: 0, loadEpisodes: 0, errors: {} }
 
   constructor (private readonly options: VpnServerOptions) {
@@ -143,7 +146,8 @@ export class VpnServer {
   start (): void {
     this.socket.start()
     this.tun.start()
-    this.timer = setInterval(() => this.tick(), this.tunables.tickMs)
+    const gate = this.tickGate = new TickGate(this.tunables.tickMs, this.clock, () => this.tick())
+    this.timer = setInterval(() => gate.fire(), this.tunables.tickMs)
     this.log.info(`ttt server listening on ${endpointText(this.options.listen.address, this.socket.port)}, TUN ${this.tun.name}`)
   }
 
@@ -155,6 +159,7 @@ export class VpnServer {
   close (): void {
     if (this.timer !== undefined) this.log.info(`ttt server closing: ${this.summary()}`)
     clearInterval(this.timer)
+    this.tickGate?.cancel()
     clearTimeout(this.paceTimer)
     // What waits to be sealed goes out now: wiping a session below must find nothing to send.
     this.batch.flush()
