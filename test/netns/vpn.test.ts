@@ -262,20 +262,56 @@ test('key rotation under load (--rekey 1): keys rotate without errors or stalls;
   assert.ok(rot.epochChanges >= 5 && pacedRot.epochChanges >= 5, `keys rotated ${rot.epochChanges} / ${pacedRot.epochChanges} times in 10 s`)
   assert.ok(longestStall(pacedRot.r) < 0.3, 'paced flow: no stall across rotations')
   for (const run of [rot, pacedRot]) assert.deepEqual(Object.keys(run.c.errors).filter((k) => k !== 'replay'), [], `no decrypt/epoch errors across rotations: ${JSON.stringify(run.c.errors)}`)
-  // Unlimited flows: every retransmit is a packet ttt itself refused (client "refused" equals
-  // iperf3's retransmits in every run), so this compares ttt's own drops with and without rotation.
-  // Every retransmit in these runs is a packet ttt itself refused (client "refused" equals
-  // iperf3's retransmits), so this compares ttt's own drops with and without rotation.
-  await t.test('rotation adds no refused packets (retransmits), paced or unlimited', {
-    todo: 'src/vpn key rotation: intermittently a rotation is followed by a burst of packets the client refuses (client "refused" == iperf3 retransmits), ' +
-      'e.g. 216 within one 0.1 s interval at 5.5 s of an unlimited flow (7 in the whole run without rotation), and 16 within 0.1 s at 6.0 s of a ' +
-      'paced 30 Mbit/s flow (0 without); most of the 9-10 rotations per run cause none. Unlimited pairs over 7 runs (without -> with rotation): ' +
-      '1095->1999, 874->1764, 91->1602, 7->257, 3928->1257, 266->183, 0->0. A rotation apparently stalls the client\'s send path (handshake crypto ' +
-      'on the event loop?) long enough for the bounded wait queue to overflow; breaks the issue\'s "zero retransmits caused by rotation"',
-  }, () => {
-    assert.ok(pacedRot.r.retransmits <= pacedBase.r.retransmits + 2, `paced: retransmits with rotation ${pacedRot.r.retransmits} vs ${pacedBase.r.retransmits} without`)
+  // A rotation costs each end about 0.3-0.7 ms of handshake CPU on the event loop (X25519, BLAKE2b):
+  // too short to overflow anything. The refusal bursts once blamed on rotation (hundreds within
+  // 0.1 s, with and without rotation alike) were the only path judged down for a few ms after
+  // either end was off-CPU, when every waiting packet was refused at once; they now wait (see
+  // test/unit/vpn/peer-no-path.test.ts and the SIGSTOP test below). What is left to compare:
+  // ttt's own drops (client "refused") and iperf3's retransmits, which on a loaded machine also
+  // count the kernel's loss probes after a delayed ACK, with and without rotation alike.
+  await t.test('rotation adds no refused packets and no retransmits beyond the run without it, paced or unlimited', () => {
+    const refused = (run: Run): number => run.c.peers[0]!.refused
+    assert.ok(refused(pacedRot) <= refused(pacedBase) + 2, `paced: ttt refused ${refused(pacedRot)} packets with rotation, ${refused(pacedBase)} without`)
+    assert.ok(refused(rot) <= refused(base) * 1.25 + 20, `unlimited: ttt refused ${refused(rot)} packets with rotation, ${refused(base)} without`)
+    assert.ok(pacedRot.r.retransmits <= pacedBase.r.retransmits + 10, `paced: retransmits with rotation ${pacedRot.r.retransmits} vs ${pacedBase.r.retransmits} without`)
     assert.ok(rot.r.retransmits <= base.r.retransmits * 1.25 + 20, `unlimited: retransmits with rotation ${rot.r.retransmits} vs ${base.r.retransmits} without`)
   })
+})
+
+// CPU starvation made real: the client process is stopped (SIGSTOP) for 150 ms, four times,
+// under an unlimited flow. The server's replies wait in the client's socket meanwhile; before
+// the tick gate (src/vpn/tick-gate.ts) the client's first tick on waking judged its only path by
+// that silence, declared it down and refused the TUN's packets until the replies were read.
+test('a client stopped for 150 ms under a flow does not give up its path on waking', { skip, timeout: 60_000 }, async (t) => {
+  const s = new Scope(t)
+  const lab = await s.lab$([{ delayMs: 1 }])
+  const key = keygen()
+  const server = s.add(startTttServer(lab.namespaces.server, `${lab.serverAddress}:${PORT}`, `${SERVER_INNER}/24`, { key }))
+  await server.waitFor(/listening/)
+  const client = s.add(startTttClient(lab.namespaces.client, `${lab.serverAddress}:${PORT}`, '10.9.0.2/24', [lab.clientAddress(0)], { key }))
+  await tunnelUp(client)
+  s.add(await iperfServer(lab.namespaces.server, SERVER_INNER, 5201))
+  const flow = iperfClient(lab.namespaces.client, SERVER_INNER, 5201, ['-t', '7', '-i', '0.1'])
+  const downLines = (): number => client.lines.filter((l) => / down \(no replies/.test(l)).length
+  let downsAfterWaking = 0
+  try {
+    for (let i = 0; i < 4; i++) {
+      await sleep(1200)
+      const before = downLines()
+      process.kill(client.pid, 'SIGSTOP')
+      await sleep(150)
+      process.kill(client.pid, 'SIGCONT')
+      await sleep(100)
+      downsAfterWaking += downLines() - before
+    }
+  } finally {
+    if (client.running) process.kill(client.pid, 'SIGCONT')
+  }
+  const r = await flow
+  const sv = await stopTtt(server)
+  const c = await stopTtt(client)
+  t.diagnostic(`${mbit(r.receivedBps)} Mbit/s, ${r.retransmits} retransmits; client path down right after waking ${downsAfterWaking} times; client refused ${c.peers[0]!.refused}, wait ${JSON.stringify(c.peers[0]!.wait)}; server refused ${sv.peers[0]?.refused}`)
+  assert.equal(downsAfterWaking, 0, 'the client never declared its path down on waking')
 })
 
 test('a fresh tunnel: a paced 30 Mbit/s TCP flow over an unshaped link: nothing refused', {
