@@ -59,7 +59,7 @@ const tttCommon: ConfigSpec = {
 export const CONFIG_SPECS = {
   'gst-server': { listen: 'string', target: 'string', key: 'string', 'connect-timeout': 'number', 'max-sessions': 'number', 'handshake-rate': 'number', ...pipeCommon },
   'gst-client': { listen: 'string', server: 'string', key: 'string', 'reconnect-max': 'number', path: 'list', 'path-timeout': 'number', ...pipeCommon },
-  'ttt-server': { listen: 'string', ...tttCommon },
+  'ttt-server': { listen: 'string', peer: 'list', ...tttCommon },
   'ttt-client': { server: 'string', path: 'list', ...tttCommon },
 } as const satisfies Record<string, ConfigSpec>
 

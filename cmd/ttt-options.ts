@@ -3,6 +3,7 @@ import { isIP } from 'node:net'
 import { UsageError } from '../src/errors.js'
 import type { ClientPathOptions } from '../src/vpn/client.js'
 import type { SchedulerKind } from '../src/multipath/index.js'
+import { parsePrefix, prefixesOverlap } from '../src/vpn/inner-address.js'
 
 /** `20mbit`, `1.5gbit`, `800kbit`, `20000000` (bits per second). */
 export function parseRate (text: string, what: string): number {
@@ -60,4 +61,51 @@ export function parseMtu (value: unknown): number | undefined {
   const n = Number(value)
   if (!Number.isInteger(n) || n < 576 || n > 9000) throw new UsageError(`--mtu must be a whole number from 576 to 9000 (got "${String(value)}")`)
   return n
+}
+
+/** One client of a ttt server: its name, where its key comes from, the inner prefixes it owns. */
+export interface PeerSpec {
+  name: string
+  /** A key source as for --key: @FILE, env:NAME or the key itself. */
+  keySpec: string
+  allowedIps: string[]
+}
+
+const PEER_USAGE = 'NAME,key=@FILE[,allowed=10.9.0.2/32]...'
+
+/** `--peer NAME,key=@FILE[,allowed=PREFIX]...` (allowed repeatable; none: addresses are learned). */
+export function parsePeerSpec (text: string): PeerSpec {
+  const [name = '', ...options] = text.split(',').map((s) => s.trim())
+  if (!/^[A-Za-z0-9_.-]{1,32}$/.test(name)) throw new UsageError(`--peer "${text}": the name must be 1-32 letters, digits, '.', '_' or '-' (${PEER_USAGE})`)
+  let keySpec: string | undefined
+  const allowedIps: string[] = []
+  for (const option of options) {
+    const at = option.indexOf('=')
+    const field = at < 0 ? option : option.slice(0, at)
+    const value = at < 0 ? '' : option.slice(at + 1)
+    if (field === 'key' && value !== '') {
+      if (keySpec !== undefined) throw new UsageError(`--peer ${name}: key= given twice`)
+      keySpec = value
+    } else if (field === 'allowed' && value !== '') {
+      allowedIps.push(parseCidr(value, `--peer ${name} allowed`))
+    } else throw new UsageError(`--peer ${name}: unknown option "${option}" (${PEER_USAGE})`)
+  }
+  if (keySpec === undefined) throw new UsageError(`--peer ${name}: key= is missing (${PEER_USAGE})`)
+  return { name, keySpec, allowedIps }
+}
+
+/** Peers a server can tell apart: unique names, and no inner address owned by two of them. */
+export function checkPeers (peers: readonly PeerSpec[]): void {
+  const owners: Array<{ name: string, text: string, prefix: ReturnType<typeof parsePrefix> }> = []
+  const names = new Set<string>()
+  for (const peer of peers) {
+    if (names.has(peer.name)) throw new UsageError(`--peer ${peer.name}: the name is used twice`)
+    names.add(peer.name)
+    for (const text of peer.allowedIps) {
+      const prefix = parsePrefix(text)
+      const other = owners.find((o) => prefixesOverlap(o.prefix, prefix))
+      if (other !== undefined) throw new UsageError(`--peer ${peer.name} allowed=${text} overlaps ${other.name}'s allowed=${other.text}: each inner address belongs to one peer`)
+      owners.push({ name: peer.name, text, prefix })
+    }
+  }
 }

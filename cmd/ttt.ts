@@ -6,11 +6,12 @@
  */
 import { cac } from 'cac'
 import { lookup } from 'node:dns/promises'
+import { timingSafeEqual } from 'node:crypto'
 import { exitAfterShutdown, runMain, runSubcommand } from './run-main.js'
 import { createLogger, parseLogFormat, parseLogLevel } from './logger.js'
 import { loadKey } from './key-source.js'
 import { parseSeconds } from './pipe-options.js'
-import { asList, parseCidr, parseMtu, parsePathSpec, parseScheduler } from './ttt-options.js'
+import { asList, checkPeers, parseCidr, parseMtu, parsePathSpec, parsePeerSpec, parseScheduler } from './ttt-options.js'
 import { keyHelp } from './pipe-cli.js'
 import { UsageError } from '../src/errors.js'
 import { formatHostPort, parseHostPort } from '../src/pipe/address.js'
@@ -20,6 +21,7 @@ import { monotonicClock } from '../src/clock.js'
 import { addOperationsOptions, parseOperationsFlags, startOperations, type Operations, type OperationsFlags } from './operations.js'
 import { applyConfig } from './config-file.js'
 import type { StatusReport } from '../src/control/status.js'
+import type { ServerPeerConfig } from '../src/vpn/server.js'
 import { vpnClientCommands, vpnServerCommands, type RuntimeCommands } from './runtime-commands.js'
 import { addPrivilegeOptions, assertHookRunnable, dropPrivileges, giveControlSocket, planPrivilegeDrop, type DropPlan, type PrivilegeFlags } from './privileges.js'
 
@@ -30,6 +32,7 @@ interface Flags extends ControlFlags, OperationsFlags, PrivilegeFlags {
   address?: unknown
   route?: unknown
   path?: unknown
+  peer?: unknown
   tun?: string
   mtu?: unknown
   scheduler?: unknown
@@ -41,7 +44,7 @@ interface Flags extends ControlFlags, OperationsFlags, PrivilegeFlags {
 
 function common (command: ReturnType<ReturnType<typeof cac>['command']>): void {
   command
-    .option('--key <key>', '[key] pre-shared key: @FILE, env:NAME or the key (required)')
+    .option('--key <key>', '[key] pre-shared key: @FILE, env:NAME or the key (required; a server may have --peer instead)')
     .option('--address <cidr>', '[cidr] address for the TUN, repeatable, e.g. 10.9.0.2/24 (default: none, TUN left unconfigured)')
     .option('--route <cidr>', '[cidr] prefix routed into the tunnel, repeatable (default: none)')
     .option('--tun <name>', '[string] TUN device name (default: chosen by the kernel, tunN)')
@@ -94,19 +97,19 @@ function fatalStop (): { onFatal: (reason: string) => void, stopped: Promise<str
 }
 
 /** What both ends parse the same way. */
-async function commonSettings (flags: Flags, keyHint: string): Promise<{
-  log: ReturnType<typeof createLogger>, key: Buffer, routes: string[], tun: { name?: string, addresses: string[], mtuBytes?: number },
+async function commonSettings (flags: Flags, keyHint: string, keyRequired = true): Promise<{
+  log: ReturnType<typeof createLogger>, key: Buffer | undefined, routes: string[], tun: { name?: string, addresses: string[], mtuBytes?: number },
   scheduler: ReturnType<typeof parseScheduler>, pacing: boolean, tunables: { rekeyIntervalMs?: number }, drop: DropPlan | undefined
 }> {
   const log = createLogger(parseLogLevel(flags.logLevel), parseLogFormat(flags.logFormat))
-  if (!flags.key) throw new UsageError(`--key is required (${keyHint})`)
+  if (!flags.key && keyRequired) throw new UsageError(`--key is required (${keyHint})`)
   const addresses = asList(flags.address).map((a) => parseCidr(a, '--address'))
   const routes = asList(flags.route).map((a) => parseCidr(a, '--route'))
   const mtu = parseMtu(flags.mtu)
   const scheduler = parseScheduler(flags.scheduler)
   const rekeyIntervalMs = flags.rekey !== undefined ? parseSeconds(flags.rekey, '--rekey') * 1000 : undefined
   const drop = await planPrivilegeDrop(flags, 'ttt')
-  const key = await loadKey(flags.key, log)
+  const key = flags.key ? await loadKey(flags.key, log) : undefined
   return {
     log, key, routes, scheduler, pacing: flags.pace === true, drop,
     tun: { ...(flags.tun ? { name: flags.tun } : {}), addresses, ...(mtu ? { mtuBytes: mtu } : {}) },
@@ -171,13 +174,23 @@ async function serve (flags: Flags, role: 'ttt-server' | 'ttt-client', port: num
 async function runServer (cliFlags: Flags): Promise<void> {
   const { flags } = await applyConfig('ttt-server', cliFlags)
   parseOperationsFlags(flags)
-  const { log, key, routes, tun, scheduler, pacing, tunables, drop } = await commonSettings(flags, 'e.g. --key @ttt.key; make one with `gst keygen > ttt.key`')
+  const peerSpecs = asList(flags.peer).map(parsePeerSpec)
+  checkPeers(peerSpecs)
+  if (!flags.key && peerSpecs.length === 0) throw new UsageError('ttt server needs --key, or one --peer per client (e.g. --key @ttt.key; make a key with `gst keygen > ttt.key`)')
+  const { log, key, routes, tun, scheduler, pacing, tunables, drop } = await commonSettings(flags, '', false)
+  const peers: ServerPeerConfig[] = key !== undefined ? [{ name: 'default', key, allowedIps: [] }] : []
+  for (const spec of peerSpecs) {
+    const peerKey = await loadKey(spec.keySpec, log).catch((err: Error) => { throw new UsageError(`--peer ${spec.name}: ${err.message}`) })
+    const same = peers.find((p) => p.key.length === peerKey.length && timingSafeEqual(p.key, peerKey))
+    if (same !== undefined) throw new UsageError(`--peer ${spec.name}: its key is also ${same.name === 'default' ? '--key' : `peer ${same.name}'s`}; a key must name one client`)
+    peers.push({ name: spec.name, key: peerKey, allowedIps: spec.allowedIps })
+  }
   const listen = parseHostPort(flags.listen ?? '0.0.0.0:5000', '--listen', '0.0.0.0')
   const { VpnServer } = await import('../src/vpn/server.js')
   const fatal = fatalStop()
   const server = new VpnServer({
     listen: { address: listen.host, port: listen.port },
-    peers: [{ name: 'default', key, allowedIps: [] }],
+    peers,
     tun, scheduler, pacing, tunables, log, onFatal: fatal.onFatal,
   })
   const startedAtMs = Date.now()
@@ -193,6 +206,7 @@ async function runClient (cliFlags: Flags): Promise<void> {
   parseOperationsFlags(flags)
   if (!flags.server) throw new UsageError('--server HOST:PORT is required')
   const { log, key, routes, tun, scheduler, pacing, tunables, drop } = await commonSettings(flags, 'e.g. --key @ttt.key')
+  if (key === undefined) throw new UsageError('--key is required (e.g. --key @ttt.key)')
   const server = await resolveAddress(flags.server, '--server')
   const paths = asList(flags.path).map(parsePathSpec)
   if (paths.length === 0) paths.push({ localAddress: server.address.includes(':') ? '::' : '0.0.0.0' })
@@ -211,6 +225,7 @@ async function main (argv: string[]): Promise<void> {
   const cli = cac('ttt')
   const server = cli.command('server', 'Serve ttt clients on one UDP port')
   server.option('--listen <host:port>', '[host:port] UDP address to listen on (default: 0.0.0.0:5000)')
+  server.option('--peer <spec>', '[NAME,key=@FILE[,allowed=PREFIX]...] a client with its own key and the inner prefixes it owns (traffic to them goes to it; it may send only from them), repeatable (default: none; --key alone admits every client with that key, addresses learned)')
   common(server)
   server.example('ttt server --listen 0.0.0.0:5000 --key @ttt.key --address 10.9.0.1/24')
   server.action((flags: Flags) => runServer(flags))

@@ -59,6 +59,22 @@ export function parsePrefix (text: string): Prefix {
   return { version: 6, v4: 0, v6, bits }
 }
 
+/** Whether two prefixes share any address (one contains the other's network). */
+export function prefixesOverlap (a: Prefix, b: Prefix): boolean {
+  if (a.version !== b.version) return false
+  const bits = Math.min(a.bits, b.bits)
+  if (a.version === 4) {
+    const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0
+    return ((a.v4 & mask) >>> 0) === ((b.v4 & mask) >>> 0)
+  }
+  for (let i = 0; i < 16; i++) {
+    const keep = Math.max(0, Math.min(8, bits - i * 8))
+    const mask = keep === 0 ? 0 : (0xff << (8 - keep)) & 0xff
+    if ((a.v6[i]! & mask) !== (b.v6[i]! & mask)) return false
+  }
+  return true
+}
+
 export function ipv6Bytes (address: string): Buffer {
   if (!isIPv6(address)) throw new RangeError(`not an IP address: ${address}`)
   // An embedded IPv4 tail (::ffff:10.0.0.1) is two hex groups.

@@ -1,0 +1,98 @@
+// A ttt server with a peer list (issue 5: "each client has its own key and its own tunnel
+// addresses"): the server starts from a TOML --config naming two peers, each with its own key file
+// and allowed prefix. Each client reaches the server and the other client (routed by destination);
+// a client whose key is not on the list never gets a session; a client sending from an inner
+// address it does not own is dropped, counted and logged, and its own traffic goes on.
+import { test, type TestContext } from 'node:test'
+import assert from 'node:assert/strict'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { spawnSync } from 'node:child_process'
+import { NsProcess, VethStar, keygen, startTttClient, nsExec, ping, sleep, tttPath } from '../../bench/lib/vpn.js'
+import { useTestControlDir } from '../helpers/control-dir.js'
+import { requestControl } from '../../src/control/control-client.js'
+import { socketPath } from '../../src/control/paths.js'
+import type { StatusReport } from '../../src/control/status.js'
+
+const controlDir = useTestControlDir()
+const skip = process.getuid?.() !== 0
+  ? 'needs root (network namespaces and TUN devices)'
+  : spawnSync('ip', ['-V']).status !== 0 ? 'iproute2 (ip) is not installed' : existsSync(tttPath) ? undefined : `${tttPath} is missing (run npx tsc -p .)`
+
+const PORT = 5000
+
+async function status (name: string): Promise<StatusReport> {
+  return await requestControl(socketPath(controlDir, name), { cmd: 'status' }) as StatusReport
+}
+
+test('ttt server with a peer list from --config: per-client keys and inner addresses, routing between clients, an unknown key refused, a spoofed inner source dropped', { skip, timeout: 60_000 }, async (t: TestContext) => {
+  const dir = mkdtempSync(join(tmpdir(), 'gst-peers-'))
+  const procs: NsProcess[] = []
+  let star: VethStar | undefined
+  t.after(async () => {
+    for (const p of procs) p.kill()
+    await Promise.all(procs.map(async (p) => await p.exited))
+    star?.destroy()
+    rmSync(dir, { recursive: true, force: true })
+  })
+  star = VethStar.create(3)
+  // Client to client goes through the server's TUN and the kernel's forwarding, as with any router.
+  await nsExec(star.hub, 'sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1'])
+  const keys = { alice: keygen(), bob: keygen(), mallory: keygen() }
+  for (const [name, key] of Object.entries(keys)) writeFileSync(join(dir, `${name}.key`), key + '\n', { mode: 0o600 })
+  const config = join(dir, 'server.toml')
+  writeFileSync(config, [
+    `listen = "0.0.0.0:${PORT}"`,
+    'address = ["10.9.0.1/24"]',
+    'peer = [',
+    `  "alice,key=@${join(dir, 'alice.key')},allowed=10.9.0.2/32",`,
+    `  "bob,key=@${join(dir, 'bob.key')},allowed=10.9.0.3/32",`,
+    ']',
+    'name = "peers-srv"',
+    `control-dir = "${controlDir}"`,
+  ].join('\n') + '\n')
+  const server = NsProcess.spawn('ttt server (peers)', star.hub, process.execPath, [tttPath, 'server', '--config', config])
+  procs.push(server)
+  await server.waitFor(/ttt server listening/, 20_000)
+
+  const client = (i: number, name: keyof typeof keys, address: string): NsProcess => {
+    const p = startTttClient(star!.spokes[i]!, `${star!.hubAddress(i)}:${PORT}`, `${address}/24`, [star!.spokeAddress(i)], { key: keys[name], extra: ['--name', `peers-${name}`, '--control-dir', controlDir] })
+    procs.push(p)
+    return p
+  }
+  const alice = client(0, 'alice', '10.9.0.2')
+  const bob = client(1, 'bob', '10.9.0.3')
+  await alice.waitFor(/session with .* up/, 20_000)
+  await bob.waitFor(/session with .* up/, 20_000)
+
+  // Each to the server, and to each other through it (routed by the destination's owner).
+  const results = await Promise.all([
+    ping(star.spokes[0]!, '10.9.0.1', 5, 0.1), ping(star.spokes[1]!, '10.9.0.1', 5, 0.1),
+    ping(star.spokes[0]!, '10.9.0.3', 5, 0.1), ping(star.spokes[1]!, '10.9.0.2', 5, 0.1),
+  ])
+  assert.deepEqual(results.map((r) => r.lossPct), [0, 0, 0, 0], 'alice and bob reach the server and each other')
+  const sessions = (await status('peers-srv')).sessions
+  assert.deepEqual(sessions.map((s) => s.peer).sort(), ['alice', 'bob'], 'the server names each session by its peer')
+
+  // A key that is not on the list: no session, counted as a handshake error.
+  const mallory = client(2, 'mallory', '10.9.0.4')
+  await sleep(3000)
+  assert.ok(!mallory.lines.some((l) => /session with .* up/.test(l)), 'an unknown key gets no session')
+  const afterMallory = await status('peers-srv')
+  assert.ok(afterMallory.errors.handshake.count >= 1, `the refused handshakes are counted: ${JSON.stringify(afterMallory.errors.handshake)}`)
+  assert.equal(afterMallory.sessions.length, 2)
+
+  // Alice sends from bob's address: the server drops it (she does not own it) and says so.
+  const malformedBefore = afterMallory.errors.malformed.count
+  await nsExec(star.spokes[0]!, 'ip', ['addr', 'add', '10.9.0.3/32', 'dev', 'tun0'])
+  const spoofed = await ping(star.spokes[0]!, '10.9.0.1', 3, 0.1, ['-I', '10.9.0.3'])
+  assert.equal(spoofed.lossPct, 100, 'nothing sent from an address alice does not own gets through')
+  await server.waitFor(/client alice sent from an inner address it does not own/, 5000)
+  const afterSpoof = await status('peers-srv')
+  assert.ok(afterSpoof.errors.malformed.count >= malformedBefore + 3, `the spoofed packets are counted: ${JSON.stringify(afterSpoof.errors.malformed)}`)
+  const own = await ping(star.spokes[0]!, '10.9.0.1', 5, 0.1, ['-I', '10.9.0.2'])
+  assert.equal(own.lossPct, 0, 'alice\'s own traffic goes on')
+  assert.equal((await ping(star.spokes[1]!, '10.9.0.1', 3, 0.1)).lossPct, 0, 'and so does bob\'s')
+  assert.ok(!server.text.includes(keys.alice) && !server.text.includes(keys.bob), 'no key in the server log')
+})
