@@ -2,40 +2,87 @@
 // prints the table and writes one SVG per scenario into bench/out/.
 // `npm run sim -- --trace NAME [--every MS]`: instead, gst alone in scenario NAME with one line per
 // sample of its per-path estimates against the links' real queues (bench/sim/trace.ts).
+// `--l1-delay-shift MS[,MS...]` moves l1's one-way delay by MS in every scenario (one run per
+// value); `--jitter-runs N` is the same with the first N of JITTER_SHIFTS_MS. The sim is
+// deterministic but chaotic (moving one TCP loss by a millisecond moves a row by a few %), so
+// a change is judged on several such runs; with more than one run only gst's rows are printed,
+// then each target's range over the runs. `--gst-only` leaves the baselines out.
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { runScenario, type ScenarioResult } from './scenario.js'
+import { runScenario, type Scenario, type ScenarioResult } from './scenario.js'
 import { issueScenarios } from './scenarios.js'
 import { gstDesign, glorytunDesign, mlvpnDesign } from './designs.js'
 import { plotScenario } from './plot.js'
-import { formatTable, verdicts } from './report.js'
+import { formatTable, verdicts, verdictRanges } from './report.js'
 import { traceLine } from './trace.js'
+
+/** l1 delay shifts (ms) of `--jitter-runs`: small enough to change no figure's meaning, large enough to move every event. */
+const JITTER_SHIFTS_MS = [0, 0.013, 0.029, 0.041, 0.057, 0.071, 0.083, 0.097]
 
 const seed = 1
 const args = process.argv.slice(2)
-const traceName = args.includes('--trace') ? args[args.indexOf('--trace') + 1] : undefined
-if (traceName !== undefined) {
-  const scenario = issueScenarios().find((s) => s.name === traceName)
-  if (!scenario) {
-    console.error(`no scenario ${traceName}; one of: ${issueScenarios().map((s) => s.name).join(', ')}`)
-    process.exitCode = 2
-  } else {
-    const everyMs = args.includes('--every') ? Number(args[args.indexOf('--every') + 1]) : 100
-    const result = runScenario(scenario, gstDesign(), seed, { everyMs, onSample: (v) => console.log(traceLine(v)) })
-    console.log(formatTable([result]))
+const valueOf = (flag: string): string | undefined => args.includes(flag) ? args[args.indexOf(flag) + 1] : undefined
+
+function fail (message: string): never {
+  console.error(message)
+  process.exit(2)
+}
+
+function shiftsFromArgs (): number[] {
+  const shift = valueOf('--l1-delay-shift')
+  const runs = valueOf('--jitter-runs')
+  if (shift !== undefined && runs !== undefined) fail('--l1-delay-shift and --jitter-runs are exclusive: give one')
+  if (shift !== undefined) {
+    const values = shift.split(',').map(Number)
+    if (values.some((v) => !Number.isFinite(v) || v < 0 || v > 5)) fail(`--l1-delay-shift wants ms values in 0..5, comma-separated; got ${shift}`)
+    return values
   }
+  if (runs !== undefined) {
+    const n = Number(runs)
+    if (!Number.isInteger(n) || n < 1 || n > JITTER_SHIFTS_MS.length) fail(`--jitter-runs wants an integer 1..${JITTER_SHIFTS_MS.length}; got ${runs}`)
+    return JITTER_SHIFTS_MS.slice(0, n)
+  }
+  return [0]
+}
+
+/** The issue's scenarios with l1's one-way delay moved by `shiftMs`. */
+function scenariosShifted (shiftMs: number): Scenario[] {
+  return issueScenarios().map((s) => ({ ...s, links: s.links.map((l, i) => (i === 0 ? { ...l, delayMs: l.delayMs + shiftMs } : l)) }))
+}
+
+const shifts = shiftsFromArgs()
+const traceName = valueOf('--trace')
+if (traceName !== undefined) {
+  const scenario = scenariosShifted(shifts[0]!).find((s) => s.name === traceName)
+  if (!scenario) fail(`no scenario ${traceName}; one of: ${issueScenarios().map((s) => s.name).join(', ')}`)
+  const everyMs = args.includes('--every') ? Number(valueOf('--every')) : 100
+  const result = runScenario(scenario, gstDesign(), seed, { everyMs, onSample: (v) => console.log(traceLine(v)) })
+  console.log(formatTable([result]))
+} else if (shifts.length > 1) {
+  const runs: ScenarioResult[][] = []
+  for (const shiftMs of shifts) {
+    const results = scenariosShifted(shiftMs).map((s) => runScenario(s, gstDesign(), seed))
+    runs.push(results)
+    console.log(`l1 delay +${shiftMs} ms`)
+    console.log(formatTable(results))
+    console.log('')
+  }
+  for (const line of verdictRanges(runs)) console.log(line)
 } else {
+  const gstOnly = args.includes('--gst-only')
   const outDir = resolve(dirname(fileURLToPath(import.meta.url)), '../../../bench/out')
   mkdirSync(outDir, { recursive: true })
   const results: ScenarioResult[] = []
-  for (const scenario of issueScenarios()) {
+  for (const scenario of scenariosShifted(shifts[0]!)) {
     const rates = scenario.links.map((l) => l.rateBitsPerSec)
-    const row = [gstDesign(), glorytunDesign(rates, seed), mlvpnDesign(rates)].map((d) => runScenario(scenario, d, seed))
+    const designs = gstOnly ? [gstDesign()] : [gstDesign(), glorytunDesign(rates, seed), mlvpnDesign(rates)]
+    const row = designs.map((d) => runScenario(scenario, d, seed))
     results.push(...row)
     const file = join(outDir, `sim-${scenario.name}.svg`)
     writeFileSync(file, plotScenario(`${scenario.name}: data received per path and goodput (Mbit/s)`, row))
   }
+  if (shifts[0] !== 0) console.log(`l1 delay +${shifts[0]!} ms`)
   console.log(formatTable(results))
   console.log('')
   for (const line of verdicts(results)) console.log(line)
