@@ -6,13 +6,14 @@
 // value); `--jitter-runs N` is the same with the first N of JITTER_SHIFTS_MS. The sim is
 // deterministic but chaotic (moving one TCP loss by a millisecond moves a row by a few %), so
 // a change is judged on several such runs; with more than one run only gst's rows are printed,
-// then each target's range over the runs. `--gst-only` leaves the baselines out.
+// then each target's range over the runs. `--gst-only` leaves the baselines out; `--no-fec` runs
+// gst without FEC (an A/B of src/multipath/fec-*.ts).
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { runScenario, type Scenario, type ScenarioResult } from './scenario.js'
 import { issueScenarios } from './scenarios.js'
-import { gstDesign, glorytunDesign, mlvpnDesign } from './designs.js'
+import { gstDesign as gstDesignWith, glorytunDesign, mlvpnDesign } from './designs.js'
 import { plotScenario } from './plot.js'
 import { formatTable, verdicts, verdictRanges } from './report.js'
 import { traceLine } from './trace.js'
@@ -52,6 +53,7 @@ function scenariosShifted (shiftMs: number): Scenario[] {
 }
 
 const shifts = shiftsFromArgs()
+const gstDesign = args.includes('--no-fec') ? () => gstDesignWith({ fec: false }) : () => gstDesignWith()
 const traceName = valueOf('--trace')
 if (traceName !== undefined) {
   const scenario = scenariosShifted(shifts[0]!).find((s) => s.name === traceName)

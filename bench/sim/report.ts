@@ -3,11 +3,11 @@ import type { ScenarioResult } from './scenario.js'
 const fmt = (v: number, digits = 0): string => Number.isFinite(v) ? v.toFixed(digits) : '-'
 
 export function formatTable (results: ScenarioResult[]): string {
-  const head = ['scenario', 'design', 'Mbit/s', 'share%', 'stall ms', 'back ms', 'held', 'held:reo', 'skipped', 'ooo', 'repairs', 'refused', 'tcp rtx', 'rto']
+  const head = ['scenario', 'design', 'Mbit/s', 'share%', 'stall ms', 'back ms', 'held', 'held:reo', 'skipped', 'ooo', 'repairs', 'refused', 'tcp rtx', 'rto', 'parity', 'rebuilt']
   const rows = results.map((r) => [
     r.scenario, r.design, fmt(r.goodputBitsPerSec / 1e6, 2), fmt(r.share * 100, 1),
     fmt(r.longestStallMs), fmt(r.backInUseMs), String(r.held), String(r.held - r.heldBehindLoss), String(r.skipped), String(r.outOfOrder),
-    String(r.repairs), String(r.refused), String(r.tcpRetransmits), String(r.tcpRtos),
+    String(r.repairs), String(r.refused), String(r.tcpRetransmits), String(r.tcpRtos), String(r.fecParities), String(r.fecRebuilt),
   ])
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
   const line = (cells: string[]): string => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')

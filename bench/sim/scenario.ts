@@ -43,6 +43,9 @@ export interface ScenarioResult {
   overflowLosses: number
   tcpRetransmits: number
   tcpRtos: number
+  /** FEC: parities sent (forward direction) and units rebuilt from them that the reorder buffer took. */
+  fecParities: number
+  fecRebuilt: number
   /** Per 100 ms bin: data Mbit/s received on each path, and goodput. */
   binMs: number
   pathMbps: number[][]
@@ -156,6 +159,8 @@ export function runScenario (
     overflowLosses: a.paths.reduce((n, p) => n + p.counters.overflowPackets, 0),
     tcpRetransmits: sender.retransmits,
     tcpRtos: sender.rtoEvents,
+    fecParities: a.fecEncoders.reduce((n, e) => n + e.parities, 0),
+    fecRebuilt: b.fecRebuiltUnits,
     binMs: BIN_MS,
     pathMbps,
     goodputMbps,

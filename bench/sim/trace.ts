@@ -13,7 +13,8 @@ export function traceLine (v: TraceView): string {
     const startup = p.rate.inStartup ? 'S' : ''
     return `${p.name} ${p.state.slice(0, 4)} est ${(p.rate.estimateBitsPerSec / 1e6).toFixed(1)}x${p.rate.gain.toFixed(2)}${startup}` +
       ` model ${p.queueDelayMs(0, v.nowMs).toFixed(0)}ms standing ${Math.min(999, p.standingQueueMs(v.nowMs)).toFixed(0)}` +
-      ` link ${queued}p/${realMs.toFixed(0)}ms`
+      ` link ${queued}p/${realMs.toFixed(0)}ms loss ${(p.loss.lossRatio * 100).toFixed(1)}%` +
+      (v.sender.fecEncoders[i] ? ` fec k ${v.sender.fecEncoders[i]!.groupSize}` : '')
   })
   const holding = v.receiver.reorder?.stats.holding ?? 0
   return `${(v.nowMs / 1000).toFixed(2).padStart(6)}s cwnd ${v.tcp.cwnd.toFixed(0).padStart(4)} refused ${String(v.sender.refused).padStart(5)} ` +

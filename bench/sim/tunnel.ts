@@ -1,6 +1,6 @@
 import {
-  AutoScheduler, Path, PathReceiver, ReorderBuffer, FlowSequencer, createFeedback, delaySpreadOf, HoldTimeEstimator,
-  PACING_BURST_BYTES, type PathFeedback, type Scheduler,
+  AutoScheduler, Path, PathReceiver, ReorderBuffer, FlowSequencer, createFeedback, delaySpreadOf, repairWaitOf, HoldTimeEstimator,
+  PACING_BURST_BYTES, FecEncoder, FecDecoder, type PathFeedback, type Scheduler, type ParityUnit, type RebuiltUnit,
 } from '../../src/multipath/index.js'
 import type { EventQueue } from './event-queue.js'
 import type { Link } from './link.js'
@@ -8,12 +8,14 @@ import type { TcpSegment } from './tcp.js'
 
 export const PROBE_BYTES = 64
 export const FEEDBACK_BYTES = 64
+/** A parity's header beyond the longest member it covers (group first sequence, count, length XOR). */
+export const PARITY_HEADER_BYTES = 12
 /** How often each tunnel end runs its housekeeping (path updates, probes, hold-time inputs). */
 const TICK_MS = 5
 const UNIT_STORE_SIZE = 1 << 16
 
 export interface TunnelPacket {
-  kind: 'data' | 'probe' | 'feedback'
+  kind: 'data' | 'probe' | 'feedback' | 'parity' | 'abandon'
   /** Which path (index) it travels on. */
   path: number
   pathSeq: number
@@ -25,6 +27,9 @@ export interface TunnelPacket {
   /** Feedback: which path of the receiver's peer it is about, and a copy of it. */
   about: number
   feedback: PathFeedback | undefined
+  parity?: ParityUnit
+  /** Abandon: (bucket, flowSeq) of units the sender will not repair (drop-tail overflow). */
+  abandoned?: { bucket: number, flowSeq: number }[]
 }
 
 export interface TunnelDesign {
@@ -42,6 +47,8 @@ export interface TunnelDesign {
   configuredRates?: number[]
   probeIntervalMs?: number
   downFloorMs?: number
+  /** XOR parity on paths whose measured loss calls for it (src/multipath/fec-*.ts). */
+  fec?: boolean
 }
 
 interface StoredUnit { id: number, bytes: number, bucket: number, flowSeq: number, inner: TcpSegment }
@@ -69,6 +76,13 @@ export class TunnelEnd {
   repairs = 0
   /** Units no path would take (all down, or `auto` found every queue over budget). */
   refused = 0
+  /** FEC, one encoder per path out and one decoder per path in (empty without `design.fec`). */
+  readonly fecEncoders: FecEncoder[] = []
+  readonly fecDecoders: FecDecoder[] = []
+  /** Units the decoders rebuilt that the reorder buffer took (not duplicates of a repair). */
+  fecRebuiltUnits = 0
+  /** Per path: the longest member (wire bytes) of the group being encoded (the parity is as long). */
+  private readonly fecGroupBytes: number[] = []
   /** Delivers inner segments to the local TCP endpoint. */
   onInner: (segment: TcpSegment) => void = () => {}
   private readonly scheduler: Scheduler
@@ -77,11 +91,14 @@ export class TunnelEnd {
   private readonly sequencer: FlowSequencer
   private readonly chosen: Path[] = []
   private readonly lostUnits: number[] = []
+  private readonly abandonedUnits: number[] = []
   private readonly store: (StoredUnit | undefined)[] = new Array<StoredUnit | undefined>(UNIT_STORE_SIZE)
   private nextUnitId = 0
   private wakeAtMs = Infinity
   private readonly feedbackAtMs: number[]
   private readonly lastReleaseMs: number[]
+  private readonly srttMs: number[] = []
+  private readonly isLossy: boolean[] = []
 
   constructor (readonly design: TunnelDesign, pathCount: number, private readonly events: EventQueue, label = '') {
     this.paths = []
@@ -101,6 +118,11 @@ export class TunnelEnd {
       this.receivers.push(new PathReceiver())
       this.traces.push({ dataBytes: 0, lastDataRxMs: -Infinity, markMs: Infinity, firstDataAfterMarkMs: NaN })
       this.feedbackAtMs.push(Infinity)
+      if (design.fec === true) {
+        this.fecEncoders.push(new FecEncoder(FEC_PAYLOAD_BYTES))
+        this.fecDecoders.push(new FecDecoder(1024, FEC_PAYLOAD_BYTES))
+        this.fecGroupBytes.push(0)
+      }
     }
     this.scheduler = design.makeScheduler()
     this.repairScheduler = new AutoScheduler(undefined, Infinity)
@@ -145,24 +167,67 @@ export class TunnelEnd {
   private transmit (unit: StoredUnit, n: number, isRepair: boolean, now: number): void {
     for (let i = 0; i < n; i++) {
       const path = this.chosen[i]!
-      // Paced designs hold a unit until the path's pacer lets it go, so a burst waits here instead
-      // of overflowing the bottleneck's buffer (not in rate startup: the rate is not known yet).
-      // Stamped now: the wait is part of the path's delay, as the model and the one-way delay count it.
-      const isPaced = this.design.pace === true && !path.rate.inStartup
-      const releaseMs = isPaced ? Math.max(this.lastReleaseMs[path.id]!, path.pacer.sendTimeMs(unit.bytes, PACING_BURST_BYTES, now)) : now
-      this.lastReleaseMs[path.id] = releaseMs
-      const seq = path.onSend(unit.bytes, now, this.design.repair ? unit.id : -1)
-      const packet: TunnelPacket = {
-        kind: 'data', path: path.id, pathSeq: seq, txTimeMs: now, bucket: unit.bucket, flowSeq: unit.flowSeq,
+      this.sendOnPath(path, {
+        kind: 'data', path: path.id, pathSeq: -1, txTimeMs: now, bucket: unit.bucket, flowSeq: unit.flowSeq,
         isRepair, inner: unit.inner, about: -1, feedback: undefined,
-      }
-      const link = this.outLinks[path.id]!
-      if (releaseMs <= now) { link.send(packet, unit.bytes); continue }
+      }, unit.bytes, this.design.repair ? unit.id : -1, now)
+    }
+  }
+
+  /** Sends a data or parity packet on `path` (paced like data), stamping its per-path sequence. */
+  private sendOnPath (path: Path, packet: TunnelPacket, bytes: number, unitId: number, now: number): void {
+    // Paced designs hold a unit until the path's pacer lets it go, so a burst waits here instead
+    // of overflowing the bottleneck's buffer (not in rate startup: the rate is not known yet).
+    // Stamped now: the wait is part of the path's delay, as the model and the one-way delay count it.
+    const isPaced = this.design.pace === true && !path.rate.inStartup
+    const releaseMs = isPaced ? Math.max(this.lastReleaseMs[path.id]!, path.pacer.sendTimeMs(bytes, PACING_BURST_BYTES, now)) : now
+    this.lastReleaseMs[path.id] = releaseMs
+    const seq = path.onSend(bytes, now, unitId)
+    packet.pathSeq = seq
+    const link = this.outLinks[path.id]!
+    if (releaseMs <= now) link.send(packet, bytes)
+    else {
       // As the VPN does: the path learns when a queued send really left (its reply deadline and
       // its delay samples leave out the wait in our own queue).
       path.markQueued(seq)
-      this.events.at(releaseMs, () => { path.markReleased(seq, this.events.nowMs); link.send(packet, unit.bytes) })
+      this.events.at(releaseMs, () => { path.markReleased(seq, this.events.nowMs); link.send(packet, bytes) })
     }
+    if (packet.kind !== 'parity') this.protect(path, packet, bytes, now)
+  }
+
+  /** Adds a sent packet to its path's FEC group; sends the parity when that completes the group. */
+  private protect (path: Path, packet: TunnelPacket, bytes: number, now: number): void {
+    const encoder = this.fecEncoders[path.id]
+    if (!encoder) return
+    const parity = encoder.add(packet.pathSeq, encodePayload(packet), now)
+    if (encoder.groupSize > 0 || parity) this.fecGroupBytes[path.id] = Math.max(this.fecGroupBytes[path.id]!, bytes)
+    if (parity) this.sendParity(path, parity, now)
+  }
+
+  private sendParity (path: Path, parity: ParityUnit, now: number): void {
+    const bytes = this.fecGroupBytes[path.id]! + PARITY_HEADER_BYTES
+    this.fecGroupBytes[path.id] = 0
+    this.sendOnPath(path, {
+      kind: 'parity', path: path.id, pathSeq: -1, txTimeMs: now, bucket: 0, flowSeq: 0, isRepair: false,
+      inner: undefined, about: -1, feedback: undefined, parity,
+    }, bytes, -1, now)
+  }
+
+  /**
+   * As the VPN does: units lost to drop-tail overflow are not repaired (the inner flow's
+   * congestion signal), and the receiver is told so it skips their holes at once.
+   */
+  private sendAbandon (pathIndex: number, now: number): void {
+    const abandoned: { bucket: number, flowSeq: number }[] = []
+    for (const id of this.abandonedUnits) {
+      const unit = this.store[id % UNIT_STORE_SIZE]
+      if (unit && unit.id === id) abandoned.push({ bucket: unit.bucket, flowSeq: unit.flowSeq })
+    }
+    if (abandoned.length === 0) return
+    this.outLinks[pathIndex]!.send({
+      kind: 'abandon', path: pathIndex, pathSeq: -1, txTimeMs: now, bucket: 0, flowSeq: 0, isRepair: false,
+      inner: undefined, about: -1, feedback: undefined, abandoned,
+    }, FEEDBACK_BYTES)
   }
 
   private resend (unitIds: number[], now: number): void {
@@ -180,15 +245,31 @@ export class TunnelEnd {
     const now = this.events.nowMs
     if (packet.kind === 'feedback') {
       const path = this.paths[packet.about]!
-      path.onFeedback(packet.feedback!, now, this.lostUnits)
+      path.onFeedback(packet.feedback!, now, this.lostUnits, this.abandonedUnits)
       if (this.design.repair) this.resend(this.lostUnits, now)
       this.lostUnits.length = 0
+      if (this.design.repair) this.sendAbandon(packet.about, now)
+      this.abandonedUnits.length = 0
+      return
+    }
+    if (packet.kind === 'abandon') {
+      for (const u of packet.abandoned!) this.reorder?.abandon(u.bucket, u.flowSeq, now)
+      if (this.reorder) this.wake(this.reorder.nextDeadlineMs())
       return
     }
     const receiver = this.receivers[packet.path]!
     receiver.onPacket(packet, bytes, now, packet.kind === 'probe')
+    const decoder = this.fecDecoders[packet.path]
+    let rebuilt: RebuiltUnit | undefined
+    if (decoder) {
+      rebuilt = packet.kind === 'parity' ? decoder.onParity(packet.parity!, now) : decoder.onPacket(packet.pathSeq, encodePayload(packet), now)
+      receiver.nackDelayMs = decoder.nackDelayMs(now)
+      if (rebuilt) receiver.onRebuilt(rebuilt.seq)
+      else if (packet.kind === 'parity' && decoder.lastMissing >= 2) receiver.nackNow(packet.parity!.firstSeq, packet.parity!.count, now)
+    }
     if (receiver.isFeedbackDue(now)) this.sendFeedback(packet.path, now)
-    else this.armFeedback(packet.path, receiver.nextFeedbackMs())
+    this.armFeedback(packet.path, receiver.nextFeedbackMs())
+    if (rebuilt) this.onRebuilt(packet.path, rebuilt, now)
     if (packet.kind !== 'data') return
     const trace = this.traces[packet.path]!
     trace.dataBytes += bytes
@@ -200,6 +281,16 @@ export class TunnelEnd {
     } else if (packet.inner) {
       this.onInner(packet.inner)
     }
+  }
+
+  /** A unit the path's FEC decoder rebuilt goes on as if it had arrived. */
+  private onRebuilt (pathIndex: number, rebuilt: RebuiltUnit, now: number): void {
+    const packet = decodePayload(rebuilt.bytes, pathIndex, rebuilt.seq)
+    if (!packet || packet.kind !== 'data' || !this.reorder) return
+    const duplicatesBefore = this.reorder.stats.duplicates + this.reorder.stats.late
+    this.reorder.push(packet.bucket, packet.flowSeq, packet, now)
+    if (this.reorder.stats.duplicates + this.reorder.stats.late === duplicatesBefore) this.fecRebuiltUnits++
+    this.wake(this.reorder.nextDeadlineMs())
   }
 
   /** Feedback about the peer's path `index` goes back on the same path (so it proves both ways). */
@@ -221,7 +312,8 @@ export class TunnelEnd {
       this.feedbackAtMs[index] = Infinity
       const r = this.receivers[index]!
       if (r.isFeedbackDue(this.events.nowMs)) this.sendFeedback(index, this.events.nowMs)
-      else this.armFeedback(index, r.nextFeedbackMs())
+      // After a send too: a nack held for FEC (nackDelayMs) may still be waiting.
+      this.armFeedback(index, r.nextFeedbackMs())
     })
   }
 
@@ -240,22 +332,75 @@ export class TunnelEnd {
   private housekeeping (): void {
     const now = this.events.nowMs
     for (const path of this.paths) {
+      const encoder = this.fecEncoders[path.id]
+      if (encoder) {
+        encoder.setLossRatio(path.state === 'down' ? 0 : path.loss.lossRatio)
+        const parity = encoder.flush(now)
+        if (parity) this.sendParity(path, parity, now)
+      }
+      const decoder = this.fecDecoders[path.id]
+      if (decoder) this.receivers[path.id]!.nackDelayMs = decoder.nackDelayMs(now)
       path.update(now, this.lostUnits)
       if (this.design.repair) this.resend(this.lostUnits, now)
       this.lostUnits.length = 0
       if (path.isProbeDue(now)) {
         const seq = path.onSend(PROBE_BYTES, now)
-        this.outLinks[path.id]!.send({
+        const probe: TunnelPacket = {
           kind: 'probe', path: path.id, pathSeq: seq, txTimeMs: now, bucket: 0, flowSeq: 0, isRepair: false,
           inner: undefined, about: -1, feedback: undefined,
-        }, PROBE_BYTES)
+        }
+        this.outLinks[path.id]!.send(probe, PROBE_BYTES)
+        this.protect(path, probe, PROBE_BYTES, now)
       }
     }
     if (this.reorder && this.design.fixedHoldMs === undefined) {
       const { spreadMs, jitterMs } = delaySpreadOf(this.receivers, now)
       this.reorder.holdTime.setSpread(spreadMs, jitterMs)
+      if (this.design.fec === true) {
+        for (let i = 0; i < this.paths.length; i++) {
+          this.srttMs[i] = this.paths[i]!.rtt.hasSample() ? this.paths[i]!.rtt.srttMs : NaN
+          this.isLossy[i] = this.fecDecoders[i]!.isActive(now)
+        }
+        this.reorder.holdTime.setRepairWait(repairWaitOf(this.receivers, this.srttMs, this.isLossy, now))
+      }
       this.reorder.expire(now)
       this.wake(this.reorder.nextDeadlineMs())
     }
+  }
+}
+
+/** Bytes of a unit's plaintext the sim protects with FEC: what the receiver needs to rebuild it. */
+const FEC_PAYLOAD_BYTES = 24
+const KIND_DATA = 1
+const KIND_PROBE = 2
+
+/**
+ * The plaintext the FEC covers, as the VPN's would be: a probe is 4 bytes, a data unit 24 (its
+ * flow class, flow sequence and the inner TCP segment's fields); the link still carries the
+ * unit's full size. Rebuilding works on these bytes, so the sim exercises the real XOR.
+ */
+function encodePayload (p: TunnelPacket): Uint8Array {
+  if (p.kind !== 'data' || !p.inner) return Uint8Array.of(KIND_PROBE, 0, 0, 0)
+  const out = new Uint8Array(FEC_PAYLOAD_BYTES)
+  const v = new DataView(out.buffer)
+  v.setUint8(0, KIND_DATA)
+  v.setUint8(1, p.bucket)
+  v.setUint8(2, (p.inner.isAck ? 1 : 0) | (p.inner.isRetransmit ? 2 : 0) | (p.isRepair ? 4 : 0))
+  v.setUint32(4, p.flowSeq)
+  v.setUint32(8, p.inner.flow)
+  v.setUint32(12, p.inner.seq)
+  v.setInt32(16, p.inner.cumAck)
+  v.setInt32(20, p.inner.sacked)
+  return out
+}
+
+function decodePayload (bytes: Uint8Array, path: number, pathSeq: number): TunnelPacket | undefined {
+  if (bytes.length !== FEC_PAYLOAD_BYTES || bytes[0] !== KIND_DATA) return undefined
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.length)
+  const flags = v.getUint8(2)
+  return {
+    kind: 'data', path, pathSeq, txTimeMs: NaN, bucket: v.getUint8(1), flowSeq: v.getUint32(4), isRepair: (flags & 4) !== 0,
+    inner: { flow: v.getUint32(8), isAck: (flags & 1) !== 0, seq: v.getUint32(12), isRetransmit: (flags & 2) !== 0, cumAck: v.getInt32(16), sacked: v.getInt32(20) },
+    about: -1, feedback: undefined,
   }
 }

@@ -64,6 +64,8 @@ export class PathReceiver {
   private readonly nacks: number[] = new Array<number>(MAX_NACKS_PER_FEEDBACK).fill(0)
   /** Feedbacks each pending nack will still ride in (feedback can be lost too). */
   private readonly nackRepeats: number[] = new Array<number>(MAX_NACKS_PER_FEEDBACK).fill(0)
+  /** When each pending nack may first be sent (see nackDelayMs). */
+  private readonly nackDueMs: number[] = new Array<number>(MAX_NACKS_PER_FEEDBACK).fill(0)
   private nackCount = 0
   private unreported = 0
   private urgent = false
@@ -72,6 +74,12 @@ export class PathReceiver {
   readonly delay = new OneWayDelayTrend()
   /** Gaps found beyond what one feedback can nack (counted as loss, not repaired). */
   nacksDropped = 0
+  /**
+   * How long a new gap waits before it is nacked: 0 (at once) unless the peer protects this path
+   * with FEC parity (FecDecoder.nackDelayMs), which may rebuild the packet before a repair
+   * could arrive; `onRebuilt` then takes the nack back before it is sent.
+   */
+  nackDelayMs = 0
 
   /**
    * `startsAtFirstSeen`: the receiver of a new session, whose peer's path sequences may go on from
@@ -89,10 +97,12 @@ export class PathReceiver {
       const listed = Math.max(0, Math.min(MAX_NACKS_PER_FEEDBACK - this.nackCount, seq - firstMissing))
       for (let i = 0; i < listed; i++) {
         this.nacks[this.nackCount] = firstMissing + i
+        // -Infinity: undelayed, sent with the urgent feedback this gap triggers (as without FEC).
+        this.nackDueMs[this.nackCount] = this.nackDelayMs > 0 ? nowMs + this.nackDelayMs : -Infinity
         this.nackRepeats[this.nackCount++] = NACK_REPEATS
       }
       this.nacksDropped += Math.max(0, seq - firstMissing - listed)
-      if (seq > this.highestSeq + 1 && this.highestSeq >= 0) this.urgent = true
+      if (seq > this.highestSeq + 1 && this.highestSeq >= 0 && this.nackDelayMs <= 0) this.urgent = true
       this.highestSeq = seq
       this.echoSeq = seq
       this.echoTxTimeMs = stamp.txTimeMs
@@ -108,24 +118,58 @@ export class PathReceiver {
     if (isProbe) this.urgent = true
   }
 
+  /**
+   * Packet `seq` was rebuilt from FEC parity: it is no longer missing, so its nack is taken back.
+   * It does not count as received: the sender's loss estimate (which sizes the FEC) stays the
+   * path's own.
+   */
+  onRebuilt (seq: number): void {
+    this.forgetNack(seq)
+  }
+
+  /**
+   * A parity showed that packets firstSeq .. firstSeq + count - 1 cannot be rebuilt yet (two or
+   * more missing): their nacks stop waiting and go out with the next feedback.
+   */
+  nackNow (firstSeq: number, count: number, nowMs: number): void {
+    for (let i = 0; i < this.nackCount; i++) {
+      const seq = this.nacks[i]!
+      if (seq >= firstSeq && seq < firstSeq + count && this.nackDueMs[i]! > nowMs) this.nackDueMs[i] = nowMs
+    }
+  }
+
   private forgetNack (seq: number): void {
     for (let i = 0; i < this.nackCount; i++) {
       if (this.nacks[i] !== seq) continue
       this.nacks[i] = this.nacks[--this.nackCount]!
       this.nackRepeats[i] = this.nackRepeats[this.nackCount]!
+      this.nackDueMs[i] = this.nackDueMs[this.nackCount]!
       return
     }
   }
 
+  /** The earliest time a delayed nack that was never sent becomes due (Infinity: none waits). */
+  private firstUnsentNackMs (): number {
+    let first = Infinity
+    for (let i = 0; i < this.nackCount; i++) {
+      const dueMs = this.nackDueMs[i]!
+      if (this.nackRepeats[i] === NACK_REPEATS && dueMs > -Infinity && dueMs < first) first = dueMs
+    }
+    return first
+  }
+
   isFeedbackDue (nowMs: number): boolean {
+    // A delayed nack that came due goes out at once, even with nothing new to report.
+    if (this.nackCount > 0 && this.firstUnsentNackMs() <= nowMs) return true
     if (this.unreported === 0) return false
     return this.urgent || this.unreported >= FEEDBACK_EVERY_PACKETS || nowMs >= this.lastFeedbackMs + this.feedbackIntervalMs
   }
 
-  /** When feedback will be due if nothing else arrives (Infinity when nothing is unreported). */
+  /** When feedback will be due if nothing else arrives (Infinity when nothing is unreported and no nack waits). */
   nextFeedbackMs (): number {
-    if (this.unreported === 0) return Infinity
-    return this.urgent ? this.lastRxMs : Math.max(this.lastRxMs, this.lastFeedbackMs + this.feedbackIntervalMs)
+    const nackMs = this.nackCount > 0 ? this.firstUnsentNackMs() : Infinity
+    if (this.unreported === 0) return nackMs
+    return Math.min(nackMs, this.urgent ? this.lastRxMs : Math.max(this.lastRxMs, this.lastFeedbackMs + this.feedbackIntervalMs))
   }
 
   /** Fills `out` (reused, no allocation) and resets what has been reported. */
@@ -137,20 +181,56 @@ export class PathReceiver {
     out.echoTxTimeMs = this.echoTxTimeMs
     out.echoRxTimeMs = this.echoRxTimeMs
     out.ackDelayMs = Math.max(0, nowMs - this.echoRxTimeMs)
-    for (let i = 0; i < this.nackCount; i++) out.nacks[i] = this.nacks[i]!
-    out.nackCount = this.nackCount
+    // Nacks still waiting for a parity (nackDelayMs) stay out of this feedback and keep their repeats.
+    let listed = 0
     let kept = 0
     for (let i = 0; i < this.nackCount; i++) {
-      if (--this.nackRepeats[i]! <= 0) continue
+      const isDue = this.nackDueMs[i]! <= nowMs
+      if (isDue) out.nacks[listed++] = this.nacks[i]!
+      if (isDue && --this.nackRepeats[i]! <= 0) continue
       this.nacks[kept] = this.nacks[i]!
+      this.nackDueMs[kept] = this.nackDueMs[i]!
       this.nackRepeats[kept++] = this.nackRepeats[i]!
     }
+    out.nackCount = listed
     this.nackCount = kept
     this.unreported = 0
     this.urgent = false
     this.lastFeedbackMs = nowMs
     return out
   }
+}
+
+/**
+ * How long a hole may need when its packet was lost on a lossy path and is repaired over the
+ * fastest one: the delay spread to that path, the nack's way back on it (half its RTT, after
+ * the nack delay), and the repair's way over the fastest path (half the least RTT). Only paths
+ * with `isLossy[i]` count (the peer protects them with FEC parity: its sender measured random
+ * loss there; drop-tail overflow is not repaired, so waiting for it would only stall); 0 when
+ * none is (holes are then reordering, and the hold stays short). `srttMs[i]` is the smoothed RTT of the same link in our own sending direction
+ * (NaN: not known); half an RTT stands in for the one-way delay, which has no absolute clock.
+ */
+export function repairWaitOf (
+  receivers: readonly PathReceiver[], srttMs: readonly number[], isLossy: readonly boolean[], nowMs: number, activeWithinMs = 1000,
+): number {
+  let lo = Infinity
+  let minRttMs = Infinity
+  for (let i = 0; i < receivers.length; i++) {
+    const r = receivers[i]!
+    if (nowMs - r.lastRxMs > activeWithinMs || Number.isNaN(r.delay.latestRelMs)) continue
+    lo = Math.min(lo, r.delay.minRelMs + r.delay.queueDelayMs)
+    if (srttMs[i]! < minRttMs) minRttMs = srttMs[i]!
+  }
+  if (!Number.isFinite(minRttMs)) return 0
+  let waitMs = 0
+  for (let i = 0; i < receivers.length; i++) {
+    const r = receivers[i]!
+    if (nowMs - r.lastRxMs > activeWithinMs || Number.isNaN(r.delay.latestRelMs) || !(srttMs[i]! > 0)) continue
+    if (isLossy[i] !== true) continue
+    const spreadMs = r.delay.minRelMs + r.delay.queueDelayMs - lo
+    waitMs = Math.max(waitMs, spreadMs + r.nackDelayMs + r.feedbackIntervalMs + (srttMs[i]! + minRttMs) / 2)
+  }
+  return waitMs
 }
 
 /**

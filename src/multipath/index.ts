@@ -36,6 +36,17 @@
  *   reorder.expire(nowMs); const { spreadMs, jitterMs } = delaySpreadOf(receivers, nowMs)
  *   reorder.holdTime.setSpread(spreadMs, jitterMs)
  *
+ * FEC on lossy paths (optional; the simulator uses it): per path a FecEncoder on the sender,
+ *   encoder.setLossRatio(p.loss.lossRatio) on the timer (k from the loss; 0 = off below 1 %), and
+ *   parity = encoder.add(pathSeq, plaintextUnit, nowMs) after every send with a per-path sequence
+ *   (plus encoder.flush(nowMs) on the timer); a parity is sent on the same path as a packet of its
+ *   own kind (it takes a per-path sequence, not added). Per path a FecDecoder on the receiver:
+ *   rebuilt = decoder.onPacket(pathSeq, plaintext, nowMs) | decoder.onParity(parity, nowMs) ->
+ *   receivers[p].onRebuilt(rebuilt.seq) and deliver it as if it had arrived; after a parity with
+ *   decoder.lastMissing >= 2, receivers[p].nackNow(parity.firstSeq, parity.count, nowMs);
+ *   receivers[p].nackDelayMs = decoder.nackDelayMs(nowMs); and
+ *   reorder.holdTime.setRepairWait(repairWaitOf(receivers, srttMs, isLossy = decoder.isActive, nowMs)).
+ *
  * Pipe mode has no per-packet feedback: feed each subflow's Path plain samples from TCP_INFO
  * (addRttSample, addDeliveryRateSample, externalQueuedBytes = tcpi_notsent_bytes) and call
  * markHeard(nowMs) when the subflow proves alive (acked data or a pong); chunks stranded on a
@@ -71,7 +82,7 @@ export { WindowedMin } from './windowed-min.js'
 export { nextPathState, isUsableState, type PathState, type PathSignals } from './path-state.js'
 export { Path, type PathOptions, type PathPreference, type PathCounters } from './path.js'
 export { type PathChange, describePathChange } from './path-change.js'
-export { type PathStamp, type PathFeedback, createFeedback, unwrapSeq32, PathReceiver, delaySpreadOf } from './feedback.js'
+export { type PathStamp, type PathFeedback, createFeedback, unwrapSeq32, PathReceiver, delaySpreadOf, repairWaitOf } from './feedback.js'
 export {
   type Scheduler, type SchedulerKind, type WeightedMethod, AutoScheduler, WeightedScheduler, RedundantScheduler,
   createScheduler, bestTier, isInTier, pickSparse,
@@ -79,3 +90,7 @@ export {
 export { flowBucketOf, FlowSequencer } from './flow-class.js'
 export { HoldTimeEstimator } from './hold-time.js'
 export { ReorderBuffer, type ReorderOptions, type ReorderStats } from './reorder-buffer.js'
+export {
+  FecEncoder, fecGroupSize, type ParityUnit, FEC_ON_LOSS_RATIO, FEC_OFF_LOSS_RATIO, FEC_LOSSES_PER_GROUP, FEC_MIN_GROUP, FEC_MAX_GROUP, FEC_FLUSH_MS,
+} from './fec-encoder.js'
+export { FecDecoder, type RebuiltUnit, FEC_MAX_NACK_DELAY_MS } from './fec-decoder.js'

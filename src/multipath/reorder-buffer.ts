@@ -87,7 +87,7 @@ export class ReorderBuffer<T> {
     if (seq < b.next) {
       if (b.skippedSeq[slot] === seq) {
         this.stats.late++
-        this.holdTime.addLateSample(nowMs - b.skippedAtMs[slot]!)
+        this.holdTime.addLateSample(nowMs - b.skippedAtMs[slot]!, nowMs)
         b.skippedSeq[slot] = -1
       } else {
         this.stats.duplicates++
@@ -99,7 +99,7 @@ export class ReorderBuffer<T> {
       this.emit(bucketIndex, item)
       b.next++
       if (hadHole) {
-        this.holdTime.addFillSample(nowMs - b.holeSinceMs)
+        this.holdTime.addFillSample(nowMs - b.holeSinceMs, nowMs)
         this.drain(b, bucketIndex)
       }
       return
@@ -168,6 +168,7 @@ export class ReorderBuffer<T> {
 
   /** Skips every hole that has waited its hold time. */
   expire (nowMs: number): void {
+    this.holdTime.advance(nowMs)
     const holdMs = this.holdTime.holdMs
     for (let i = 0; i < this.buckets.length; i++) {
       const b = this.buckets[i]!
