@@ -49,6 +49,8 @@ export interface TunnelDesign {
   downFloorMs?: number
   /** XOR parity on paths whose measured loss calls for it (src/multipath/fec-*.ts). */
   fec?: boolean
+  /** Feedback that nacks something is also sent, without its echo, on the fastest path. */
+  nackOnFastest?: boolean
 }
 
 interface StoredUnit { id: number, bytes: number, bucket: number, flowSeq: number, inner: TcpSegment }
@@ -300,6 +302,25 @@ export class TunnelEnd {
       kind: 'feedback', path: index, pathSeq: -1, txTimeMs: now, bucket: 0, flowSeq: 0, isRepair: false,
       inner: undefined, about: index, feedback: fb,
     }, FEEDBACK_BYTES)
+    // Nacks also go on the fastest path, so a repair starts a slow path's delay earlier. The copy
+    // carries no echo (its RTT would be the fast path's, not this one's).
+    const fastest = this.design.nackOnFastest === true && fb.nackCount > 0 ? this.fastestPath() : -1
+    if (fastest >= 0 && fastest !== index) {
+      this.peerLink(fastest).send({
+        kind: 'feedback', path: fastest, pathSeq: -1, txTimeMs: now, bucket: 0, flowSeq: 0, isRepair: false,
+        inner: undefined, about: index, feedback: { ...fb, nacks: fb.nacks.slice(), echoSeq: -1 },
+      }, FEEDBACK_BYTES)
+    }
+  }
+
+  /** Our up path with the least smoothed RTT (-1: none measured). */
+  private fastestPath (): number {
+    let best = -1
+    for (const p of this.paths) {
+      if (p.state !== 'up' || !p.rtt.hasSample()) continue
+      if (best < 0 || p.rtt.srttMs < this.paths[best]!.rtt.srttMs) best = p.id
+    }
+    return best
   }
 
   private peerLink (index: number): Link<TunnelPacket> { return this.outLinks[index]! }
@@ -361,7 +382,7 @@ export class TunnelEnd {
           this.srttMs[i] = this.paths[i]!.rtt.hasSample() ? this.paths[i]!.rtt.srttMs : NaN
           this.isLossy[i] = this.fecDecoders[i]!.isActive(now)
         }
-        this.reorder.holdTime.setRepairWait(repairWaitOf(this.receivers, this.srttMs, this.isLossy, now))
+        this.reorder.holdTime.setRepairWait(repairWaitOf(this.receivers, this.srttMs, this.isLossy, now, this.design.nackOnFastest === true))
       }
       this.reorder.expire(now)
       this.wake(this.reorder.nextDeadlineMs())

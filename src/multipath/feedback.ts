@@ -207,11 +207,14 @@ export class PathReceiver {
  * the nack delay), and the repair's way over the fastest path (half the least RTT). Only paths
  * with `isLossy[i]` count (the peer protects them with FEC parity: its sender measured random
  * loss there; drop-tail overflow is not repaired, so waiting for it would only stall); 0 when
- * none is (holes are then reordering, and the hold stays short). `srttMs[i]` is the smoothed RTT of the same link in our own sending direction
+ * none is (holes are then reordering, and the hold stays short). With `nacksOnFastest` (the
+ * caller also sends feedback that nacks something on its fastest path) the nack's way back is
+ * half the least RTT. `srttMs[i]` is the smoothed RTT of the same link in our own sending direction
  * (NaN: not known); half an RTT stands in for the one-way delay, which has no absolute clock.
  */
 export function repairWaitOf (
-  receivers: readonly PathReceiver[], srttMs: readonly number[], isLossy: readonly boolean[], nowMs: number, activeWithinMs = 1000,
+  receivers: readonly PathReceiver[], srttMs: readonly number[], isLossy: readonly boolean[], nowMs: number,
+  nacksOnFastest = false, activeWithinMs = 1000,
 ): number {
   let lo = Infinity
   let minRttMs = Infinity
@@ -228,7 +231,8 @@ export function repairWaitOf (
     if (nowMs - r.lastRxMs > activeWithinMs || Number.isNaN(r.delay.latestRelMs) || !(srttMs[i]! > 0)) continue
     if (isLossy[i] !== true) continue
     const spreadMs = r.delay.minRelMs + r.delay.queueDelayMs - lo
-    waitMs = Math.max(waitMs, spreadMs + r.nackDelayMs + r.feedbackIntervalMs + (srttMs[i]! + minRttMs) / 2)
+    const nackWayMs = (nacksOnFastest ? minRttMs : srttMs[i]!) / 2
+    waitMs = Math.max(waitMs, spreadMs + r.nackDelayMs + r.feedbackIntervalMs + nackWayMs + minRttMs / 2)
   }
   return waitMs
 }

@@ -12,8 +12,8 @@ const bytes = (...v: number[]): Uint8Array => Uint8Array.from(v)
 
 test('fecGroupSize: off on a clean path, on above 1 %, off again only below 0.5 %; k shrinks as loss grows', () => {
   const table: [number, boolean, number][] = [
-    [0, false, 0], [0.009, false, 0], [FEC_ON_LOSS_RATIO, false, 29], [0.008, true, 32], [FEC_OFF_LOSS_RATIO, true, FEC_MAX_GROUP],
-    [0.004, true, 0], [0.05, false, 5], [0.1, false, FEC_MIN_GROUP], [0.5, true, FEC_MIN_GROUP], [NaN, true, 0],
+    [0, false, 0], [0.009, false, 0], [FEC_ON_LOSS_RATIO, false, FEC_MAX_GROUP], [0.008, true, FEC_MAX_GROUP], [FEC_OFF_LOSS_RATIO, true, FEC_MAX_GROUP],
+    [0.004, true, 0], [0.02, false, 24], [0.05, false, 9], [0.1, false, 4], [0.5, true, FEC_MIN_GROUP], [NaN, true, 0],
   ]
   for (const [loss, isOn, k] of table) assert.equal(fecGroupSize(loss, isOn), k, `loss ${loss} on ${isOn}`)
 })
@@ -21,7 +21,7 @@ test('fecGroupSize: off on a clean path, on above 1 %, off again only below 0.5 
 test('FecEncoder: a parity per k members naming its group, XOR of bytes and lengths; off sends none', () => {
   const enc = new FecEncoder(64)
   assert.equal(enc.add(0, bytes(1), 0), undefined, 'off by default')
-  enc.setLossRatio(0.1)
+  enc.setLossRatio(0.3)
   assert.equal(enc.groupSize, FEC_MIN_GROUP)
   assert.equal(enc.add(5, bytes(1, 2, 3), 0), undefined)
   const p = enc.add(6, bytes(4, 5), 0)
@@ -36,7 +36,7 @@ test('FecEncoder: a parity per k members naming its group, XOR of bytes and leng
 
 test('FecEncoder: a gap in the sequence ends the group; a partial group is flushed after FEC_FLUSH_MS', () => {
   const enc = new FecEncoder(64)
-  enc.setLossRatio(0.02) // k = 14
+  enc.setLossRatio(0.02) // k = 24
   enc.add(0, bytes(1), 10)
   enc.add(1, bytes(2), 11)
   const cut = enc.add(3, bytes(4), 12) // seq 2 was the caller's own parity or an unprotected send
@@ -176,7 +176,7 @@ test('PathReceiver with a nack delay: a rebuilt gap is never nacked, others go o
   assert.deepEqual(fb.nacks.slice(0, fb.nackCount).sort(), [2, 4, 5])
 })
 
-test('repairWaitOf: 0 without a lossy path; spread + nack delay + feedback interval + half of both RTTs with one', () => {
+test('repairWaitOf: 0 without a lossy path; spread + nack delay + feedback interval + half of both RTTs with one (the nack\'s way on the fastest if sent there)', () => {
   const fast = new PathReceiver(10)
   const slow = new PathReceiver(10)
   for (let i = 0; i < 10; i++) {
@@ -187,6 +187,7 @@ test('repairWaitOf: 0 without a lossy path; spread + nack delay + feedback inter
   const srtt = [20, 120]
   assert.equal(repairWaitOf([fast, slow], srtt, [false, false], 70), 0)
   assert.equal(repairWaitOf([fast, slow], srtt, [false, true], 70), 50 + 5 + 10 + (120 + 20) / 2)
+  assert.equal(repairWaitOf([fast, slow], srtt, [false, true], 70, true), 50 + 5 + 10 + (20 + 20) / 2, 'nacks also sent on the fastest path')
   assert.equal(repairWaitOf([fast, slow], [NaN, NaN], [false, true], 70), 0, 'no RTT yet')
   assert.equal(repairWaitOf([fast, slow], srtt, [false, true], 5000), 0, 'paths silent for a second are left out')
 })
