@@ -15,23 +15,50 @@ export function parseRate (text: string, what: string): number {
   return rate
 }
 
-/** `--path ADDR[,backup][,rate=20mbit][,weight=3]` */
-export function parsePathSpec (text: string): ClientPathOptions {
-  const [address = '', ...options] = text.split(',').map((s) => s.trim())
-  if (isIP(address) === 0) throw new UsageError(`--path "${text}": "${address}" is not a local IP address`)
-  const path: ClientPathOptions = { localAddress: address }
-  for (const option of options) {
+/** Linux interface names: 1-15 bytes, no '/', ',', '=', or whitespace. */
+const DEVICE_NAME = /^[^/\s,=]{1,15}$/
+
+/**
+ * `--path ADDR|dev=IFNAME[,dev=IFNAME][,mark=N][,backup][,rate=20mbit][,weight=3]`. A path named
+ * only by its device binds to `wildcard` (the server's family) and leaves through that device
+ * whatever its address (a DHCP or 4G link whose address changes).
+ */
+export function parsePathSpec (text: string, wildcard = '0.0.0.0'): ClientPathOptions {
+  const [first = '', ...options] = text.split(',').map((s) => s.trim())
+  const startsWithDevice = first.startsWith('dev=')
+  if (!startsWithDevice && isIP(first) === 0) throw new UsageError(`--path "${text}": "${first}" is not a local IP address (or dev=IFNAME)`)
+  const path: ClientPathOptions = { localAddress: startsWithDevice ? wildcard : first }
+  const label = startsWithDevice ? first : first
+  for (const option of startsWithDevice ? [first, ...options] : options) {
     const [name, value] = option.split('=')
     if (name === 'backup' && value === undefined) path.preference = 'backup'
     else if (name === 'primary' && value === undefined) path.preference = 'primary'
-    else if (name === 'rate' && value !== undefined) path.txCapBitsPerSec = parseRate(value, `--path ${address} rate`)
+    else if (name === 'rate' && value !== undefined) path.txCapBitsPerSec = parseRate(value, `--path ${label} rate`)
     else if (name === 'weight' && value !== undefined) {
       const weight = Number(value)
-      if (!(weight > 0) || !Number.isFinite(weight)) throw new UsageError(`--path ${address}: weight must be a number above 0 (got "${value}")`)
+      if (!(weight > 0) || !Number.isFinite(weight)) throw new UsageError(`--path ${label}: weight must be a number above 0 (got "${value}")`)
       path.weight = weight
-    } else throw new UsageError(`--path ${address}: unknown option "${option}" (use backup, rate=20mbit or weight=N)`)
+    } else if (name === 'dev' && value !== undefined) {
+      if (!DEVICE_NAME.test(value)) throw new UsageError(`--path ${label}: "${value}" is not an interface name (1-15 characters)`)
+      if (path.device !== undefined) throw new UsageError(`--path ${label}: dev= given twice`)
+      path.device = value
+    } else if (name === 'mark' && value !== undefined) {
+      const mark = /^(0x[0-9a-f]+|\d+)$/i.test(value) ? Number(value) : NaN
+      if (!Number.isInteger(mark) || mark < 1 || mark > 0xffffffff) throw new UsageError(`--path ${label}: mark must be a number from 1 to 4294967295 (got "${value}")`)
+      path.mark = mark
+    } else throw new UsageError(`--path ${label}: unknown option "${option}" (use dev=IFNAME, mark=N, backup, rate=20mbit or weight=N)`)
   }
   return path
+}
+
+/** Paths must differ: two sockets with the same address and device would be one path twice. */
+export function checkPaths (paths: readonly ClientPathOptions[]): void {
+  const seen = new Set<string>()
+  for (const p of paths) {
+    const key = `${p.localAddress}%${p.device ?? ''}`
+    if (seen.has(key)) throw new UsageError(`--path ${p.device !== undefined ? `dev=${p.device}` : p.localAddress} is given twice`)
+    seen.add(key)
+  }
 }
 
 export function parseScheduler (text: unknown): SchedulerKind {

@@ -11,7 +11,7 @@ import { exitAfterShutdown, runMain, runSubcommand } from './run-main.js'
 import { createLogger, parseLogFormat, parseLogLevel } from './logger.js'
 import { loadKey } from './key-source.js'
 import { parseSeconds } from './pipe-options.js'
-import { asList, checkPeers, parseCidr, parseMtu, parsePathSpec, parsePeerSpec, parseScheduler } from './ttt-options.js'
+import { asList, checkPaths, checkPeers, parseCidr, parseMtu, parsePathSpec, parsePeerSpec, parseScheduler } from './ttt-options.js'
 import { keyHelp } from './pipe-cli.js'
 import { UsageError } from '../src/errors.js'
 import { formatHostPort, parseHostPort } from '../src/pipe/address.js'
@@ -208,8 +208,10 @@ async function runClient (cliFlags: Flags): Promise<void> {
   const { log, key, routes, tun, scheduler, pacing, tunables, drop } = await commonSettings(flags, 'e.g. --key @ttt.key')
   if (key === undefined) throw new UsageError('--key is required (e.g. --key @ttt.key)')
   const server = await resolveAddress(flags.server, '--server')
-  const paths = asList(flags.path).map(parsePathSpec)
-  if (paths.length === 0) paths.push({ localAddress: server.address.includes(':') ? '::' : '0.0.0.0' })
+  const wildcard = server.address.includes(':') ? '::' : '0.0.0.0'
+  const paths = asList(flags.path).map((spec) => parsePathSpec(spec, wildcard))
+  checkPaths(paths)
+  if (paths.length === 0) paths.push({ localAddress: wildcard })
   const { VpnClient } = await import('../src/vpn/client.js')
   const fatal = fatalStop()
   const client = new VpnClient({ server, key, paths, tun, scheduler, pacing, tunables, log, onFatal: fatal.onFatal })
@@ -231,7 +233,7 @@ async function main (argv: string[]): Promise<void> {
   server.action((flags: Flags) => runServer(flags))
   const client = cli.command('client', 'Bond one or more paths into a tunnel to a ttt server')
   client.option('--server <host:port>', '[host:port] the server (required)')
-  client.option('--path <spec>', '[ADDR[,backup][,rate=20mbit][,weight=N]] a local address to send from, repeatable (default: one path from any address)')
+  client.option('--path <spec>', '[ADDR|dev=IFNAME[,dev=IFNAME][,mark=N][,backup][,rate=20mbit][,weight=N]] a local address (or interface) to send from, repeatable; dev= binds the path to an interface, mark= sets a fwmark for policy routing (default: one path from any address)')
   common(client)
   client.example('ttt client --server vpn.example:5000 --key @ttt.key --address 10.9.0.2/24 --path 192.168.1.20 --path 10.64.0.7,backup')
   client.action((flags: Flags) => runClient(flags))

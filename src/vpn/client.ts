@@ -5,7 +5,7 @@
  * gone quiet is replaced by a new handshake while the old one keeps working.
  */
 import { randomBytes, randomInt } from 'node:crypto'
-import { type TunDevice, UdpSocket, setBufferSize, setMtuDiscover, encodeAddress, endpointText, ADDR_BYTES, PEER_ADDR_BYTES } from '../native/index.js'
+import { type TunDevice, UdpSocket, setBufferSize, setMtuDiscover, bindToDevice, setMark, encodeAddress, endpointText, ADDR_BYTES, PEER_ADDR_BYTES } from '../native/index.js'
 import { MonotonicTimestamps } from '../crypto/tai64n.js'
 import { CookieJar } from '../crypto/cookie.js'
 import { monotonicClock, type Clock } from '../clock.js'
@@ -26,8 +26,12 @@ import { InitHandshake, CLIENT_ID_BYTES, responseReceiverIndex, cookieReplyRecei
 import { DatagramType, DATA_OVERHEAD_BYTES, readSealedCounter } from './wire.js'
 
 export interface ClientPathOptions {
-  /** Local address the path's socket binds to. */
+  /** Local address the path's socket binds to (a wildcard with `device`). */
   localAddress: string
+  /** SO_BINDTODEVICE: the path leaves through this interface whatever the routing table says. */
+  device?: string
+  /** SO_MARK: a fwmark for policy routing (`ip rule add fwmark N table T`). */
+  mark?: number
   preference?: PathPreference
   txCapBitsPerSec?: number
   weight?: number
@@ -94,6 +98,28 @@ export interface VpnClientStats {
 /** A flapping path's changes are summed up in one line per this many seconds. */
 const PATH_FLAP_WINDOW_S = 30
 
+/** How a path is named in logs: its address, its device, or both (`10.0.0.5%wlan0`). */
+function pathLocalText (p: ClientPathOptions): string {
+  if (p.device === undefined) return p.localAddress
+  return p.localAddress === '0.0.0.0' || p.localAddress === '::' ? p.device : `${p.localAddress}%${p.device}`
+}
+
+/** Binds a path's socket to its device and marks it, as asked; a refusal names the path and the reason. */
+function steerPath (fd: number, p: ClientPathOptions): void {
+  try {
+    if (p.device !== undefined) bindToDevice(fd, p.device)
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    throw new UsageError(`--path dev=${p.device}: ${code === 'ENODEV' ? 'no such interface' : code === 'EPERM' ? 'binding to a device needs CAP_NET_RAW (run as root)' : (err as Error).message}`)
+  }
+  try {
+    if (p.mark !== undefined) setMark(fd, p.mark)
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    throw new UsageError(`--path ${pathLocalText(p)} mark=${p.mark}: ${code === 'EPERM' ? 'setting a fwmark needs CAP_NET_ADMIN (run as root)' : (err as Error).message}`)
+  }
+}
+
 export class VpnClient {
   readonly tun: TunDevice
   readonly sockets: UdpSocket[] = []
@@ -159,7 +185,7 @@ export class VpnClient {
         label: 'server',
       }, options.paths.map((p, id) => ({
         id,
-        name: `${p.localAddress}→${this.serverText}`,
+        name: `${pathLocalText(p)}→${this.serverText}`,
         isIpv6: options.server.address.includes(':'),
         ...(p.preference ? { preference: p.preference } : {}),
         ...(p.txCapBitsPerSec ? { txCapBitsPerSec: p.txCapBitsPerSec } : {}),
@@ -167,13 +193,14 @@ export class VpnClient {
       })))
       options.paths.forEach((p, id) => {
         const socket = UdpSocket.open({ address: p.localAddress, coalesce: true })
+        this.sockets.push(socket)
+        steerPath(socket.fd, p)
         // Bursts from a fast TUN must not overflow the kernel's default buffers (about 200 KiB).
         setBufferSize(socket.fd, 'receive', UDP_BUFFER_BYTES)
         setBufferSize(socket.fd, 'send', UDP_BUFFER_BYTES)
         // DF on every datagram: the path MTU is found by our own probes, never by fragmenting.
         setMtuDiscover(socket.fd, 'do')
         socket.onBatch((count) => this.onUdpBatch(socket, id, count))
-        this.sockets.push(socket)
         this.batches.push(new SendBatch(socket, this.mtuBytes + 256))
       })
     } catch (err) {
@@ -231,7 +258,7 @@ export class VpnClient {
   peerSnapshot (): VpnPeerSnapshot {
     const server = this.serverText
     return snapshotPeer(this.peer, String(this.peer.session?.localIndex ?? '-'), server, this.sessionSinceMs, (pathId) => ({
-      local: endpointText(this.options.paths[pathId]?.localAddress ?? '?', this.sockets[pathId]?.port ?? 0),
+      local: endpointText(this.options.paths[pathId]?.localAddress ?? '?', this.sockets[pathId]?.port ?? 0) + (this.options.paths[pathId]?.device !== undefined ? `%${this.options.paths[pathId]!.device}` : ''),
       remote: server,
     }))
   }

@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { checkPeers, parsePeerSpec } from '../../../cmd/ttt-options.js'
+import { checkPaths, checkPeers, parsePathSpec, parsePeerSpec } from '../../../cmd/ttt-options.js'
 import { parsePrefix, prefixesOverlap } from '../../../src/vpn/inner-address.js'
 import { UsageError } from '../../../src/errors.js'
 
@@ -42,4 +42,30 @@ test('prefixesOverlap: containment either way, not across families or neighbours
   assert.equal(o('fd09::/64', 'fd09:0:0:1::/64'), false)
   assert.equal(o('fd09::/48', 'fd09:0:0:1::/64'), true)
   assert.equal(o('10.9.0.0/24', 'fd09::/64'), false)
+})
+
+test('--path: an address or a device, with dev=, mark=, backup, rate= and weight=', () => {
+  assert.deepEqual(parsePathSpec('192.168.1.20'), { localAddress: '192.168.1.20' })
+  assert.deepEqual(parsePathSpec('dev=wwan0,backup'), { localAddress: '0.0.0.0', device: 'wwan0', preference: 'backup' })
+  assert.deepEqual(parsePathSpec('dev=wlan0', '::'), { localAddress: '::', device: 'wlan0' })
+  assert.deepEqual(parsePathSpec('10.64.0.7,dev=eth1,mark=0x42,rate=20mbit,weight=3'),
+    { localAddress: '10.64.0.7', device: 'eth1', mark: 0x42, txCapBitsPerSec: 20e6, weight: 3 })
+  assert.deepEqual(parsePathSpec('0.0.0.0,mark=4294967295'), { localAddress: '0.0.0.0', mark: 4294967295 })
+  const cases: Array<[string, RegExp]> = [
+    ['wlan0', /"wlan0" is not a local IP address \(or dev=IFNAME\)/],
+    ['dev=', /"" is not an interface name/],
+    ['dev=averyveryverylongname', /is not an interface name \(1-15 characters\)/],
+    ['dev=eth0,dev=eth1', /dev= given twice/],
+    ['10.0.0.1,mark=0', /mark must be a number from 1 to 4294967295/],
+    ['10.0.0.1,mark=4294967296', /mark must be/],
+    ['10.0.0.1,mark=-1', /mark must be/],
+    ['10.0.0.1,fast', /unknown option "fast" \(use dev=IFNAME, mark=N/],
+  ]
+  for (const [text, message] of cases) assert.throws(() => parsePathSpec(text), (err: Error) => err instanceof UsageError && message.test(err.message), text)
+})
+
+test('--path: the same address and device twice is refused; the same address on two devices is two paths', () => {
+  checkPaths([parsePathSpec('dev=eth0'), parsePathSpec('dev=eth1'), parsePathSpec('0.0.0.0,mark=7')])
+  assert.throws(() => checkPaths([parsePathSpec('10.0.0.1'), parsePathSpec('10.0.0.1,backup')]), /--path 10\.0\.0\.1 is given twice/)
+  assert.throws(() => checkPaths([parsePathSpec('dev=eth0'), parsePathSpec('dev=eth0,weight=2')]), /--path dev=eth0 is given twice/)
 })
