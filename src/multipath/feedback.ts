@@ -204,7 +204,8 @@ export class PathReceiver {
 /**
  * How long a hole may need when its packet was lost on a lossy path and is repaired over the
  * fastest one: the delay spread to that path, the nack's way back on it (half its RTT, after
- * the nack delay), and the repair's way over the fastest path (half the least RTT). Only paths
+ * the nack delay), and the repair's way over the fastest path (half the least RTT, plus the
+ * queue the peer's traffic meets there, as measured here). Only paths
  * with `isLossy[i]` count (the peer protects them with FEC parity: its sender measured random
  * loss there; drop-tail overflow is not repaired, so waiting for it would only stall); 0 when
  * none is (holes are then reordering, and the hold stays short). With `nacksOnFastest` (the
@@ -217,11 +218,13 @@ export function repairWaitOf (
   nacksOnFastest = false, activeWithinMs = 1000,
 ): number {
   let lo = Infinity
+  let loQueueMs = 0
   let minRttMs = Infinity
   for (let i = 0; i < receivers.length; i++) {
     const r = receivers[i]!
     if (nowMs - r.lastRxMs > activeWithinMs || Number.isNaN(r.delay.latestRelMs)) continue
-    lo = Math.min(lo, r.delay.minRelMs + r.delay.queueDelayMs)
+    const rel = r.delay.minRelMs + r.delay.queueDelayMs
+    if (rel < lo) { lo = rel; loQueueMs = r.delay.queueDelayMs }
     if (srttMs[i]! < minRttMs) minRttMs = srttMs[i]!
   }
   if (!Number.isFinite(minRttMs)) return 0
@@ -232,7 +235,8 @@ export function repairWaitOf (
     if (isLossy[i] !== true) continue
     const spreadMs = r.delay.minRelMs + r.delay.queueDelayMs - lo
     const nackWayMs = (nacksOnFastest ? minRttMs : srttMs[i]!) / 2
-    waitMs = Math.max(waitMs, spreadMs + r.nackDelayMs + r.feedbackIntervalMs + nackWayMs + minRttMs / 2)
+    // The repair queues behind the peer's traffic on the fastest path: its queue as measured here.
+    waitMs = Math.max(waitMs, spreadMs + r.nackDelayMs + r.feedbackIntervalMs + nackWayMs + minRttMs / 2 + loQueueMs)
   }
   return waitMs
 }
