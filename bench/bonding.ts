@@ -69,7 +69,7 @@ async function close (t: Tunnel): Promise<{ client: Closing, server: Closing }> 
 
 interface GoodputRun {
   name: string, goodputBps: number, wholeBps: number, retransmits: number, load: string
-  client: Closing, server: Closing, pingMs?: { avg: number, p50: number, max: number, loss: number }
+  client: Closing, server: Closing, pingMs?: { avg: number, p50: number, max: number, loss: number, idleP50: number }
 }
 
 function steadyBps (r: IperfResult): number {
@@ -82,6 +82,9 @@ function median (xs: number[]): number { const s = [...xs].sort((a, b) => a - b)
 
 async function goodput (name: string, paths: number[], withPing = false): Promise<GoodputRun> {
   const t = await tunnel(paths)
+  // The same ping through the idle tunnel first: what the tunnel and the host's scheduling add
+  // without any queue (the saturated ping's target is l1's bare RTT + 10 ms).
+  const idlePing = withPing ? await ping(lab.namespaces.client, INNER, 20, 0.1) : undefined
   const srv = await iperfServer(lab.namespaces.server, INNER, 5201, ['-i', '0.1'])
   const load = loadAverage()
   const t0 = lab.nowNs()
@@ -100,12 +103,12 @@ async function goodput (name: string, paths: number[], withPing = false): Promis
   const closing = await close(t)
   const run: GoodputRun = {
     name, goodputBps: steadyBps(r), wholeBps: r.receivedBps, retransmits: r.retransmits, load, ...closing,
-    ...(pinged ? { pingMs: { avg: pinged.avgMs, p50: median(pinged.rtts), max: pinged.maxMs, loss: pinged.lossPct } } : {}),
+    ...(pinged ? { pingMs: { avg: pinged.avgMs, p50: median(pinged.rtts), max: pinged.maxMs, loss: pinged.lossPct, idleP50: median(idlePing?.rtts ?? []) } } : {}),
   }
   const series: Series[] = [{ name: 'goodput (receiver)', points: r.receiverIntervals.map((i) => [i.end, i.bitsPerSecond / 1e6]) }, ...linkSeries(samples)]
   writeSvgPlot(`${outDir}bonding-${slug(name)}.svg`, `${name}: ${(run.goodputBps / 1e6).toFixed(1)} Mbit/s steady`, 'Mbit/s', series)
   console.log(`  ${name}: ${(run.goodputBps / 1e6).toFixed(2)} Mbit/s steady (${(r.receivedBps / 1e6).toFixed(2)} whole), ${r.retransmits} retransmits, load ${load}`)
-  if (run.pingMs) console.log(`  ${name}: ping median ${run.pingMs.p50.toFixed(1)} ms, avg ${run.pingMs.avg.toFixed(1)} ms, max ${run.pingMs.max.toFixed(1)} ms, loss ${run.pingMs.loss} %`)
+  if (run.pingMs) console.log(`  ${name}: ping median ${run.pingMs.p50.toFixed(1)} ms, avg ${run.pingMs.avg.toFixed(1)} ms, max ${run.pingMs.max.toFixed(1)} ms, loss ${run.pingMs.loss} % (idle tunnel before the flow: median ${run.pingMs.idleP50.toFixed(1)} ms)`)
   return run
 }
 
@@ -278,7 +281,7 @@ function report (runs: GoodputRun[], fails: FailoverRun[], bareRtt: number[], st
   const fRows = fails.map((f) => [f.name, String(f.survived), f.longestStallMs.toFixed(0), f.stallAtS.toFixed(2), `${f.cutAtS.toFixed(1)} / ${f.restoreAtS.toFixed(1)}`,
     Number.isNaN(f.l2BeforeMbit) ? '- (idle)' : f.l2BeforeMbit.toFixed(1), Number.isNaN(f.recoveryMs) ? 'never' : f.recoveryMs.toFixed(0), f.l2AfterMbit.toFixed(1), (f.bytes / 1e6).toFixed(1), f.load])
   const p = bond.pingMs!
-  const pingLine = `ping through the saturated bond: median ${p.p50.toFixed(1)} ms, avg ${p.avg.toFixed(1)} ms, max ${p.max.toFixed(1)} ms, loss ${p.loss} %; l1 bare RTT ${bareRtt[0]!.toFixed(1)} ms (l2 ${bareRtt[1]!.toFixed(1)} ms): +${(p.p50 - bareRtt[0]!).toFixed(1)} ms median, +${(p.avg - bareRtt[0]!).toFixed(1)} ms avg`
+  const pingLine = `ping through the saturated bond: median ${p.p50.toFixed(1)} ms, avg ${p.avg.toFixed(1)} ms, max ${p.max.toFixed(1)} ms, loss ${p.loss} % (through the idle tunnel just before: median ${p.idleP50.toFixed(1)} ms); l1 bare RTT ${bareRtt[0]!.toFixed(1)} ms (l2 ${bareRtt[1]!.toFixed(1)} ms): +${(p.p50 - bareRtt[0]!).toFixed(1)} ms median, +${(p.avg - bareRtt[0]!).toFixed(1)} ms avg`
   const counterLines = [...runs, ...fails].map((r) => `${r.name}: ${counters(r)}`)
   const verdicts = [
     `bonded >= 95 % of l1+l2: ${ratio >= 0.95 ? 'met' : 'MISSED'} (${(ratio * 100).toFixed(1)} %)`,

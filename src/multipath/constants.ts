@@ -75,6 +75,18 @@ export const QUEUE_EXCESS_MS = 10
  * 40 ms (67 + 33) keeps it at 98 %. The queue is in our pacer, not at the bottleneck.
  */
 export const QUEUE_BUDGET_MS = 40
+/**
+ * Bottleneck queue `auto` allows on a path (its modelled queue, outside rate startup) when the
+ * caller holds the rest in its own queue (the VPN's wait queue; `new AutoScheduler(..., this)`).
+ * A sparse flow (a ping, DNS, the acks of a download) skips our queue but not the bottleneck's,
+ * so this is about what it adds to the path's delay: the target is ping + 10 ms over the fastest
+ * link while a bulk flow saturates the bond. Long enough to keep the link busy between two
+ * drains of our queue (the model is corrected from measured one-way delay, which on a loaded
+ * host is off by a few ms), short next to 10 ms. Callers that drop what `auto` refuses (the
+ * simulator's tunnel) keep the 40 ms QUEUE_BUDGET_MS instead: there the inner flow's buffer is
+ * the bottleneck's.
+ */
+export const BOTTLENECK_BUDGET_MS = 5
 /** Window of the standing-queue minimum (CoDel's interval). */
 export const STANDING_WINDOW_MS = 100
 /** A burst may queue up to this much on a path however short its standing queue. */

@@ -16,6 +16,12 @@ const INITIAL_REPLY_MS = 1000
 const DOWN_CEILING_MS = 150
 /** Our choice: a reply this late (beyond srtt + 4 rttvar) makes the path degraded at once. */
 const DEGRADE_MARGIN_MS = 5
+/**
+ * Our choice: a busy sample whose send the model queued behind more than STARVED_MODEL_MS, but
+ * which met less than STARVED_QUEUE_MS at the bottleneck, says the model drains too slowly.
+ */
+const STARVED_MODEL_MS = 2
+const STARVED_QUEUE_MS = 1
 
 export type PathPreference = 'primary' | 'backup'
 
@@ -39,6 +45,8 @@ export interface PathOptions {
   isPaced?: boolean
   /** The burst the pacing caller allows (`pacer.sendTimeMs(bytes, paceBurstBytes, …)`); default PACING_BURST_BYTES. */
   paceBurstBytes?: number
+  /** Plan with the upward probe gain even while the model holds a queue (see planningRateBitsPerSec). */
+  probesUnderLoad?: boolean
 }
 
 /** Counters shown by `show`; plain numbers. */
@@ -69,6 +77,7 @@ export class Path {
   readonly maxAckDelayMs: number
   readonly isPaced: boolean
   readonly paceBurstBytes: number
+  readonly probesUnderLoad: boolean
   state: PathState = 'probing'
   /** Time of the last state change. */
   stateSinceMs = 0
@@ -103,6 +112,8 @@ export class Path {
   private lastBackOffMs = -Infinity
   /** Since when every busy sample in rate startup showed a bottleneck queue (Infinity: the last one did not). */
   private queuedSinceMs = Infinity
+  /** Since when every busy sample after startup met an empty bottleneck where the model had a queue (Infinity: the last one did not). */
+  private drainedSinceMs = Infinity
   private repairScanSeq = 0
   // Delivery-rate anchor, in the receiver's clock.
   private anchorBytes = -1
@@ -144,6 +155,7 @@ export class Path {
     this.maxAckDelayMs = options.maxAckDelayMs ?? DEFAULT_FEEDBACK_INTERVAL_MS
     this.isPaced = options.isPaced ?? false
     this.paceBurstBytes = options.paceBurstBytes ?? PACING_BURST_BYTES
+    this.probesUnderLoad = options.probesUnderLoad ?? false
     this.pacer.setRate(this.planningRateBitsPerSec(), 0)
   }
 
@@ -257,9 +269,14 @@ export class Path {
       // longer than they are after 10 s) and random losses behind a full pace queue looked
       // like drop-tail overflow.
       // (Serialisation only once the rate is known: at startup's guess a packet's would be far too long.)
-      const serMs = this.rate.inStartup ? 0 : (this.sentBytes[slot]! * 8000) / this.rate.estimateBitsPerSec
-      const ownMs = this.paceWaitMs(slot) + serMs
+      // (Serialisation never more than the sample's RTT over the min: with an estimate far too
+      // low, a probe's rate, a data packet's 'serialisation' of ~100 ms was taken out of its
+      // one-way delay, the baseline fell by that much, and for a whole filter window every
+      // sample after the estimate recovered looked like ~100 ms of queue.)
       const rttMs = nowMs - fb.echoTxTimeMs - fb.ackDelayMs
+      const excessMs = Number.isFinite(this.rtt.minRttMs) ? Math.max(0, rttMs - this.paceWaitMs(slot) - this.rtt.minRttMs) : 0
+      const serMs = this.rate.inStartup ? 0 : Math.min(excessMs, (this.sentBytes[slot]! * 8000) / this.rate.estimateBitsPerSec)
+      const ownMs = this.paceWaitMs(slot) + serMs
       this.rtt.addSample(rttMs, nowMs, rttMs - ownMs)
       this.delay.addSample(fb.echoTxTimeMs + ownMs, fb.echoRxTimeMs, nowMs)
       const queueMs = this.delay.latestQueueDelayMs()
@@ -371,10 +388,14 @@ export class Path {
    * Rate the scheduler plans with: estimate x gain, capped by the configured rate. An upward
    * probe gain only applies while our model of the queue is empty: a path with a queue is
    * already saturated (its delivery samples measure the bottleneck), and draining the model
-   * faster than the link would only hide a real queue until it overflows.
+   * faster than the link would only hide a real queue until it overflows. Except with
+   * `probesUnderLoad`: a caller that keeps only a few ms queued at the bottleneck (the VPN's
+   * bottleneck budget) never lets the model empty, and an estimate that fell (a back-off on a
+   * busy host's delay spike) could never grow back; the probe round's extra queue is measured
+   * and corrected like any other.
    */
   planningRateBitsPerSec (): number {
-    const gain = this.rate.gain > 1 && !this.rate.inStartup && this.pacer.backlogBytes > 0 ? 1 : this.rate.gain
+    const gain = this.rate.gain > 1 && !this.rate.inStartup && this.pacer.backlogBytes > 0 && !this.probesUnderLoad ? 1 : this.rate.gain
     const planned = this.rate.estimateBitsPerSec * gain
     return this.txCapBitsPerSec > 0 ? Math.min(planned, this.txCapBitsPerSec) : planned
   }
@@ -531,6 +552,21 @@ export class Path {
       // is given too little traffic to ever correct it.
       if (nowMs - this.queuedSinceMs >= Math.max(MIN_ROUND_MS, Number.isFinite(this.rtt.minRttMs) ? this.rtt.minRttMs : 0)) this.rate.endStartup(nowMs)
       return
+    }
+    // The mirror image: the model held a queue (so `auto` kept units off the path) that the
+    // bottleneck had long drained, in every busy sample for a whole round: the estimate is far
+    // too low (left at a probe's rate by an idle start; the scheduler's bottleneck budget then
+    // let the path carry one packet per modelled 100 ms, and it never proved more), so search
+    // again. Unpaced paths only: a paced one's bottleneck is empty by design.
+    if (!this.isPacedNow() && predictedMs > STARVED_MODEL_MS && measuredMs < STARVED_QUEUE_MS) {
+      if (this.drainedSinceMs === Infinity) this.drainedSinceMs = nowMs
+      if (nowMs - this.drainedSinceMs >= Math.max(MIN_ROUND_MS, Number.isFinite(this.rtt.minRttMs) ? this.rtt.minRttMs : 0)) {
+        this.drainedSinceMs = Infinity
+        this.rate.restartStartup(nowMs)
+        return
+      }
+    } else {
+      this.drainedSinceMs = Infinity
     }
     if (measuredMs <= predictedMs * 1.25 + QUEUE_EXCESS_MS) return
     if (nowMs - this.lastBackOffMs < Math.max(this.rtt.srttMs, 50)) return

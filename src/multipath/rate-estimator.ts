@@ -70,6 +70,21 @@ export class RateEstimator {
     this.roundStartMs = nowMs
   }
 
+  /**
+   * The estimate is far too low (the path drained a queue we modelled as full, for a whole
+   * round): search again from it with startup's gain, as a new path would. Startup ends as
+   * usual, once the bottleneck holds a queue for a round.
+   */
+  restartStartup (nowMs: number): void {
+    if (this.inStartup) return
+    this.inStartup = true
+    this.gain = STARTUP_GAIN
+    this.fullBwBps = this.estimateBitsPerSec
+    this.flatRounds = 0
+    this.sampledThisRound = false
+    this.roundStartMs = nowMs
+  }
+
   /** Advance the gain cycle; call before planning. `minRttMs` sets the round length. */
   advance (nowMs: number, minRttMs: number): void {
     const roundMs = Math.max(MIN_ROUND_MS, Number.isFinite(minRttMs) ? minRttMs : 0)

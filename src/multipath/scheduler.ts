@@ -66,7 +66,12 @@ export class AutoScheduler implements Scheduler {
   private lastPath: Path | undefined
   private lastArrivalMs = -Infinity
 
-  constructor (readonly queueBudgetMs = QUEUE_BUDGET_MS, readonly fillThresholdMs = FILL_THRESHOLD_MS) {}
+  /**
+   * `bottleneckBudgetMs`: a path whose modelled queue (outside rate startup) is over it is
+   * skipped, so the caller holds the excess in its own queue instead of the bottleneck's (see
+   * BOTTLENECK_BUDGET_MS); Infinity (the default) for callers that drop what is refused.
+   */
+  constructor (readonly queueBudgetMs = QUEUE_BUDGET_MS, readonly fillThresholdMs = FILL_THRESHOLD_MS, readonly bottleneckBudgetMs = Infinity) {}
 
   pick (paths: readonly Path[], bytes: number, nowMs: number, out: Path[]): number {
     const tier = bestTier(paths)
@@ -88,7 +93,7 @@ export class AutoScheduler implements Scheduler {
       // While a path's rate is still in startup its capacity is unknown, so a full-looking model
       // is no proof of congestion: it stays a candidate whatever its queue.
       if (!path.rate.inStartup) {
-        if (queueMs > Math.min(BURST_BUDGET_MS, OVERFLOW_QUEUE_SHARE * path.overflowQueueMs)) continue
+        if (queueMs > Math.min(this.bottleneckBudgetMs, BURST_BUDGET_MS, OVERFLOW_QUEUE_SHARE * path.overflowQueueMs)) continue
         if (path.standingQueueMs(nowMs) > this.queueBudgetMs) continue
       }
       const arrivalMs = path.expectedArrivalMs(bytes, nowMs) + (isOneWay ? path.relativeBaseDelayMs() - path.baseDelayMs() : 0)
@@ -102,6 +107,25 @@ export class AutoScheduler implements Scheduler {
     this.spaceFromLast(best, isFirst ? firstMs : shortestArrivalMs, bytes, nowMs)
     out[0] = best
     return 1
+  }
+
+  /**
+   * After `pick` refused a unit of `bytes` for the bottleneck budget: the earliest time a usable
+   * path's modelled queue is back under it (nowMs if one is already, Infinity when no path is
+   * usable or none has a finite budget). The caller wakes then to drain its queue, so the links
+   * stay busy with only the budget's worth queued at their bottlenecks.
+   */
+  nextRoomMs (paths: readonly Path[], nowMs: number): number {
+    if (!Number.isFinite(this.bottleneckBudgetMs)) return Infinity
+    const tier = bestTier(paths)
+    let atMs = Infinity
+    for (let i = 0; i < paths.length; i++) {
+      const path = paths[i]!
+      if (!isInTier(path, tier)) continue
+      const overMs = path.rate.inStartup ? 0 : path.queueDelayMs(0, nowMs) - this.bottleneckBudgetMs
+      atMs = Math.min(atMs, nowMs + Math.max(0, overMs))
+    }
+    return atMs
   }
 
   /**

@@ -11,7 +11,7 @@
  */
 import {
   Path, PathReceiver, ReorderBuffer, FlowSequencer, AutoScheduler, createScheduler, createFeedback, delaySpreadOf, bestTier,
-  flowBucketOf, unwrapSeq32, pickSparse, DEFAULT_FLOW_BUCKETS, REORDER_WINDOW_PACKETS, SPARSE_WINDOW_MS, SPARSE_FLOW_BYTES,
+  flowBucketOf, unwrapSeq32, pickSparse, DEFAULT_FLOW_BUCKETS, REORDER_WINDOW_PACKETS, SPARSE_WINDOW_MS, SPARSE_FLOW_BYTES, BOTTLENECK_BUDGET_MS,
   type PathFeedback, type Scheduler, type SchedulerKind, type PathPreference,
 } from '../multipath/index.js'
 import { CounterLog, type Logger } from '../log.js'
@@ -142,7 +142,7 @@ export class Peer {
   private readonly paceQueues: (PaceQueue | undefined)[] = new Array<PaceQueue | undefined>(MAX_PATHS)
 
   constructor (private readonly io: PeerIo, private readonly options: PeerOptions, paths: readonly PathSpec[] = []) {
-    this.scheduler = createScheduler(options.scheduler, options.random)
+    this.scheduler = this.createScheduler(options.scheduler)
     this.slotBytes = options.mtuBytes
     this.scratch = Buffer.alloc(SEALED_HEADER_BYTES + DATA_HEADER_BYTES + options.mtuBytes + TAG_BYTES + 64)
     this.repairUnits = options.repairUnits ?? 4096
@@ -176,7 +176,15 @@ export class Peer {
   }
 
   setScheduler (kind: SchedulerKind): void {
-    this.scheduler = createScheduler(kind, this.options.random)
+    this.scheduler = this.createScheduler(kind)
+  }
+
+  /**
+   * `auto` keeps each path's bottleneck queue to BOTTLENECK_BUDGET_MS: the bulk beyond it waits
+   * here (the wait queue), where a sparse flow's packet overtakes it.
+   */
+  private createScheduler (kind: SchedulerKind): Scheduler {
+    return kind === 'auto' ? new AutoScheduler(undefined, undefined, BOTTLENECK_BUDGET_MS) : createScheduler(kind, this.options.random)
   }
 
   path (id: number): Path | undefined { return this.byId[id] }
@@ -198,6 +206,8 @@ export class Peer {
       ...(spec.txCapBitsPerSec ? { txCapBitsPerSec: spec.txCapBitsPerSec } : {}),
       ...(spec.weight ? { weight: spec.weight } : {}),
       isPaced: this.options.pacing === true,
+      // `auto` keeps only BOTTLENECK_BUDGET_MS queued at the bottleneck: the model is never empty.
+      probesUnderLoad: this.options.scheduler === 'auto' && this.options.pacing !== true,
       ...(this.options.probeIntervalMs !== undefined ? { probeIntervalMs: this.options.probeIntervalMs } : {}),
       ...(this.options.downFloorMs !== undefined ? { downFloorMs: this.options.downFloorMs } : {}),
     })
@@ -330,7 +340,7 @@ export class Peer {
     queue.lastReleaseMs = releaseMs
     if (releaseMs <= nowMs && queue.size === 0) { this.sendNow(path.id, d, total); return }
     this.session!.seal(d, total)
-    if (queue.isFull) { this.releasePaced(nowMs, Infinity); this.io.send(path.id, d, total) }
+    if (queue.isFull) { this.releaseDue(nowMs, Infinity); this.io.send(path.id, d, total) }
     else { queue.push(d, total, releaseMs, seq); path.markQueued(seq) }
   }
 
@@ -348,8 +358,23 @@ export class Peer {
     this.io.send(pathId, d, total)
   }
 
-  /** Sends paced datagrams that are due; returns the next release time (Infinity when none wait). */
-  releasePaced (nowMs: number, dueMs = nowMs): number {
+  /**
+   * Sends paced datagrams that are due and the waiting packets a path has room for; returns when
+   * to call again (the next paced release, or when a path's bottleneck queue is back under its
+   * budget while packets wait; Infinity when nothing waits).
+   */
+  releasePaced (nowMs: number): number {
+    let next = this.releaseDue(nowMs, nowMs)
+    if (this.waiting.size > 0) {
+      this.drainWaiting(nowMs)
+      // At least half a ms ahead: a path refused for another reason than its budget must not spin the timer.
+      if (this.waiting.size > 0 && this.scheduler instanceof AutoScheduler) next = Math.min(next, Math.max(nowMs + 0.5, this.scheduler.nextRoomMs(this.active, nowMs)))
+    }
+    return next
+  }
+
+  /** Sends paced datagrams due by `dueMs`; returns the next release time (Infinity when none wait). */
+  private releaseDue (nowMs: number, dueMs: number): number {
     let next = Infinity
     for (let i = 0; i < this.active.length; i++) {
       const path = this.active[i]!

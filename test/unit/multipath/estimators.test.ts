@@ -194,3 +194,20 @@ test('RateEstimator: endStartup keeps the estimate and drains next', () => {
   assert.equal(rate.estimateBitsPerSec, 12e6, 'a full pipe was measured: no back-off')
   assert.equal(rate.gain, 0.9, 'the queue startup built drains first')
 })
+
+test('RateEstimator: restartStartup searches again from the estimate with startup\'s gain, and ends like a first startup', () => {
+  const rate = new RateEstimator()
+  rate.addSample(0.1e6, 0, false)
+  rate.endStartup(0)
+  rate.restartStartup(10)
+  assert.equal(rate.inStartup, true)
+  assert.equal(rate.gain, 2)
+  assert.equal(rate.estimateBitsPerSec, 0.1e6, 'the estimate is kept: it is where the search starts')
+  // Growing samples keep it in startup; flat rounds end it.
+  let t = 10
+  for (const bps of [0.2e6, 0.4e6, 0.8e6]) { t += MIN_ROUND_MS; rate.addSample(bps, t, false); rate.advance(t, 20) }
+  assert.equal(rate.inStartup, true)
+  for (let i = 0; i <= STARTUP_FLAT_ROUNDS; i++) { t += MIN_ROUND_MS; rate.addSample(0.8e6, t, false); rate.advance(t, 20) }
+  assert.equal(rate.inStartup, false)
+  assert.equal(rate.estimateBitsPerSec, 0.8e6)
+})

@@ -261,3 +261,43 @@ test('rate startup ends once the bottleneck has queued for a whole round, not on
     assert.equal(path.rate.inStartup, c.inStartup, c.name)
   }
 })
+
+test('an unpaced path whose model kept a queue that the bottleneck had drained, for a whole round, searches its rate again', () => {
+  const cases: { name: string, estimateBps: number, inStartup: boolean }[] = [
+    // At 0.1 Mbit/s a 1500-byte send is 120 ms of modelled queue; the link delivers it at once.
+    { name: 'an estimate at a probe\'s rate (0.1 Mbit/s)', estimateBps: 0.1e6, inStartup: true },
+    // At 10 Mbit/s the model's queue is a fraction of a ms ahead of each send: it agrees with the link.
+    { name: 'an estimate the link bears out (10 Mbit/s)', estimateBps: 10e6, inStartup: false },
+  ]
+  for (const c of cases) {
+    const path = new Path(0)
+    const receiver = new PathReceiver()
+    const fb = createFeedback()
+    path.addRttSample(20, 0)
+    path.addDeliveryRateSample(c.estimateBps, 0)
+    path.rate.endStartup(0)
+    let t = 0
+    // Two sends back to back every 20 ms (the second finds a backlog: busy), each at the bottleneck 10 ms later with no queue.
+    for (let i = 0; i < 8; i++) {
+      const a = path.onSend(600, t, 2 * i)
+      const b = path.onSend(600, t, 2 * i + 1)
+      receiver.onPacket({ pathSeq: a, txTimeMs: t }, 600, t + 10)
+      receiver.onPacket({ pathSeq: b, txTimeMs: t }, 600, t + 10)
+      path.onFeedback(receiver.writeFeedback(t + 10, fb), t + 20)
+      path.update(t + 20)
+      t += 20
+    }
+    assert.equal(path.rate.inStartup, c.inStartup, c.name)
+  }
+})
+
+test('probesUnderLoad: the upward probe gain applies while the model holds a queue; without it, only on an empty one', () => {
+  for (const probesUnderLoad of [false, true]) {
+    const path = new Path(0, { probesUnderLoad })
+    path.addDeliveryRateSample(10e6, 0)
+    path.rate.endStartup(0)
+    path.rate.gain = 1.25
+    path.onSend(100_000, 0) // 80 ms of queue in the model
+    assert.equal(path.planningRateBitsPerSec(), probesUnderLoad ? 12.5e6 : 10e6, `probesUnderLoad ${probesUnderLoad}`)
+  }
+})

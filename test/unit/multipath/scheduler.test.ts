@@ -229,3 +229,28 @@ test('auto: units split over two paced paths of equal delay arrive in order, nev
   assert.ok(arrivals[arrivals.length - 1]!.atMs < idealMs + 2, `the spacing costs at most a few packet times (${arrivals[arrivals.length - 1]!.atMs} vs ${idealMs} ms)`)
   assert.ok(auto.spaced > 0 && auto.spaced < 10, `held ${auto.spaced} times: once per phase, not per unit`)
 })
+
+test('auto with a bottleneck budget: a path over it is skipped until its modelled queue drains (the caller holds the rest); nextRoomMs says when', () => {
+  const paths = makePaths([
+    { state: 'up', isBackup: false, rttMs: 20, rateMbps: 20, queuedBytes: 0, weight: 1 },
+    { state: 'up', isBackup: false, rttMs: 120, rateMbps: 10, queuedBytes: 0, weight: 1 },
+  ])
+  for (const p of paths) { p.rate.endStartup(0); p.rate.gain = 1; p.pacer.setRate(p.planningRateBitsPerSec(), 0) }
+  const scheduler = new AutoScheduler(undefined, undefined, 5)
+  const out: Path[] = []
+  const counts = [0, 0]
+  while (scheduler.pick(paths, 1500, 0, out) === 1) { out[0]!.onSend(1500, 0); counts[out[0]!.id]!++ }
+  // 1500 bytes are 0.6 ms at 20 Mbit/s and 1.2 ms at 10: each path takes units while its queue is <= 5 ms.
+  assert.deepEqual(counts, [9, 5])
+  for (const p of paths) assert.ok(p.queueDelayMs(0, 0) <= 5 + (1500 * 8000) / p.planningRateBitsPerSec())
+  const roomMs = scheduler.nextRoomMs(paths, 0)
+  assert.ok(Math.abs(roomMs - (paths[0]!.queueDelayMs(0, 0) - 5)) < 1e-9, `room at ${roomMs}`)
+  assert.equal(scheduler.pick(paths, 1500, roomMs - 0.01, out), 0)
+  assert.equal(scheduler.pick(paths, 1500, roomMs, out), 1)
+  assert.equal(out[0]!.id, 0, 'the fast path has room first')
+  // A path in rate startup (capacity unknown) is never held to the budget; without a budget nothing is.
+  paths[1]!.rate.restartStartup(0)
+  assert.equal(scheduler.pick(paths, 1500, 0, out), 1)
+  assert.equal(scheduler.nextRoomMs(paths, 0), 0)
+  assert.equal(new AutoScheduler().nextRoomMs(paths, 0), Infinity)
+})

@@ -4,7 +4,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Peer } from '../../../src/vpn/peer.js'
 import type { VpnSession } from '../../../src/vpn/session.js'
-import { flowBucketOf } from '../../../src/multipath/index.js'
+import { flowBucketOf, BOTTLENECK_BUDGET_MS } from '../../../src/multipath/index.js'
 import { silentLogger } from '../../../src/log.js'
 
 /** A minimal IPv4 UDP packet of `length` bytes from port `srcPort` (the flow class hashes the 5-tuple). */
@@ -61,4 +61,46 @@ test('with `weighted` there is no sparse priority (the static shares decide)', (
   peer.setScheduler('weighted')
   peer.sendInner(udpPacket(40001, 84), 0, 84, 1)
   assert.equal(peer.sparseSent, 0)
+})
+
+test('auto keeps a path\'s bottleneck queue to its budget: the rest of a burst waits here, a ping goes first, and the wait drains as the queue does', () => {
+  const sent: number[] = []
+  const peer = new Peer({ send: (pathId) => { sent.push(pathId) }, deliver: () => {} }, { scheduler: 'auto', mtuBytes: 1400, log: silentLogger },
+    [{ id: 0, name: 'fast' }])
+  peer.session = { seal: () => {}, rekeyMessageDue: () => null, sweep: () => {} } as unknown as VpnSession
+  const p = peer.path(0)!
+  p.state = 'up'
+  p.addRttSample(20, 0)
+  p.delay.addSample(0, 10, 0)
+  p.addDeliveryRateSample(20e6, 0)
+  p.rate.inStartup = false
+  p.rate.gain = 1
+  p.pacer.setRate(p.planningRateBitsPerSec(), 0)
+  const bulk = udpPacket(40000, 1400)
+  let ping = udpPacket(40001, 84)
+  for (let port = 40001; flowBucketOf(ping) === flowBucketOf(bulk); port++) ping = udpPacket(port, 84)
+  // 100 packets at once (a 20 Mbit/s path drains one in 0.56 ms): the first 8 are sparse and go
+  // regardless; bulk then goes only while the modelled bottleneck queue is under the budget.
+  for (let i = 0; i < 100; i++) peer.sendInner(bulk, 0, bulk.length, 1)
+  const queueMs = p.queueDelayMs(0, 1)
+  assert.ok(queueMs > BOTTLENECK_BUDGET_MS && queueMs <= BOTTLENECK_BUDGET_MS + 0.6, `bottleneck queue ${queueMs.toFixed(2)} ms`)
+  const first = sent.length
+  assert.ok(first < 15, `${first} sent, the rest waits`)
+  peer.sendInner(ping, 0, ping.length, 1)
+  assert.equal(sent.length, first + 1, 'the ping did not wait behind the bulk')
+  // The peer asks to be woken when the queue is back under the budget, and then sends more.
+  const wakeMs = peer.releasePaced(1)
+  // (at least half a ms on, so a path refused for another reason never spins the timer)
+  assert.ok(Math.abs(wakeMs - Math.max(1.5, 1 + p.queueDelayMs(0, 1) - BOTTLENECK_BUDGET_MS)) < 1e-9, `wake at ${wakeMs}`)
+  const before = sent.length
+  let atMs = wakeMs
+  let maxQueueMs = 0
+  for (let i = 0; i < 1000 && Number.isFinite(atMs); i++) {
+    const nextMs = peer.releasePaced(atMs)
+    maxQueueMs = Math.max(maxQueueMs, p.queueDelayMs(0, atMs))
+    atMs = nextMs
+  }
+  assert.equal(sent.length - before, 100 - first, 'every waiting packet left, paced by the budget')
+  assert.ok(maxQueueMs <= BOTTLENECK_BUDGET_MS + 0.6, `at most ${maxQueueMs.toFixed(2)} ms queued at the bottleneck`)
+  assert.equal(peer.counters.refused, 0)
 })
