@@ -107,7 +107,9 @@ async function goodput (name: string, paths: number[], withPing = false): Promis
   }
   const series: Series[] = [{ name: 'goodput (receiver)', points: r.receiverIntervals.map((i) => [i.end, i.bitsPerSecond / 1e6]) }, ...linkSeries(samples)]
   writeSvgPlot(`${outDir}bonding-${slug(name)}.svg`, `${name}: ${(run.goodputBps / 1e6).toFixed(1)} Mbit/s steady`, 'Mbit/s', series)
-  console.log(`  ${name}: ${(run.goodputBps / 1e6).toFixed(2)} Mbit/s steady (${(r.receivedBps / 1e6).toFixed(2)} whole), ${r.retransmits} retransmits, load ${load}`)
+  // What each link carried (client->server, the lab's counters, tunnel overhead included) over the steady part: which one was under-used.
+  const wire = paths.map((l) => `l${l + 1} ${linkRateMbit(samples, l, STEADY_FROM_S * 1000, Infinity).toFixed(1)}`).join(', ')
+  console.log(`  ${name}: ${(run.goodputBps / 1e6).toFixed(2)} Mbit/s steady (${(r.receivedBps / 1e6).toFixed(2)} whole), ${r.retransmits} retransmits, on the wire ${wire} Mbit/s, load ${load}`)
   if (run.pingMs) console.log(`  ${name}: ping median ${run.pingMs.p50.toFixed(1)} ms, avg ${run.pingMs.avg.toFixed(1)} ms, max ${run.pingMs.max.toFixed(1)} ms, loss ${run.pingMs.loss} % (idle tunnel before the flow: median ${run.pingMs.idleP50.toFixed(1)} ms)`)
   return run
 }

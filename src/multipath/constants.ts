@@ -87,6 +87,12 @@ export const QUEUE_BUDGET_MS = 40
  * the bottleneck's.
  */
 export const BOTTLENECK_BUDGET_MS = 5
+/**
+ * The same for the paths of longer propagation delay than the least (no sparse flow goes there
+ * while the shortest path is usable, so their queue delays nobody's ping): a 10 Mbit/s link
+ * drains 5 ms in four packets, less than a busy host's late wake-up, and ran dry between drains.
+ */
+export const SLOWER_PATH_BUDGET_MS = 20
 /** Window of the standing-queue minimum (CoDel's interval). */
 export const STANDING_WINDOW_MS = 100
 /** A burst may queue up to this much on a path however short its standing queue. */

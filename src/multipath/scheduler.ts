@@ -18,6 +18,8 @@ export interface Scheduler {
 }
 
 const PROBING_TIER = 4
+/** Our choice: paths whose base delays differ by less than this count as the same (both get the tight budget). */
+const SAME_DELAY_MS = 1
 
 /**
  * Preference tiers, best first: primary up, primary degraded, backup, backup degraded, then
@@ -69,17 +71,43 @@ export class AutoScheduler implements Scheduler {
   /**
    * `bottleneckBudgetMs`: a path whose modelled queue (outside rate startup) is over it is
    * skipped, so the caller holds the excess in its own queue instead of the bottleneck's (see
-   * BOTTLENECK_BUDGET_MS); Infinity (the default) for callers that drop what is refused.
+   * BOTTLENECK_BUDGET_MS); Infinity (the default) for callers that drop what is refused. It
+   * applies to the paths of least propagation delay, where sparse flows go; the others (whose
+   * queue no sparse flow meets) get `slowerPathBudgetMs`, which rides out more of a busy
+   * host's late wake-ups before their links run dry.
    */
-  constructor (readonly queueBudgetMs = QUEUE_BUDGET_MS, readonly fillThresholdMs = FILL_THRESHOLD_MS, readonly bottleneckBudgetMs = Infinity) {}
+  constructor (readonly queueBudgetMs = QUEUE_BUDGET_MS, readonly fillThresholdMs = FILL_THRESHOLD_MS, readonly bottleneckBudgetMs = Infinity,
+    readonly slowerPathBudgetMs = bottleneckBudgetMs) {}
 
-  pick (paths: readonly Path[], bytes: number, nowMs: number, out: Path[]): number {
-    const tier = bestTier(paths)
-    // Arrival times compare on one-way delays when every candidate has them (exact differences).
+  /** Propagation delay to compare paths by: one-way when every candidate has it (exact differences). */
+  private static baseOf (path: Path, isOneWay: boolean): number {
+    return isOneWay ? path.relativeBaseDelayMs() : path.baseDelayMs()
+  }
+
+  /** The bottleneck budget of `path`, given the least base delay among the candidates. */
+  private budgetOf (path: Path, isOneWay: boolean, minBaseMs: number): number {
+    return AutoScheduler.baseOf(path, isOneWay) <= minBaseMs + SAME_DELAY_MS ? this.bottleneckBudgetMs : this.slowerPathBudgetMs
+  }
+
+  /** Whether every usable path of the best tier has a one-way baseline, and the least base delay among them. */
+  private candidates (paths: readonly Path[], tier: number): { isOneWay: boolean, minBaseMs: number } {
     let isOneWay = true
     for (let i = 0; i < paths.length; i++) {
       if (isInTier(paths[i]!, tier) && !Number.isFinite(paths[i]!.delay.minRelMs)) isOneWay = false
     }
+    let minBaseMs = Infinity
+    for (let i = 0; i < paths.length; i++) if (isInTier(paths[i]!, tier)) minBaseMs = Math.min(minBaseMs, AutoScheduler.baseOf(paths[i]!, isOneWay))
+    this.scratch.isOneWay = isOneWay
+    this.scratch.minBaseMs = minBaseMs
+    return this.scratch
+  }
+
+  private readonly scratch = { isOneWay: true, minBaseMs: Infinity }
+
+  pick (paths: readonly Path[], bytes: number, nowMs: number, out: Path[]): number {
+    const tier = bestTier(paths)
+    // Arrival times compare on one-way delays when every candidate has them (exact differences).
+    const { isOneWay, minBaseMs } = this.candidates(paths, tier)
     let first: Path | undefined
     let firstMs = Infinity
     let firstQueueMs = 0
@@ -93,7 +121,7 @@ export class AutoScheduler implements Scheduler {
       // While a path's rate is still in startup its capacity is unknown, so a full-looking model
       // is no proof of congestion: it stays a candidate whatever its queue.
       if (!path.rate.inStartup) {
-        if (queueMs > Math.min(this.bottleneckBudgetMs, BURST_BUDGET_MS, OVERFLOW_QUEUE_SHARE * path.overflowQueueMs)) continue
+        if (queueMs > Math.min(this.budgetOf(path, isOneWay, minBaseMs), BURST_BUDGET_MS, OVERFLOW_QUEUE_SHARE * path.overflowQueueMs)) continue
         if (path.standingQueueMs(nowMs) > this.queueBudgetMs) continue
       }
       const arrivalMs = path.expectedArrivalMs(bytes, nowMs) + (isOneWay ? path.relativeBaseDelayMs() - path.baseDelayMs() : 0)
@@ -116,13 +144,14 @@ export class AutoScheduler implements Scheduler {
    * stay busy with only the budget's worth queued at their bottlenecks.
    */
   nextRoomMs (paths: readonly Path[], nowMs: number): number {
-    if (!Number.isFinite(this.bottleneckBudgetMs)) return Infinity
+    if (!Number.isFinite(this.bottleneckBudgetMs) && !Number.isFinite(this.slowerPathBudgetMs)) return Infinity
     const tier = bestTier(paths)
+    const { isOneWay, minBaseMs } = this.candidates(paths, tier)
     let atMs = Infinity
     for (let i = 0; i < paths.length; i++) {
       const path = paths[i]!
       if (!isInTier(path, tier)) continue
-      const overMs = path.rate.inStartup ? 0 : path.queueDelayMs(0, nowMs) - this.bottleneckBudgetMs
+      const overMs = path.rate.inStartup ? 0 : path.queueDelayMs(0, nowMs) - this.budgetOf(path, isOneWay, minBaseMs)
       atMs = Math.min(atMs, nowMs + Math.max(0, overMs))
     }
     return atMs

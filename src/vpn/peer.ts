@@ -11,7 +11,7 @@
  */
 import {
   Path, PathReceiver, ReorderBuffer, FlowSequencer, AutoScheduler, createScheduler, createFeedback, delaySpreadOf, bestTier,
-  flowBucketOf, unwrapSeq32, pickSparse, DEFAULT_FLOW_BUCKETS, REORDER_WINDOW_PACKETS, SPARSE_WINDOW_MS, SPARSE_FLOW_BYTES, BOTTLENECK_BUDGET_MS,
+  flowBucketOf, unwrapSeq32, pickSparse, DEFAULT_FLOW_BUCKETS, REORDER_WINDOW_PACKETS, SPARSE_WINDOW_MS, SPARSE_FLOW_BYTES, BOTTLENECK_BUDGET_MS, SLOWER_PATH_BUDGET_MS,
   type PathFeedback, type Scheduler, type SchedulerKind, type PathPreference,
 } from '../multipath/index.js'
 import { CounterLog, type Logger } from '../log.js'
@@ -180,11 +180,12 @@ export class Peer {
   }
 
   /**
-   * `auto` keeps each path's bottleneck queue to BOTTLENECK_BUDGET_MS: the bulk beyond it waits
-   * here (the wait queue), where a sparse flow's packet overtakes it.
+   * `auto` keeps the bottleneck queue of the shortest path to BOTTLENECK_BUDGET_MS (the others'
+   * to SLOWER_PATH_BUDGET_MS): the bulk beyond it waits here (the wait queue), where a sparse
+   * flow's packet overtakes it.
    */
   private createScheduler (kind: SchedulerKind): Scheduler {
-    return kind === 'auto' ? new AutoScheduler(undefined, undefined, BOTTLENECK_BUDGET_MS) : createScheduler(kind, this.options.random)
+    return kind === 'auto' ? new AutoScheduler(undefined, undefined, BOTTLENECK_BUDGET_MS, SLOWER_PATH_BUDGET_MS) : createScheduler(kind, this.options.random)
   }
 
   path (id: number): Path | undefined { return this.byId[id] }

@@ -254,3 +254,20 @@ test('auto with a bottleneck budget: a path over it is skipped until its modelle
   assert.equal(scheduler.nextRoomMs(paths, 0), 0)
   assert.equal(new AutoScheduler().nextRoomMs(paths, 0), Infinity)
 })
+
+test('auto: the tight bottleneck budget is the shortest path\'s (sparse flows go there); a longer path gets the looser one', () => {
+  const paths = makePaths([
+    { state: 'up', isBackup: false, rttMs: 20, rateMbps: 20, queuedBytes: 0, weight: 1 },
+    { state: 'up', isBackup: false, rttMs: 120, rateMbps: 10, queuedBytes: 0, weight: 1 },
+  ])
+  for (const p of paths) { p.rate.endStartup(0); p.rate.gain = 1; p.pacer.setRate(p.planningRateBitsPerSec(), 0) }
+  const scheduler = new AutoScheduler(undefined, undefined, 5, 20)
+  const out: Path[] = []
+  const counts = [0, 0]
+  while (scheduler.pick(paths, 1500, 0, out) === 1) { out[0]!.onSend(1500, 0); counts[out[0]!.id]!++ }
+  // 0.6 ms per unit at 20 Mbit/s up to 5 ms; 1.2 ms per unit at 10 Mbit/s up to 20 ms.
+  assert.deepEqual(counts, [9, 17])
+  // The sparse flow's path is the short one, and its queue stays the short one.
+  assert.equal(pickSparse(paths, 100, 0, out), 1)
+  assert.equal(out[0]!.id, 0)
+})
