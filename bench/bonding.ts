@@ -228,7 +228,8 @@ function counters (c: { client: Closing, server: Closing }): string {
   const cp = c.client.peers[0]
   const sp = c.server.peers[0]
   const ro = sp?.reorder as (Record<string, number> | undefined)
-  return `client refused ${cp?.refused ?? '?'}, repairs ${cp?.repairs ?? '?'}; server refused ${sp?.refused ?? '?'}, repairs ${sp?.repairs ?? '?'}, reorder held ${ro?.held ?? '?'} skipped ${ro?.skipped ?? '?'} late ${ro?.late ?? '?'}` +
+  const wait = /wait (\{[^}]*\})/.exec(c.client.line)?.[1] ?? '?'
+  return `client refused ${cp?.refused ?? '?'}, repairs ${cp?.repairs ?? '?'}, wait ${wait}; server refused ${sp?.refused ?? '?'}, repairs ${sp?.repairs ?? '?'}, reorder held ${ro?.held ?? '?'} skipped ${ro?.skipped ?? '?'} late ${ro?.late ?? '?'}` +
     `${ro?.heldBehindLoss !== undefined ? ` heldBehindLoss ${ro.heldBehindLoss}` : ''} dup ${ro?.duplicates ?? '?'} maxHolding ${ro?.maxHolding ?? '?'}; paths ${c.client.paths.map((p) => p.replace(/→\S+?:\d+:/, ':')).join(' ')}`
 }
 
