@@ -17,11 +17,11 @@ const DOWN_CEILING_MS = 150
 /** Our choice: a reply this late (beyond srtt + 4 rttvar) makes the path degraded at once. */
 const DEGRADE_MARGIN_MS = 5
 /**
- * Our choice: a busy sample whose send the model queued behind more than STARVED_MODEL_MS, but
- * which met less than STARVED_QUEUE_MS at the bottleneck, says the model drains too slowly.
+ * Our choice: a send the model queued for more than STARVED_MODEL_MS (over any bottleneck budget
+ * `auto` keeps, so a model that is right never gets there) that met under a quarter of that at
+ * the bottleneck says the model drains far too slowly (see checkQueueModel).
  */
-const STARVED_MODEL_MS = 2
-const STARVED_QUEUE_MS = 1
+const STARVED_MODEL_MS = 25
 
 export type PathPreference = 'primary' | 'backup'
 
@@ -112,7 +112,7 @@ export class Path {
   private lastBackOffMs = -Infinity
   /** Since when every busy sample in rate startup showed a bottleneck queue (Infinity: the last one did not). */
   private queuedSinceMs = Infinity
-  /** Since when every busy sample after startup met an empty bottleneck where the model had a queue (Infinity: the last one did not). */
+  /** Since when every sample after startup that the model queued long met a far shorter bottleneck queue (Infinity: the last one did not). */
   private drainedSinceMs = Infinity
   private repairScanSeq = 0
   // Delivery-rate anchor, in the receiver's clock.
@@ -534,6 +534,24 @@ export class Path {
     // the bottleneck behind it drains at the link's rate, not at our estimate of it).
     this.pacer.burstBytes = this.isPacedNow() ? this.paceBurstBytes : 0
     if (this.externalQueuedBytes < 0) this.pacer.correct(measuredMs, predictedMs + correctedSinceMs, nowMs)
+    // The mirror image: the model queued a send far longer than the bottleneck did, in every
+    // sample that could tell for a whole round: the estimate is far too low (left at a probe's
+    // rate by an idle start, one 1400-byte packet was 112 ms of modelled queue, so `auto`'s
+    // bottleneck budget let the path carry one packet per ~100 ms and it never proved more: l1
+    // carried nothing for 12 s of a lab run), so search again. Relative, not absolute: a busy
+    // host's delay noise is a few ms. Unpaced paths only: a paced one's bottleneck is empty by design.
+    if (!this.rate.inStartup && !this.isPacedNow() && predictedMs > STARVED_MODEL_MS) {
+      if (measuredMs >= predictedMs / 4) {
+        this.drainedSinceMs = Infinity
+      } else {
+        if (this.drainedSinceMs === Infinity) this.drainedSinceMs = nowMs
+        if (nowMs - this.drainedSinceMs >= Math.max(MIN_ROUND_MS, Number.isFinite(this.rtt.minRttMs) ? this.rtt.minRttMs : 0)) {
+          this.drainedSinceMs = Infinity
+          this.rate.restartStartup(nowMs)
+          return
+        }
+      }
+    }
     // Only a path we kept busy can prove its rate too high: on an idle path (probes only) a delay
     // blip is noise, and backing off there would leave startup with a probe-sized estimate that
     // `auto` then never gives the traffic to correct (the path starves after a quiet second).
@@ -552,21 +570,6 @@ export class Path {
       // is given too little traffic to ever correct it.
       if (nowMs - this.queuedSinceMs >= Math.max(MIN_ROUND_MS, Number.isFinite(this.rtt.minRttMs) ? this.rtt.minRttMs : 0)) this.rate.endStartup(nowMs)
       return
-    }
-    // The mirror image: the model held a queue (so `auto` kept units off the path) that the
-    // bottleneck had long drained, in every busy sample for a whole round: the estimate is far
-    // too low (left at a probe's rate by an idle start; the scheduler's bottleneck budget then
-    // let the path carry one packet per modelled 100 ms, and it never proved more), so search
-    // again. Unpaced paths only: a paced one's bottleneck is empty by design.
-    if (!this.isPacedNow() && predictedMs > STARVED_MODEL_MS && measuredMs < STARVED_QUEUE_MS) {
-      if (this.drainedSinceMs === Infinity) this.drainedSinceMs = nowMs
-      if (nowMs - this.drainedSinceMs >= Math.max(MIN_ROUND_MS, Number.isFinite(this.rtt.minRttMs) ? this.rtt.minRttMs : 0)) {
-        this.drainedSinceMs = Infinity
-        this.rate.restartStartup(nowMs)
-        return
-      }
-    } else {
-      this.drainedSinceMs = Infinity
     }
     if (measuredMs <= predictedMs * 1.25 + QUEUE_EXCESS_MS) return
     if (nowMs - this.lastBackOffMs < Math.max(this.rtt.srttMs, 50)) return
