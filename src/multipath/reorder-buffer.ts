@@ -76,6 +76,12 @@ export class ReorderBuffer<T> {
 
   get bucketCount (): number { return this.buckets.length }
 
+  /** Whether `push(bucketIndex, seq, …)` would hand its item to `deliver` at once (the next in order). */
+  isNext (bucketIndex: number, seq: number): boolean {
+    const b = this.buckets[bucketIndex]
+    return b !== undefined && Number.isSafeInteger(seq) && seq >= 0 && (!b.synced || seq === b.next)
+  }
+
   /** An item with per-bucket sequence `seq` arrived. Delivers whatever is now in order. */
   push (bucketIndex: number, seq: number, item: T, nowMs: number): void {
     const b = this.buckets[bucketIndex]

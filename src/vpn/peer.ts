@@ -90,6 +90,8 @@ const MAX_PATHS = 256
 const PACING_BURST_BYTES = 3000
 /** At most one feedback's worth of nacks (16) fits the reasons to abandon; our choice: up to 64 per message. */
 const MAX_ABANDON_PER_MESSAGE = 64
+/** Reorder item id of an in-order packet delivered from its datagram during the push (never held). */
+const DIRECT_PACKET = Number.MIN_SAFE_INTEGER
 
 export class Peer {
   session: VpnSession | undefined
@@ -523,6 +525,15 @@ export class Peer {
         if (flowSeq > last) this.lastFlowSeq[bucket] = flowSeq
         this.counters.rxPackets++
         this.counters.rxBytes += packetLength
+        if (this.reorder.isNext(bucket, flowSeq)) {
+          // In order (the usual case): handed on straight from the datagram, no copy kept.
+          this.directPacket = d
+          this.directStart = at + DATA_HEADER_BYTES
+          this.directEnd = end
+          this.reorder.push(bucket, flowSeq, DIRECT_PACKET, nowMs)
+          this.directPacket = undefined
+          return pathId
+        }
         // The datagram buffer is reused by the next read: the reorder buffer keeps a copy (in the pool).
         const id = this.keepPacket(d, at + DATA_HEADER_BYTES, end)
         const stats = this.reorder.stats
@@ -603,6 +614,10 @@ export class Peer {
   }
 
   private deliverPacket (id: number): void {
+    if (id === DIRECT_PACKET) {
+      this.io.deliver(this.directPacket!, this.directStart, this.directEnd - this.directStart)
+      return
+    }
     if (id < 0) {
       const packet = this.oversized.get(id)!
       this.oversized.delete(id)
@@ -618,6 +633,10 @@ export class Peer {
     else this.rxPool.release(id)
   }
 
+  /** The datagram whose in-order packet is being pushed as DIRECT_PACKET: [directStart, directEnd). */
+  private directPacket: Buffer | undefined
+  private directStart = 0
+  private directEnd = 0
   private readonly stamp = { pathSeq: 0, txTimeMs: 0 }
   /** The peer said it is going away (CLOSE). */
   closedByPeer = false

@@ -116,3 +116,18 @@ test('a sequence far beyond the window skips ahead instead of growing without bo
   assert.ok(rb.stats.skipped >= 2)
   assert.ok(out.every((item, i) => i === 0 || item.seq > out[i - 1]!.seq))
 })
+
+test('isNext says whether a push delivers at once: the next sequence, or any after a resync', () => {
+  const out: number[] = []
+  const rb = new ReorderBuffer<number>({ deliver: (x) => out.push(x), windowPackets: 8 })
+  assert.equal(rb.isNext(0, 0), true)
+  assert.equal(rb.isNext(0, 1), false)
+  rb.push(0, 0, 100, 0)
+  assert.equal(rb.isNext(0, 0), false, 'a duplicate is not next')
+  assert.equal(rb.isNext(0, 1), true)
+  assert.equal(rb.isNext(0, -1), false)
+  assert.equal(rb.isNext(0, 1.5), false)
+  assert.equal(rb.isNext(99, 0), false, 'no such bucket')
+  rb.resync(0)
+  assert.equal(rb.isNext(0, 42), true, 'after a resync the next sequence seen starts the bucket')
+})
