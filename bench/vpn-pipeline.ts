@@ -23,22 +23,31 @@ const INNER_BYTES = 1400
 const SLOT = 2048
 const CHUNK = 256
 
-const session = { seal: () => {}, sealLater: () => 0, rekeyMessageDue: () => null, sweep: () => {} } as unknown as VpnSession
+const session = { seal: () => {}, sealLater: () => 0, sendKey: undefined, rekeyMessageDue: () => null, sweep: () => {} } as unknown as VpnSession
 
 /** Datagrams one side sent, kept in a fixed ring (no allocation per packet). */
 class Wire {
   readonly slab = Buffer.alloc(SLOT * 4096)
   readonly lengths = new Uint32Array(4096)
+  private readonly views = Array.from({ length: 4096 }, (_, i) => this.slab.subarray(i * SLOT, (i + 1) * SLOT))
   count = 0
   push (d: Buffer, length: number): void {
     d.copy(this.slab, this.count * SLOT, 0, length)
     this.lengths[this.count++] = length
   }
+
+  /** As SendBatch.slotFor / commitUnsealed: the datagram is written in place (tag left out). */
+  slot (): Buffer { return this.views[this.count]! }
+  commit (length: number): void { this.lengths[this.count++] = length + 16 }
 }
 
 function makePeer (wire: Wire, delivered: { bytes: number }): Peer {
   const peer = new Peer({
     send: (_pathId, d, length) => { wire.push(d, length) },
+    // As the real ends do: sealed later with the batch (here not at all), copied in or written in place.
+    sendUnsealed: (_pathId, d, length) => { wire.push(d, length + 16) },
+    slotFor: () => wire.slot(),
+    commitUnsealed: (_pathId, length) => { wire.commit(length) },
     deliver: (_packet, _offset, length) => { delivered.bytes += length },
   }, { scheduler: 'weighted', mtuBytes: 1500, log: silentLogger }, [{ id: 0, name: 'p0' }])
   const p = peer.path(0)!

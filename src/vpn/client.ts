@@ -172,6 +172,8 @@ export class VpnClient {
       this.peer = new Peer({
         send: (pathId, d, length) => { this.batches[pathId]?.queue(d, length, this.serverAddrs, 0) },
         sendUnsealed: (pathId, d, length, key, counter) => { this.batches[pathId]?.queueUnsealed(d, length, this.serverAddrs, 0, key, counter) },
+        slotFor: (pathId, length) => this.batches[pathId]?.slotFor(length),
+        commitUnsealed: (pathId, length, key, counter) => { this.batches[pathId]!.commitUnsealed(length, this.serverAddrs, 0, key, counter) },
         deliver: (packet, offset, length) => { this.tunBatch.queue(packet, offset, length) },
       }, {
         scheduler: options.scheduler ?? 'auto',

@@ -35,6 +35,13 @@ export interface PeerIo {
    * written, text in the clear, `length` without the tag), so a batch is sealed in one call.
    */
   sendUnsealed?(pathId: number, datagram: Buffer, length: number, key: AeadKey, counter: number): void
+  /**
+   * Optional, with commitUnsealed: a buffer to write path `pathId`'s next datagram into in place
+   * (header at 0, room for `length` + 16), or undefined to use sendUnsealed.
+   */
+  slotFor?(pathId: number, length: number): Buffer | undefined
+  /** Sends what was written into slotFor's buffer, [0, length) plus the tag, sealed like sendUnsealed. */
+  commitUnsealed?(pathId: number, length: number, key: AeadKey, counter: number): void
   /** Hands an inner IP packet to the TUN. */
   deliver(packet: Buffer, offset: number, length: number): void
 }
@@ -327,24 +334,35 @@ export class Peer {
   private transmit (path: Path, slot: number, unitId: number, nowMs: number, isSparse = false): void {
     const length = this.unitLengths[slot]!
     const seq = path.onSend(length, nowMs, unitId)
-    const d = this.scratch
     const at = SEALED_HEADER_BYTES
-    writeDataHeader(d, at, path.id, this.unitBuckets[slot]!, this.unitFlowSeqs[slot]!, seq, nowMs)
-    this.unitSlab.copy(d, at + DATA_HEADER_BYTES, slot * this.slotBytes, slot * this.slotBytes + length)
     const total = at + DATA_HEADER_BYTES + length + TAG_BYTES
     this.counters.txPackets++
     this.counters.txBytes += length
     // Paced (outside rate startup, when the rate is not known yet): a burst waits here for the
     // path's pacer instead of overflowing the bottleneck's buffer. The stamp stays the hand-over
-    // time: the wait is part of the path's delay, as the model counts it.
+    // time: the wait is part of the path's delay, as the model counts it. A sparse flow's unit
+    // goes ahead of the pace queue.
     const queue = this.paceQueues[path.id]!
-    if (isSparse) { this.sendNow(path.id, d, total); return } // ahead of the pace queue
-    const releaseMs = !path.isPaced || path.rate.inStartup ? nowMs : Math.max(queue.lastReleaseMs, path.pacer.sendTimeMs(length, PACING_BURST_BYTES, nowMs))
-    queue.lastReleaseMs = releaseMs
-    if (releaseMs <= nowMs && queue.size === 0) { this.sendNow(path.id, d, total); return }
+    let isNow = isSparse
+    if (!isSparse) {
+      const releaseMs = !path.isPaced || path.rate.inStartup ? nowMs : Math.max(queue.lastReleaseMs, path.pacer.sendTimeMs(length, PACING_BURST_BYTES, nowMs))
+      queue.lastReleaseMs = releaseMs
+      isNow = releaseMs <= nowMs && queue.size === 0
+    }
+    // Sent now: written straight into the send batch's slot when io offers one (one copy fewer).
+    const direct = isNow ? this.io.slotFor?.(path.id, total - TAG_BYTES) : undefined
+    const d = direct ?? this.scratch
+    writeDataHeader(d, at, path.id, this.unitBuckets[slot]!, this.unitFlowSeqs[slot]!, seq, nowMs)
+    this.unitSlab.copy(d, at + DATA_HEADER_BYTES, slot * this.slotBytes, slot * this.slotBytes + length)
+    if (direct !== undefined) {
+      const session = this.session!
+      this.io.commitUnsealed!(path.id, total - TAG_BYTES, session.sendKey, session.sealLater(d))
+      return
+    }
+    if (isNow) { this.sendNow(path.id, d, total); return }
     this.session!.seal(d, total)
     if (queue.isFull) { this.releaseDue(nowMs, Infinity); this.io.send(path.id, d, total) }
-    else { queue.push(d, total, releaseMs, seq); path.markQueued(seq) }
+    else { queue.push(d, total, queue.lastReleaseMs, seq); path.markQueued(seq) }
   }
 
   /**

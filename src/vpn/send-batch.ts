@@ -15,6 +15,8 @@ export class SendBatch {
   /** Per slot: the key to seal it with at the flush (undefined: queued sealed), and its counter. */
   private readonly keys: (AeadKey | undefined)[]
   private readonly counters: Float64Array
+  /** A view of each slot, made once: slotFor hands one out to be written in place. */
+  private readonly views: Buffer[] = []
   private unsealed = 0
   private count = 0
 
@@ -24,6 +26,30 @@ export class SendBatch {
     this.addrs = new Uint8Array(ADDR_BYTES * capacity)
     this.keys = new Array<AeadKey | undefined>(capacity).fill(undefined)
     this.counters = new Float64Array(capacity)
+    for (let i = 0; i < capacity; i++) this.views.push(this.arena.subarray(i * slotBytes, (i + 1) * slotBytes))
+  }
+
+  /**
+   * The slot the next datagram goes into, to be written in place (header at 0) and then queued
+   * with commitUnsealed before anything else is queued: one copy fewer than queueUnsealed. A full
+   * batch is flushed first. Undefined when `length` + 16 does not fit a slot.
+   */
+  slotFor (length: number): Buffer | undefined {
+    if (length + 16 > this.slotBytes) return undefined
+    if (this.count === this.capacity) this.flush()
+    return this.views[this.count]
+  }
+
+  /** Queues the datagram written into slotFor's slot ([0, length), tag room after) to be sealed at the flush. */
+  commitUnsealed (length: number, addrs: Uint8Array, addrIndex: number, key: AeadKey, counter: number): void {
+    const slot = this.count++
+    this.lengths[slot] = length
+    this.keys[slot] = key
+    this.counters[slot] = counter
+    this.unsealed++
+    const from = addrIndex * ADDR_BYTES
+    const to = slot * ADDR_BYTES
+    for (let i = 0; i < ADDR_BYTES; i++) this.addrs[to + i] = addrs[from + i]!
   }
 
   /** Queues datagram[0, length) for the address in slot `addrIndex` of `addrs`. */

@@ -399,6 +399,8 @@ export class VpnServer {
       peer: new Peer({
         send: (pathId, datagram, length) => { this.batch.queue(datagram, length, addrs, pathId) },
         sendUnsealed: (pathId, datagram, length, key, counter) => { this.batch.queueUnsealed(datagram, length, addrs, pathId, key, counter) },
+        slotFor: (_pathId, length) => this.batch.slotFor(length),
+        commitUnsealed: (pathId, length, key, counter) => { this.batch.commitUnsealed(length, addrs, pathId, key, counter) },
         deliver: (packet, offset, length) => { this.tunBatch.queue(packet, offset, length) },
       }, {
         scheduler: this.runtimeScheduler ?? this.options.scheduler ?? 'auto',

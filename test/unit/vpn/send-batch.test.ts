@@ -22,7 +22,7 @@ function pair (): { client: VpnSession, server: VpnSession } {
   return { client: new VpnSession(done.secrets, true, 11, 22, psk, timings, 0), server: new VpnSession(secrets, false, 22, 11, psk, timings, 0) }
 }
 
-test('unsealed datagrams are sealed at the flush and open at the peer, in order, mixed with sealed ones; a key change flushes first', async (t) => {
+test('unsealed datagrams (copied in, or written in place) are sealed at the flush and open at the peer, in order, mixed with sealed ones; a key change flushes first', async (t) => {
   const { client, server } = pair()
   const receiver = UdpSocket.open({ address: '127.0.0.1', coalesce: true })
   t.after(() => receiver.close())
@@ -43,15 +43,23 @@ test('unsealed datagrams are sealed at the flush and open at the peer, in order,
   const batch = new SendBatch(sender, 256, 8)
   client.beforeSendKeyChange = () => batch.flush()
   const scratch = Buffer.alloc(256)
-  const send = (text: string, sealNow: boolean): void => {
-    scratch.write(text, SEALED_HEADER_BYTES)
+  const send = (text: string, mode: 'sealed' | 'unsealed' | 'in place'): void => {
     const total = SEALED_HEADER_BYTES + text.length + TAG_BYTES
-    if (sealNow) { client.seal(scratch, total); batch.queue(scratch, total, addrs, 0); return }
+    if (mode === 'in place') {
+      // Written straight into the batch's slot (the Peer's path when io offers slotFor).
+      const slot = batch.slotFor(total - TAG_BYTES)!
+      slot.write(text, SEALED_HEADER_BYTES)
+      batch.commitUnsealed(total - TAG_BYTES, addrs, 0, client.sendKey, client.sealLater(slot))
+      return
+    }
+    scratch.write(text, SEALED_HEADER_BYTES)
+    if (mode === 'sealed') { client.seal(scratch, total); batch.queue(scratch, total, addrs, 0); return }
     const counter = client.sealLater(scratch)
     batch.queueUnsealed(scratch, total - TAG_BYTES, addrs, 0, client.sendKey, counter)
   }
-  for (let i = 0; i < 12; i++) send(`packet ${i}`, i === 5) // more than the batch holds: an early flush
-  send('before the key goes', false)
+  // More than the batch holds (early flushes, one of them inside slotFor), the three ways mixed.
+  for (let i = 0; i < 12; i++) send(`packet ${i}`, i === 5 ? 'sealed' : i % 3 === 0 ? 'in place' : 'unsealed')
+  send('before the key goes', 'in place')
   client.wipe() // flushes through beforeSendKeyChange while the key still exists
   batch.flush() // nothing left
   for (const deadline = Date.now() + 5000; got.length < 13 && Date.now() < deadline;) await new Promise((resolve) => setTimeout(resolve, 10))
