@@ -45,7 +45,9 @@
  *   receivers[p].onRebuilt(rebuilt.seq) and deliver it as if it had arrived; after a parity with
  *   decoder.lastMissing >= 2, receivers[p].nackNow(parity.firstSeq, parity.count, nowMs);
  *   receivers[p].nackDelayMs = decoder.nackDelayMs(nowMs); and
- *   reorder.holdTime.setRepairWait(repairWaitOf(receivers, srttMs, isLossy = decoder.isActive, nowMs)).
+ *   reorder.holdTime.setRepairWait(repairWaitOf(receivers, srttMs, isLossy = decoder.isActive, nowMs,
+ *   nacksOnFastest)). The simulator also sends feedback that nacks something, without its echo, on
+ *   its fastest path (nacksOnFastest = true): a repair over a slow lossy path then starts earlier.
  *
  * Pipe mode has no per-packet feedback: feed each subflow's Path plain samples from TCP_INFO
  * (addRttSample, addDeliveryRateSample, externalQueuedBytes = tcpi_notsent_bytes) and call
