@@ -63,7 +63,7 @@ function buildTopology (prefix: string): { client: string, server: string, clien
   return { client, server, clientAddresses, veths }
 }
 
-test('ttt over IPv6 outside and inside: wildcard [::] server, two IPv6 paths, IPv6 and IPv4 through the tunnel, MTU for the IPv6 header, TCP over both paths', { skip, timeout: 60_000 }, async (t: TestContext) => {
+test('ttt over IPv6 outside and inside: wildcard [::] server, two IPv6 paths, IPv6 and IPv4 through the tunnel, MTU for the IPv6 header, TCP on both paths', { skip, timeout: 60_000 }, async (t: TestContext) => {
   const prefix = `v6${process.pid.toString(36)}`
   const procs: NsProcess[] = []
   t.after(async () => {
@@ -77,7 +77,7 @@ test('ttt over IPv6 outside and inside: wildcard [::] server, two IPv6 paths, IP
   const server = startTttServer(net.server, '[::]:5000', '10.9.0.1/24', { key, extra: ['--address', `${INNER_SERVER_V6}/64`, '--name', 'v6srv', '--control-dir', controlDir] })
   procs.push(server)
   await server.waitFor(/ttt server listening on \[::\]:5000/, 20_000)
-  const client = startTttClient(net.client, `[${SERVER}]:5000`, '10.9.0.2/24', net.clientAddresses, { key, extra: ['--address', 'fd09::2/64', '--name', 'v6cli', '--control-dir', controlDir] })
+  const client = startTttClient(net.client, `[${SERVER}]:5000`, '10.9.0.2/24', net.clientAddresses, { key, extra: ['--address', 'fd09::2/64', '--name', 'v6cli', '--control-dir', controlDir, '--scheduler', 'redundant'] })
   procs.push(client)
   await client.waitFor(new RegExp(`session with \\[${SERVER}\\]:5000 up`), 20_000)
 
@@ -101,7 +101,8 @@ test('ttt over IPv6 outside and inside: wildcard [::] server, two IPv6 paths, IP
   const full = await ping(net.client, INNER_SERVER_V6, 3, 0.2, ['-6', '-M', 'do', '-s', String(expectedMtu - 48)])
   assert.equal(full.lossPct, 0, 'a full-size inner IPv6 packet with DF crosses')
 
-  // TCP over inner IPv6, striped over both outer IPv6 paths.
+  // TCP over inner IPv6 on both outer IPv6 paths: `redundant` sends every packet on each (over two
+  // unshaped veths `auto` may rightly leave one path nearly idle, which would prove nothing here).
   procs.push(await iperfServer(net.server, INNER_SERVER_V6, 5201))
   const r = await iperfClient(net.client, INNER_SERVER_V6, 5201, ['-t', '3'])
   const shown = await requestControl(socketPath(controlDir, 'v6cli'), { cmd: 'status' }) as StatusReport
@@ -113,6 +114,6 @@ test('ttt over IPv6 outside and inside: wildcard [::] server, two IPv6 paths, IP
   assert.ok(r.receivedBps > 0)
   assert.equal(bytes.length, 2)
   const total = bytes[0]! + bytes[1]!
-  assert.ok(Math.min(...bytes) > total * 0.05, `both IPv6 paths carried the flow (${bytes.join(' / ')} bytes)`)
+  assert.ok(Math.min(...bytes) > total * 0.4, `both IPv6 paths carried the whole flow (${bytes.join(' / ')} bytes)`)
   assert.deepEqual(paths.map((p) => p.local.replace(/:\d+$/, '')).sort(), net.clientAddresses.map((a) => `[${a}]`).sort(), 'show brackets IPv6 addresses')
 })
