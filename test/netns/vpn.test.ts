@@ -149,7 +149,8 @@ test('two clients on one server port talk to the server and to each other', { sk
   s.add(await iperfServer(star.spokes[1]!, '10.9.0.3', 5201))
   const r = await iperfClient(star.spokes[0]!, '10.9.0.3', 5201, ['-t', '2'])
   t.diagnostic(`A -> B through the server: ${mbit(r.receivedBps)} Mbit/s, ${r.retransmits} retransmits`)
-  assert.ok(r.receivedBps > 10e6)
+  // That TCP flows from A to B is what this checks; its rate on a shared machine (11.7-108 Mbit/s seen) is for the benches.
+  assert.ok(r.receivedBps > 1e6, `A -> B moved ${mbit(r.receivedBps)} Mbit/s`)
   const sv = await stopTtt(server)
   await stopTtt(a); await stopTtt(b)
   assert.equal(sv.peers.length, 2, `the server had two clients: ${sv.line}`)
