@@ -8,14 +8,14 @@ import assert from 'node:assert/strict'
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Lab, labUnavailableReason } from '../lab/lab.js'
+import type { Lab } from '../lab/lab.js'
 import { NsProcess, keygen, startTttServer, ping, sleep, tttPath } from '../../bench/lib/vpn.js'
 import { useTestControlDir } from '../helpers/control-dir.js'
+import { Scope, tttLabSkip } from './helpers/scope.js'
 import { parsePrometheusText, sampleValue, type Exposition } from '../helpers/prom-text.js'
 
 const controlDir = useTestControlDir()
-const skip = labUnavailableReason() ??
-  (existsSync(tttPath) ? undefined : `${tttPath} is missing (run npx tsc -p .)`)
+const skip = tttLabSkip()
 
 const PORT = 5000
 const SERVER_INNER = '10.9.0.1'
@@ -42,16 +42,10 @@ async function until (what: string, ok: () => boolean | Promise<boolean>, timeou
 }
 
 test('ttt client from a --config file and ttt server from flags: metrics move with traffic, hooks record session and path events as a link is cut and restored', { skip, timeout: 120_000 }, async (t: TestContext) => {
+  const s = new Scope(t)
   const dir = mkdtempSync(join(tmpdir(), 'gst-ttt-ops-'))
-  const procs: NsProcess[] = []
-  let lab: Lab | undefined
-  t.after(async () => {
-    for (const p of procs) p.kill()
-    await Promise.all(procs.map(async (p) => await p.exited))
-    await lab?.down()
-    rmSync(dir, { recursive: true, force: true })
-  })
-  lab = await Lab.up({ links: [{ delayMs: 5, rateMbit: 50, queuePkts: 100 }, { delayMs: 5, rateMbit: 50, queuePkts: 100 }] })
+  s.onClose(() => rmSync(dir, { recursive: true, force: true }))
+  const lab = await s.lab$([{ delayMs: 5, rateMbit: 50, queuePkts: 100 }, { delayMs: 5, rateMbit: 50, queuePkts: 100 }])
   const key = keygen()
   const keyFile = join(dir, 'ttt.key')
   writeFileSync(keyFile, key + '\n', { mode: 0o600 })
@@ -62,9 +56,9 @@ test('ttt client from a --config file and ttt server from flags: metrics move wi
 
   const server = startTttServer(lab.namespaces.server, `${lab.serverAddress}:${PORT}`, `${SERVER_INNER}/24`,
     { key, extra: ['--name', 'ops-srv', '--control-dir', controlDir, '--metrics', `${lab.serverAddress}:${METRICS_PORT}`] })
-  procs.push(server)
+  s.add(server)
   await server.waitFor(/ttt server listening/, 20_000)
-  assert.ok(server.lines.some((l) => l.includes(`metrics on http://${lab!.serverAddress}:${METRICS_PORT}/metrics`)), server.text)
+  assert.ok(server.lines.some((l) => l.includes(`metrics on http://${lab.serverAddress}:${METRICS_PORT}/metrics`)), server.text)
 
   const config = join(dir, 'client.toml')
   writeFileSync(config, [
@@ -80,7 +74,7 @@ test('ttt client from a --config file and ttt server from flags: metrics move wi
     'log-level = "debug"',
   ].join('\n') + '\n')
   const client = NsProcess.spawn('ttt client (config)', lab.namespaces.client, process.execPath, [tttPath, 'client', '--config', config])
-  procs.push(client)
+  s.add(client)
   await client.waitFor(/session with .* up/, 20_000)
   assert.ok(client.lines.some((l) => / debug /.test(l) || /"level":"debug"/.test(l)), 'log-level = "debug" came from the file')
   assert.ok(!client.text.includes(key), 'no key material in the log')

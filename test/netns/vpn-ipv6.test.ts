@@ -6,19 +6,17 @@
 // a full-size IPv6 ping with DF crosses; an iperf3 TCP flow over inner IPv6 uses both paths.
 import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
-import { NsProcess, keygen, startTttServer, startTttClient, iperfServer, iperfClient, nsExec, ping, tttPath } from '../../bench/lib/vpn.js'
+import { keygen, startTttServer, startTttClient, iperfServer, iperfClient, nsExec, ping } from '../../bench/lib/vpn.js'
 import { DATA_OVERHEAD_BYTES } from '../../src/vpn/wire.js'
 import { useTestControlDir } from '../helpers/control-dir.js'
+import { Scope, tttLabSkip } from './helpers/scope.js'
 import { requestControl } from '../../src/control/control-client.js'
 import { socketPath } from '../../src/control/paths.js'
 import type { StatusReport } from '../../src/control/status.js'
 
 const controlDir = useTestControlDir()
-const skip = process.getuid?.() !== 0
-  ? 'needs root (network namespaces and TUN devices)'
-  : spawnSync('iperf3', ['--version']).status !== 0 ? 'iperf3 is not installed' : existsSync(tttPath) ? undefined : `${tttPath} is missing (run npx tsc -p .)`
+const skip = tttLabSkip({ lab: false, iperf: true })
 
 const SERVER = 'fd7e:ff::1'
 const INNER_SERVER_V6 = 'fd09::1'
@@ -65,20 +63,15 @@ function buildTopology (prefix: string): { client: string, server: string, clien
 
 test('ttt over IPv6 outside and inside: wildcard [::] server, two IPv6 paths, IPv6 and IPv4 through the tunnel, MTU for the IPv6 header, TCP on both paths', { skip, timeout: 60_000 }, async (t: TestContext) => {
   const prefix = `v6${process.pid.toString(36)}`
-  const procs: NsProcess[] = []
-  t.after(async () => {
-    for (const p of procs) p.kill()
-    await Promise.all(procs.map(async (p) => await p.exited))
-    removeNamespace(`${prefix}c`)
-    removeNamespace(`${prefix}s`)
-  })
+  const s = new Scope(t)
+  s.onClose(() => { removeNamespace(`${prefix}c`); removeNamespace(`${prefix}s`) })
   const net = buildTopology(prefix)
   const key = keygen()
   const server = startTttServer(net.server, '[::]:5000', '10.9.0.1/24', { key, extra: ['--address', `${INNER_SERVER_V6}/64`, '--name', 'v6srv', '--control-dir', controlDir] })
-  procs.push(server)
+  s.add(server)
   await server.waitFor(/ttt server listening on \[::\]:5000/, 20_000)
   const client = startTttClient(net.client, `[${SERVER}]:5000`, '10.9.0.2/24', net.clientAddresses, { key, extra: ['--address', 'fd09::2/64', '--name', 'v6cli', '--control-dir', controlDir, '--scheduler', 'redundant'] })
-  procs.push(client)
+  s.add(client)
   await client.waitFor(new RegExp(`session with \\[${SERVER}\\]:5000 up`), 20_000)
 
   // Both address families inside.
@@ -103,7 +96,7 @@ test('ttt over IPv6 outside and inside: wildcard [::] server, two IPv6 paths, IP
 
   // TCP over inner IPv6 on both outer IPv6 paths: `redundant` sends every packet on each (over two
   // unshaped veths `auto` may rightly leave one path nearly idle, which would prove nothing here).
-  procs.push(await iperfServer(net.server, INNER_SERVER_V6, 5201))
+  s.add(await iperfServer(net.server, INNER_SERVER_V6, 5201))
   const r = await iperfClient(net.client, INNER_SERVER_V6, 5201, ['-t', '3'])
   const shown = await requestControl(socketPath(controlDir, 'v6cli'), { cmd: 'status' }) as StatusReport
   const session = shown.sessions[0]

@@ -5,19 +5,16 @@
 // put traffic on links 1 and 2; the lab's per-link byte counters show where each path really went.
 import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync } from 'node:fs'
-import { spawnSync } from 'node:child_process'
-import { Lab, labUnavailableReason } from '../lab/lab.js'
-import { NsProcess, keygen, startTttServer, startTttClient, iperfServer, iperfClient, nsExec, tttPath } from '../../bench/lib/vpn.js'
+import type { Lab } from '../lab/lab.js'
+import { keygen, startTttServer, startTttClient, iperfServer, iperfClient, nsExec } from '../../bench/lib/vpn.js'
 import { useTestControlDir } from '../helpers/control-dir.js'
+import { Scope, tttLabSkip } from './helpers/scope.js'
 import { requestControl } from '../../src/control/control-client.js'
 import { socketPath } from '../../src/control/paths.js'
 import type { StatusReport } from '../../src/control/status.js'
 
 const controlDir = useTestControlDir()
-const skip = labUnavailableReason() ??
-  (spawnSync('iperf3', ['--version']).status === 0 ? undefined : 'iperf3 is not installed') ??
-  (existsSync(tttPath) ? undefined : `${tttPath} is missing (run npx tsc -p .)`)
+const skip = tttLabSkip({ iperf: true })
 
 const PORT = 5000
 const SERVER_INNER = '10.9.0.1'
@@ -32,20 +29,14 @@ async function upBytes (lab: Lab): Promise<number[]> {
 }
 
 test('--path dev=IFNAME and --path ADDR,mark=N steer each path onto its own link; a missing device is refused in one line', { skip, timeout: 60_000 }, async (t: TestContext) => {
-  const procs: NsProcess[] = []
-  let lab: Lab | undefined
-  t.after(async () => {
-    for (const p of procs) p.kill()
-    await Promise.all(procs.map(async (p) => await p.exited))
-    await lab?.down()
-  })
+  const s = new Scope(t)
   const link = { delayMs: 2, rateMbit: 40, queuePkts: 100 }
-  lab = await Lab.up({ links: [link, link, link] })
+  const lab = await s.lab$([link, link, link])
   const link1 = lab.links[1]!
   const link2 = lab.links[2]!
   const key = keygen()
   const server = startTttServer(lab.namespaces.server, `${lab.serverAddress}:${PORT}`, `${SERVER_INNER}/24`, { key })
-  procs.push(server)
+  s.add(server)
   await server.waitFor(/ttt server listening/, 20_000)
 
   // A device that does not exist: one line naming it, exit status 2, nothing left running.
@@ -59,7 +50,7 @@ test('--path dev=IFNAME and --path ADDR,mark=N steer each path onto its own link
   const before = await upBytes(lab)
   const client = startTttClient(lab.namespaces.client, `${lab.serverAddress}:${PORT}`, '10.9.0.2/24',
     [`dev=${link1.clientTun}`, `0.0.0.0,mark=${MARK}`], { key, extra: ['--name', 'steer', '--control-dir', controlDir] })
-  procs.push(client)
+  s.add(client)
   await client.waitFor(/session with .* up/, 20_000)
   const deadline = Date.now() + 10_000
   while ((await status('steer')).sessions[0]?.paths?.filter((p) => p.state === 'up').length !== 2) {
@@ -69,7 +60,7 @@ test('--path dev=IFNAME and --path ADDR,mark=N steer each path onto its own link
   const paths = (await status('steer')).sessions[0]!.paths!
   assert.match(paths[0]!.local, new RegExp(`^0\\.0\\.0\\.0:\\d+%${link1.clientTun}$`), 'show names the device of a dev= path')
 
-  procs.push(await iperfServer(lab.namespaces.server, SERVER_INNER, 5201))
+  s.add(await iperfServer(lab.namespaces.server, SERVER_INNER, 5201))
   const r = await iperfClient(lab.namespaces.client, SERVER_INNER, 5201, ['-t', '3'])
   const after = await upBytes(lab)
   const onLink = after.map((b, i) => b - before[i]!)

@@ -5,20 +5,18 @@
 // address it does not own is dropped, counted and logged, and its own traffic goes on.
 import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { spawnSync } from 'node:child_process'
 import { NsProcess, VethStar, keygen, startTttClient, nsExec, ping, sleep, tttPath } from '../../bench/lib/vpn.js'
 import { useTestControlDir } from '../helpers/control-dir.js'
+import { Scope, tttLabSkip } from './helpers/scope.js'
 import { requestControl } from '../../src/control/control-client.js'
 import { socketPath } from '../../src/control/paths.js'
 import type { StatusReport } from '../../src/control/status.js'
 
 const controlDir = useTestControlDir()
-const skip = process.getuid?.() !== 0
-  ? 'needs root (network namespaces and TUN devices)'
-  : spawnSync('ip', ['-V']).status !== 0 ? 'iproute2 (ip) is not installed' : existsSync(tttPath) ? undefined : `${tttPath} is missing (run npx tsc -p .)`
+const skip = tttLabSkip({ lab: false })
 
 const PORT = 5000
 
@@ -27,16 +25,10 @@ async function status (name: string): Promise<StatusReport> {
 }
 
 test('ttt server with a peer list from --config: per-client keys and inner addresses, routing between clients, an unknown key refused, a spoofed inner source dropped', { skip, timeout: 60_000 }, async (t: TestContext) => {
+  const s = new Scope(t)
   const dir = mkdtempSync(join(tmpdir(), 'gst-peers-'))
-  const procs: NsProcess[] = []
-  let star: VethStar | undefined
-  t.after(async () => {
-    for (const p of procs) p.kill()
-    await Promise.all(procs.map(async (p) => await p.exited))
-    star?.destroy()
-    rmSync(dir, { recursive: true, force: true })
-  })
-  star = VethStar.create(3)
+  s.onClose(() => rmSync(dir, { recursive: true, force: true }))
+  const star = s.star = VethStar.create(3)
   // Client to client goes through the server's TUN and the kernel's forwarding, as with any router.
   await nsExec(star.hub, 'sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1'])
   const keys = { alice: keygen(), bob: keygen(), mallory: keygen() }
@@ -53,12 +45,12 @@ test('ttt server with a peer list from --config: per-client keys and inner addre
     `control-dir = "${controlDir}"`,
   ].join('\n') + '\n')
   const server = NsProcess.spawn('ttt server (peers)', star.hub, process.execPath, [tttPath, 'server', '--config', config])
-  procs.push(server)
+  s.add(server)
   await server.waitFor(/ttt server listening/, 20_000)
 
   const client = (i: number, name: keyof typeof keys, address: string): NsProcess => {
-    const p = startTttClient(star!.spokes[i]!, `${star!.hubAddress(i)}:${PORT}`, `${address}/24`, [star!.spokeAddress(i)], { key: keys[name], extra: ['--name', `peers-${name}`, '--control-dir', controlDir] })
-    procs.push(p)
+    const p = startTttClient(star.spokes[i]!, `${star.hubAddress(i)}:${PORT}`, `${address}/24`, [star.spokeAddress(i)], { key: keys[name], extra: ['--name', `peers-${name}`, '--control-dir', controlDir] })
+    s.add(p)
     return p
   }
   const alice = client(0, 'alice', '10.9.0.2')

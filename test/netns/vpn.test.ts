@@ -4,41 +4,20 @@
 // that rebinds source ports and captures real datagrams to replay, truncate and corrupt.
 import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync } from 'node:fs'
-import { spawnSync } from 'node:child_process'
-import { Lab, labUnavailableReason, type LinkConfig } from '../lab/lab.js'
+import type { Lab, LinkConfig } from '../lab/lab.js'
 import {
-  VethStar, NsProcess, Relay, keygen, startTttServer, startTttClient, stopTtt, iperfServer, iperfClient, ping, nsExec, sleep, tttPath,
+  VethStar, NsProcess, Relay, keygen, startTttServer, startTttClient, stopTtt, iperfServer, iperfClient, ping, nsExec, sleep,
   type IperfResult, type Closing,
 } from '../../bench/lib/vpn.js'
 import { useTestControlDir } from '../helpers/control-dir.js'
+import { Scope, tttLabSkip } from './helpers/scope.js'
 
 useTestControlDir()   // every ttt started here inherits $GST_CONTROL_DIR: nothing lands in /run/gst
 
-const skip = labUnavailableReason() ??
-  (spawnSync('iperf3', ['--version']).status === 0 ? undefined : 'iperf3 is not installed') ??
-  (existsSync(tttPath) ? undefined : `${tttPath} is missing (run npx tsc -p .)`)
+const skip = tttLabSkip({ iperf: true })
 
 const PORT = 5000
 const SERVER_INNER = '10.9.0.1'
-
-/** Everything a test starts, torn down in t.after even when an assertion failed. */
-class Scope {
-  lab: Lab | undefined
-  star: VethStar | undefined
-  readonly procs: NsProcess[] = []
-  relay: Relay | undefined
-  constructor (t: TestContext) { t.after(async () => await this.close()) }
-  add (p: NsProcess): NsProcess { this.procs.push(p); return p }
-  async lab$ (links: LinkConfig[]): Promise<Lab> { this.lab = await Lab.up({ links }); return this.lab }
-  async close (): Promise<void> {
-    for (const p of this.procs) p.kill()
-    await Promise.all(this.procs.map(async (p) => await p.exited))
-    this.relay?.proc.kill()
-    await this.lab?.down()
-    this.star?.destroy()
-  }
-}
 
 /** Longest run of iperf3 intervals carrying less than 10 % of the median rate, in seconds. */
 function longestStall (r: IperfResult): number {
