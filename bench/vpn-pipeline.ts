@@ -13,6 +13,7 @@
 import { Peer } from '../src/vpn/peer.js'
 import type { VpnSession } from '../src/vpn/session.js'
 import { silentLogger } from '../src/log.js'
+import { innerPacket } from '../test/helpers/inner-packet.js'
 import { loadAverage } from './lib/vpn.js'
 
 const args = process.argv.slice(2)
@@ -58,17 +59,6 @@ function makePeer (wire: Wire, delivered: { bytes: number }): Peer {
   return peer
 }
 
-function tcpPacket (): Buffer {
-  const p = Buffer.alloc(INNER_BYTES)
-  p[0] = 0x45
-  p[9] = 6
-  p.set([10, 9, 0, 2], 12)
-  p.set([10, 9, 0, 1], 16)
-  p.writeUInt16BE(40000, 20)
-  p.writeUInt16BE(5201, 22)
-  return p
-}
-
 function cpuUs (): number { const u = process.cpuUsage(); return u.user + u.system }
 
 function round (): { sendUs: number, receiveUs: number } {
@@ -77,7 +67,7 @@ function round (): { sendUs: number, receiveUs: number } {
   const sink = { bytes: 0 }
   const client = makePeer(toServer, sink)
   const server = makePeer(toClient, sink)
-  const packet = tcpPacket()
+  const packet = innerPacket(INNER_BYTES, { protocol: 6 })
   let sendUs = 0
   let receiveUs = 0
   let nowMs = 1

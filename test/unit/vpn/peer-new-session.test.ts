@@ -7,20 +7,9 @@ import assert from 'node:assert/strict'
 import { Peer } from '../../../src/vpn/peer.js'
 import type { VpnSession } from '../../../src/vpn/session.js'
 import { silentLogger } from '../../../src/log.js'
+import { innerPacket } from '../../helpers/inner-packet.js'
 
 const session = (): VpnSession => ({ seal: () => {}, rekeyMessageDue: () => null, sweep: () => {} }) as unknown as VpnSession // keys are not under test here
-
-function udpPacket (srcPort: number, i: number): Buffer {
-  const p = Buffer.alloc(200)
-  p[0] = 0x45
-  p[9] = 17
-  p.set([10, 9, 0, 2], 12)
-  p.set([10, 9, 0, 1], 16)
-  p.writeUInt16BE(srcPort, 20)
-  p.writeUInt16BE(7000, 22)
-  p.writeUInt32BE(i, 28)
-  return p
-}
 
 /** One end: its own peer with one path, what it delivered, and what it sent (to hand to the other end). */
 class End {
@@ -40,7 +29,7 @@ class End {
 
   /** Sends `count` packets of one flow, numbered from `from`. */
   send (from: number, count: number, nowMs: number): void {
-    for (let i = from; i < from + count; i++) { const p = udpPacket(40000, i); this.peer.sendInner(p, 0, p.length, nowMs) }
+    for (let i = from; i < from + count; i++) { const p = innerPacket(200, { dstPort: 7000, marker: i }); this.peer.sendInner(p, 0, p.length, nowMs) }
   }
 }
 

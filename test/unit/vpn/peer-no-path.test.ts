@@ -8,17 +8,7 @@ import { Peer } from '../../../src/vpn/peer.js'
 import type { VpnSession } from '../../../src/vpn/session.js'
 import { WAIT_LIMIT_MS } from '../../../src/vpn/wait-queue.js'
 import { silentLogger } from '../../../src/log.js'
-
-function udpPacket (length: number): Buffer {
-  const p = Buffer.alloc(length)
-  p[0] = 0x45
-  p[9] = 17
-  p.set([10, 9, 0, 2], 12)
-  p.set([10, 9, 0, 1], 16)
-  p.writeUInt16BE(40000, 20)
-  p.writeUInt16BE(5201, 22)
-  return p
-}
+import { innerPacket } from '../../helpers/inner-packet.js'
 
 function onePathPeer (kind: 'auto' | 'weighted', sent: number[]): Peer {
   const peer = new Peer({ send: (pathId) => { sent.push(pathId) }, deliver: () => {} }, { scheduler: kind, mtuBytes: 1400, log: silentLogger },
@@ -35,7 +25,7 @@ for (const kind of ['auto', 'weighted'] as const) {
   test(`${kind}: packets offered while the only path is down wait and leave when it is up again`, () => {
     const sent: number[] = []
     const peer = onePathPeer(kind, sent)
-    const packet = udpPacket(1400)
+    const packet = innerPacket(1400)
     // Bulk first, so the flow is not sparse any more.
     for (let i = 0; i < 20; i++) peer.sendInner(packet, 0, packet.length, 1)
     const before = sent.length
@@ -52,7 +42,7 @@ for (const kind of ['auto', 'weighted'] as const) {
   test(`${kind}: a path that stays down: only what waited past the bound is refused`, () => {
     const sent: number[] = []
     const peer = onePathPeer(kind, sent)
-    const packet = udpPacket(1400)
+    const packet = innerPacket(1400)
     for (let i = 0; i < 20; i++) peer.sendInner(packet, 0, packet.length, 1)
     peer.path(0)!.state = 'down'
     for (let i = 0; i < 10; i++) peer.sendInner(packet, 0, packet.length, 10)
@@ -70,7 +60,7 @@ for (const kind of ['auto', 'weighted'] as const) {
 test('a sparse packet (a ping) offered while no path is usable waits too, instead of being refused', () => {
   const sent: number[] = []
   const peer = onePathPeer('auto', sent)
-  const ping = udpPacket(84)
+  const ping = innerPacket(84)
   peer.path(0)!.state = 'down'
   peer.sendInner(ping, 0, ping.length, 1)
   assert.equal(peer.counters.refused, 0)

@@ -6,18 +6,7 @@ import { Peer } from '../../../src/vpn/peer.js'
 import type { VpnSession } from '../../../src/vpn/session.js'
 import { flowBucketOf, BOTTLENECK_BUDGET_MS } from '../../../src/multipath/index.js'
 import { silentLogger } from '../../../src/log.js'
-
-/** A minimal IPv4 UDP packet of `length` bytes from port `srcPort` (the flow class hashes the 5-tuple). */
-function udpPacket (srcPort: number, length: number): Buffer {
-  const p = Buffer.alloc(length)
-  p[0] = 0x45
-  p[9] = 17
-  p.set([10, 9, 0, 2], 12)
-  p.set([10, 9, 0, 1], 16)
-  p.writeUInt16BE(srcPort, 20)
-  p.writeUInt16BE(5201, 22)
-  return p
-}
+import { innerPacket } from '../../helpers/inner-packet.js'
 
 function fullPeer (sent: number[]): Peer {
   const peer = new Peer({ send: (pathId) => { sent.push(pathId) }, deliver: () => {} }, { scheduler: 'auto', mtuBytes: 1400, log: silentLogger },
@@ -40,9 +29,9 @@ function fullPeer (sent: number[]): Peer {
 test('bulk waits while every path is full; a sparse flow goes out at once on the fast path', () => {
   const sent: number[] = []
   const peer = fullPeer(sent)
-  const bulk = udpPacket(40000, 1400)
-  let ping = udpPacket(40001, 84)
-  for (let port = 40001; flowBucketOf(ping) === flowBucketOf(bulk); port++) ping = udpPacket(port, 84)
+  const bulk = innerPacket(1400, { srcPort: 40000 })
+  let ping = innerPacket(84, { srcPort: 40001 })
+  for (let port = 40001; flowBucketOf(ping) === flowBucketOf(bulk); port++) ping = innerPacket(84, { srcPort: port })
   // A new flow is sparse for its first 12 kB (8 such packets), then queues behind the full paths.
   for (let i = 0; i < 10; i++) peer.sendInner(bulk, 0, bulk.length, 1)
   assert.equal(sent.length, 8, 'the bulk flow\'s first 8 packets went out, the rest wait')
@@ -59,7 +48,7 @@ test('with `weighted` there is no sparse priority (the static shares decide)', (
   const sent: number[] = []
   const peer = fullPeer(sent)
   peer.setScheduler('weighted')
-  peer.sendInner(udpPacket(40001, 84), 0, 84, 1)
+  peer.sendInner(innerPacket(84, { srcPort: 40001 }), 0, 84, 1)
   assert.equal(peer.sparseSent, 0)
 })
 
@@ -76,9 +65,9 @@ test('auto keeps a path\'s bottleneck queue to its budget: the rest of a burst w
   p.rate.inStartup = false
   p.rate.gain = 1
   p.pacer.setRate(p.planningRateBitsPerSec(), 0)
-  const bulk = udpPacket(40000, 1400)
-  let ping = udpPacket(40001, 84)
-  for (let port = 40001; flowBucketOf(ping) === flowBucketOf(bulk); port++) ping = udpPacket(port, 84)
+  const bulk = innerPacket(1400, { srcPort: 40000 })
+  let ping = innerPacket(84, { srcPort: 40001 })
+  for (let port = 40001; flowBucketOf(ping) === flowBucketOf(bulk); port++) ping = innerPacket(84, { srcPort: port })
   // 100 packets at once (a 20 Mbit/s path drains one in 0.56 ms): the first 8 are sparse and go
   // regardless; bulk then goes only while the modelled bottleneck queue is under the budget.
   for (let i = 0; i < 100; i++) peer.sendInner(bulk, 0, bulk.length, 1)

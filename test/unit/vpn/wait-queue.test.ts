@@ -6,6 +6,7 @@ import { WaitQueue, WAIT_LIMIT_MS, WAIT_FLOOR_PACKETS } from '../../../src/vpn/w
 import { Peer } from '../../../src/vpn/peer.js'
 import type { VpnSession } from '../../../src/vpn/session.js'
 import { silentLogger } from '../../../src/log.js'
+import { innerPacket } from '../../helpers/inner-packet.js'
 import { MessageKind, SEALED_HEADER_BYTES } from '../../../src/vpn/wire.js'
 
 test('a wait queue is first in, first out, and wraps around its ring', () => {
@@ -58,18 +59,6 @@ test('the count cap refuses even young packets, counted apart from aged ones', (
   assert.throws(() => new WaitQueue(0), RangeError)
 })
 
-/** A minimal IPv4 TCP packet of `length` bytes of one flow (the flow class hashes the 5-tuple). */
-function tcpPacket (length: number): Buffer {
-  const p = Buffer.alloc(length)
-  p[0] = 0x45
-  p[9] = 6
-  p.set([10, 9, 0, 2], 12)
-  p.set([10, 9, 0, 1], 16)
-  p.writeUInt16BE(40000, 20)
-  p.writeUInt16BE(5201, 22)
-  return p
-}
-
 /** A Peer with one `up` path at 1 Gbit/s whose modelled queue is over every budget until `freeAtMs`. */
 function blockedPeer (freeAtMs: number, flowSeqs: number[] = []): Peer {
   const send = (_path: number, d: Buffer): void => { if (d[SEALED_HEADER_BYTES] === MessageKind.Data) flowSeqs.push(d.readUInt32BE(SEALED_HEADER_BYTES + 4)) }
@@ -108,7 +97,7 @@ function drainAll (peer: Peer, fromMs: number): number {
 test('auto: a 2000-packet burst while the only path is full waits (a fixed 512 refused most of it) and leaves in order', () => {
   const flowSeqs: number[] = []
   const peer = blockedPeer(170, flowSeqs)
-  const packet = tcpPacket(1400)
+  const packet = innerPacket(1400, { protocol: 6 })
   // The flow's first 8 packets count as sparse (12 kB) and leave at once; the rest is bulk.
   for (let i = 0; i < 2000; i++) peer.sendInner(packet, 0, packet.length, 1 + i * 0.005) // 10 ms of arrivals
   assert.equal(peer.counters.refused, 0, 'nothing refused while the oldest has waited under the limit')
@@ -125,7 +114,7 @@ test('auto: a 2000-packet burst while the only path is full waits (a fixed 512 r
 
 test('auto: past the limit new bulk is refused (the inner flow\'s congestion signal), and admitted again once the queue moves', () => {
   const peer = blockedPeer(1000) // blocked far longer than the limit
-  const packet = tcpPacket(1400)
+  const packet = innerPacket(1400, { protocol: 6 })
   const waiting = WAIT_FLOOR_PACKETS + 100
   for (let i = 0; i < 8 + waiting; i++) peer.sendInner(packet, 0, packet.length, 0) // 8 sparse, the rest wait
   assert.equal(peer.counters.refused, 0)
@@ -153,7 +142,7 @@ test('the count cap is half the repair ring, so waiting packets never overwrite 
   p.rate.inStartup = false
   p.pacer.setRate(p.planningRateBitsPerSec(), 0)
   p.onSend(1e9 / 8000 * 1000, 0)
-  const packet = tcpPacket(1400)
+  const packet = innerPacket(1400, { protocol: 6 })
   for (let i = 0; i < 100; i++) peer.sendInner(packet, 0, packet.length, 1)
   assert.equal(peer.waitStats.maxCount, 32)
   assert.equal(peer.waitStats.refusedFull, 100 - 8 - 32)
