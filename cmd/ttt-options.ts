@@ -28,25 +28,24 @@ export function parsePathSpec (text: string, wildcard = '0.0.0.0'): ClientPathOp
   const startsWithDevice = first.startsWith('dev=')
   if (!startsWithDevice && isIP(first) === 0) throw new UsageError(`--path "${text}": "${first}" is not a local IP address (or dev=IFNAME)`)
   const path: ClientPathOptions = { localAddress: startsWithDevice ? wildcard : first }
-  const label = startsWithDevice ? first : first
   for (const option of startsWithDevice ? [first, ...options] : options) {
     const [name, value] = option.split('=')
     if (name === 'backup' && value === undefined) path.preference = 'backup'
     else if (name === 'primary' && value === undefined) path.preference = 'primary'
-    else if (name === 'rate' && value !== undefined) path.txCapBitsPerSec = parseRate(value, `--path ${label} rate`)
+    else if (name === 'rate' && value !== undefined) path.txCapBitsPerSec = parseRate(value, `--path ${first} rate`)
     else if (name === 'weight' && value !== undefined) {
       const weight = Number(value)
-      if (!(weight > 0) || !Number.isFinite(weight)) throw new UsageError(`--path ${label}: weight must be a number above 0 (got "${value}")`)
+      if (!(weight > 0) || !Number.isFinite(weight)) throw new UsageError(`--path ${first}: weight must be a number above 0 (got "${value}")`)
       path.weight = weight
     } else if (name === 'dev' && value !== undefined) {
-      if (!DEVICE_NAME.test(value)) throw new UsageError(`--path ${label}: "${value}" is not an interface name (1-15 characters)`)
-      if (path.device !== undefined) throw new UsageError(`--path ${label}: dev= given twice`)
+      if (!DEVICE_NAME.test(value)) throw new UsageError(`--path ${first}: "${value}" is not an interface name (1-15 characters)`)
+      if (path.device !== undefined) throw new UsageError(`--path ${first}: dev= given twice`)
       path.device = value
     } else if (name === 'mark' && value !== undefined) {
       const mark = /^(0x[0-9a-f]+|\d+)$/i.test(value) ? Number(value) : NaN
-      if (!Number.isInteger(mark) || mark < 1 || mark > 0xffffffff) throw new UsageError(`--path ${label}: mark must be a number from 1 to 4294967295 (got "${value}")`)
+      if (!Number.isInteger(mark) || mark < 1 || mark > 0xffffffff) throw new UsageError(`--path ${first}: mark must be a number from 1 to 4294967295 (got "${value}")`)
       path.mark = mark
-    } else throw new UsageError(`--path ${label}: unknown option "${option}" (use dev=IFNAME, mark=N, backup, rate=20mbit or weight=N)`)
+    } else throw new UsageError(`--path ${first}: unknown option "${option}" (use dev=IFNAME, mark=N, backup, rate=20mbit or weight=N)`)
   }
   return path
 }

@@ -256,11 +256,18 @@ export class VpnClient {
     this.peer?.session?.wipe()
   }
 
+  /** A path's local end for `show`: `address:port`, then `%device` when it is bound to one. */
+  private localEndpointText (pathId: number): string {
+    const spec = this.options.paths[pathId]
+    const endpoint = endpointText(spec?.localAddress ?? '?', this.sockets[pathId]?.port ?? 0)
+    return spec?.device === undefined ? endpoint : `${endpoint}%${spec.device}`
+  }
+
   /** The session and its paths, for `show`. */
   peerSnapshot (): VpnPeerSnapshot {
     const server = this.serverText
     return snapshotPeer(this.peer, String(this.peer.session?.localIndex ?? '-'), server, this.sessionSinceMs, (pathId) => ({
-      local: endpointText(this.options.paths[pathId]?.localAddress ?? '?', this.sockets[pathId]?.port ?? 0) + (this.options.paths[pathId]?.device !== undefined ? `%${this.options.paths[pathId]!.device}` : ''),
+      local: this.localEndpointText(pathId),
       remote: server,
     }))
   }

@@ -12,6 +12,7 @@
 import {
   Path, PathReceiver, ReorderBuffer, FlowSequencer, AutoScheduler, createScheduler, createFeedback, delaySpreadOf, bestTier,
   flowBucketOf, unwrapSeq32, pickSparse, DEFAULT_FLOW_BUCKETS, REORDER_WINDOW_PACKETS, SPARSE_WINDOW_MS, SPARSE_FLOW_BYTES, BOTTLENECK_BUDGET_MS, SLOWER_PATH_BUDGET_MS,
+  PACING_BURST_BYTES,
   type PathFeedback, type Scheduler, type SchedulerKind, type PathPreference,
 } from '../multipath/index.js'
 import { CounterLog, type Logger } from '../log.js'
@@ -93,8 +94,6 @@ export interface PeerCounters {
 
 const PROBE_BYTES = 64
 const MAX_PATHS = 256
-/** Our choice (as the simulator): a path may take this many bytes at once before pacing holds packets back. */
-const PACING_BURST_BYTES = 3000
 /** At most one feedback's worth of nacks (16) fits the reasons to abandon; our choice: up to 64 per message. */
 const MAX_ABANDON_PER_MESSAGE = 64
 /** Reorder item id of an in-order packet delivered from its datagram during the push (never held). */

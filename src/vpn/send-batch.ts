@@ -44,12 +44,8 @@ export class SendBatch {
   commitUnsealed (length: number, addrs: Uint8Array, addrIndex: number, key: AeadKey, counter: number): void {
     const slot = this.count++
     this.lengths[slot] = length
-    this.keys[slot] = key
-    this.counters[slot] = counter
-    this.unsealed++
-    const from = addrIndex * ADDR_BYTES
-    const to = slot * ADDR_BYTES
-    for (let i = 0; i < ADDR_BYTES; i++) this.addrs[to + i] = addrs[from + i]!
+    this.setAddress(slot, addrs, addrIndex)
+    this.sealAtFlush(slot, key, counter)
   }
 
   /** Queues datagram[0, length) for the address in slot `addrIndex` of `addrs`. */
@@ -63,10 +59,21 @@ export class SendBatch {
     datagram.copy(this.arena, slot * this.slotBytes, 0, length)
     this.lengths[slot] = length
     this.keys[slot] = undefined
-    // A loop, not set(subarray): no view allocated per datagram.
+    this.setAddress(slot, addrs, addrIndex)
+  }
+
+  /** Copies address slot `addrIndex` of `addrs` into batch slot `slot` (a loop, not set(subarray): no view per datagram). */
+  private setAddress (slot: number, addrs: Uint8Array, addrIndex: number): void {
     const from = addrIndex * ADDR_BYTES
     const to = slot * ADDR_BYTES
     for (let i = 0; i < ADDR_BYTES; i++) this.addrs[to + i] = addrs[from + i]!
+  }
+
+  /** Marks batch slot `slot` to be sealed with `key` and `counter` at the flush. */
+  private sealAtFlush (slot: number, key: AeadKey, counter: number): void {
+    this.keys[slot] = key
+    this.counters[slot] = counter
+    this.unsealed++
   }
 
   /**
@@ -80,10 +87,7 @@ export class SendBatch {
       return
     }
     this.queue(datagram, length, addrs, addrIndex)
-    const slot = this.count - 1
-    this.keys[slot] = key
-    this.counters[slot] = counter
-    this.unsealed++
+    this.sealAtFlush(this.count - 1, key, counter)
   }
 
   /** Datagrams dropped because their key was gone at the flush (never expected: keys flush before they change). */
