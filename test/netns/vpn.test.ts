@@ -249,12 +249,16 @@ test('key rotation under load (--rekey 1): keys rotate without errors or stalls;
   // test/unit/vpn/peer-no-path.test.ts and the SIGSTOP test below). What is left to compare:
   // ttt's own drops (client "refused") and iperf3's retransmits, which on a loaded machine also
   // count the kernel's loss probes after a delayed ACK, with and without rotation alike.
-  await t.test('rotation adds no refused packets and no retransmits beyond the run without it, paced or unlimited', () => {
+  // Rotation's own cost is judged on the paced flow, which no queue of ours ever drops from
+  // (0 refused with and without rotation in every run). An unlimited flow fills the bottleneck:
+  // the wait queue's time bound then drops what waited too long, the inner TCP's congestion
+  // signal, and that count varied from 0 to 2974 between identical runs with or without
+  // rotation (CI runs of session 4: 1609/846, 1727/1442, 1403/0, 2263/2974), so a ratio of the
+  // two cannot single out rotation; the unlimited run is held to no decrypt or epoch errors above.
+  await t.test('rotation adds no refused packets and no retransmits beyond the run without it (paced flow)', () => {
     const refused = (run: Run): number => run.c.peers[0]!.refused
     assert.ok(refused(pacedRot) <= refused(pacedBase) + 2, `paced: ttt refused ${refused(pacedRot)} packets with rotation, ${refused(pacedBase)} without`)
-    assert.ok(refused(rot) <= refused(base) * 1.25 + 20, `unlimited: ttt refused ${refused(rot)} packets with rotation, ${refused(base)} without`)
     assert.ok(pacedRot.r.retransmits <= pacedBase.r.retransmits + 10, `paced: retransmits with rotation ${pacedRot.r.retransmits} vs ${pacedBase.r.retransmits} without`)
-    assert.ok(rot.r.retransmits <= base.r.retransmits * 1.25 + 20, `unlimited: retransmits with rotation ${rot.r.retransmits} vs ${base.r.retransmits} without`)
   })
 })
 
