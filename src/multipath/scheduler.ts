@@ -67,6 +67,14 @@ export class AutoScheduler implements Scheduler {
   spaced = 0
   private lastPath: Path | undefined
   private lastArrivalMs = -Infinity
+  /**
+   * Refuse a unit rather than send it on a path where it arrives later than on a path of the
+   * same base delay that a queue budget skipped (see pick). Off by default; the simulator's
+   * tunnel, which drops what is refused, turns it on.
+   */
+  keepsOrderOverBudget = false
+  /** Units refused by keepsOrderOverBudget. */
+  refusedForOrder = 0
 
   /**
    * `bottleneckBudgetMs`: a path whose modelled queue (outside rate startup) is over it is
@@ -103,6 +111,26 @@ export class AutoScheduler implements Scheduler {
   }
 
   private readonly scratch = { isOneWay: true, minBaseMs: Infinity }
+  private readonly skippedPaths: Path[] = []
+  private readonly skippedArrivalMs: number[] = []
+
+  /**
+   * Whether a path of the same base delay as `best` that a budget skipped would have delivered
+   * the unit earlier. Sending it on `best` anyway reorders: the units after it go back to the
+   * skipped path once its queue drains under the budget, and they overtake it (on paths of equal
+   * delay this dodge was nearly every unit the reorder buffer held: l1 just over its standing
+   * budget, the unit sent behind 70-150 ms of queue on l2). The budget means the bond is
+   * congested; refusing says so to the inner flow, as when every path is over it. Paths of
+   * longer delay are filled on purpose (the delay skew is the reorder buffer's job).
+   */
+  private overtakesSkipped (best: Path, arrivalMs: number, skipped: number, isOneWay: boolean): boolean {
+    const baseMs = AutoScheduler.baseOf(best, isOneWay)
+    for (let i = 0; i < skipped; i++) {
+      const other = this.skippedPaths[i]!
+      if (Math.abs(AutoScheduler.baseOf(other, isOneWay) - baseMs) <= SAME_DELAY_MS && this.skippedArrivalMs[i]! < arrivalMs) return true
+    }
+    return false
+  }
 
   pick (paths: readonly Path[], bytes: number, nowMs: number, out: Path[]): number {
     const tier = bestTier(paths)
@@ -114,17 +142,21 @@ export class AutoScheduler implements Scheduler {
     let shortest: Path | undefined
     let shortestMs = Infinity
     let shortestArrivalMs = Infinity
+    let skipped = 0
     for (let i = 0; i < paths.length; i++) {
       const path = paths[i]!
       if (!isInTier(path, tier)) continue
       const queueMs = path.queueDelayMs(0, nowMs)
+      const arrivalMs = path.expectedArrivalMs(bytes, nowMs) + (isOneWay ? path.relativeBaseDelayMs() - path.baseDelayMs() : 0)
       // While a path's rate is still in startup its capacity is unknown, so a full-looking model
       // is no proof of congestion: it stays a candidate whatever its queue.
       if (!path.rate.inStartup) {
-        if (queueMs > Math.min(this.budgetOf(path, isOneWay, minBaseMs), BURST_BUDGET_MS, OVERFLOW_QUEUE_SHARE * path.overflowQueueMs)) continue
-        if (path.standingQueueMs(nowMs) > this.queueBudgetMs) continue
+        if (queueMs > Math.min(this.budgetOf(path, isOneWay, minBaseMs), BURST_BUDGET_MS, OVERFLOW_QUEUE_SHARE * path.overflowQueueMs) ||
+          path.standingQueueMs(nowMs) > this.queueBudgetMs) {
+          if (this.keepsOrderOverBudget) { this.skippedPaths[skipped] = path; this.skippedArrivalMs[skipped++] = arrivalMs }
+          continue
+        }
       }
-      const arrivalMs = path.expectedArrivalMs(bytes, nowMs) + (isOneWay ? path.relativeBaseDelayMs() - path.baseDelayMs() : 0)
       if (arrivalMs < firstMs) { firstMs = arrivalMs; first = path; firstQueueMs = queueMs }
       const withUnitMs = path.queueDelayMs(bytes, nowMs)
       if (withUnitMs < shortestMs) { shortestMs = withUnitMs; shortest = path; shortestArrivalMs = arrivalMs }
@@ -132,7 +164,9 @@ export class AutoScheduler implements Scheduler {
     const isFirst = first !== undefined && firstQueueMs <= this.fillThresholdMs
     const best = isFirst ? first : shortest
     if (!best) { if (tier >= 0) this.refused++; return 0 }
-    this.spaceFromLast(best, isFirst ? firstMs : shortestArrivalMs, bytes, nowMs)
+    const bestArrivalMs = isFirst ? firstMs : shortestArrivalMs
+    if (skipped > 0 && this.overtakesSkipped(best, bestArrivalMs, skipped, isOneWay)) { this.refused++; this.refusedForOrder++; return 0 }
+    this.spaceFromLast(best, bestArrivalMs, bytes, nowMs)
     out[0] = best
     return 1
   }

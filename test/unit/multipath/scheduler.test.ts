@@ -271,3 +271,35 @@ test('auto: the tight bottleneck budget is the shortest path\'s (sparse flows go
   assert.equal(pickSparse(paths, 100, 0, out), 1)
   assert.equal(out[0]!.id, 0)
 })
+
+test('auto with keepsOrderOverBudget: refuses rather than dodge a standing budget onto a path of equal delay where the unit arrives later; a longer path is still filled', () => {
+  const setup = (slowRttMs: number): Path[] => {
+    const paths = makePaths([
+      { state: 'up', isBackup: false, rttMs: 40, rateMbps: 20, queuedBytes: 0, weight: 1 },
+      { state: 'up', isBackup: false, rttMs: slowRttMs, rateMbps: 10, queuedBytes: 0, weight: 1 },
+    ])
+    for (const p of paths) { p.rate.endStartup(0); p.rate.gain = 1; p.pacer.setRate(p.planningRateBitsPerSec(), 0) }
+    // Path 0 holds ~60 ms of queue for a whole standing window: over the 40 ms budget.
+    paths[0]!.onSend(150_000, 0)
+    for (let t = 1; t <= 100; t++) paths[0]!.onSend(2500, t)
+    // Path 1 was empty when it got a burst: its standing queue is 0, its queue now ~72 ms.
+    paths[1]!.onSend(90_000, 100)
+    return paths
+  }
+  const out: Path[] = []
+  const equal = setup(40)
+  assert.ok(equal[0]!.standingQueueMs(100) > 40 && equal[1]!.standingQueueMs(100) < 40)
+  assert.ok(equal[1]!.queueDelayMs(0, 100) > equal[0]!.queueDelayMs(0, 100))
+  // Without the option the unit dodges onto path 1, behind its longer queue.
+  assert.equal(new AutoScheduler().pick(equal, 1500, 100, out), 1)
+  assert.equal(out[0]!.id, 1)
+  const keeping = new AutoScheduler()
+  keeping.keepsOrderOverBudget = true
+  assert.equal(keeping.pick(equal, 1500, 100, out), 0)
+  assert.equal(keeping.refusedForOrder, 1)
+  assert.equal(keeping.refused, 1)
+  // A path of longer delay is filled on purpose (its skew is the reorder buffer's job).
+  assert.equal(keeping.pick(setup(120), 1500, 100, out), 1)
+  assert.equal(out[0]!.id, 1)
+  assert.equal(keeping.refusedForOrder, 1)
+})
