@@ -21,7 +21,7 @@ import { monotonicClock } from '../src/clock.js'
 import { addOperationsOptions, parseOperationsFlags, startOperations, type Operations, type OperationsFlags } from './operations.js'
 import { applyConfig } from './config-file.js'
 import type { StatusReport } from '../src/control/status.js'
-import type { ServerPeerConfig } from '../src/vpn/server.js'
+import type { PeerListChange, ServerPeerConfig } from '../src/vpn/server.js'
 import { vpnClientCommands, vpnServerCommands, type RuntimeCommands } from './runtime-commands.js'
 import { addPrivilegeOptions, assertHookRunnable, dropPrivileges, giveControlSocket, planPrivilegeDrop, type DropPlan, type PrivilegeFlags } from './privileges.js'
 
@@ -96,20 +96,20 @@ function fatalStop (): { onFatal: (reason: string) => void, stopped: Promise<str
   return { onFatal: (reason) => onFatal(reason), stopped }
 }
 
-/** What both ends parse the same way. */
-async function commonSettings (flags: Flags, keyHint: string, keyRequired = true): Promise<{
+/** What both ends parse the same way; `keyHint` undefined: the caller loads its keys itself (the server). */
+async function commonSettings (flags: Flags, keyHint: string | undefined): Promise<{
   log: ReturnType<typeof createLogger>, key: Buffer | undefined, routes: string[], tun: { name?: string, addresses: string[], mtuBytes?: number },
   scheduler: ReturnType<typeof parseScheduler>, pacing: boolean, tunables: { rekeyIntervalMs?: number }, drop: DropPlan | undefined
 }> {
   const log = createLogger(parseLogLevel(flags.logLevel), parseLogFormat(flags.logFormat))
-  if (!flags.key && keyRequired) throw new UsageError(`--key is required (${keyHint})`)
+  if (!flags.key && keyHint !== undefined) throw new UsageError(`--key is required (${keyHint})`)
   const addresses = asList(flags.address).map((a) => parseCidr(a, '--address'))
   const routes = asList(flags.route).map((a) => parseCidr(a, '--route'))
   const mtu = parseMtu(flags.mtu)
   const scheduler = parseScheduler(flags.scheduler)
   const rekeyIntervalMs = flags.rekey !== undefined ? parseSeconds(flags.rekey, '--rekey') * 1000 : undefined
   const drop = await planPrivilegeDrop(flags, 'ttt')
-  const key = flags.key ? await loadKey(flags.key, log) : undefined
+  const key = flags.key && keyHint !== undefined ? await loadKey(flags.key, log) : undefined
   return {
     log, key, routes, scheduler, pacing: flags.pace === true, drop,
     tun: { ...(flags.tun ? { name: flags.tun } : {}), addresses, ...(mtu ? { mtuBytes: mtu } : {}) },
@@ -171,20 +171,52 @@ async function serve (flags: Flags, role: 'ttt-server' | 'ttt-client', port: num
   exitAfterShutdown()
 }
 
-async function runServer (cliFlags: Flags): Promise<void> {
-  const { flags } = await applyConfig('ttt-server', cliFlags)
-  parseOperationsFlags(flags)
+/** The server's clients from --key and --peer (as given, or as read again from --config on SIGHUP). */
+async function loadPeers (flags: Flags, log: ReturnType<typeof createLogger>): Promise<ServerPeerConfig[]> {
   const peerSpecs = asList(flags.peer).map(parsePeerSpec)
   checkPeers(peerSpecs)
   if (!flags.key && peerSpecs.length === 0) throw new UsageError('ttt server needs --key, or one --peer per client (e.g. --key @ttt.key; make a key with `gst keygen > ttt.key`)')
-  const { log, key, routes, tun, scheduler, pacing, tunables, drop } = await commonSettings(flags, '', false)
-  const peers: ServerPeerConfig[] = key !== undefined ? [{ name: 'default', key, allowedIps: [] }] : []
+  const peers: ServerPeerConfig[] = flags.key ? [{ name: 'default', key: await loadKey(flags.key, log), allowedIps: [] }] : []
   for (const spec of peerSpecs) {
     const peerKey = await loadKey(spec.keySpec, log).catch((err: Error) => { throw new UsageError(`--peer ${spec.name}: ${err.message}`) })
     const same = peers.find((p) => p.key.length === peerKey.length && timingSafeEqual(p.key, peerKey))
     if (same !== undefined) throw new UsageError(`--peer ${spec.name}: its key is also ${same.name === 'default' ? '--key' : `peer ${same.name}'s`}; a key must name one client`)
     peers.push({ name: spec.name, key: peerKey, allowedIps: spec.allowedIps })
   }
+  return peers
+}
+
+/**
+ * SIGHUP: reads --config and the key files again and replaces the peer list in place (clients
+ * still listed keep their sessions). Other settings need a restart. A bad file changes nothing.
+ */
+function reloadPeersOnHangup (cliFlags: Flags, server: { setPeers: (peers: ServerPeerConfig[]) => PeerListChange }, log: ReturnType<typeof createLogger>): () => void {
+  let running = false
+  const reload = (): void => {
+    if (running) { log.warn('SIGHUP: a reload is already running; ignored'); return }
+    running = true
+    void (async () => {
+      try {
+        const { flags } = await applyConfig('ttt-server', cliFlags)
+        const change = server.setPeers(await loadPeers(flags, log))
+        const list = (names: string[]): string => names.length ? names.join(', ') : 'none'
+        log.info(`SIGHUP: peer list reloaded: added ${list(change.added)}; removed ${list(change.removed)}; changed ${list(change.changed)}; ${change.kept.length} connected client(s) unchanged`)
+      } catch (err) {
+        log.error(`SIGHUP: peer list not reloaded, the current one stays: ${(err as Error).message}`)
+      } finally {
+        running = false
+      }
+    })()
+  }
+  process.on('SIGHUP', reload)
+  return () => { process.off('SIGHUP', reload) }
+}
+
+async function runServer (cliFlags: Flags): Promise<void> {
+  const { flags } = await applyConfig('ttt-server', cliFlags)
+  parseOperationsFlags(flags)
+  const { log, routes, tun, scheduler, pacing, tunables, drop } = await commonSettings(flags, undefined)
+  const peers = await loadPeers(flags, log)
   const listen = parseHostPort(flags.listen ?? '0.0.0.0:5000', '--listen', '0.0.0.0')
   const { VpnServer } = await import('../src/vpn/server.js')
   const fatal = fatalStop()
@@ -195,10 +227,11 @@ async function runServer (cliFlags: Flags): Promise<void> {
   })
   const startedAtMs = Date.now()
   const listenText = formatHostPort({ host: listen.host, port: server.port })
+  const stopReloading = reloadPeersOnHangup(cliFlags, server, log)
   await serve(flags, 'ttt-server', server.port, server, routes, (name) => vpnReport({
     instance: { name, mode: 'vpn-server', pid: process.pid, version: GST_VERSION, listen: listenText, target: null, server: null },
     startedAtMs, nowMs: Date.now(), nowMonotonicMs: monotonicClock.now(),
-  }, server.peerSnapshots(), server.stats.errors), log, vpnServerCommands(server, log), drop, undefined, fatal.stopped)
+  }, server.peerSnapshots(), server.stats.errors), log, vpnServerCommands(server, log), drop, undefined, fatal.stopped).finally(stopReloading)
 }
 
 async function runClient (cliFlags: Flags): Promise<void> {

@@ -23,7 +23,7 @@ import { PathChangeLog } from './path-change-log.js'
 import { openTun } from './interface-config.js'
 import { VpnSession, type SessionTimings } from './session.js'
 import { InitHandshake, CLIENT_ID_BYTES, responseReceiverIndex, cookieReplyReceiverIndex } from './handshake.js'
-import { DatagramType, DATA_OVERHEAD_BYTES, readSealedCounter } from './wire.js'
+import { CloseReason, DatagramType, DATA_OVERHEAD_BYTES, readSealedCounter } from './wire.js'
 
 export interface ClientPathOptions {
   /** Local address the path's socket binds to (a wildcard with `device`). */
@@ -242,7 +242,7 @@ export class VpnClient {
   close (): void {
     if (this.timer !== undefined) this.log.info(`ttt client closing: ${this.summary()}`)
     if (this.peer?.session !== undefined && this.timer !== undefined) {
-      this.peer.sendClose(1)
+      this.peer.sendClose(CloseReason.Shutdown)
       this.flush()
     }
     clearInterval(this.timer)
@@ -383,6 +383,21 @@ export class VpnClient {
     const result = this.opener!.result(slot, session, d, now)
     if (result !== 'ok') { this.count(result, `datagram failed: ${result}`); return }
     if (this.peer.onMessage(d, d.length, now) >= 0) this.lastHeardMs = now
+    if (this.peer.closedByPeer) this.onServerClose(now)
+  }
+
+  /**
+   * The server ended our session (it shut down, or took our key off its peer list): say why once and
+   * handshake again on the usual retry schedule (the server may come back, or list the key again).
+   */
+  private onServerClose (now: number): void {
+    const reason = this.peer.closeReason
+    this.peer.closedByPeer = false
+    this.lastHeardMs = -Infinity
+    this.pendingSentMs = Math.min(this.pendingSentMs, now - this.tunables.handshakeRetryMs)
+    const why = reason === CloseReason.Removed ? 'our key is no longer in its peer list' : reason === CloseReason.Shutdown ? 'it is shutting down' : `reason ${reason}`
+    const suppressed = this.logLimiter.admit('server-close', now)
+    if (suppressed >= 0) this.log.warn(`server ${this.serverText} closed the session: ${why}; handshaking again every ${this.tunables.handshakeRetryMs / 1000} s`)
   }
 
   private onResponse (d: Buffer, pathId: number, now: number): void {

@@ -612,6 +612,7 @@ export class Peer {
         return pathId
       case MessageKind.Close:
         this.closedByPeer = true
+        this.closeReason = end > at + 2 ? d[at + 2]! : 0
         return pathId
     }
     this.counters.malformed++
@@ -655,8 +656,9 @@ export class Peer {
   private directStart = 0
   private directEnd = 0
   private readonly stamp = { pathSeq: 0, txTimeMs: 0 }
-  /** The peer said it is going away (CLOSE). */
+  /** The peer said it is going away (CLOSE), and why (CloseReason; 0 if it did not say). */
   closedByPeer = false
+  closeReason = 0
 
   /** Tells the peer we are going away, on every path (best effort: a lost CLOSE only means the peer times us out). */
   sendClose (reason: number): void {

@@ -5,7 +5,7 @@
  * TUN go to the client that owns their destination address (configured prefixes, or the inner
  * source addresses a client has used).
  */
-import { randomInt } from 'node:crypto'
+import { randomInt, timingSafeEqual } from 'node:crypto'
 import { type TunDevice, UdpSocket, setBufferSize, setMtuDiscover, encodeAddress, decodeAddress, decodeLocalAddress, endpointText, ADDR_BYTES } from '../native/index.js'
 import { HandshakeReplayGuard } from '../crypto/handshake-guard.js'
 import { RateLimiter } from '../crypto/rate-limiter.js'
@@ -25,7 +25,7 @@ import { snapshotPeer, type VpnPeerSnapshot } from './snapshot.js'
 import { openTun } from './interface-config.js'
 import { VpnSession } from './session.js'
 import { readInit, writeResponse, initKeyIndex, hasValidMac2, writeCookieReply } from './handshake.js'
-import { DatagramType, MessageKind, SEALED_HEADER_BYTES, DATA_HEADER_BYTES, readSealedCounter } from './wire.js'
+import { CloseReason, DatagramType, MessageKind, SEALED_HEADER_BYTES, DATA_HEADER_BYTES, readSealedCounter } from './wire.js'
 import { DEFAULT_INNER_MTU, DEFAULT_VPN_TUNABLES, UDP_BUFFER_BYTES, type VpnTunables } from './client.js'
 import { ipVersionOf, ipv4Destination, ipv4Source, ipv6Key, parsePrefix, prefixContainsV4, prefixContainsV6, type Prefix } from './inner-address.js'
 
@@ -53,6 +53,16 @@ export interface VpnServerOptions {
   onFatal?: (reason: string) => void
   log?: Logger
   clock?: Clock
+}
+
+/** What `setPeers` did, by peer name. */
+export interface PeerListChange {
+  added: string[]
+  removed: string[]
+  /** Connected clients whose name or prefixes changed. */
+  changed: string[]
+  /** Connected clients whose entry is as it was. */
+  kept: string[]
 }
 
 interface RemoteClient {
@@ -103,7 +113,8 @@ export class VpnServer {
   private underLoad = false
   private pendingClients = 0
   private readonly logLimiter = new LogLimiter()
-  private readonly keys: Uint8Array[]
+  private peerConfigs: ServerPeerConfig[]
+  private keys: Uint8Array[]
   private readonly clients = new Map<string, RemoteClient>()
   private readonly byIndex = new Map<number, RemoteClient>()
   private readonly routesV4 = new Map<number, RemoteClient>()
@@ -119,6 +130,7 @@ export class VpnServer {
     this.tunables = { ...DEFAULT_VPN_TUNABLES, ...options.tunables }
     this.log = options.log ?? silentLogger
     this.clock = options.clock ?? monotonicClock
+    this.peerConfigs = options.peers
     this.keys = options.peers.map((p) => p.key)
     this.cookies = new CookieMaker(this.clock.now())
     this.load = new HandshakeLoad({ thresholdPerSecond: options.handshakeLoadPerSecond })
@@ -161,6 +173,8 @@ export class VpnServer {
     clearInterval(this.timer)
     this.tickGate?.cancel()
     clearTimeout(this.paceTimer)
+    // Clients are told, so that they handshake again at once when a server comes back.
+    if (this.timer !== undefined) for (const c of this.clients.values()) if (c.peer.session) c.peer.sendClose(CloseReason.Shutdown)
     // What waits to be sealed goes out now: wiping a session below must find nothing to send.
     this.batch.flush()
     for (const c of this.clients.values()) if (c.peer.session) c.peer.session.beforeSendKeyChange = undefined
@@ -205,6 +219,41 @@ export class VpnServer {
   }
 
   private runtimeScheduler: SchedulerKind | undefined
+
+  /**
+   * Replaces the peer list (SIGHUP, like `wg syncconf`): a connected client whose key is still
+   * listed keeps its session and paths and takes its entry's name and prefixes; a client whose key
+   * is gone is told (CLOSE) and forgotten; new keys may handshake at once. Nothing else is touched.
+   * The caller checks the list as at startup (names, keys and prefixes distinct).
+   */
+  setPeers (peers: ServerPeerConfig[]): PeerListChange {
+    if (peers.length === 0) throw new UsageError('the new peer list is empty: a server needs at least one key (kept the current list)')
+    const change: PeerListChange = { added: [], removed: [], changed: [], kept: [] }
+    const sameKey = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && timingSafeEqual(a, b)
+    for (const entry of peers) if (!this.peerConfigs.some((old) => sameKey(old.key, entry.key))) change.added.push(entry.name)
+    for (const old of this.peerConfigs) if (!peers.some((entry) => sameKey(old.key, entry.key))) change.removed.push(old.name)
+    for (const client of [...this.clients.values()]) {
+      const entry = peers.find((p) => sameKey(p.key, client.config.key))
+      if (entry === undefined) {
+        client.peer.sendClose(CloseReason.Removed)
+        this.batch.flush()
+        this.forget(client, 'its key is no longer in the peer list')
+        continue
+      }
+      const prefixesChanged = entry.allowedIps.join(' ') !== client.config.allowedIps.join(' ')
+      if (entry.name !== client.config.name || prefixesChanged) change.changed.push(entry.name)
+      else change.kept.push(entry.name)
+      client.config = entry
+      if (prefixesChanged) {
+        client.allowed = entry.allowedIps.map(parsePrefix)
+        // Learned routes belong to a client without prefixes; with new prefixes they would outrank them.
+        this.forgetRoutesOf(client)
+      }
+    }
+    this.peerConfigs = peers
+    this.keys = peers.map((p) => p.key)
+    return change
+  }
 
   /** Every connected client's peer, for `show` and tests. */
   get peers (): Peer[] { return [...this.clients.values()].map((c) => c.peer) }
@@ -352,7 +401,7 @@ export class VpnServer {
       if (this.clients.size >= maxClients) { this.capHit('clients', source, `client limit of ${maxClients} reached: handshake refused`); return }
       const maxPending = this.options.maxPendingClients ?? 1024
       if (this.pendingClients >= maxPending) { this.capHit('pending', source, `${maxPending} new clients have not used their sessions yet: handshake refused`); return }
-      const config = this.options.peers[decision.keyIndex]!
+      const config = this.peerConfigs[decision.keyIndex]!
       client = this.newClient(id, config)
       this.pendingClients++
     }
@@ -490,10 +539,16 @@ export class VpnServer {
     this.lastRouteClient = undefined
     this.clients.delete(client.id)
     if (!client.confirmed) this.pendingClients--
-    for (const [address, owner] of this.routesV4) if (owner === client) this.routesV4.delete(address)
-    for (const [address, owner] of this.routesV6) if (owner === client) this.routesV6.delete(address)
+    this.forgetRoutesOf(client)
     this.stats.clients = this.clients.size
     this.log.info(`client ${client.config.name} (${client.id.slice(0, 8)}) gone: ${why}`)
+  }
+
+  private forgetRoutesOf (client: RemoteClient): void {
+    for (const [address, owner] of this.routesV4) if (owner === client) this.routesV4.delete(address)
+    for (const [address, owner] of this.routesV6) if (owner === client) this.routesV6.delete(address)
+    this.lastRouteClient = undefined
+    this.lastRouteSrc = -1
   }
 
   /** The last learned IPv4 route confirmed (most packets come from the one source as the one before). */

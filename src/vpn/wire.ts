@@ -41,6 +41,14 @@ export const enum MessageKind {
   Abandon = 8,
 }
 
+/** Why a CLOSE was sent (its reason byte). */
+export const enum CloseReason {
+  /** The sender is shutting down. */
+  Shutdown = 1,
+  /** The server took the client's key off its peer list. */
+  Removed = 2,
+}
+
 export const enum ProbeFlags {
   /** A path-MTU probe: padded to the size under test; the answer confirms that size. */
   Mtu = 1,
