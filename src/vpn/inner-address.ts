@@ -25,6 +25,36 @@ export function ipv6Key (packet: Uint8Array, offset: number, which: 'source' | '
   return Buffer.from(packet.buffer, packet.byteOffset + at, 16).toString('hex')
 }
 
+/** The inner packet's source address as text, for a log line (allocates). */
+export function sourceText (packet: Uint8Array, offset: number): string {
+  if (ipVersionOf(packet, offset) === IpVersion.V4) return Array.from(packet.subarray(offset + 12, offset + 16)).join('.')
+  const words: string[] = []
+  for (let i = 0; i < 16; i += 2) words.push(((packet[offset + 8 + i]! << 8) | packet[offset + 9 + i]!).toString(16))
+  // The longest run of zero words (two or more) becomes '::' (RFC 5952).
+  let best = -1; let bestLength = 1
+  for (let i = 0; i < 8;) {
+    let j = i
+    while (j < 8 && words[j] === '0') j++
+    if (j - i > bestLength) { best = i; bestLength = j - i }
+    i = j > i ? j : i + 1
+  }
+  if (best < 0) return words.join(':')
+  return `${words.slice(0, best).join(':')}::${words.slice(best + bestLength).join(':')}`
+}
+
+/**
+ * An IPv6 source a host's kernel uses by itself on any interface, the TUN included: the
+ * unspecified address (duplicate address detection, MLD before an address) and link-local
+ * fe80::/10 (router solicitations, MLD reports). Such packets never belong in a peer's prefixes.
+ */
+export function isLinkLocalSource (packet: Uint8Array, offset: number): boolean {
+  if (ipVersionOf(packet, offset) !== IpVersion.V6) return false
+  const at = offset + 8
+  if (packet[at] === 0xfe && (packet[at + 1]! & 0xc0) === 0x80) return true
+  for (let i = 0; i < 16; i++) if (packet[at + i] !== 0) return false
+  return true
+}
+
 export interface Prefix {
   version: 4 | 6
   /** IPv4: the network as u32; IPv6: 16 bytes. */

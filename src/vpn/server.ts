@@ -27,7 +27,7 @@ import { VpnSession } from './session.js'
 import { readInit, writeResponse, initKeyIndex, hasValidMac2, writeCookieReply } from './handshake.js'
 import { CloseReason, DatagramType, MessageKind, SEALED_HEADER_BYTES, DATA_HEADER_BYTES, readSealedCounter } from './wire.js'
 import { DEFAULT_INNER_MTU, DEFAULT_VPN_TUNABLES, UDP_BUFFER_BYTES, type VpnTunables } from './client.js'
-import { ipVersionOf, ipv4Destination, ipv4Source, ipv6Key, parsePrefix, prefixContainsV4, prefixContainsV6, type Prefix } from './inner-address.js'
+import { ipVersionOf, ipv4Destination, ipv4Source, ipv6Key, isLinkLocalSource, parsePrefix, sourceText, prefixContainsV4, prefixContainsV6, type Prefix } from './inner-address.js'
 
 export interface ServerPeerConfig {
   name: string
@@ -522,7 +522,16 @@ export class VpnServer {
     const pathId = d[SEALED_HEADER_BYTES + 1]!
     this.notePath(client, pathId, slot)
     if (d[SEALED_HEADER_BYTES] === MessageKind.Data && !this.admitInnerSource(client, d)) {
-      this.count('not-allowed', sourceOf(this.socket.addrs, slot), `client ${client.config.name} sent from an inner address it does not own`)
+      const at = SEALED_HEADER_BYTES + DATA_HEADER_BYTES
+      const inner = d.length > at ? sourceText(d, at) : 'a truncated packet'
+      // The client host's own IPv6 link chatter on its TUN (router solicitations, MLD) is no
+      // spoofing: counted like any other, logged only at debug.
+      if (d.length >= at + 40 && isLinkLocalSource(d, at)) {
+        this.tally('not-allowed', sourceOf(this.socket.addrs, slot))
+        if (this.logLimiter.admit(`link-local ${client.id}`, now) >= 0) this.log.debug(`client ${client.config.name} sent from ${inner} (IPv6 link-local, not in its prefixes): dropped`)
+      } else {
+        this.count('not-allowed', sourceOf(this.socket.addrs, slot), `client ${client.config.name} sent from ${inner}, an inner address it does not own`)
+      }
       return
     }
     client.lastHeardMs = now
