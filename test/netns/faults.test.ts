@@ -66,6 +66,36 @@ test('kill -9 of the ttt server under traffic, then a restart: the client re-han
   assert.equal(isRunning(killedPid), false, 'the killed server is gone')
 })
 
+test('a ttt server stopped cleanly (SIGTERM) tells its client, which handshakes again as soon as a new server is up', { skip, timeout: 60_000 }, async (t) => {
+  const star = VethStar.create(1)
+  const procs: NsProcess[] = []
+  t.after(async () => {
+    for (const p of procs) p.kill()
+    await Promise.all(procs.map(async (p) => await p.exited))
+    star.destroy()
+  })
+  const key = keygen()
+  const startServer = async (): Promise<NsProcess> => {
+    const s = startTttServer(star.hub, `0.0.0.0:${PORT}`, '10.9.0.1/24', { key })
+    procs.push(s)
+    await s.waitFor(/listening/)
+    return s
+  }
+  const first = await startServer()
+  const client = startTttClient(star.spokes[0]!, `${star.hubAddress(0)}:${PORT}`, '10.9.0.2/24', [star.spokeAddress(0)], { key })
+  procs.push(client)
+  await client.waitFor(/session with .* up/, 15_000)
+  await first.stop()
+  await client.waitFor(/closed the session: it is shutting down; handshaking again/, 5_000)
+  await startServer()
+  const deadline = Date.now() + 15_000
+  while (client.lines.filter((l) => /session with .* up/.test(l)).length < 2 && Date.now() < deadline) await sleep(100)
+  assert.equal(client.lines.filter((l) => /session with .* up/.test(l)).length, 2, 'the client made a new session with the new server')
+  const after = await ping(star.spokes[0]!, '10.9.0.1', 10, 0.1)
+  assert.equal(after.lossPct, 0, `traffic resumed after the restart (${after.lossPct} % of 10 pings lost)`)
+  assert.equal(client.running, true, 'the client never exited')
+})
+
 // ---- TUN removed, a path's interface down and up, wall-clock jumps (every process in a ProcessGroup)
 
 const LIBFAKETIME = ['/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1', '/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1', '/usr/lib/faketime/libfaketime.so.1'].find(existsSync)
