@@ -6,7 +6,7 @@
  * source addresses a client has used).
  */
 import { randomInt, timingSafeEqual } from 'node:crypto'
-import { type TunDevice, UdpSocket, setBufferSize, setMtuDiscover, encodeAddress, decodeAddress, decodeLocalAddress, endpointText, ADDR_BYTES } from '../native/index.js'
+import { type TunDevice, UdpSocket, setBufferSize, setMtuDiscover, encodeAddress, decodeAddress, decodeLocalAddress, endpointText, ADDR_BYTES, ADDR_WORDS, addressWords } from '../native/index.js'
 import { HandshakeReplayGuard } from '../crypto/handshake-guard.js'
 import { RateLimiter } from '../crypto/rate-limiter.js'
 import { CookieMaker } from '../crypto/cookie.js'
@@ -72,6 +72,8 @@ interface RemoteClient {
   peer: Peer
   /** Address of each path id, in the socket's address-slot format. */
   readonly addrs: Uint8Array
+  /** The same bytes as Int32 words (notePath compares a slot as 10 words). */
+  readonly addrWords: Int32Array
   sessionIndex: number
   learnedV4: Set<number>
   /** Inner MTU all of this client's paths carry (0 until known). */
@@ -100,6 +102,8 @@ export interface VpnServerStats {
 export class VpnServer {
   readonly tun: TunDevice
   readonly socket: UdpSocket
+  /** The socket's address slots as Int32 words (notePath compares a slot as 10 words). */
+  private readonly socketAddrWords: Int32Array
   private readonly batch: SendBatch
   private readonly tunBatch: TunWriteBatch
   private readonly opener: BatchOpener
@@ -147,6 +151,7 @@ export class VpnServer {
     setBufferSize(this.socket.fd, 'receive', UDP_BUFFER_BYTES)
     setBufferSize(this.socket.fd, 'send', UDP_BUFFER_BYTES)
     setMtuDiscover(this.socket.fd, 'do')
+    this.socketAddrWords = addressWords(this.socket.addrs)!
     this.batch = new SendBatch(this.socket, this.mtuBytes + 256)
     this.opener = new BatchOpener(this.socket.lengths.length)
     this.socket.onBatch((count) => this.onUdpBatch(count))
@@ -443,7 +448,7 @@ export class VpnServer {
   private newClient (id: string, config: ServerPeerConfig): RemoteClient {
     const addrs = new Uint8Array(ADDR_BYTES * 256)
     const client: RemoteClient = {
-      id, config, addrs, sessionIndex: 0, learnedV4: new Set(), innerMtu: 0, sinceMs: 0, lastHeardMs: 0, confirmed: false,
+      id, config, addrs, addrWords: addressWords(addrs)!, sessionIndex: 0, learnedV4: new Set(), innerMtu: 0, sinceMs: 0, lastHeardMs: 0, confirmed: false,
       allowed: config.allowedIps.map(parsePrefix),
       peer: new Peer({
         send: (pathId, datagram, length) => { this.batch.queue(datagram, length, addrs, pathId) },
@@ -473,8 +478,10 @@ export class VpnServer {
     const from = this.socket.addrs
     const at = pathId * ADDR_BYTES
     const src = slot * ADDR_BYTES
+    // The usual case (a known path, the same address): 10 word compares, nothing else.
+    const words = this.socketAddrWords
     let same = client.peer.path(pathId) !== undefined
-    for (let i = 0; same && i < ADDR_BYTES; i++) if (client.addrs[at + i] !== from[src + i]) same = false
+    for (let i = 0; same && i < ADDR_WORDS; i++) if (client.addrWords[pathId * ADDR_WORDS + i] !== words[slot * ADDR_WORDS + i]) same = false
     if (same) return
     const known = client.peer.path(pathId) !== undefined
     client.addrs.set(from.subarray(src, src + ADDR_BYTES), at)

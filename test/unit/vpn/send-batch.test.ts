@@ -66,3 +66,35 @@ test('unsealed datagrams (copied in, or written in place) are sealed at the flus
   assert.deepEqual(got, [...Array.from({ length: 12 }, (_, i) => `packet ${i}`), 'before the key goes'])
   assert.equal(batch.dropped, 0)
 })
+
+test('each datagram goes to the address of its own slot, whichever array (4-byte aligned or not) and slot it names, alternating within a batch', { timeout: 10_000 }, async (t) => {
+  const receivers = [UdpSocket.open({ address: '127.0.0.1' }), UdpSocket.open({ address: '127.0.0.1' }), UdpSocket.open({ address: '127.0.0.1' })]
+  const got: string[][] = receivers.map(() => [])
+  receivers.forEach((r, k) => {
+    t.after(() => r.close())
+    r.onBatch((count) => {
+      for (let i = 0; i < count; i++) got[k]!.push(Buffer.from(r.arena.subarray(r.offsets[i]!, r.offsets[i]! + r.lengths[i]!)).toString())
+    })
+    r.start()
+  })
+  const sender = UdpSocket.open({ address: '127.0.0.1' })
+  t.after(() => sender.close())
+  // Slot 1 of an aligned array; slot 0 and 1 of an array starting at an odd byte offset (copied bytewise).
+  const aligned = new Uint8Array(2 * ADDR_BYTES)
+  encodeAddress('127.0.0.1', receivers[0]!.port, aligned, 1)
+  const unaligned = new Uint8Array(2 * ADDR_BYTES + 1).subarray(1)
+  encodeAddress('127.0.0.1', receivers[1]!.port, unaligned, 0)
+  encodeAddress('127.0.0.1', receivers[2]!.port, unaligned, 1)
+  const targets: Array<[Uint8Array, number, number]> = [[aligned, 1, 0], [unaligned, 0, 1], [unaligned, 1, 2]]
+  const batch = new SendBatch(sender, 64, 4)
+  const want: string[][] = receivers.map(() => [])
+  for (let i = 0; i < 10; i++) {
+    const [addrs, index, k] = targets[(i * 7) % 3]!
+    const text = `to ${k} #${i}`
+    batch.queue(Buffer.from(text), text.length, addrs, index)
+    want[k]!.push(text)
+  }
+  batch.flush()
+  for (const deadline = Date.now() + 5000; got.flat().length < 10 && Date.now() < deadline;) await new Promise((resolve) => setTimeout(resolve, 10))
+  assert.deepEqual(got, want)
+})
