@@ -55,14 +55,14 @@ export class BatchOpener {
   }
 
   /**
-   * Phase 3 for sealed datagram i (d, of `session`): the outcome of its open. One not opened in
+   * Phase 3 for sealed datagram i (buf[start, start + length), of `session`): the outcome of its open. One not opened in
    * phase 1 (too short, unknown epoch, a session that began within this batch) is opened here on
    * its own; one whose keys were replaced within the batch names keys no longer in use.
    */
-  result (i: number, session: VpnSession, d: Buffer, nowMs: number): OpenResult {
+  result (i: number, session: VpnSession, buf: Buffer, start: number, length: number, nowMs: number): OpenResult {
     const rx = this.keys[i]
-    if (rx === undefined) return session.open(d, d.length, nowMs)
-    if (session.receiveKeyFor(d[1]!, d.length, nowMs) !== rx) return 'epoch'
+    if (rx === undefined) return session.open(buf.subarray(start, start + length), length, nowMs)
+    if (session.receiveKeyFor(buf[start + 1]!, length, nowMs) !== rx) return 'epoch'
     return this.ok[i] === 1 ? session.acceptOpened(rx, this.counters[i]!, nowMs) : 'decrypt'
   }
 }

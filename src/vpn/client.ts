@@ -359,13 +359,14 @@ export class VpnClient {
     opener.openAll(arena, offsets, lengths)
     for (let i = 0; i < count; i++) {
       if (!sameAddress(addrs, i, this.serverAddrs)) { this.count('stranger', 'datagram from an address that is not the server: dropped'); continue }
+      // Datagram i is buf[at, at + length): sealed ones are handled in place, without a view each.
       const at = offsets[i]!
-      const d = buf.subarray(at, at + lengths[i]!)
-      const type = d[0]
+      const length = lengths[i]!
+      const type = length > 0 ? buf[at] : undefined
       try {
-        if (type === DatagramType.Sealed) this.onSealed(d, i, now)
-        else if (type === DatagramType.Response) this.onResponse(d, pathId, now)
-        else if (type === DatagramType.CookieReply) this.onCookieReply(d, pathId, now)
+        if (type === DatagramType.Sealed) this.onSealed(buf, at, length, i, now)
+        else if (type === DatagramType.Response) this.onResponse(buf.subarray(at, at + length), pathId, now)
+        else if (type === DatagramType.CookieReply) this.onCookieReply(buf.subarray(at, at + length), pathId, now)
         else this.count('malformed', `malformed datagram (type ${type}) on path ${pathId}: dropped`)
       } catch (err) {
         this.count('malformed', `datagram on path ${pathId} dropped after an internal error (${(err as Error).message})`)
@@ -374,15 +375,16 @@ export class VpnClient {
     this.flush()
   }
 
-  private onSealed (d: Buffer, slot: number, now: number): void {
+  /** The sealed datagram buf[start, start + length), from receive slot `slot`. */
+  private onSealed (buf: Buffer, start: number, length: number, slot: number, now: number): void {
     const session = this.peer.session
-    if (session === undefined || d.length < 6 || d.readUInt32BE(2) !== session.localIndex) {
+    if (session === undefined || length < 6 || buf.readUInt32BE(start + 2) !== session.localIndex) {
       this.count('unknown-session', 'datagram for an unknown session: dropped')
       return
     }
-    const result = this.opener!.result(slot, session, d, now)
+    const result = this.opener!.result(slot, session, buf, start, length, now)
     if (result !== 'ok') { this.count(result, `datagram failed: ${result}`); return }
-    if (this.peer.onMessage(d, d.length, now) >= 0) this.lastHeardMs = now
+    if (this.peer.onMessage(buf, length, now, start) >= 0) this.lastHeardMs = now
     if (this.peer.closedByPeer) this.onServerClose(now)
   }
 

@@ -514,12 +514,13 @@ export class Peer {
   // ---- receiving
 
   /**
-   * Handles an opened datagram (plaintext at d[14, length - 16)). Returns the path id it came
-   * on, or -1 when the message was malformed (counted).
+   * Handles an opened datagram d[start, start + length) (plaintext at [start + 14, start + length
+   * - 16)): a receive batch passes its arena and an offset, no view per datagram. Returns the
+   * path id it came on, or -1 when the message was malformed (counted).
    */
-  onMessage (d: Buffer, length: number, nowMs: number): number {
-    const at = SEALED_HEADER_BYTES
-    const end = length - TAG_BYTES
+  onMessage (d: Buffer, length: number, nowMs: number, start = 0): number {
+    const at = start + SEALED_HEADER_BYTES
+    const end = start + length - TAG_BYTES
     const kind = d[at]
     const pathId = d[at + 1]!
     const receiver = this.receivers[pathId]

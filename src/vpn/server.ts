@@ -356,13 +356,14 @@ export class VpnServer {
     }
     opener.openAll(arena, offsets, lengths)
     for (let i = 0; i < count; i++) {
+      // Datagram i is buf[at, at + length): sealed ones are handled in place, without a view each.
       const at = offsets[i]!
-      const d = buf.subarray(at, at + lengths[i]!)
-      const type = d[0]
+      const length = lengths[i]!
+      const type = length > 0 ? buf[at] : undefined
       try {
-        if (type === DatagramType.Sealed && d.length >= 6) this.onSealed(d, i, now)
-        else if (type === DatagramType.Init) this.onInit(d, i, now)
-        else this.count('malformed', sourceOf(addrs, i), `malformed datagram (type ${type ?? 'none'}, ${d.length} bytes)`)
+        if (type === DatagramType.Sealed && length >= 6) this.onSealed(buf, at, length, i, now)
+        else if (type === DatagramType.Init) this.onInit(buf.subarray(at, at + length), i, now)
+        else this.count('malformed', sourceOf(addrs, i), `malformed datagram (type ${type ?? 'none'}, ${length} bytes)`)
       } catch (err) {
         // A bug must cost one datagram, never the server (and every other client with it).
         this.count('malformed', sourceOf(addrs, i), `datagram dropped after an internal error (${(err as Error).message})`)
@@ -520,15 +521,17 @@ export class VpnServer {
     return this.lastIndexClient
   }
 
-  private onSealed (d: Buffer, slot: number, now: number): void {
-    const client = this.clientOf(d.readUInt32BE(2))
+  /** The sealed datagram buf[start, start + length), from receive slot `slot`. */
+  private onSealed (buf: Buffer, start: number, length: number, slot: number, now: number): void {
+    const client = this.clientOf(buf.readUInt32BE(start + 2))
     if (client === undefined) { this.count('unknown-session', sourceOf(this.socket.addrs, slot), 'datagram for an unknown session'); return }
     const session = client.peer.session!
-    const result = this.opener.result(slot, session, d, now)
+    const result = this.opener.result(slot, session, buf, start, length, now)
     if (result !== 'ok') { this.count(result, sourceOf(this.socket.addrs, slot), `datagram failed (${result})`); return }
-    const pathId = d[SEALED_HEADER_BYTES + 1]!
+    const pathId = buf[start + SEALED_HEADER_BYTES + 1]!
     this.notePath(client, pathId, slot)
-    if (d[SEALED_HEADER_BYTES] === MessageKind.Data && !this.admitInnerSource(client, d)) {
+    if (buf[start + SEALED_HEADER_BYTES] === MessageKind.Data && !this.admitInnerSource(client, buf, start + SEALED_HEADER_BYTES + DATA_HEADER_BYTES, start + length)) {
+      const d = buf.subarray(start, start + length) // a refusal, logged: a view is fine here
       const at = SEALED_HEADER_BYTES + DATA_HEADER_BYTES
       const inner = d.length > at ? sourceText(d, at) : 'a truncated packet'
       // The client host's own IPv6 link chatter on its TUN (router solicitations, MLD) is no
@@ -543,7 +546,7 @@ export class VpnServer {
     }
     client.lastHeardMs = now
     if (!client.confirmed) { client.confirmed = true; this.pendingClients-- }
-    client.peer.onMessage(d, d.length, now)
+    client.peer.onMessage(buf, length, now, start)
     if (client.peer.closedByPeer) this.forget(client, 'closed by the client')
   }
 
@@ -571,11 +574,13 @@ export class VpnServer {
   private lastRouteSrc = -1
   private lastRouteClient: RemoteClient | undefined
 
-  /** Cryptokey routing: a client's inner source must be one of its prefixes (or, with none configured, is learned). */
-  private admitInnerSource (client: RemoteClient, d: Buffer): boolean {
-    const at = SEALED_HEADER_BYTES + DATA_HEADER_BYTES
+  /**
+   * Cryptokey routing: a client's inner source must be one of its prefixes (or, with none
+   * configured, is learned). The inner packet is d[at, end).
+   */
+  private admitInnerSource (client: RemoteClient, d: Buffer, at: number, end: number): boolean {
     const version = ipVersionOf(d, at)
-    if (version === 4 && d.length >= at + 20) {
+    if (version === 4 && end >= at + 20) {
       const src = ipv4Source(d, at)
       if (client.allowed.length > 0) return client.allowed.some((p) => prefixContainsV4(p, src))
       if (src === this.lastRouteSrc && client === this.lastRouteClient) return true
@@ -584,7 +589,7 @@ export class VpnServer {
       this.lastRouteClient = client
       return true
     }
-    if (version === 6 && d.length >= at + 40) {
+    if (version === 6 && end >= at + 40) {
       if (client.allowed.length > 0) return client.allowed.some((p) => prefixContainsV6(p, d, at + 8))
       const key = ipv6Key(d, at, 'source')
       if (this.routesV6.get(key) !== client) this.routesV6.set(key, client)

@@ -59,7 +59,7 @@ test('a batch opened at once: the same outcomes and plaintexts as one open per d
   opener.openAll(arena, offsets, lengths)
   const outcomes = batch.map((_, i) => {
     const d = arena.subarray(offsets[i]!, offsets[i]! + lengths[i]!)
-    const r = opener.result(i, server, d, 0)
+    const r = opener.result(i, server, arena, offsets[i]!, lengths[i]!, 0)
     return r === 'ok' ? d.subarray(SEALED_HEADER_BYTES, d.length - TAG_BYTES).toString() : r
   })
   assert.deepEqual(outcomes, ['one', 'decrypt', 'three', 'replay', 'epoch', 'short', 'four', 'two'])
@@ -69,5 +69,5 @@ test('a batch opened at once: the same outcomes and plaintexts as one open per d
   const again = arenaOf([good[0]!])
   opener.openAll(again.arena, again.offsets, again.lengths)
   const d = again.arena.subarray(again.offsets[0]!, again.offsets[0]! + again.lengths[0]!)
-  assert.equal(opener.result(0, server, d, 0), 'replay', 'not opened in the batch: opened on its own, and refused as a replay')
+  assert.equal(opener.result(0, server, again.arena, again.offsets[0]!, d.length, 0), 'replay', 'not opened in the batch: opened on its own, and refused as a replay')
 })
