@@ -23,6 +23,7 @@ import { PathChangeLog } from './path-change-log.js'
 import { openTun } from './interface-config.js'
 import { VpnSession, type SessionTimings } from './session.js'
 import { InitHandshake, CLIENT_ID_BYTES, responseReceiverIndex, cookieReplyReceiverIndex } from './handshake.js'
+import { HandshakeSilence } from './handshake-silence.js'
 import { CloseReason, DatagramType, DATA_OVERHEAD_BYTES, readSealedCounter } from './wire.js'
 
 export interface ClientPathOptions {
@@ -152,6 +153,8 @@ export class VpnClient {
   readonly stats: VpnClientStats = { state: 'handshaking', handshakes: 0, rekeys: 0, cookieReplies: 0, errors: {} }
   /** The server's cookie for each path's address, when it was under load. */
   private readonly cookieJar = new CookieJar()
+  /** Unanswered handshakes, for the line that says so. */
+  private readonly silence = new HandshakeSilence()
   private closedRotations = 0
 
   constructor (private readonly options: VpnClientOptions) {
@@ -417,7 +420,8 @@ export class VpnClient {
     this.lastHeardMs = now
     this.sessionSinceMs = now
     this.stats.handshakes++
-    this.log.info(`session with ${this.serverText} up (path ${pathId})`)
+    const silentMs = this.silence.noteAnswered(now)
+    this.log.info(`session with ${this.serverText} up (path ${pathId})${silentMs !== undefined ? `, after ${Math.round(silentMs / 1000)} s without an answer` : ''}`)
   }
 
   /**
@@ -431,6 +435,7 @@ export class VpnClient {
     if (answered === undefined || pending === undefined || answered.pathId !== pathId) { this.count('handshake', 'unexpected cookie reply: dropped'); return }
     if (!answered.acceptCookie(d, this.options.key, this.cookieJar, now)) { this.count('handshake', 'cookie reply did not authenticate (wrong key?)'); return }
     this.stats.cookieReplies++
+    this.silence.noteAnswered(now)   // the server is there, only busy
     const suppressed = this.logLimiter.admit('cookie', now)
     if (suppressed >= 0) this.log.info(`server ${this.serverText} is under handshake load: proving our address on path ${pathId} with its cookie`)
     const cookie = this.cookieJar.cookie(pathId, now)
@@ -479,6 +484,13 @@ export class VpnClient {
       pathId,
     }, this.cookieJar.cookie(pathId, now))
     this.pendingSentMs = now
+    const silence = this.silence.noteSent(now)
+    if (silence !== undefined) {
+      const seconds = Math.round(silence.silentMs / 1000)
+      this.log.warn(silence.answeredBefore
+        ? `server ${this.serverText} silent for ${seconds} s (${silence.unanswered} handshakes unanswered): it is down, unreachable, or no longer has this client's key; trying again every ${this.tunables.handshakeRetryMs / 1000} s`
+        : `no answer from ${this.serverText} to ${silence.unanswered} handshakes in ${seconds} s: is ttt server running there, reachable over UDP from this client's path(s), and does it have this client's key? (a server answers nothing to a key it does not know)`)
+    }
     this.recentInits.push({ init: this.pending, sentMs: now })
     if (this.recentInits.length > 16) this.recentInits.shift()
     this.sockets[pathId]!.sendTo(this.pending.datagram, this.pending.datagram.length, this.serverAddrs, 0)
