@@ -51,8 +51,8 @@ export interface TunnelDesign {
   fec?: boolean
   /** Feedback that nacks something is also sent, without its echo, on the fastest path. */
   nackOnFastest?: boolean
-  /** `auto` refuses a unit rather than dodge a budget onto a path of equal delay where it arrives later (AutoScheduler.keepsOrderOverBudget). */
-  keepsOrderOverBudget?: boolean
+  /** `auto` keeps units in order across paths of equal delay (AutoScheduler.keepsEqualDelayOrder: refuses rather than dodge a budget, one path at a time in rate startup). */
+  keepsEqualDelayOrder?: boolean
 }
 
 interface StoredUnit { id: number, bytes: number, bucket: number, flowSeq: number, inner: TcpSegment }
@@ -131,7 +131,7 @@ export class TunnelEnd {
     this.scheduler = design.makeScheduler()
     // The tunnel drops what `auto` refuses: refusing is how it says the bond is congested, where
     // dodging a path's budget onto a path of equal delay but a longer queue reorders the flow.
-    if (this.scheduler instanceof AutoScheduler) this.scheduler.keepsOrderOverBudget = design.keepsOrderOverBudget === true
+    if (this.scheduler instanceof AutoScheduler) this.scheduler.keepsEqualDelayOrder = design.keepsEqualDelayOrder === true
     this.repairScheduler = new AutoScheduler(undefined, Infinity)
     const buckets = design.reorder === 'global' ? 1 : 64
     this.sequencer = new FlowSequencer(buckets)

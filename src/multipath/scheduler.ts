@@ -68,12 +68,14 @@ export class AutoScheduler implements Scheduler {
   private lastPath: Path | undefined
   private lastArrivalMs = -Infinity
   /**
-   * Refuse a unit rather than send it on a path where it arrives later than on a path of the
-   * same base delay that a queue budget skipped (see pick). Off by default; the simulator's
-   * tunnel, which drops what is refused, turns it on.
+   * Keep units in order across paths of the same base delay: refuse a unit rather than send it
+   * on a path where it arrives later than on a path of that delay that a queue budget skipped
+   * (overtakesSkipped), and feed only one such path at a time while their rates are in startup
+   * (hasEarlierStartupPeer). Off by default; the simulator's tunnel, which drops what is
+   * refused, turns it on.
    */
-  keepsOrderOverBudget = false
-  /** Units refused by keepsOrderOverBudget. */
+  keepsEqualDelayOrder = false
+  /** Units refused by keepsEqualDelayOrder. */
   refusedForOrder = 0
 
   /**
@@ -111,6 +113,25 @@ export class AutoScheduler implements Scheduler {
   }
 
   private readonly scratch = { isOneWay: true, minBaseMs: Infinity }
+  /**
+   * Whether another candidate of the same (measured) base delay as `path`, and listed before it,
+   * is in rate startup too. In startup a path's rate is a guess (2 Mbit/s at first, doubling per
+   * round) and its bottleneck queue is not in the model, so two such paths fed at once swap
+   * units at every turn (a third of what equal-delay runs held for reordering); one at a time,
+   * the next starts once the first knows its rate. Paths of other delays ramp up together.
+   */
+  private hasEarlierStartupPeer (paths: readonly Path[], path: Path, tier: number, isOneWay: boolean): boolean {
+    if (!path.rtt.hasSample()) return false
+    const baseMs = AutoScheduler.baseOf(path, isOneWay)
+    for (let i = 0; i < paths.length; i++) {
+      const other = paths[i]!
+      if (other === path) return false
+      if (isInTier(other, tier) && other.rate.inStartup && other.rtt.hasSample() &&
+        Math.abs(AutoScheduler.baseOf(other, isOneWay) - baseMs) <= SAME_DELAY_MS) return true
+    }
+    return false
+  }
+
   private readonly skippedPaths: Path[] = []
   private readonly skippedArrivalMs: number[] = []
 
@@ -148,12 +169,13 @@ export class AutoScheduler implements Scheduler {
       if (!isInTier(path, tier)) continue
       const queueMs = path.queueDelayMs(0, nowMs)
       const arrivalMs = path.expectedArrivalMs(bytes, nowMs) + (isOneWay ? path.relativeBaseDelayMs() - path.baseDelayMs() : 0)
+      if (this.keepsEqualDelayOrder && path.rate.inStartup && this.hasEarlierStartupPeer(paths, path, tier, isOneWay)) continue
       // While a path's rate is still in startup its capacity is unknown, so a full-looking model
       // is no proof of congestion: it stays a candidate whatever its queue.
       if (!path.rate.inStartup) {
         if (queueMs > Math.min(this.budgetOf(path, isOneWay, minBaseMs), BURST_BUDGET_MS, OVERFLOW_QUEUE_SHARE * path.overflowQueueMs) ||
           path.standingQueueMs(nowMs) > this.queueBudgetMs) {
-          if (this.keepsOrderOverBudget) { this.skippedPaths[skipped] = path; this.skippedArrivalMs[skipped++] = arrivalMs }
+          if (this.keepsEqualDelayOrder) { this.skippedPaths[skipped] = path; this.skippedArrivalMs[skipped++] = arrivalMs }
           continue
         }
       }

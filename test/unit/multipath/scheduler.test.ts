@@ -272,7 +272,7 @@ test('auto: the tight bottleneck budget is the shortest path\'s (sparse flows go
   assert.equal(out[0]!.id, 0)
 })
 
-test('auto with keepsOrderOverBudget: refuses rather than dodge a standing budget onto a path of equal delay where the unit arrives later; a longer path is still filled', () => {
+test('auto with keepsEqualDelayOrder: refuses rather than dodge a standing budget onto a path of equal delay where the unit arrives later; a longer path is still filled', () => {
   const setup = (slowRttMs: number): Path[] => {
     const paths = makePaths([
       { state: 'up', isBackup: false, rttMs: 40, rateMbps: 20, queuedBytes: 0, weight: 1 },
@@ -294,7 +294,7 @@ test('auto with keepsOrderOverBudget: refuses rather than dodge a standing budge
   assert.equal(new AutoScheduler().pick(equal, 1500, 100, out), 1)
   assert.equal(out[0]!.id, 1)
   const keeping = new AutoScheduler()
-  keeping.keepsOrderOverBudget = true
+  keeping.keepsEqualDelayOrder = true
   assert.equal(keeping.pick(equal, 1500, 100, out), 0)
   assert.equal(keeping.refusedForOrder, 1)
   assert.equal(keeping.refused, 1)
@@ -302,4 +302,34 @@ test('auto with keepsOrderOverBudget: refuses rather than dodge a standing budge
   assert.equal(keeping.pick(setup(120), 1500, 100, out), 1)
   assert.equal(out[0]!.id, 1)
   assert.equal(keeping.refusedForOrder, 1)
+})
+
+test('auto with keepsEqualDelayOrder: of paths of equal delay in rate startup only the first carries data; the next once the first knows its rate; paths of other delays ramp up together', () => {
+  const setup = (slowRttMs: number): Path[] => makePaths([
+    { state: 'up', isBackup: false, rttMs: 40, rateMbps: 2, queuedBytes: 0, weight: 1 },
+    { state: 'up', isBackup: false, rttMs: slowRttMs, rateMbps: 2, queuedBytes: 0, weight: 1 },
+  ])
+  const burst = (scheduler: AutoScheduler, paths: Path[], atMs: number): number[] => {
+    const counts = [0, 0]
+    for (let i = 0; i < 200; i++) {
+      assert.equal(scheduler.pick(paths, 1500, atMs, out), 1)
+      out[0]!.onSend(1500, atMs)
+      counts[out[0]!.id]!++
+    }
+    return counts
+  }
+  const out: Path[] = []
+  const keeping = (): AutoScheduler => { const s = new AutoScheduler(); s.keepsEqualDelayOrder = true; return s }
+  const equal = setup(40)
+  assert.ok(equal.every((p) => p.rate.inStartup))
+  // Without the option a burst is split by the (guessed) model; with it, path 0 takes it all.
+  assert.ok(burst(new AutoScheduler(), setup(40), 0)[1]! > 0)
+  assert.deepEqual(burst(keeping(), equal, 0), [200, 0])
+  // Path 0 knows its rate (startup over, its queue now far past the fill threshold): path 1 gets its share.
+  equal[0]!.rate.endStartup(0)
+  equal[0]!.rate.gain = 1
+  const scheduler = keeping()
+  assert.ok(burst(scheduler, equal, 0)[1]! > 0)
+  // Paths of different delays are not held back.
+  assert.ok(burst(keeping(), setup(120), 0)[1]! > 0)
 })
