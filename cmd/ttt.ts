@@ -6,6 +6,7 @@
  */
 import { cac } from 'cac'
 import { lookup } from 'node:dns/promises'
+import { isIP } from 'node:net'
 import { timingSafeEqual } from 'node:crypto'
 import { exitAfterShutdown, runMain, runSubcommand } from './run-main.js'
 import { createLogger, parseLogFormat, parseLogLevel } from './logger.js'
@@ -247,13 +248,18 @@ async function runClient (cliFlags: Flags): Promise<void> {
   if (paths.length === 0) paths.push({ localAddress: wildcard })
   const { VpnClient } = await import('../src/vpn/client.js')
   const fatal = fatalStop()
-  const client = new VpnClient({ server, key, paths, tun, scheduler, pacing, tunables, log, onFatal: fatal.onFatal })
+  const { host } = parseHostPort(flags.server, '--server')
+  // A name is looked up again while the server does not answer (same family as the paths).
+  const resolveServer = isIP(host) !== 0 ? undefined : {
+    name: host,
+    lookup: async () => ({ address: (await lookup(host, { family: server.address.includes(':') ? 6 : 4 })).address, port: server.port }),
+  }
+  const client = new VpnClient({ server, resolveServer, key, paths, tun, scheduler, pacing, tunables, log, onFatal: fatal.onFatal })
   const startedAtMs = Date.now()
-  const serverText = formatHostPort({ host: server.address, port: server.port })
   await serve(flags, 'ttt-client', 0, client, routes, (name) => vpnReport({
-    instance: { name, mode: 'vpn-client', pid: process.pid, version: GST_VERSION, listen: client.tunName, target: null, server: serverText },
+    instance: { name, mode: 'vpn-client', pid: process.pid, version: GST_VERSION, listen: client.tunName, target: null, server: client.serverEndpoint },
     startedAtMs, nowMs: Date.now(), nowMonotonicMs: monotonicClock.now(),
-  }, [client.peerSnapshot()], client.stats.errors), log, vpnClientCommands(client, log), drop, `ttt client: TUN ${client.tunName}, ${paths.length} path(s) to ${serverText}`, fatal.stopped)
+  }, [client.peerSnapshot()], client.stats.errors), log, vpnClientCommands(client, log), drop, `ttt client: TUN ${client.tunName}, ${paths.length} path(s) to ${client.serverEndpoint}${resolveServer ? ` (${resolveServer.name})` : ''}`, fatal.stopped)
 }
 
 async function main (argv: string[]): Promise<void> {

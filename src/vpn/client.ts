@@ -66,6 +66,11 @@ export const DEFAULT_VPN_TUNABLES: Readonly<VpnTunables> = Object.freeze({
 
 export interface VpnClientOptions {
   server: { address: string, port: number }
+  /**
+   * When --server is a name: looks it up again. Called while handshakes go unanswered, so a
+   * server whose address changed (dynamic DNS, a moved VPS) is found without a restart.
+   */
+  resolveServer?: { name: string, lookup: () => Promise<{ address: string, port: number }> }
   key: Uint8Array
   paths: ClientPathOptions[]
   tun: { name?: string, addresses?: string[], mtuBytes?: number }
@@ -130,7 +135,7 @@ export class VpnClient {
   readonly peer: Peer
   private readonly serverAddrs = new Uint8Array(ADDR_BYTES)
   /** The server as `host:port` (`[v6]:port`) for logs. */
-  private readonly serverText: string
+  private serverText: string
   private readonly tunables: VpnTunables
   private readonly log: Logger
   private readonly clock: Clock
@@ -243,6 +248,7 @@ export class VpnClient {
   }
 
   close (): void {
+    this.closed = true
     if (this.timer !== undefined) this.log.info(`ttt client closing: ${this.summary()}`)
     if (this.peer?.session !== undefined && this.timer !== undefined) {
       this.peer.sendClose(CloseReason.Shutdown)
@@ -486,6 +492,7 @@ export class VpnClient {
     this.pendingSentMs = now
     const silence = this.silence.noteSent(now)
     if (silence !== undefined) {
+      this.lookUpServerAgain()
       const seconds = Math.round(silence.silentMs / 1000)
       this.log.warn(silence.answeredBefore
         ? `server ${this.serverText} silent for ${seconds} s (${silence.unanswered} handshakes unanswered): it is down, unreachable, or no longer has this client's key; trying again every ${this.tunables.handshakeRetryMs / 1000} s`
@@ -494,6 +501,36 @@ export class VpnClient {
     this.recentInits.push({ init: this.pending, sentMs: now })
     if (this.recentInits.length > 16) this.recentInits.shift()
     this.sockets[pathId]!.sendTo(this.pending.datagram, this.pending.datagram.length, this.serverAddrs, 0)
+  }
+
+  private lookingUp = false
+  private closed = false
+
+  /** The server's address and port as now used (it follows --server's name, see resolveServer). */
+  get serverEndpoint (): string { return this.serverText }
+
+  /** Looks the server's name up again; a new address (same family as our paths) is used at once. */
+  private lookUpServerAgain (): void {
+    const resolve = this.options.resolveServer
+    if (resolve === undefined || this.lookingUp) return
+    this.lookingUp = true
+    resolve.lookup().then((found) => {
+      this.lookingUp = false
+      if (this.closed) return
+      const text = endpointText(found.address, found.port)
+      if (text === this.serverText) return
+      if (found.address.includes(':') !== this.options.server.address.includes(':')) {
+        this.log.warn(`${resolve.name} now resolves to ${text}, another address family than this client's paths (bound for ${this.options.server.address}): not used; restart ttt client to follow it`)
+        return
+      }
+      this.log.warn(`${resolve.name} now resolves to ${text} (was ${this.serverText}): handshaking there`)
+      encodeAddress(found.address, found.port, this.serverAddrs, 0)
+      this.serverText = text
+      this.pendingSentMs = -Infinity   // the next tick handshakes
+    }, (err: Error) => {
+      this.lookingUp = false
+      this.log.warn(`could not look up ${resolve.name} again: ${err.message}; still trying ${this.serverText}`)
+    })
   }
 }
 

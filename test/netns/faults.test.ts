@@ -4,7 +4,7 @@
 // line: ttt does not recreate it); a path's interface going down and up; wall-clock jumps.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Lab, labUnavailableReason } from '../lab/lab.js'
@@ -94,6 +94,45 @@ test('a ttt server stopped cleanly (SIGTERM) tells its client, which handshakes 
   const after = await ping(star.spokes[0]!, '10.9.0.1', 10, 0.1)
   assert.equal(after.lossPct, 0, `traffic resumed after the restart (${after.lossPct} % of 10 pings lost)`)
   assert.equal(client.running, true, 'the client never exited')
+})
+
+test('a server that moved to another address under its name (dynamic DNS): the client looks the name up again while unanswered and follows it', { skip, timeout: 60_000 }, async (t) => {
+  const star = VethStar.create(1)
+  const procs: NsProcess[] = []
+  // `ip netns exec` puts /etc/netns/NS/hosts over /etc/hosts for what runs in NS: the client's "DNS".
+  const etc = `/etc/netns/${star.spokes[0]!}`
+  t.after(async () => {
+    for (const p of procs) p.kill()
+    await Promise.all(procs.map(async (p) => await p.exited))
+    star.destroy()
+    rmSync(etc, { recursive: true, force: true })
+  })
+  const [oldAddress, newAddress] = [star.hubAddress(0), star.hubAddress(0).replace(/\.2$/, '.3')]
+  await nsExec(star.hub, 'ip', ['addr', 'add', `${newAddress}/24`, 'dev', `${star.prefix}b0`])
+  mkdirSync(etc, { recursive: true })
+  const hosts = (address: string): void => writeFileSync(`${etc}/hosts`, `127.0.0.1 localhost\n${address} ttt-server.test\n`)
+  hosts(oldAddress)
+  const key = keygen()
+  const startServer = async (address: string): Promise<NsProcess> => {
+    const s = startTttServer(star.hub, `${address}:${PORT}`, '10.9.0.1/24', { key })
+    procs.push(s)
+    await s.waitFor(/listening/)
+    return s
+  }
+  const first = await startServer(oldAddress)
+  const client = startTttClient(star.spokes[0]!, `ttt-server.test:${PORT}`, '10.9.0.2/24', [star.spokeAddress(0)], { key })
+  procs.push(client)
+  await client.waitFor(/session with .* up/, 15_000)
+  await first.stop()
+  hosts(newAddress)
+  await startServer(newAddress)
+  const moved = await client.waitFor(/ttt-server\.test now resolves to/, 20_000)
+  assert.ok(moved.includes(`${newAddress}:${PORT} (was ${oldAddress}:${PORT})`), moved)
+  const deadline = Date.now() + 10_000
+  while (client.lines.filter((l) => /session with .* up/.test(l)).length < 2 && Date.now() < deadline) await sleep(100)
+  assert.equal(client.lines.filter((l) => /session with .* up/.test(l)).length, 2, `a session with the moved server: ${client.text.slice(-1500)}`)
+  const after = await ping(star.spokes[0]!, '10.9.0.1', 10, 0.1)
+  assert.equal(after.lossPct, 0, `traffic through the moved server (${after.lossPct} % of 10 pings lost)`)
 })
 
 // ---- TUN removed, a path's interface down and up, wall-clock jumps (every process in a ProcessGroup)
