@@ -11,13 +11,15 @@
  * Prints a table, writes a plot per run into bench/out/ (goodput and per-link rates from the lab's
  * counters) and the "## VPN bonding (node dist/bench/bonding.js)" section of BENCHMARKS.md.
  *
- *   node dist/bench/bonding.js [--seconds 15] [--idle-ms 1000] [--no-markdown] [--only SUBSTRING] [--ttt "--pace"] [--show-every MS]
+ *   node dist/bench/bonding.js [--seconds 15] [--idle-ms 1000] [--no-markdown] [--only SUBSTRING] [--ttt "--pace"] [--show-every MS] [--ss-every MS]
  * (--only runs the matching runs alone and prints their lines, no table or markdown)
  */
 import { execFile } from 'node:child_process'
 import { Lab, labUnavailableReason, type LinkConfig } from '../test/lab/lab.js'
+import { requestControl } from '../src/control/control-client.js'
+import { socketPath } from '../src/control/paths.js'
 import {
-  NsProcess, keygen, startTttServer, startTttClient, stopTtt, tttPath, iperfServer, iperfClient, ping, loadAverage, writeSvgPlot, table, markdownTable, sleep,
+  NsProcess, keygen, startTttServer, startTttClient, stopTtt, iperfServer, iperfClient, ping, loadAverage, writeSvgPlot, table, markdownTable, sleep,
   type Closing, type IperfResult, type Series,
 } from './lib/vpn.js'
 import {
@@ -40,6 +42,8 @@ const SAMPLE_MS = 50
 const IDLE_MS = opt('idle-ms', 1000)
 /** With --show-every MS: poll the bonded client's `ttt show --json` and print per-path state, srtt, rate and send rate. */
 const SHOW_EVERY_MS = opt('show-every', 0)
+/** With --ss-every MS: poll the sender's TCP state (ss -tin in the client namespace: cwnd, ssthresh, rtt, retrans) during bonded runs. */
+const SS_EVERY_MS = opt('ss-every', 0)
 /** Extra ttt options for both ends (e.g. --ttt "--pace"), to compare settings in the lab. */
 const TTT_EXTRA = args.includes('--ttt') ? (args[args.indexOf('--ttt') + 1] ?? '').split(' ').filter((a) => a !== '') : []
 
@@ -87,20 +91,33 @@ async function goodput (name: string, paths: number[], withPing = false): Promis
   const idlePing = withPing ? await ping(lab.namespaces.client, INNER, 20, 0.1) : undefined
   const srv = await iperfServer(lab.namespaces.server, INNER, 5201, ['-i', '0.1'])
   const load = loadAverage()
+  const downBefore = await Promise.all(paths.map((l) => lab.stats(l)))
   const t0 = lab.nowNs()
   const s = sampler(t0)
   const flow = iperfClient(lab.namespaces.client, INNER, 5201, ['-t', String(SECONDS), '-i', '0.1', '--get-server-output'])
   const poller = SHOW_EVERY_MS > 0 && paths.length > 1 ? pollShow(t0) : undefined
+  const ssPoller = SS_EVERY_MS > 0 && paths.length > 1 ? pollSs(t0) : undefined
   let pinged: Awaited<ReturnType<typeof ping>> | undefined
   if (withPing) {
     await sleep(STEADY_FROM_S * 1000)
     pinged = await ping(lab.namespaces.client, INNER, Math.floor((SECONDS - STEADY_FROM_S - 1) / 0.2), 0.2)
   }
   const r = await flow
+  if (ssPoller) console.log(`    receiver Mbit/s per interval: ${(r.receiverIntervals.length > 0 ? r.receiverIntervals : r.intervals).map((i) => `${i.end.toFixed(1)}:${(i.bitsPerSecond / 1e6).toFixed(1)}`).join(' ')}`)
   poller?.stop()
+  ssPoller?.stop()
   const samples = await s.stop()
+  const downAfter = await Promise.all(paths.map((l) => lab.stats(l)))
   await srv.stop()
   const closing = await close(t)
+  // The reverse direction (server->client: the inner flow's ACKs), per link: which path the ACKs took.
+  const down = paths.map((l, i) => `l${l + 1} ${downAfter[i]!.down.txPkts - downBefore[i]!.down.txPkts} packets`).join(', ')
+  if (SS_EVERY_MS > 0) {
+    console.log(`  ${name}: server->client ${down}`)
+    const perLink = linkSeries(samples)
+    console.log(`    client->server Mbit/s per ${SAMPLE_MS} ms (l1/l2): ${perLink[0]!.points.map(([x, y], i) => `${x.toFixed(2)}:${y.toFixed(0)}/${(perLink[1]?.points[i]?.[1] ?? 0).toFixed(0)}`).join(' ')}`)
+    for (const [who, p] of [['client', t.client], ['server', t.server]] as const) console.log(p.lines.filter((l) => !/listening|session with/.test(l)).slice(-40).map((l) => `    ${who} log: ${l}`).join('\n'))
+  }
   const run: GoodputRun = {
     name, goodputBps: steadyBps(r), wholeBps: r.receivedBps, retransmits: r.retransmits, load, ...closing,
     ...(pinged ? { pingMs: { avg: pinged.avgMs, p50: median(pinged.rtts), max: pinged.maxMs, loss: pinged.lossPct, idleP50: median(idlePing?.rtts ?? []) } } : {}),
@@ -120,8 +137,9 @@ const SHOW_DIR = `/tmp/gst-bonding-show-${process.pid}`
 function pollShow (t0: bigint): { stop: () => void } {
   const last = new Map<number, number>()
   const timer = setInterval(() => {
-    execFile(process.execPath, [tttPath, 'show', '--json', '--control-dir', SHOW_DIR], { timeout: 2000 }, (err, stdout) => {
-      if (err) return
+    // Straight over the control socket: a `ttt show` process per poll cost a core at 10 polls/s.
+    requestControl(socketPath(SHOW_DIR, 'bondc'), { cmd: 'status' }, { timeoutMs: 2000 }).then((reply) => {
+      const stdout = JSON.stringify(reply)
       const peers: { paths?: { id: number, state: string, rttMs: number | null, rateBitsPerSec: number | null, bytesOut: number }[] }[] = []
       const walk = (v: unknown): void => {
         if (Array.isArray(v)) { v.forEach(walk); return }
@@ -137,8 +155,24 @@ function pollShow (t0: bigint): { stop: () => void } {
         return `l${p.id + 1} ${p.state} srtt ${p.rttMs?.toFixed(0) ?? '-'} ms rate ${p.rateBitsPerSec !== null ? (p.rateBitsPerSec / 1e6).toFixed(1) : '-'} sent ${sentMbit.toFixed(1)} Mbit/s`
       })
       console.log(`    show ${atS.toFixed(2)} s: ${cells.join(' | ')}`)
-    })
+    }, () => {})
   }, SHOW_EVERY_MS)
+  return { stop: () => clearInterval(timer) }
+}
+
+/** Prints the iperf3 data flow's sender state (the client namespace's ss -tin) every SS_EVERY_MS: what limits the inner TCP. */
+function pollSs (t0: bigint): { stop: () => void } {
+  const fields = /\b(cwnd:\d+|ssthresh:\d+|rtt:[\d./]+|bytes_acked:\d+|retrans:[\d/]+|unacked:\d+|delivery_rate \S+|pacing_rate \S+|app_limited|notsent:\d+|rwnd_limited:\S+|sndbuf_limited:\S+|busy:\S+|snd_wnd:\d+|reordering:\d+|reord_seen:\d+|sacked:\d+|lost:\d+|dsack_dups:\d+|bbr:\S+|cubic|reno)/g
+  const timer = setInterval(() => {
+    execFile('ip', ['netns', 'exec', lab.namespaces.client, 'ss', '-tin', 'dst', `${INNER}:5201`], { timeout: 2000 }, (err, stdout) => {
+      if (err) return
+      const atS = Number(lab.nowNs() - t0) / 1e9
+      // The data connection is the one with the most bytes acked (iperf3 also holds a control connection).
+      const blocks = stdout.split('\n').filter((l) => l.includes('cwnd:'))
+      const best = blocks.sort((a, b) => Number(/bytes_acked:(\d+)/.exec(b)?.[1] ?? 0) - Number(/bytes_acked:(\d+)/.exec(a)?.[1] ?? 0))[0]
+      if (best !== undefined) console.log(`    ss ${atS.toFixed(2)} s: ${(best.match(fields) ?? []).join(' ')}`)
+    })
+  }, SS_EVERY_MS)
   return { stop: () => clearInterval(timer) }
 }
 
@@ -229,7 +263,8 @@ function counters (c: { client: Closing, server: Closing }): string {
   const sp = c.server.peers[0]
   const ro = sp?.reorder as (Record<string, number> | undefined)
   const wait = /wait (\{[^}]*\})/.exec(c.client.line)?.[1] ?? '?'
-  return `client refused ${cp?.refused ?? '?'}, repairs ${cp?.repairs ?? '?'}, wait ${wait}; server refused ${sp?.refused ?? '?'}, repairs ${sp?.repairs ?? '?'}, reorder held ${ro?.held ?? '?'} skipped ${ro?.skipped ?? '?'} late ${ro?.late ?? '?'}` +
+  const sent = (line: string): string => /sparse \d+ (?:kept \d+ )?sent \{[^}]*\}/.exec(line)?.[0] ?? ''
+  return `client ${sent(c.client.line)}, server ${sent(c.server.line)}; client refused ${cp?.refused ?? '?'}, repairs ${cp?.repairs ?? '?'}, wait ${wait}; server refused ${sp?.refused ?? '?'}, repairs ${sp?.repairs ?? '?'}, reorder held ${ro?.held ?? '?'} skipped ${ro?.skipped ?? '?'} late ${ro?.late ?? '?'}` +
     `${ro?.heldBehindLoss !== undefined ? ` heldBehindLoss ${ro.heldBehindLoss}` : ''} dup ${ro?.duplicates ?? '?'} maxHolding ${ro?.maxHolding ?? '?'}; paths ${c.client.paths.map((p) => p.replace(/→\S+?:\d+:/, ':')).join(' ')}`
 }
 
@@ -243,6 +278,10 @@ async function main (): Promise<void> {
     console.log(`lab up (wire realtime: ${lab.realtime}); load ${loadAverage()}`)
     const bare = [await ping(lab.namespaces.client, lab.serverAddress, 10, 0.1, ['-I', lab.clientAddress(0)]), await ping(lab.namespaces.client, lab.serverAddress, 10, 0.1, ['-I', lab.clientAddress(1)])]
     console.log(`  bare RTT l1 ${bare[0]!.avgMs} ms, l2 ${bare[1]!.avgMs} ms`)
+    // The inner flow's congestion control is the namespaces' default, inherited from the host (left as it is):
+    // BBR and CUBIC react to the bond's delay spread differently, so it goes with every figure.
+    const cc = (await lab.exec('client', 'sysctl', ['-n', 'net.ipv4.tcp_congestion_control'])).stdout.trim()
+    console.log(`  inner TCP congestion control (iperf3's sender): ${cc}`)
     const onlyAt = args.indexOf('--only')
     const only = onlyAt >= 0 ? args[onlyAt + 1] ?? '' : undefined
     const wanted = (name: string): boolean => only === undefined || name.includes(only)

@@ -10,7 +10,7 @@
  * Receive: opened datagram -> path receiver (feedback) -> reorder buffer (per flow bucket) -> io.deliver.
  */
 import {
-  Path, PathReceiver, ReorderBuffer, FlowSequencer, AutoScheduler, createScheduler, createFeedback, delaySpreadOf, bestTier,
+  Path, PathReceiver, ReorderBuffer, FlowSequencer, AutoScheduler, createScheduler, createFeedback, delaySpreadOf, bestTier, isInTier,
   flowBucketOf, unwrapSeq32, pickSparse, DEFAULT_FLOW_BUCKETS, REORDER_WINDOW_PACKETS, SPARSE_WINDOW_MS, SPARSE_FLOW_BYTES, BOTTLENECK_BUDGET_MS, SLOWER_PATH_BUDGET_MS,
   PACING_BURST_BYTES,
   type PathFeedback, type Scheduler, type SchedulerKind, type PathPreference,
@@ -27,6 +27,7 @@ import { PmtuSearch, IPV4_MIN_MTU, IPV6_MIN_MTU } from './pmtu.js'
 import { PaceQueue } from './pace-queue.js'
 import { PacketPool } from './packet-pool.js'
 import { WaitQueue, type WaitQueueStats } from './wait-queue.js'
+import { DelayKeeper } from './delay-keeper.js'
 
 export interface PeerIo {
   /** Sends datagram[0, length) on path `pathId` (to its last known address). */
@@ -139,6 +140,10 @@ export class Peer {
   private sparseWindowStartMs = -Infinity
   /** Inner packets sent ahead of the pace queues as part of a sparse flow (see SPARSE_FLOW_BYTES). */
   sparseSent = 0
+  /** With `auto`: a bulk flow's packets stay on its slower path while its rate dips (see DelayKeeper). */
+  readonly delayKeeper = new DelayKeeper(DEFAULT_FLOW_BUCKETS)
+  /** The paths of the best usable tier (refilled by usablePaths; no allocation per packet). */
+  private readonly usable: Path[] = []
   /** Inner packets (unit ids) waiting for a path with room, bounded by their wait (see WaitQueue). */
   private readonly waiting: WaitQueue
   private readonly slotBytes: number
@@ -177,6 +182,7 @@ export class Peer {
     for (let id = 0; id < MAX_PATHS; id++) if (this.receivers[id] !== undefined) this.receivers[id] = new PathReceiver(undefined, true)
     for (const path of this.active) path.onNewSession()
     this.lastFlowSeq.fill(-1)
+    this.delayKeeper.reset()
     this.reorder.resync(nowMs)
     // The handshake crossed this path just now: a path that went down while the old session died
     // may carry data again at once (probing) instead of refusing it until its probes are answered.
@@ -240,6 +246,11 @@ export class Peer {
   /** How the wait for a path with room went (refusals by cause, most waiting, longest wait). */
   get waitStats (): WaitQueueStats { return this.waiting.stats }
 
+  /** For closing lines: inner packets sent ahead as sparse, and data sends per path id (probes left out): where a flow's ACKs went. */
+  get sendSummary (): string {
+    return `sparse ${this.sparseSent} kept ${this.delayKeeper.kept} sent ${JSON.stringify(Object.fromEntries(this.active.map((p) => [p.id, p.counters.txPackets - p.counters.probes])))}`
+  }
+
   /**
    * Sends one inner IP packet (packet[offset, offset + length)). When `auto` finds every path's
    * queue over budget, the packet waits here (in order) instead of being dropped: a burst then
@@ -264,6 +275,14 @@ export class Peer {
     this.unitIds[slot] = unitId
     this.unitLengths[slot] = length
     this.unitBuckets[slot] = bucket
+    if (this.scheduler.kind === 'auto' && this.bucketWaiting[bucket] === 0) {
+      const kept = this.delayKeeper.pathFor(bucket, length, this.usablePaths(), SLOWER_PATH_BUDGET_MS, nowMs)
+      if (kept !== undefined) {
+        this.unitFlowSeqs[slot] = this.sequencer.next(bucket)
+        this.transmit(kept as Path, slot, unitId, nowMs)
+        return
+      }
+    }
     if (isSparse) {
       // A sparse flow's unit goes ahead of the bulk waiting here and in the pace queues, on the
       // path where it arrives first: a ping through a saturated tunnel sees the links' delay, not our queues.
@@ -280,6 +299,20 @@ export class Peer {
     this.bucketWaiting[bucket]!++
     this.waiting.push(unitId, nowMs)
     this.drainWaiting(nowMs)
+  }
+
+  /** The paths of the best usable tier, in `this.usable` (what the schedulers choose among). */
+  private usablePaths (): Path[] {
+    const tier = bestTier(this.active)
+    this.usable.length = 0
+    for (let i = 0; i < this.active.length; i++) if (isInTier(this.active[i]!, tier)) this.usable.push(this.active[i]!)
+    return this.usable
+  }
+
+  /** What `bucket` handed over lately (the sparse-flow window's bytes over the time it spans). */
+  private bucketBitsPerSec (bucket: number, nowMs: number): number {
+    const spanMs = Math.max(SPARSE_WINDOW_MS / 2, nowMs - this.sparseWindowStartMs + SPARSE_WINDOW_MS / 2)
+    return ((this.bucketBytes[bucket]! + this.bucketPrevBytes[bucket]!) * 8000) / spanMs
   }
 
   /** Counts `length` bytes for `bucket` and says whether the bucket is sparse (only with `auto`). */
@@ -316,6 +349,10 @@ export class Peer {
       if (this.unitIds[slot] !== unitId) continue // overwritten while waiting (cannot happen below the ring size)
       // The flow sequence is taken only now: a dropped packet leaves no hole to wait for.
       this.unitFlowSeqs[slot] = this.sequencer.next(this.unitBuckets[slot]!)
+      if (this.scheduler.kind === 'auto') {
+        const bucket = this.unitBuckets[slot]!
+        this.delayKeeper.onChosen(bucket, this.chosen[0]!, this.usablePaths(), this.bucketBitsPerSec(bucket, nowMs), nowMs)
+      }
       for (let i = 0; i < n; i++) this.transmit(this.chosen[i]!, slot, unitId, nowMs)
     }
   }

@@ -169,7 +169,7 @@ export class VpnServer {
   }
 
   summary (): string {
-    const peers = [...this.clients.values()].map((c) => `${c.config.name}: tx ${c.peer.counters.txPackets} rx ${c.peer.counters.rxPackets} refused ${c.peer.counters.refused} repairs ${c.peer.counters.repairs} reorder ${JSON.stringify(c.peer.reorder.stats)} wait ${JSON.stringify(c.peer.waitStats)}`)
+    const peers = [...this.clients.values()].map((c) => `${c.config.name}: tx ${c.peer.counters.txPackets} rx ${c.peer.counters.rxPackets} refused ${c.peer.counters.refused} repairs ${c.peer.counters.repairs} reorder ${JSON.stringify(c.peer.reorder.stats)} wait ${JSON.stringify(c.peer.waitStats)} ${c.peer.sendSummary}`)
     return `udp ${JSON.stringify(this.socket.stats())} tun ${JSON.stringify(this.tun.stats())} no-route ${this.noRoute} errors ${JSON.stringify(this.stats.errors)} ${peers.join('; ')}`
   }
 

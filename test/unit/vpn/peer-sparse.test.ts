@@ -93,3 +93,46 @@ test('auto keeps a path\'s bottleneck queue to its budget: the rest of a burst w
   assert.ok(maxQueueMs <= BOTTLENECK_BUDGET_MS + 0.6, `at most ${maxQueueMs.toFixed(2)} ms queued at the bottleneck`)
   assert.equal(peer.counters.refused, 0)
 })
+
+test('a bulk flow that spilled onto the slower path keeps that path\'s delay when its rate dips; a ping and, after a second, the flow itself go fast again', () => {
+  const sent: number[] = []
+  const peer = new Peer({ send: (pathId) => { sent.push(pathId) }, deliver: () => {} }, { scheduler: 'auto', mtuBytes: 1400, log: silentLogger },
+    [{ id: 0, name: 'fast' }, { id: 1, name: 'slow' }])
+  peer.session = { seal: () => {}, rekeyMessageDue: () => null, sweep: () => {} } as unknown as VpnSession
+  for (const [i, oneWayMs, rate] of [[0, 10, 20e6], [1, 60, 10e6]] as const) {
+    const p = peer.path(i)!
+    p.state = 'up'
+    p.addRttSample(2 * oneWayMs, 0)
+    p.delay.addSample(0, oneWayMs, 0)
+    p.addDeliveryRateSample(rate, 0)
+    p.rate.inStartup = false
+    p.rate.gain = 1
+    p.pacer.setRate(p.planningRateBitsPerSec(), 0)
+  }
+  const bulk = innerPacket(1400, { srcPort: 40000 })
+  let ping = innerPacket(84, { srcPort: 40001 })
+  for (let port = 40001; flowBucketOf(ping) === flowBucketOf(bulk); port++) ping = innerPacket(84, { srcPort: port })
+  // For 2.2 s, bursts bigger than the fast path's budget: the rest goes to the slower path (and waits here).
+  const burst = (t0: number): void => {
+    for (let i = 0; i < 100; i++) peer.sendInner(bulk, 0, bulk.length, t0 + 1)
+    for (let t = t0 + 2; t < t0 + 100; t++) peer.releasePaced(t)
+  }
+  burst(0)
+  assert.ok(sent.includes(1), 'the burst used the slower path')
+  sent.length = 0
+  peer.sendInner(bulk, 0, bulk.length, 300)
+  assert.deepEqual(sent, [0], 'not kept while the flow has filled both paths for less than KEEP_AFTER_MS (its startup)')
+  for (let t0 = 300; t0 < 2200; t0 += 100) burst(t0)
+  // The flow's rate dips (a PROBE_RTT): one packet, long after the slower path's last one.
+  sent.length = 0
+  const keptBefore = peer.delayKeeper.kept
+  peer.sendInner(bulk, 0, bulk.length, 2400)
+  assert.deepEqual(sent, [1], 'kept on the slower path, where auto alone would take the idle fast one')
+  assert.equal(peer.delayKeeper.kept, keptBefore + 1)
+  peer.sendInner(ping, 0, ping.length, 2400)
+  assert.deepEqual(sent, [1, 0], 'a ping still takes the fast path')
+  peer.sendInner(bulk, 0, bulk.length, 2410)
+  assert.deepEqual(sent, [1, 0, 0], 'within the delay spread of the kept one: the fast path (it waits for that one anyway)')
+  peer.sendInner(bulk, 0, bulk.length, 3300)
+  assert.deepEqual(sent, [1, 0, 0, 0], 'a second after the flow last filled both paths it is back on the fast one')
+})
