@@ -59,6 +59,8 @@ export interface TunnelDesign {
    * queue that was most of the hole's life.
    */
   repairsAhead?: boolean
+  /** `auto` skips a path in rate startup whose modelled queue is over this (AutoScheduler.startupQueueCapMs). */
+  startupQueueCapMs?: number
   /** `auto` keeps units in order across paths of equal delay (AutoScheduler.keepsEqualDelayOrder: refuses rather than dodge a budget, one path at a time in rate startup). */
   keepsEqualDelayOrder?: boolean
 }
@@ -141,7 +143,10 @@ export class TunnelEnd {
     this.scheduler = design.makeScheduler()
     // The tunnel drops what `auto` refuses: refusing is how it says the bond is congested, where
     // dodging a path's budget onto a path of equal delay but a longer queue reorders the flow.
-    if (this.scheduler instanceof AutoScheduler) this.scheduler.keepsEqualDelayOrder = design.keepsEqualDelayOrder === true
+    if (this.scheduler instanceof AutoScheduler) {
+      this.scheduler.keepsEqualDelayOrder = design.keepsEqualDelayOrder === true
+      this.scheduler.startupQueueCapMs = design.startupQueueCapMs ?? Infinity
+    }
     this.repairScheduler = new AutoScheduler(undefined, Infinity)
     const buckets = design.reorder === 'global' ? 1 : 64
     this.sequencer = new FlowSequencer(buckets)

@@ -77,6 +77,15 @@ export class AutoScheduler implements Scheduler {
   keepsEqualDelayOrder = false
   /** Units refused by keepsEqualDelayOrder. */
   refusedForOrder = 0
+  /**
+   * A path in rate startup is skipped once its modelled queue passes this (Infinity, the default:
+   * never; its rate is a guess, so its model is no proof of congestion). The simulator's tunnel
+   * sets BURST_BUDGET_MS: with no ceiling, a path that entered startup late (l2, while the inner
+   * flow's slow start was already at 300-580 packets) took the whole burst, its model went to
+   * 800 ms and its 100-packet buffer overflowed 1200 times in a second; the flow's cuts and RTO
+   * there left it window-limited for the next ten seconds.
+   */
+  startupQueueCapMs = Infinity
 
   /**
    * `bottleneckBudgetMs`: a path whose modelled queue (outside rate startup) is over it is
@@ -172,6 +181,10 @@ export class AutoScheduler implements Scheduler {
       if (this.keepsEqualDelayOrder && path.rate.inStartup && this.hasEarlierStartupPeer(paths, path, tier, isOneWay)) continue
       // While a path's rate is still in startup its capacity is unknown, so a full-looking model
       // is no proof of congestion: it stays a candidate whatever its queue.
+      if (path.rate.inStartup && queueMs > this.startupQueueCapMs) {
+        if (this.keepsEqualDelayOrder) { this.skippedPaths[skipped] = path; this.skippedArrivalMs[skipped++] = arrivalMs }
+        continue
+      }
       if (!path.rate.inStartup) {
         if (queueMs > Math.min(this.budgetOf(path, isOneWay, minBaseMs), BURST_BUDGET_MS, OVERFLOW_QUEUE_SHARE * path.overflowQueueMs) ||
           path.standingQueueMs(nowMs) > this.queueBudgetMs) {

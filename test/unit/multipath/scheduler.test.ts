@@ -333,3 +333,28 @@ test('auto with keepsEqualDelayOrder: of paths of equal delay in rate startup on
   // Paths of different delays are not held back.
   assert.ok(burst(keeping(), setup(120), 0)[1]! > 0)
 })
+
+test('auto with startupQueueCapMs: a path in rate startup is skipped once its modelled queue passes the cap; without it never', () => {
+  const paths = makePaths([
+    { state: 'up', isBackup: false, rttMs: 20, rateMbps: 20, queuedBytes: 0, weight: 1 },
+    { state: 'up', isBackup: false, rttMs: 120, rateMbps: 2, queuedBytes: 0, weight: 1 },
+  ])
+  const fast = paths[0]!
+  const slow = paths[1]!
+  fast.rate.endStartup(0); fast.rate.gain = 1; fast.pacer.setRate(fast.planningRateBitsPerSec(), 0)
+  assert.ok(slow.rate.inStartup)
+  // The fast path far over every budget; the slow one in startup with ~300 ms of modelled queue (4 Mbit/s planned).
+  fast.onSend(1_000_000, 0)
+  slow.onSend(150_000, 0)
+  assert.ok(slow.queueDelayMs(0, 0) > 150)
+  const out: Path[] = []
+  assert.equal(new AutoScheduler().pick(paths, 1500, 0, out), 1)
+  assert.equal(out[0]!.id, 1)
+  const capped = new AutoScheduler()
+  capped.startupQueueCapMs = 150
+  assert.equal(capped.pick(paths, 1500, 0, out), 0)
+  assert.equal(capped.refused, 1)
+  // Under the cap it is a candidate again.
+  assert.equal(capped.pick(paths, 1500, slow.queueDelayMs(0, 0) - 149, out), 1)
+  assert.equal(out[0]!.id, 1)
+})
