@@ -4,10 +4,12 @@
  * ttt processes (/proc/PID/stat) per Gbit carried. Prints a table and writes
  * bench/out/vpn-throughput.svg (throughput over time, iperf3 -i 0.5).
  *
- *   node dist/bench/vpn.js [--seconds 10] [--runs 1] [--scheduler auto]
+ *   node dist/bench/vpn.js [--seconds 10] [--runs 1] [--scheduler auto] [--rate 500M]
  *
  * --scheduler is passed to both ttt ends (e.g. `weighted`, which never refuses a packet, to see
- * the data path without `auto`'s queue budget).
+ * the data path without `auto`'s queue budget). --rate paces the flow through ttt (iperf3 -b):
+ * two builds compared at one packet rate spend CPU per packet on equal batch sizes, whereas an
+ * unlimited flow's batches grow and shrink with whatever CPU the machine leaves it.
  */
 import { fileURLToPath } from 'node:url'
 import {
@@ -22,6 +24,8 @@ const RUNS = opt('runs', 1)
 const schedulerAt = args.indexOf('--scheduler')
 const SCHEDULER = schedulerAt >= 0 ? args[schedulerAt + 1]! : 'auto'
 const EXTRA = SCHEDULER === 'auto' ? [] : ['--scheduler', SCHEDULER]
+const rateAt = args.indexOf('--rate')
+const RATE = rateAt >= 0 ? ['-b', args[rateAt + 1]!] : []
 const outDir = fileURLToPath(new URL('../../bench/out/', import.meta.url))
 
 interface Row { name: string, r: IperfResult, cpuClient: number, cpuServer: number, load: string, rttMs: number, client?: Closing, server?: Closing }
@@ -60,7 +64,7 @@ async function main (): Promise<void> {
         await sleep(200)
         const load = loadAverage()
         const cpu0 = [client.cpuSeconds(), server.cpuSeconds()]
-        const r = await iperfClient(c, '10.9.0.1', 5201, ['-t', String(SECONDS), '-i', '0.5'])
+        const r = await iperfClient(c, '10.9.0.1', 5201, ['-t', String(SECONDS), '-i', '0.5', ...RATE])
         const cpu1 = [client.cpuSeconds(), server.cpuSeconds()]
         await srv.exited
         const sv = await stopTtt(server)   // first: a client's Close makes the server forget its counters
@@ -87,7 +91,7 @@ async function main (): Promise<void> {
       Number.isNaN(cpu) ? '-' : (cpu / gbit).toFixed(2),
       Number.isNaN(cpu) ? '-' : `${perPacketUs(row.cpuClient, row.client)}, ${perPacketUs(row.cpuServer, row.server)}`, row.load]
   })
-  console.log(`\nVPN throughput: one iperf3 TCP flow, ${SECONDS} s, two namespaces over one unshaped veth (node ${process.version})\n`)
+  console.log(`\nVPN throughput: one iperf3 TCP flow${RATE.length > 0 ? ` paced to ${RATE[1]!}bit/s through ttt` : ''}, ${SECONDS} s, two namespaces over one unshaped veth (node ${process.version})\n`)
   console.log(table(header, body))
   for (const row of rows.filter((x) => x.client)) {
     const cp = row.client!.peers[0]

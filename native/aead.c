@@ -90,11 +90,11 @@ static void direct_tag(const uint32_t words[8], const uint32_t nonce_words[3], c
   cores.poly_update(poly, ad, ad_len);
   if (ad_len % 16) cores.poly_update(poly, zeros, 16 - ad_len % 16);
   cores.poly_update(poly, ct, ct_len);
-  if (ct_len % 16) cores.poly_update(poly, zeros, 16 - ct_len % 16);
-  uint8_t lens[16];
-  uint64_t a = ad_len, c = ct_len;
-  for (int i = 0; i < 8; i++) { lens[i] = (uint8_t)(a >> (8 * i)); lens[8 + i] = (uint8_t)(c >> (8 * i)); }
-  cores.poly_update(poly, lens, sizeof lens);
+  // The text's padding and both lengths (u64 little-endian) as one update.
+  uint8_t tail[32] = { 0 };
+  size_t pad = ct_len % 16 ? 16 - ct_len % 16 : 0;
+  for (int i = 0; i < 8; i++) { tail[pad + i] = (uint8_t)((uint64_t)ad_len >> (8 * i)); tail[pad + 8 + i] = (uint8_t)((uint64_t)ct_len >> (8 * i)); }
+  cores.poly_update(poly, tail, pad + 16);
   cores.poly_final(poly, tag);  // cleanses the context
   OPENSSL_cleanse(block0, sizeof block0);
 }
