@@ -127,6 +127,8 @@ export class Peer {
   // Repair ring: unit i lives in slot i % repairUnits.
   private readonly repairUnits: number
   private readonly unitSlab: Buffer
+  /** A view of each unit slot, made once: transmit copies a whole slot with set(), no view per packet. */
+  private readonly unitViews: Uint8Array[] = []
   private readonly unitIds: Float64Array
   private readonly unitLengths: Uint16Array
   private readonly unitBuckets: Uint16Array
@@ -160,6 +162,7 @@ export class Peer {
     this.scratch = Buffer.alloc(SEALED_HEADER_BYTES + DATA_HEADER_BYTES + options.mtuBytes + TAG_BYTES + 64)
     this.repairUnits = options.repairUnits ?? 4096
     this.unitSlab = Buffer.alloc(this.repairUnits * this.slotBytes)
+    for (let i = 0; i < this.repairUnits; i++) this.unitViews.push(this.unitSlab.subarray(i * this.slotBytes, (i + 1) * this.slotBytes))
     this.unitIds = new Float64Array(this.repairUnits).fill(-1)
     this.unitLengths = new Uint16Array(this.repairUnits)
     this.unitBuckets = new Uint16Array(this.repairUnits)
@@ -389,7 +392,10 @@ export class Peer {
     const direct = isNow ? this.io.slotFor?.(path.id, total - TAG_BYTES) : undefined
     const d = direct ?? this.scratch
     writeDataHeader(d, at, path.id, this.unitBuckets[slot]!, this.unitFlowSeqs[slot]!, seq, nowMs)
-    this.unitSlab.copy(d, at + DATA_HEADER_BYTES, slot * this.slotBytes, slot * this.slotBytes + length)
+    // The whole unit slot when d has room (it is mostly a full-size packet anyway): set() with a
+    // view made once, where Buffer.copy of [0, length) makes a view per call.
+    if (d.length - (at + DATA_HEADER_BYTES) >= this.slotBytes) d.set(this.unitViews[slot]!, at + DATA_HEADER_BYTES)
+    else this.unitSlab.copy(d, at + DATA_HEADER_BYTES, slot * this.slotBytes, slot * this.slotBytes + length)
     if (direct !== undefined) {
       const session = this.session!
       this.io.commitUnsealed!(path.id, total - TAG_BYTES, session.sendKey, session.sealLater(d))
