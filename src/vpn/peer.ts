@@ -307,8 +307,11 @@ export class Peer {
   /** The paths of the best usable tier, in `this.usable` (what the schedulers choose among). */
   private usablePaths (): Path[] {
     const tier = bestTier(this.active)
-    this.usable.length = 0
-    for (let i = 0; i < this.active.length; i++) if (isInTier(this.active[i]!, tier)) this.usable.push(this.active[i]!)
+    // Written in place, its length set only when the count changes: `length = 0` then push()
+    // per packet went through V8's runtime (ArrayLengthSetter, element growth), 4 % of the client.
+    let n = 0
+    for (let i = 0; i < this.active.length; i++) if (isInTier(this.active[i]!, tier)) this.usable[n++] = this.active[i]!
+    if (this.usable.length !== n) this.usable.length = n
     return this.usable
   }
 
