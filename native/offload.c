@@ -170,6 +170,15 @@ int gst_gso_split(const gst_vnet_hdr *h, const uint8_t *pkt, size_t len, uint32_
   uint16_t id0 = version == 4 ? get16(pkt + 4) : 0;
   uint32_t seq0 = get32(pkt + l4 + 4);
   uint8_t flags0 = pkt[l4 + 13];
+  // Each segment's checksums from sums made once here over the super-packet's headers, leaving
+  // out the fields that differ per segment (IPv4 length, id and checksum; TCP sequence, flags
+  // and checksum), plus those fields and the segment's payload read from the super-packet.
+  // Summing the segment's own headers instead re-read bytes just stored one at a time (a stall
+  // per load: perf had these sums at 2.5-3 % of the sending ttt).
+  uint64_t ip_fixed = version == 4 ? gst_csum_add(gst_csum_add(gst_csum_add(0, pkt, 2), pkt + 6, 4), pkt + 12, l4 - 12) : 0;
+  uint64_t pseudo_fixed = add_be16(version == 4 ? gst_csum_add(0, pkt + 12, 8) : gst_csum_add(0, pkt + 8, 32), 6);
+  const uint8_t *th = pkt + l4;
+  uint64_t tcp_fixed = gst_csum_add(gst_csum_add(gst_csum_add(gst_csum_add(0, th, 4), th + 8, 4), th + 14, 2), th + 18, hl - l4 - 18);
   uint32_t n = 0;
   for (uint32_t k = first; k < (uint32_t)total && n < max; k++, n++) {
     uint8_t *o = out + (size_t)n * slot_bytes;
@@ -179,21 +188,26 @@ int gst_gso_split(const gst_vnet_hdr *h, const uint8_t *pkt, size_t len, uint32_
     memcpy(o + hl, pkt + hl + at, chunk);
     size_t seg_len = hl + chunk;
     if (version == 4) {
+      uint16_t id = (uint16_t)(id0 + k);
       put16(o + 2, (uint16_t)seg_len);
-      put16(o + 4, (uint16_t)(id0 + k));
-      ipv4_header_checksum(o, l4);
+      put16(o + 4, id);
+      put16(o + 10, (uint16_t)~gst_csum_fold(add_be16(add_be16(ip_fixed, (uint16_t)seg_len), id)));
     } else {
       put16(o + 4, (uint16_t)(seg_len - 40));
     }
     uint8_t *tcp = o + l4;
-    put32(tcp + 4, seq0 + (uint32_t)at);
+    uint32_t seq = seq0 + (uint32_t)at;
+    put32(tcp + 4, seq);
     uint8_t flags = flags0;
     if (k + 1 < (uint32_t)total) flags &= (uint8_t)~(TCP_FIN | TCP_PSH);
     if (k > 0) flags &= (uint8_t)~TCP_CWR;
     tcp[13] = flags;
     uint32_t l4_len = (uint32_t)(seg_len - l4);
-    put16(tcp + 16, 0);
-    put16(tcp + 16, (uint16_t)~gst_csum_fold(gst_csum_add(pseudo_sum(o, version, 6, l4_len), tcp, l4_len)));
+    uint64_t sum = gst_csum_add(tcp_fixed + pseudo_fixed, pkt + hl + at, chunk);  // the payload starts at an even offset of the TCP header
+    sum = add_be16(add_be16(sum, (uint16_t)(l4_len >> 16)), (uint16_t)l4_len);
+    sum = add_be16(add_be16(sum, (uint16_t)(seq >> 16)), (uint16_t)seq);
+    sum = add_be16(sum, (uint16_t)(th[12] << 8 | flags));
+    put16(tcp + 16, (uint16_t)~gst_csum_fold(sum));
     lengths[n] = (uint32_t)seg_len;
   }
   return (int)n;
