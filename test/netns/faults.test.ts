@@ -2,7 +2,7 @@
 // again (the client notices the dead session, makes a new handshake, and traffic resumes; no
 // process is left behind); the TUN removed under a running ttt (it exits with status 1 and one
 // line: ttt does not recreate it); a path's interface going down and up; wall-clock jumps.
-import { test } from 'node:test'
+import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -21,25 +21,57 @@ function isRunning (pid: number): boolean {
   try { process.kill(pid, 0); return true } catch { return false }
 }
 
-test('kill -9 of the ttt server under traffic, then a restart: the client re-handshakes and traffic resumes', { skip, timeout: 60_000 }, async (t) => {
+/**
+ * One hub (servers) and one spoke (the client), torn down after the test even when it fails.
+ * `startServer` starts a ttt server on the hub (all addresses, or `address`); `startClient` the
+ * client towards `server` (default: the hub's address) and waits for its session.
+ */
+function serverAndClient (t: TestContext): {
+  star: VethStar
+  onClose: (fn: () => void) => void
+  startServer: (address?: string) => Promise<NsProcess>
+  startClient: (server?: string) => Promise<NsProcess>
+  sessionsUp: (client: NsProcess) => number
+  untilSessions: (client: NsProcess, count: number, timeoutMs: number) => Promise<void>
+} {
   const star = VethStar.create(1)
   const procs: NsProcess[] = []
+  const closers: Array<() => void> = []
   t.after(async () => {
     for (const p of procs) p.kill()
     await Promise.all(procs.map(async (p) => await p.exited))
     star.destroy()
+    for (const close of closers) close()
   })
   const key = keygen()
-  const startServer = async (): Promise<NsProcess> => {
-    const s = startTttServer(star.hub, `0.0.0.0:${PORT}`, '10.9.0.1/24', { key })
-    procs.push(s)
-    await s.waitFor(/listening/)
-    return s
+  const sessionsUp = (client: NsProcess): number => client.lines.filter((l) => /session with .* up/.test(l)).length
+  return {
+    star,
+    onClose: (fn) => { closers.push(fn) },
+    startServer: async (address = '0.0.0.0') => {
+      const server = startTttServer(star.hub, `${address}:${PORT}`, '10.9.0.1/24', { key })
+      procs.push(server)
+      await server.waitFor(/listening/)
+      return server
+    },
+    startClient: async (server = `${star.hubAddress(0)}:${PORT}`) => {
+      const client = startTttClient(star.spokes[0]!, server, '10.9.0.2/24', [star.spokeAddress(0)], { key })
+      procs.push(client)
+      await client.waitFor(/session with .* up/, 15_000)
+      return client
+    },
+    sessionsUp,
+    untilSessions: async (client, count, timeoutMs) => {
+      const deadline = Date.now() + timeoutMs
+      while (sessionsUp(client) < count && Date.now() < deadline) await sleep(100)
+    },
   }
+}
+
+test('kill -9 of the ttt server under traffic, then a restart: the client re-handshakes and traffic resumes', { skip, timeout: 60_000 }, async (t) => {
+  const { star, startServer, startClient, sessionsUp, untilSessions } = serverAndClient(t)
   const first = await startServer()
-  const client = startTttClient(star.spokes[0]!, `${star.hubAddress(0)}:${PORT}`, '10.9.0.2/24', [star.spokeAddress(0)], { key })
-  procs.push(client)
-  await client.waitFor(/session with .* up/, 15_000)
+  const client = await startClient()
   assert.equal((await ping(star.spokes[0]!, '10.9.0.1', 5, 0.1)).lossPct, 0)
 
   // Traffic runs while the server dies: a ping every 100 ms throughout.
@@ -50,10 +82,8 @@ test('kill -9 of the ttt server under traffic, then a restart: the client re-han
   await first.exited
   await sleep(1000)
   await startServer()
-  const upLines = (): number => client.lines.filter((l) => /session with .* up/.test(l)).length
-  const deadline = Date.now() + 20_000
-  while (upLines() < 2 && Date.now() < deadline) await sleep(100)
-  assert.equal(upLines(), 2, 'the client made a new session with the restarted server')
+  await untilSessions(client, 2, 20_000)
+  assert.equal(sessionsUp(client), 2, 'the client made a new session with the restarted server')
   const after = await ping(star.spokes[0]!, '10.9.0.1', 10, 0.1)
   const whole = await during
   t.diagnostic(`pings across the kill and restart: ${whole.lossPct} % lost of 120 (the outage); after recovery: ${after.lossPct} % lost`)
@@ -67,70 +97,38 @@ test('kill -9 of the ttt server under traffic, then a restart: the client re-han
 })
 
 test('a ttt server stopped cleanly (SIGTERM) tells its client, which handshakes again as soon as a new server is up', { skip, timeout: 60_000 }, async (t) => {
-  const star = VethStar.create(1)
-  const procs: NsProcess[] = []
-  t.after(async () => {
-    for (const p of procs) p.kill()
-    await Promise.all(procs.map(async (p) => await p.exited))
-    star.destroy()
-  })
-  const key = keygen()
-  const startServer = async (): Promise<NsProcess> => {
-    const s = startTttServer(star.hub, `0.0.0.0:${PORT}`, '10.9.0.1/24', { key })
-    procs.push(s)
-    await s.waitFor(/listening/)
-    return s
-  }
+  const { star, startServer, startClient, sessionsUp, untilSessions } = serverAndClient(t)
   const first = await startServer()
-  const client = startTttClient(star.spokes[0]!, `${star.hubAddress(0)}:${PORT}`, '10.9.0.2/24', [star.spokeAddress(0)], { key })
-  procs.push(client)
-  await client.waitFor(/session with .* up/, 15_000)
+  const client = await startClient()
   await first.stop()
   await client.waitFor(/closed the session: it is shutting down; handshaking again/, 5_000)
   await startServer()
-  const deadline = Date.now() + 15_000
-  while (client.lines.filter((l) => /session with .* up/.test(l)).length < 2 && Date.now() < deadline) await sleep(100)
-  assert.equal(client.lines.filter((l) => /session with .* up/.test(l)).length, 2, 'the client made a new session with the new server')
+  await untilSessions(client, 2, 15_000)
+  assert.equal(sessionsUp(client), 2, 'the client made a new session with the new server')
   const after = await ping(star.spokes[0]!, '10.9.0.1', 10, 0.1)
   assert.equal(after.lossPct, 0, `traffic resumed after the restart (${after.lossPct} % of 10 pings lost)`)
   assert.equal(client.running, true, 'the client never exited')
 })
 
 test('a server that moved to another address under its name (dynamic DNS): the client looks the name up again while unanswered and follows it', { skip, timeout: 60_000 }, async (t) => {
-  const star = VethStar.create(1)
-  const procs: NsProcess[] = []
+  const { star, onClose, startServer, startClient, sessionsUp, untilSessions } = serverAndClient(t)
   // `ip netns exec` puts /etc/netns/NS/hosts over /etc/hosts for what runs in NS: the client's "DNS".
   const etc = `/etc/netns/${star.spokes[0]!}`
-  t.after(async () => {
-    for (const p of procs) p.kill()
-    await Promise.all(procs.map(async (p) => await p.exited))
-    star.destroy()
-    rmSync(etc, { recursive: true, force: true })
-  })
+  onClose(() => rmSync(etc, { recursive: true, force: true }))
   const [oldAddress, newAddress] = [star.hubAddress(0), star.hubAddress(0).replace(/\.2$/, '.3')]
   await nsExec(star.hub, 'ip', ['addr', 'add', `${newAddress}/24`, 'dev', `${star.prefix}b0`])
   mkdirSync(etc, { recursive: true })
   const hosts = (address: string): void => writeFileSync(`${etc}/hosts`, `127.0.0.1 localhost\n${address} ttt-server.test\n`)
   hosts(oldAddress)
-  const key = keygen()
-  const startServer = async (address: string): Promise<NsProcess> => {
-    const s = startTttServer(star.hub, `${address}:${PORT}`, '10.9.0.1/24', { key })
-    procs.push(s)
-    await s.waitFor(/listening/)
-    return s
-  }
   const first = await startServer(oldAddress)
-  const client = startTttClient(star.spokes[0]!, `ttt-server.test:${PORT}`, '10.9.0.2/24', [star.spokeAddress(0)], { key })
-  procs.push(client)
-  await client.waitFor(/session with .* up/, 15_000)
+  const client = await startClient(`ttt-server.test:${PORT}`)
   await first.stop()
   hosts(newAddress)
   await startServer(newAddress)
   const moved = await client.waitFor(/ttt-server\.test now resolves to/, 20_000)
   assert.ok(moved.includes(`${newAddress}:${PORT} (was ${oldAddress}:${PORT})`), moved)
-  const deadline = Date.now() + 10_000
-  while (client.lines.filter((l) => /session with .* up/.test(l)).length < 2 && Date.now() < deadline) await sleep(100)
-  assert.equal(client.lines.filter((l) => /session with .* up/.test(l)).length, 2, `a session with the moved server: ${client.text.slice(-1500)}`)
+  await untilSessions(client, 2, 10_000)
+  assert.equal(sessionsUp(client), 2, `a session with the moved server: ${client.text.slice(-1500)}`)
   const after = await ping(star.spokes[0]!, '10.9.0.1', 10, 0.1)
   assert.equal(after.lossPct, 0, `traffic through the moved server (${after.lossPct} % of 10 pings lost)`)
 })
