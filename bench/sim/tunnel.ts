@@ -59,6 +59,12 @@ export interface TunnelDesign {
    * queue that was most of the hole's life.
    */
   repairsAhead?: boolean
+  /**
+   * Longest a new gap's nack waits for a FEC parity that may rebuild it (FecDecoder.nackDelayMs;
+   * default its own cap, 30 ms). With repairs ahead of the pace queue a repair is nack + repair
+   * over the fast path (~20 ms here), so waiting a whole group for the parity only held holes.
+   */
+  fecNackWaitMs?: number
   /** `auto` skips a path in rate startup whose modelled queue is over this (AutoScheduler.startupQueueCapMs). */
   startupQueueCapMs?: number
   /** `auto` keeps units in order across paths of equal delay (AutoScheduler.keepsEqualDelayOrder: refuses rather than dodge a budget, one path at a time in rate startup). */
@@ -314,7 +320,7 @@ export class TunnelEnd {
     let rebuilt: RebuiltUnit | undefined
     if (decoder) {
       rebuilt = packet.kind === 'parity' ? decoder.onParity(packet.parity!, now) : decoder.onPacket(packet.pathSeq, encodePayload(packet), now)
-      receiver.nackDelayMs = decoder.nackDelayMs(now)
+      receiver.nackDelayMs = decoder.nackDelayMs(now, this.design.fecNackWaitMs)
       if (rebuilt) receiver.onRebuilt(rebuilt.seq)
       else if (packet.kind === 'parity' && decoder.lastMissing >= 2) receiver.nackNow(packet.parity!.firstSeq, packet.parity!.count, now)
     }
@@ -404,12 +410,13 @@ export class TunnelEnd {
     for (const path of this.paths) {
       const encoder = this.fecEncoders[path.id]
       if (encoder) {
-        encoder.setLossRatio(path.state === 'down' ? 0 : path.loss.lossRatio)
+        // On and off by the path's loss as it is now, k by its steadier average.
+        encoder.setLossRatio(path.state === 'down' ? 0 : path.loss.lossRatio, path.loss.steadyRatio)
         const parity = encoder.flush(now)
         if (parity) this.sendParity(path, parity, now)
       }
       const decoder = this.fecDecoders[path.id]
-      if (decoder) this.receivers[path.id]!.nackDelayMs = decoder.nackDelayMs(now)
+      if (decoder) this.receivers[path.id]!.nackDelayMs = decoder.nackDelayMs(now, this.design.fecNackWaitMs)
       path.update(now, this.lostUnits)
       if (this.design.repair) this.resend(this.lostUnits, now)
       this.lostUnits.length = 0

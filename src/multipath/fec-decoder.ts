@@ -60,11 +60,12 @@ export class FecDecoder {
    * How long a receiver should hold the nack of a new gap on this path for a parity to rebuild
    * it: about the time a parity arrives after its group's first member (a loss at a group's
    * start waits for the whole group), 0 when the peer sends no parity on this path. A parity
-   * that finds two or more missing ends the wait early (see lastMissing).
+   * that finds two or more missing ends the wait early (see lastMissing). `maxMs` caps it: a
+   * caller whose repairs arrive sooner than a parity does waits less.
    */
-  nackDelayMs (nowMs: number): number {
+  nackDelayMs (nowMs: number, maxMs = FEC_MAX_NACK_DELAY_MS): number {
     if (!this.isActive(nowMs) || this.lags === 0) return 0
-    return Math.min(FEC_MAX_NACK_DELAY_MS, this.lagMeanMs + 4 * this.lagDevMs + 1)
+    return Math.min(maxMs, FEC_MAX_NACK_DELAY_MS, this.lagMeanMs + 4 * this.lagDevMs + 1)
   }
 
   /** Whether the peer protects this path with parity now (its sender measured loss on it). */

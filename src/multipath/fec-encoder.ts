@@ -11,16 +11,22 @@
 export const FEC_ON_LOSS_RATIO = 0.01
 export const FEC_OFF_LOSS_RATIO = 0.005
 /**
- * Our choice: k is sized so a group (k packets + parity) expects this many losses. A single
- * parity rebuilds one loss per group; at 0.5 expected losses (5 % loss: k = 9) about 9 % of
- * groups lose two, which are left to the nack repair. Smaller k rebuilds more but costs 1/(k+1)
- * of the path: the simulator's 5 % loss row gave 25.0, 25.6 and 25.1 Mbit/s (three runs each
- * averaged) at 0.3, 0.5 and 0.8 with nacks also on the fastest path.
+ * Our choice: k is sized so a group (k packets + parity) expects this many losses (5 % loss:
+ * k = 29). A single parity rebuilds one loss per group; the groups that lose two or more are left
+ * to the nack repair, and each parity costs 1/(k+1) of the path. With repairs slow (behind the
+ * fast path's 40 ms pace queue) 0.5 was best (the simulator's 5 % loss row: 25.0, 25.6, 25.1
+ * Mbit/s at 0.3, 0.5, 0.8); once repairs went ahead of the pace queue and a nack waited at most
+ * 5 ms for a parity, repairs became cheap and parity the cost: 27.5, 27.9, 28.0, 28.2, 28.2 at
+ * 0.35, 0.5, 0.7, 1.0, 1.5 (three runs each, averaged), 28.2 at 2.0.
  */
-export const FEC_LOSSES_PER_GROUP = 0.5
+export const FEC_LOSSES_PER_GROUP = 1.5
 export const FEC_MIN_GROUP = 2
 export const FEC_MAX_GROUP = 32
-/** A partial group older than this gets its parity anyway (the tail of a burst is protected too). */
+/**
+ * A partial group gets its parity anyway once no member joined it for this long (the tail of a
+ * burst is protected too). Counted from the last member, not the first: from the first, a busy
+ * 10 Mbit/s path (a member every 1.2 ms) had its groups cut at 4-5 members whatever k was.
+ */
 export const FEC_FLUSH_MS = 5
 
 /** The parity of one group: it names its members (per-path sequences firstSeq .. firstSeq + count - 1). */
@@ -33,11 +39,14 @@ export interface ParityUnit {
   bytes: Uint8Array
 }
 
-/** Group size for a measured loss ratio (0: FEC off). `isOn` gives the hysteresis. */
-export function fecGroupSize (lossRatio: number, isOn: boolean): number {
+/**
+ * Group size for a measured loss ratio (0: FEC off). `isOn` gives the hysteresis. `sizingRatio`
+ * (default: the same) sizes the group once FEC is on: a steadier average of the same loss.
+ */
+export function fecGroupSize (lossRatio: number, isOn: boolean, sizingRatio = lossRatio): number {
   if (!(lossRatio >= (isOn ? FEC_OFF_LOSS_RATIO : FEC_ON_LOSS_RATIO))) return 0
   // k packets and a parity expect (k + 1) x loss losses.
-  const k = Math.round(FEC_LOSSES_PER_GROUP / lossRatio) - 1
+  const k = Math.round(FEC_LOSSES_PER_GROUP / Math.max(sizingRatio, FEC_OFF_LOSS_RATIO)) - 1
   return Math.min(FEC_MAX_GROUP, Math.max(FEC_MIN_GROUP, k))
 }
 
@@ -56,15 +65,18 @@ export class FecEncoder {
   private lengthXor = 0
   private firstSeq = -1
   private count = 0
-  private firstAtMs = 0
+  private lastAtMs = 0
 
   constructor (readonly maxPayloadBytes = 65_535) {
     this.acc = new Uint8Array(maxPayloadBytes)
   }
 
-  /** Adapts k to the path's measured loss (takes effect from the next group; 0 turns FEC off). */
-  setLossRatio (lossRatio: number): void {
-    this.groupSize = fecGroupSize(lossRatio, this.groupSize > 0)
+  /**
+   * Adapts k to the path's measured loss (takes effect from the next group; 0 turns FEC off):
+   * on and off by `lossRatio`, k by `sizingRatio` (LossEstimator.steadyRatio; default the same).
+   */
+  setLossRatio (lossRatio: number, sizingRatio = lossRatio): void {
+    this.groupSize = fecGroupSize(lossRatio, this.groupSize > 0, sizingRatio)
   }
 
   /**
@@ -76,7 +88,8 @@ export class FecEncoder {
     let parity: ParityUnit | undefined
     if (this.count > 0 && seq !== this.firstSeq + this.count) parity = this.take()
     if (this.groupSize === 0) return parity ?? (this.count > 0 ? this.take() : undefined)
-    if (this.count === 0) { this.firstSeq = seq; this.firstAtMs = nowMs }
+    if (this.count === 0) this.firstSeq = seq
+    this.lastAtMs = nowMs
     for (let i = 0; i < payload.length; i++) this.acc[i]! ^= payload[i]!
     if (payload.length > this.accLength) this.accLength = payload.length
     this.lengthXor ^= payload.length
@@ -88,7 +101,7 @@ export class FecEncoder {
 
   /** When the partial group must get its parity (Infinity: none pending). */
   flushDueMs (): number {
-    return this.count > 0 ? this.firstAtMs + FEC_FLUSH_MS : Infinity
+    return this.count > 0 ? this.lastAtMs + FEC_FLUSH_MS : Infinity
   }
 
   /** The partial group's parity if it is due (see flushDueMs). */

@@ -63,6 +63,26 @@ test('LossEstimator counts per-path spans', () => {
   }
 })
 
+test('LossEstimator: the steady ratio is the plain average at first, then moves far less than the fast one on the same spans', () => {
+  const loss = new LossEstimator()
+  loss.addSpan(20, 19)
+  loss.addSpan(20, 20)
+  assert.ok(Math.abs(loss.steadyRatio - 1 / 40) < 1e-12, `steady ${loss.steadyRatio}`)
+  // 5 % loss in spans of 20 with one or two losses per span, in runs: the fast ratio swings, the steady one stays near 5 %.
+  const random = ((seed) => () => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed / 2 ** 31 })(7)
+  let fastMin = 1; let fastMax = 0; let steadyMin = 1; let steadyMax = 0
+  for (let i = 0; i < 2000; i++) {
+    loss.addSpan(20, 20 - (random() < 0.05 * 20 / 1.5 ? (random() < 0.5 ? 1 : 2) : 0))
+    if (i < 500) continue
+    fastMin = Math.min(fastMin, loss.lossRatio); fastMax = Math.max(fastMax, loss.lossRatio)
+    steadyMin = Math.min(steadyMin, loss.steadyRatio); steadyMax = Math.max(steadyMax, loss.steadyRatio)
+  }
+  assert.ok(steadyMin > 0.03 && steadyMax < 0.07, `steady ${steadyMin}..${steadyMax}`)
+  assert.ok(steadyMax - steadyMin < (fastMax - fastMin) / 2, `steady ${steadyMin}..${steadyMax}, fast ${fastMin}..${fastMax}`)
+  loss.setRatio(0.2)
+  assert.equal(loss.steadyRatio, 0.2)
+})
+
 test('RateEstimator: windowed max, app-limited samples never lower it, window expiry', () => {
   const rate = new RateEstimator()
   assert.equal(rate.estimateBitsPerSec, INITIAL_RATE_BITS_PER_SEC)

@@ -13,15 +13,19 @@ const bytes = (...v: number[]): Uint8Array => Uint8Array.from(v)
 test('fecGroupSize: off on a clean path, on above 1 %, off again only below 0.5 %; k shrinks as loss grows', () => {
   const table: [number, boolean, number][] = [
     [0, false, 0], [0.009, false, 0], [FEC_ON_LOSS_RATIO, false, FEC_MAX_GROUP], [0.008, true, FEC_MAX_GROUP], [FEC_OFF_LOSS_RATIO, true, FEC_MAX_GROUP],
-    [0.004, true, 0], [0.02, false, 24], [0.05, false, 9], [0.1, false, 4], [0.5, true, FEC_MIN_GROUP], [NaN, true, 0],
+    [0.004, true, 0], [0.02, false, FEC_MAX_GROUP], [0.05, false, 29], [0.1, false, 14], [0.2, false, 7], [0.6, true, FEC_MIN_GROUP], [NaN, true, 0],
   ]
   for (const [loss, isOn, k] of table) assert.equal(fecGroupSize(loss, isOn), k, `loss ${loss} on ${isOn}`)
+  // On and off by the first ratio; the group sized by the second (a steadier average) once on.
+  assert.equal(fecGroupSize(0.2, false, 0.05), 29)
+  assert.equal(fecGroupSize(0.004, true, 0.05), 0)
+  assert.equal(fecGroupSize(0.02, false, 0), FEC_MAX_GROUP, 'a sizing ratio of 0 is not a division by 0')
 })
 
 test('FecEncoder: a parity per k members naming its group, XOR of bytes and lengths; off sends none', () => {
   const enc = new FecEncoder(64)
   assert.equal(enc.add(0, bytes(1), 0), undefined, 'off by default')
-  enc.setLossRatio(0.3)
+  enc.setLossRatio(0.6)
   assert.equal(enc.groupSize, FEC_MIN_GROUP)
   assert.equal(enc.add(5, bytes(1, 2, 3), 0), undefined)
   const p = enc.add(6, bytes(4, 5), 0)
@@ -36,7 +40,7 @@ test('FecEncoder: a parity per k members naming its group, XOR of bytes and leng
 
 test('FecEncoder: a gap in the sequence ends the group; a partial group is flushed after FEC_FLUSH_MS', () => {
   const enc = new FecEncoder(64)
-  enc.setLossRatio(0.02) // k = 24
+  enc.setLossRatio(0.02) // k = 32
   enc.add(0, bytes(1), 10)
   enc.add(1, bytes(2), 11)
   const cut = enc.add(3, bytes(4), 12) // seq 2 was the caller's own parity or an unprotected send
@@ -150,8 +154,23 @@ test('FecDecoder: nack delay follows the parity lag while parities come, 0 a sec
   }
   const delay = dec.nackDelayMs(200)
   assert.ok(delay >= 6 && delay < 10, `delay ${delay}`)
+  assert.equal(dec.nackDelayMs(200, 3), 3, 'capped by the caller')
+  assert.equal(dec.nackDelayMs(200, 50), delay, 'a cap above the lag changes nothing')
   assert.equal(dec.isActive(196 + 1000), true)
   assert.equal(dec.nackDelayMs(196 + 1001), 0)
+})
+
+test('FecEncoder: a group that keeps growing is not flushed FEC_FLUSH_MS after its first member, only that long after its last', () => {
+  const enc = new FecEncoder(64)
+  enc.setLossRatio(0.05) // k = 29
+  // A member every 2 ms: a busy path. None is flushed while they keep coming.
+  for (let i = 0; i < 20; i++) {
+    enc.add(i, bytes(i), i * 2)
+    assert.equal(enc.flush(i * 2 + 1), undefined)
+  }
+  assert.equal(enc.flushDueMs(), 38 + FEC_FLUSH_MS)
+  const tail = enc.flush(38 + FEC_FLUSH_MS)
+  assert.equal(tail?.count, 20)
 })
 
 test('PathReceiver with a nack delay: a rebuilt gap is never nacked, others go out when due or when a parity says so', () => {

@@ -52,11 +52,13 @@ test('5 % loss on l2: FEC rebuilds most random losses and lifts the flow over gs
   assert.ok(gst.fecRebuilt > 100, `rebuilt ${gst.fecRebuilt}`)
   // 25.7 against 19.2 Mbit/s when written (25.6-25.7 against 18.7-19.2 with l1's delay moved a little).
   assert.ok(gst.goodputBitsPerSec > 1.2 * noFec.goodputBitsPerSec, `with FEC ${gst.goodputBitsPerSec}, without ${noFec.goodputBitsPerSec}`)
-  // Nack repairs ahead of the pace queue shorten every hole that waits for one (26.24 against
-  // 25.47 Mbit/s when written), and a ceiling on a path's queue in rate startup keeps the inner
-  // flow's slow start from overflowing l2 (27.24; 27.2-27.6 with l1's delay moved a little).
+  // Issue 4's target: the better link plus 80 % of l2's 10 Mbit/s. Nack repairs ahead of the
+  // pace queue shorten every hole that waits for one (26.24 against 25.47 Mbit/s when written),
+  // a ceiling on a path's queue in rate startup keeps the inner flow's slow start from
+  // overflowing l2 (27.24), and with repairs that cheap less parity and a nack that waits at
+  // most 5 ms for one: 28.29 (28.13 / 28.30 with l1's delay moved a little).
   const queued = runScenario(scenarios.get('loss5-l2')!, gstDesign({ repairsAhead: false }), 1)
-  assert.ok(gst.share >= 0.89, `share ${gst.share}`)
+  assert.ok(gst.goodputBitsPerSec >= 28e6, `goodput ${gst.goodputBitsPerSec}`)
   assert.ok(gst.goodputBitsPerSec > queued.goodputBitsPerSec, `ahead ${gst.goodputBitsPerSec}, queued ${queued.goodputBitsPerSec}`)
   // Clean paths stay (nearly) without parity: at most a few around startup's overflow.
   const agg = run('aggregate', 'gst')
