@@ -16,8 +16,8 @@ export const FEC_OFF_LOSS_RATIO = 0.005
  * to the nack repair, and each parity costs 1/(k+1) of the path. With repairs slow (behind the
  * fast path's 40 ms pace queue) 0.5 was best (the simulator's 5 % loss row: 25.0, 25.6, 25.1
  * Mbit/s at 0.3, 0.5, 0.8); once repairs went ahead of the pace queue and a nack waited at most
- * 5 ms for a parity, repairs became cheap and parity the cost: 27.5, 27.9, 28.0, 28.2, 28.2 at
- * 0.35, 0.5, 0.7, 1.0, 1.5 (three runs each, averaged), 28.2 at 2.0.
+ * 5 ms for a parity, repairs became cheap and parity the cost: 27.5, 27.8, 27.9, 28.2, 28.3, 28.2
+ * at 0.35, 0.5, 0.7, 1.0, 1.5, 2.0 (three runs each, averaged; with no nack wait).
  */
 export const FEC_LOSSES_PER_GROUP = 1.5
 export const FEC_MIN_GROUP = 2

@@ -3,7 +3,8 @@ import { LOSS_GAIN_PER_PACKET } from './constants.js'
 /**
  * Our choice: the steady ratio's memory in packets. At 5 % loss LOSS_GAIN_PER_PACKET's 128
  * packets hold about six losses, and FEC's group size taken from it swung between 5 and 15
- * (parity cost is convex in 1/k: 1.2 Mbit/s of l2's 9.5 where a steady k = 9 costs 0.95).
+ * (when k was sized for 0.5 losses per group; parity cost is convex in 1/k: 1.2 Mbit/s of l2's
+ * 9.5 where a steady k = 9 would have cost 0.95).
  */
 export const LOSS_STEADY_PACKETS = 2048
 
