@@ -14,19 +14,20 @@ function fnvBytes (hash: number, bytes: Uint8Array, from: number, to: number): n
  * into `buckets`. Fragments and other protocols hash without ports, so all pieces of one
  * datagram share a bucket. Unparsable packets go to bucket 0.
  */
-export function flowBucketOf (packet: Uint8Array, buckets = DEFAULT_FLOW_BUCKETS): number {
-  if (packet.length < 1) return 0
+export function flowBucketOf (packet: Uint8Array, buckets = DEFAULT_FLOW_BUCKETS, length = packet.length): number {
+  // `length`: the packet is packet[0, length) (a caller's reusable view may be longer).
+  if (length < 1) return 0
   const version = packet[0]! >> 4
   let hash = FNV_OFFSET
   let proto: number
   let l4: number
-  if (version === 4 && packet.length >= 20) {
+  if (version === 4 && length >= 20) {
     const ihl = (packet[0]! & 0x0f) * 4
     proto = packet[9]!
     hash = fnvBytes(hash, packet, 12, 20)
     const isFragment = ((packet[6]! & 0x3f) | packet[7]!) !== 0 // MF flag or a fragment offset
     l4 = isFragment ? -1 : ihl
-  } else if (version === 6 && packet.length >= 40) {
+  } else if (version === 6 && length >= 40) {
     proto = packet[6]!
     hash = fnvBytes(hash, packet, 8, 40)
     l4 = 40 // extension headers: hashed without ports (proto is then the extension's number)
@@ -34,7 +35,7 @@ export function flowBucketOf (packet: Uint8Array, buckets = DEFAULT_FLOW_BUCKETS
     return 0
   }
   hash = Math.imul(hash ^ proto, FNV_PRIME)
-  if ((proto === 6 || proto === 17) && l4 >= 0 && packet.length >= l4 + 4) hash = fnvBytes(hash, packet, l4, l4 + 4)
+  if ((proto === 6 || proto === 17) && l4 >= 0 && length >= l4 + 4) hash = fnvBytes(hash, packet, l4, l4 + 4)
   return (hash >>> 0) % buckets
 }
 

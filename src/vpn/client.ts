@@ -324,10 +324,15 @@ export class VpnClient {
 
   private currentTunMtu = 0
 
+  private tunViews: Uint8Array[] | undefined
+
   private onTunBatch (count: number): void {
     const now = this.clock.now()
     const { arena, lengths, slotBytes } = this.tun
-    for (let i = 0; i < count; i++) this.peer.sendInner(arena, i * slotBytes, lengths[i]!, now)
+    // Views of the read slots, at most an inner packet long, made once: the peer copies one whole
+    // into its repair slab instead of making a view of each packet.
+    const views = this.tunViews ??= Array.from(lengths, (_, i) => arena.subarray(i * slotBytes, i * slotBytes + Math.min(slotBytes, this.mtuBytes)))
+    for (let i = 0; i < count; i++) this.peer.sendInner(views[i]!, 0, lengths[i]!, now)
     this.flush()
   }
 

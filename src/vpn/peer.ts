@@ -264,8 +264,11 @@ export class Peer {
   sendInner (packet: Uint8Array, offset: number, length: number, nowMs: number): void {
     if (this.session === undefined) { this.counters.noSession++; return }
     if (length > this.slotBytes) { this.counters.malformed++; return }
-    const view = offset === 0 && length === packet.length ? packet : packet.subarray(offset, offset + length)
-    const bucket = flowBucketOf(view, DEFAULT_FLOW_BUCKETS)
+    // A view that starts at the packet and is at most a unit slot long (the client's TUN read
+    // slots) is used as it is and copied whole below: no view per packet.
+    const isWhole = offset === 0 && length <= packet.length && (length === packet.length || packet.length <= this.slotBytes)
+    const view = isWhole ? packet : packet.subarray(offset, offset + length)
+    const bucket = flowBucketOf(view, DEFAULT_FLOW_BUCKETS, length)
     const isSparse = this.isSparse(bucket, length, nowMs)
     // A sparse flow's packet never waits here, so only bulk is subject to the wait's bounds.
     if (!isSparse && !this.waiting.hasRoom(nowMs)) {
