@@ -103,3 +103,14 @@ test('delaySpreadOf compares the paths that are active', () => {
   assert.equal(delaySpreadOf([fast, slow, idle], 2100, 5000).spreadMs, 490, 'the idle path counts while within the window')
   assert.equal(delaySpreadOf([fast, slow, idle], 2100, 1000).spreadMs, 50)
 })
+
+test('flowBucketOf with a length: a packet at the start of a longer view hashes as the packet alone; what lies past the length is not read', () => {
+  const packet = ipv4([10, 0, 0, 1], [10, 0, 0, 2], 6, 40000, 443)
+  const view = new Uint8Array(200).fill(0x5a)
+  view.set(packet)
+  assert.equal(flowBucketOf(view, 1024, packet.length), flowBucketOf(packet, 1024))
+  // 22 bytes: an IPv4 header and half the ports; the junk after them must not complete the ports.
+  const short = view.slice(0, 22)
+  assert.equal(flowBucketOf(view, 1024, 22), flowBucketOf(short, 1024))
+  assert.equal(flowBucketOf(view, 1024, 0), 0)
+})
