@@ -23,6 +23,8 @@ export interface KeeperPath {
   queueDelayMs(bytes: number, nowMs: number): number
   /** The rate the scheduler plans with. */
   planningRateBitsPerSec(): number
+  /** How long the path has been silent beyond what is expected (> 0: its replies are late). */
+  overdueMs(nowMs: number): number
 }
 
 /**
@@ -98,6 +100,9 @@ export class DelayKeeper {
     // the flow's delay is kept anyway, and the faster path is the better choice.
     if (nowMs - this.slowSentMs[bucket]! < spreadMs) return undefined
     if (slow.queueDelayMs(bytes, nowMs) > budgetMs) return undefined
+    // A slower path whose replies are late may have died (not yet judged down): a flow whose rate
+    // dipped because of that must not be sent into it.
+    if (slow.overdueMs(nowMs) > 0) return undefined
     this.slowSentMs[bucket] = nowMs
     this.kept++
     return slow

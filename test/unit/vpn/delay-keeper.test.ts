@@ -5,10 +5,12 @@ import assert from 'node:assert/strict'
 import { DelayKeeper, KEEP_DELAY_MEMORY_MS, KEEP_AFTER_MS, BULK_SHARE_OF_FASTEST, type KeeperPath } from '../../../src/vpn/delay-keeper.js'
 
 /** A path with a fixed base delay and rate, and a queue the test sets. */
-function path (id: number, baseMs: number, rateMbit: number): KeeperPath & { queueMs: number } {
+function path (id: number, baseMs: number, rateMbit: number): KeeperPath & { queueMs: number, lateMs: number } {
   return {
     id,
     queueMs: 0,
+    lateMs: 0,
+    overdueMs (): number { return this.lateMs },
     relativeBaseDelayMs: () => baseMs,
     queueDelayMs (): number { return this.queueMs },
     planningRateBitsPerSec: () => rateMbit * 1e6,
@@ -46,13 +48,16 @@ test('a flow slower than half the fastest path is not kept on the slower path, n
   assert.equal(keeper.pathFor(2, 1400, both, BUDGET_MS, 100), undefined)
 })
 
-test('the slower path must be usable, have room within its budget, and be clearly slower', () => {
+test('the slower path must be usable, answering in time, have room within its budget, and be clearly slower', () => {
   const { fast, slow, both, keeper } = lab()
   keeper.onChosen(5, slow, both, 27e6, 0)
   assert.equal(keeper.pathFor(5, 1400, [fast], BUDGET_MS, 100), undefined, 'down or out of the best tier')
   slow.queueMs = BUDGET_MS + 1
   assert.equal(keeper.pathFor(5, 1400, both, BUDGET_MS, 100), undefined, 'over its budget')
   slow.queueMs = BUDGET_MS
+  slow.lateMs = 1
+  assert.equal(keeper.pathFor(5, 1400, both, BUDGET_MS, 100), undefined, 'its replies are late: it may have died')
+  slow.lateMs = 0
   assert.equal(keeper.pathFor(5, 1400, both, BUDGET_MS, 100), slow)
   const twin = path(7, 10.5, 20)
   keeper.onChosen(6, twin, [fast, twin], 27e6, 0)

@@ -113,9 +113,11 @@ test('a bulk flow that spilled onto the slower path keeps that path\'s delay whe
   let ping = innerPacket(84, { srcPort: 40001 })
   for (let port = 40001; flowBucketOf(ping) === flowBucketOf(bulk); port++) ping = innerPacket(84, { srcPort: port })
   // For 2.2 s, bursts bigger than the fast path's budget: the rest goes to the slower path (and waits here).
+  // Both paths answer all along (what their feedback would say: nothing is overdue).
+  const answered = (t: number): void => { peer.path(0)!.markHeard(t); peer.path(1)!.markHeard(t) }
   const burst = (t0: number): void => {
     for (let i = 0; i < 100; i++) peer.sendInner(bulk, 0, bulk.length, t0 + 1)
-    for (let t = t0 + 2; t < t0 + 100; t++) peer.releasePaced(t)
+    for (let t = t0 + 2; t < t0 + 100; t++) { peer.releasePaced(t); answered(t) }
   }
   burst(0)
   assert.ok(sent.includes(1), 'the burst used the slower path')
@@ -126,13 +128,16 @@ test('a bulk flow that spilled onto the slower path keeps that path\'s delay whe
   // The flow's rate dips (a PROBE_RTT): one packet, long after the slower path's last one.
   sent.length = 0
   const keptBefore = peer.delayKeeper.kept
+  answered(2400)
   peer.sendInner(bulk, 0, bulk.length, 2400)
   assert.deepEqual(sent, [1], 'kept on the slower path, where auto alone would take the idle fast one')
   assert.equal(peer.delayKeeper.kept, keptBefore + 1)
   peer.sendInner(ping, 0, ping.length, 2400)
   assert.deepEqual(sent, [1, 0], 'a ping still takes the fast path')
+  answered(2410)
   peer.sendInner(bulk, 0, bulk.length, 2410)
   assert.deepEqual(sent, [1, 0, 0], 'within the delay spread of the kept one: the fast path (it waits for that one anyway)')
+  answered(3300)
   peer.sendInner(bulk, 0, bulk.length, 3300)
   assert.deepEqual(sent, [1, 0, 0, 0], 'a second after the flow last filled both paths it is back on the fast one')
 })
