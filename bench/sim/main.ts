@@ -7,7 +7,8 @@
 // deterministic but chaotic (moving one TCP loss by a millisecond moves a row by a few %), so
 // a change is judged on several such runs; with more than one run only gst's rows are printed,
 // then each target's range over the runs. `--gst-only` leaves the baselines out; `--no-fec` runs
-// gst without FEC (an A/B of src/multipath/fec-*.ts).
+// gst without FEC (an A/B of src/multipath/fec-*.ts); `--packet-pair` measures each idle path's rate
+// with a packet pair before it carries data (TunnelDesign.packetPair; off by default, see BENCHMARKS.md).
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -53,7 +54,8 @@ function scenariosShifted (shiftMs: number): Scenario[] {
 }
 
 const shifts = shiftsFromArgs()
-const gstDesign = args.includes('--no-fec') ? () => gstDesignWith({ fec: false }) : () => gstDesignWith()
+const gstOverrides = { ...(args.includes('--no-fec') ? { fec: false } : {}), ...(args.includes('--packet-pair') ? { packetPair: true } : {}) }
+const gstDesign = (): ReturnType<typeof gstDesignWith> => gstDesignWith(gstOverrides)
 const traceName = valueOf('--trace')
 if (traceName !== undefined) {
   const scenario = scenariosShifted(shifts[0]!).find((s) => s.name === traceName)

@@ -7,6 +7,8 @@ import type { Link } from './link.js'
 import type { TcpSegment } from './tcp.js'
 
 export const PROBE_BYTES = 64
+/** Each packet of a packet pair (TunnelDesign.packetPair): full size, so the gap between them is a whole serialisation. */
+export const PAIR_BYTES = 1500
 export const FEEDBACK_BYTES = 64
 /** A parity's header beyond the longest member it covers (group first sequence, count, length XOR). */
 export const PARITY_HEADER_BYTES = 12
@@ -69,6 +71,8 @@ export interface TunnelDesign {
   startupQueueCapMs?: number
   /** `auto` keeps units in order across paths of equal delay (AutoScheduler.keepsEqualDelayOrder: refuses rather than dodge a budget, one path at a time in rate startup). */
   keepsEqualDelayOrder?: boolean
+  /** Each path's rate is measured with a packet pair before it carries data (Path.measuresPacketPair), not guessed in startup. */
+  packetPair?: boolean
 }
 
 interface StoredUnit { id: number, bytes: number, bucket: number, flowSeq: number, inner: TcpSegment }
@@ -136,6 +140,7 @@ export class TunnelEnd {
         ...(design.probeIntervalMs !== undefined ? { probeIntervalMs: design.probeIntervalMs } : {}),
         ...(design.downFloorMs !== undefined ? { downFloorMs: design.downFloorMs } : {}),
         isPaced: design.pace === true,
+        measuresPacketPair: design.packetPair === true,
       }))
       this.receivers.push(new PathReceiver())
       this.traces.push({ dataBytes: 0, lastDataRxMs: -Infinity, markMs: Infinity, firstDataAfterMarkMs: NaN })
@@ -350,6 +355,17 @@ export class TunnelEnd {
     this.wake(this.reorder.nextDeadlineMs())
   }
 
+  private sendProbe (path: Path, bytes: number, now: number): number {
+    const seq = path.onSend(bytes, now)
+    const probe: TunnelPacket = {
+      kind: 'probe', path: path.id, pathSeq: seq, txTimeMs: now, bucket: 0, flowSeq: 0, isRepair: false,
+      inner: undefined, about: -1, feedback: undefined,
+    }
+    this.outLinks[path.id]!.send(probe, bytes)
+    this.protect(path, probe, bytes, now)
+    return seq
+  }
+
   /** Feedback about the peer's path `index` goes back on the same path (so it proves both ways). */
   private sendFeedback (index: number, now: number): void {
     const fb = this.receivers[index]!.writeFeedback(now, createFeedback())
@@ -420,14 +436,13 @@ export class TunnelEnd {
       path.update(now, this.lostUnits)
       if (this.design.repair) this.resend(this.lostUnits, now)
       this.lostUnits.length = 0
-      if (path.isProbeDue(now)) {
-        const seq = path.onSend(PROBE_BYTES, now)
-        const probe: TunnelPacket = {
-          kind: 'probe', path: path.id, pathSeq: seq, txTimeMs: now, bucket: 0, flowSeq: 0, isRepair: false,
-          inner: undefined, about: -1, feedback: undefined,
-        }
-        this.outLinks[path.id]!.send(probe, PROBE_BYTES)
-        this.protect(path, probe, PROBE_BYTES, now)
+      if (path.isPacketPairDue(now)) {
+        // Two full-size probes back to back: the gap between their arrivals is the bottleneck's rate.
+        const first = this.sendProbe(path, PAIR_BYTES, now)
+        this.sendProbe(path, PAIR_BYTES, now)
+        path.onPacketPairSent(first, now)
+      } else if (path.isProbeDue(now)) {
+        this.sendProbe(path, PROBE_BYTES, now)
       }
     }
     if (this.reorder && this.design.fixedHoldMs === undefined) {

@@ -71,6 +71,28 @@ export class RateEstimator {
   }
 
   /**
+   * A packet pair measured the bottleneck's rate before the path carried data (two packets sent
+   * back to back leave the bottleneck one serialisation apart): plan with it at once, with no
+   * startup. Startup's doubling from a guess is what overfilled a bottleneck whose queue the
+   * model did not know yet. Only while still in startup with no delivery sample (a path that
+   * carried data has better evidence).
+   */
+  setFromPacketPair (rateBitsPerSec: number, nowMs: number): boolean {
+    if (!this.inStartup || this.hasSample || !(rateBitsPerSec > 0) || !Number.isFinite(rateBitsPerSec)) return false
+    this.estimateBitsPerSec = rateBitsPerSec
+    this.latestSampleBitsPerSec = rateBitsPerSec
+    this.maxCurBps = rateBitsPerSec
+    this.maxPrevBps = 0
+    this.bucketStartMs = nowMs
+    this.hasSample = true
+    this.inStartup = false
+    this.cycleIndex = PROBE_GAINS.length - 1 // cruise; the next round probes upward
+    this.gain = PROBE_GAINS[this.cycleIndex]!
+    this.roundStartMs = nowMs
+    return true
+  }
+
+  /**
    * The estimate is far too low (the path drained a queue we modelled as full, for a whole
    * round): search again from it with startup's gain, as a new path would. Startup ends as
    * usual, once the bottleneck holds a queue for a round.

@@ -231,3 +231,24 @@ test('RateEstimator: restartStartup searches again from the estimate with startu
   assert.equal(rate.inStartup, false)
   assert.equal(rate.estimateBitsPerSec, 0.8e6)
 })
+
+test('RateEstimator.setFromPacketPair: a guess in startup becomes the measured rate at gain 1; a path with delivery samples keeps them', () => {
+  const cases: { name: string, delivered: number | undefined, pairBps: number, taken: boolean, estimate: number }[] = [
+    { name: 'startup, nothing delivered yet', delivered: undefined, pairBps: 9.5e6, taken: true, estimate: 9.5e6 },
+    { name: 'a delivery sample came first', delivered: 4e6, pairBps: 9.5e6, taken: false, estimate: 4e6 },
+    { name: 'a zero gap (infinite rate)', delivered: undefined, pairBps: Infinity, taken: false, estimate: INITIAL_RATE_BITS_PER_SEC },
+  ]
+  for (const c of cases) {
+    const rate = new RateEstimator()
+    if (c.delivered !== undefined) rate.addSample(c.delivered, 0, false)
+    assert.equal(rate.setFromPacketPair(c.pairBps, 10), c.taken, c.name)
+    assert.equal(rate.estimateBitsPerSec, c.estimate, c.name)
+    assert.equal(rate.inStartup, !c.taken, c.name)
+    if (c.taken) assert.equal(rate.gain, 1, c.name)
+  }
+  // Later delivery samples above the pair's rate still raise it (the windowed max).
+  const rate = new RateEstimator()
+  rate.setFromPacketPair(9.5e6, 0)
+  rate.addSample(10e6, 10, false)
+  assert.equal(rate.estimateBitsPerSec, 10e6)
+})

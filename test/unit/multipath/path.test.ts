@@ -301,3 +301,57 @@ test('probesUnderLoad: the upward probe gain applies while the model holds a que
     assert.equal(path.planningRateBitsPerSec(), probesUnderLoad ? 12.5e6 : 10e6, `probesUnderLoad ${probesUnderLoad}`)
   }
 })
+
+test('packet pair: due only with measuresPacketPair, after a probe answered, while the rate is a guess', () => {
+  const off = new Path(0)
+  off.addRttSample(20, 0)
+  assert.equal(off.isPacketPairDue(0), false, 'off by default')
+  const path = new Path(0, { measuresPacketPair: true })
+  assert.equal(path.isPacketPairDue(0), false, 'no probe answered yet: its baseline would carry the pair\'s serialisation')
+  path.addRttSample(20, 0)
+  assert.equal(path.isPacketPairDue(0), true)
+  path.onPacketPairSent(path.onSend(1500, 0), 0)
+  path.onSend(1500, 0)
+  assert.equal(path.isPacketPairDue(50), false, 'at most one pair per probe interval')
+  assert.equal(path.isPacketPairDue(DEFAULT_PROBE_INTERVAL_MS), true, 'a lost pair is sent again')
+  const measured = new Path(0, { measuresPacketPair: true })
+  measured.addRttSample(20, 0)
+  measured.addDeliveryRateSample(5e6, 0)
+  assert.equal(measured.isPacketPairDue(0), false, 'a path that carried data has a delivery rate')
+})
+
+test('packet pair: the gap between the two arrivals sets the rate and ends startup; anything between them spoils it', () => {
+  const cases: { name: string, gapMs: number, extraBytes: number, estimateBps: number | undefined }[] = [
+    // 1500 bytes one serialisation apart at 10 Mbit/s = 1.2 ms; planned a little under (PAIR_RATE_SHARE).
+    { name: '1.2 ms apart: 10 Mbit/s', gapMs: 1.2, extraBytes: 0, estimateBps: 10e6 },
+    { name: '0.6 ms apart: 20 Mbit/s', gapMs: 0.6, extraBytes: 0, estimateBps: 20e6 },
+    { name: 'another packet received between them', gapMs: 1.2, extraBytes: 64, estimateBps: undefined },
+  ]
+  for (const c of cases) {
+    const path = new Path(0, { measuresPacketPair: true })
+    const receiver = new PathReceiver()
+    const fb = createFeedback()
+    const probe = path.onSend(64, 0)
+    receiver.onPacket({ pathSeq: probe, txTimeMs: 0 }, 64, 10, true)
+    path.onFeedback(receiver.writeFeedback(10, fb), 20)
+    assert.ok(path.isPacketPairDue(20), c.name)
+    const first = path.onSend(1500, 20)
+    const second = path.onSend(1500, 20)
+    path.onPacketPairSent(first, 20)
+    receiver.onPacket({ pathSeq: first, txTimeMs: 20 }, 1500, 30.6, true)
+    path.onFeedback(receiver.writeFeedback(30.6, fb), 40.6)
+    if (c.extraBytes > 0) receiver.onPacket({ pathSeq: -5, txTimeMs: 20 }, c.extraBytes, 30.7) // a late packet between them
+    receiver.onPacket({ pathSeq: second, txTimeMs: 20 }, 1500, 30.6 + c.gapMs, true)
+    path.onFeedback(receiver.writeFeedback(30.6 + c.gapMs, fb), 40.6 + c.gapMs)
+    if (c.estimateBps === undefined) {
+      assert.equal(path.pairsMeasured, 0, c.name)
+      assert.equal(path.rate.inStartup, true, c.name)
+    } else {
+      assert.equal(path.pairsMeasured, 1, c.name)
+      assert.equal(path.rate.inStartup, false, c.name)
+      assert.ok(path.rate.estimateBitsPerSec < c.estimateBps && path.rate.estimateBitsPerSec > 0.9 * c.estimateBps,
+        `${c.name}: ${path.rate.estimateBitsPerSec}`)
+      assert.equal(path.isPacketPairDue(200), false, `${c.name}: measured once`)
+    }
+  }
+})
