@@ -10,7 +10,7 @@
 // the machine slows the wall clock but not the figures much.
 import sodium from 'sodium-native'
 import { AeadKey, TAG_BYTES } from '../src/crypto/aead.js'
-import { NativeAead, isNativeAeadAvailable, nativeAeadVersion, nativeAeadCores } from '../src/native/index.js'
+import { NativeAead, isNativeAeadAvailable, nativeAeadVersion } from '../src/native/index.js'
 
 const SIZES = [64, 1400, 16384, 65536]
 const AD_BYTES = 16
@@ -96,7 +96,7 @@ function main (): void {
   native.wipe()
   js.wipe()
 
-  console.log(`ChaCha20-Poly1305, ${AD_BYTES}-byte AD, one core (CPU time); node ${process.version}, ${nativeAeadVersion()} (cores: ${nativeAeadCores()})`)
+  console.log(`ChaCha20-Poly1305, ${AD_BYTES}-byte AD, one core (CPU time); node ${process.version}, ${nativeAeadVersion()}`)
   console.log('| op | bytes | impl | GB/s | ns/record | vs sodium |')
   console.log('|---|---:|---|---:|---:|---:|')
   for (const [op, size, impl, cell] of rows) {

@@ -15,9 +15,7 @@
 // A packet that fails authentication is ordinary: aeadOpen returns false and zeroes the text.
 // After aeadWipe, aeadSeal throws ERR_INVALID_STATE (it must never leave plaintext behind
 // silently) and aeadOpen returns false like any unauthentic packet.
-#define _GNU_SOURCE  // RTLD_DEFAULT
 #include "common.h"
-#include <dlfcn.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,90 +40,7 @@
 
 typedef struct {
   EVP_CIPHER_CTX *seal, *open;  // NULL once wiped; the struct itself is freed by the finalizer only
-  uint32_t words[8];            // the key as ChaCha20 state words, for the direct path (zeroed once wiped)
 } aead_key;
-
-// ---- The direct path: OpenSSL's own ChaCha20 and Poly1305 cores, without the EVP layer.
-//
-// Per record, EVP_{En,De}cryptInit_ex (nonce), the provider's parameter lookups (strcmp) for
-// the IV length and the tag, and its context copies cost about as much as sealing 700 bytes
-// (perf on ttt: 5-7 % of each side). OpenSSL's chacha20-poly1305 provider is a thin layer over
-// two cores, ChaCha20_ctr32 and Poly1305_{Init,Update,Final}; node links OpenSSL statically and
-// exports them, so they are looked up at load time (dlsym) and the RFC 8439 section 2.8
-// construction is run over them here, exactly as that provider runs it: the one-time Poly1305
-// key is keystream block 0, the text is XORed with blocks 1.., the tag is Poly1305 over
-// AD || pad16 || ciphertext || pad16 || le64(|AD|) || le64(|ciphertext|), compared in constant
-// time (CRYPTO_memcmp) before anything is decrypted. A node without these symbols (a shared
-// OpenSSL that hides them), or whose cores disagree with EVP on the self-test at load, uses EVP.
-typedef void chacha_ctr32_fn(unsigned char *out, const unsigned char *in, size_t len, const unsigned int key[8], const unsigned int counter[4]);
-typedef size_t poly_ctx_size_fn(void);
-typedef void poly_init_fn(void *ctx, const unsigned char key[32]);
-typedef void poly_update_fn(void *ctx, const unsigned char *in, size_t len);
-typedef void poly_final_fn(void *ctx, unsigned char mac[16]);
-
-// Room for OpenSSL's POLY1305 context (248 bytes on x86-64 in 3.0); checked at load.
-#define POLY_CTX_BYTES 512
-
-static struct {
-  chacha_ctr32_fn *chacha;
-  poly_init_fn *poly_init;
-  poly_update_fn *poly_update;
-  poly_final_fn *poly_final;
-  bool ready;
-} cores;
-
-static void key_words(uint32_t words[8], const uint8_t key[KEY_BYTES]) {
-  for (int i = 0; i < 8; i++) words[i] = (uint32_t)key[4 * i] | (uint32_t)key[4 * i + 1] << 8 | (uint32_t)key[4 * i + 2] << 16 | (uint32_t)key[4 * i + 3] << 24;
-}
-
-// The Poly1305 tag of a record (the text already encrypted), one-time key from block 0.
-static void direct_tag(const uint32_t words[8], const uint32_t nonce_words[3], const uint8_t *ad, size_t ad_len,
-                       const uint8_t *ct, size_t ct_len, uint8_t tag[TAG_BYTES]) {
-  static const uint8_t zeros[64];
-  _Alignas(64) uint8_t poly[POLY_CTX_BYTES];
-  uint8_t block0[64];
-  unsigned int counter[4] = { 0, nonce_words[0], nonce_words[1], nonce_words[2] };
-  cores.chacha(block0, zeros, sizeof block0, words, counter);
-  cores.poly_init(poly, block0);
-  cores.poly_update(poly, ad, ad_len);
-  if (ad_len % 16) cores.poly_update(poly, zeros, 16 - ad_len % 16);
-  cores.poly_update(poly, ct, ct_len);
-  // The text's padding and both lengths (u64 little-endian) as one update.
-  uint8_t tail[32] = { 0 };
-  size_t pad = ct_len % 16 ? 16 - ct_len % 16 : 0;
-  for (int i = 0; i < 8; i++) { tail[pad + i] = (uint8_t)((uint64_t)ad_len >> (8 * i)); tail[pad + 8 + i] = (uint8_t)((uint64_t)ct_len >> (8 * i)); }
-  cores.poly_update(poly, tail, pad + 16);
-  cores.poly_final(poly, tag);  // cleanses the context
-  OPENSSL_cleanse(block0, sizeof block0);
-}
-
-// Our nonce (4 zero bytes, the counter u64 little-endian) as ChaCha20 state words 13..15.
-static void nonce_words(uint32_t out[3], double counter) {
-  uint64_t c = (uint64_t)counter;
-  out[0] = 0; out[1] = (uint32_t)c; out[2] = (uint32_t)(c >> 32);
-}
-
-static void direct_xor(const uint32_t words[8], const uint32_t nw[3], uint8_t *text, size_t len) {
-  unsigned int counter[4] = { 1, nw[0], nw[1], nw[2] };
-  if (len > 0) cores.chacha(text, text, len, words, counter);
-}
-
-static void direct_seal(const uint32_t words[8], const uint8_t *ad, size_t ad_len, uint8_t *text, size_t text_len, uint8_t *tag, double counter) {
-  uint32_t nw[3];
-  nonce_words(nw, counter);
-  direct_xor(words, nw, text, text_len);
-  direct_tag(words, nw, ad, ad_len, text, text_len, tag);
-}
-
-static bool direct_open(const uint32_t words[8], const uint8_t *ad, size_t ad_len, uint8_t *text, size_t text_len, const uint8_t *tag, double counter) {
-  uint32_t nw[3];
-  uint8_t expected[TAG_BYTES];
-  nonce_words(nw, counter);
-  direct_tag(words, nw, ad, ad_len, text, text_len, expected);
-  bool ok = CRYPTO_memcmp(expected, tag, TAG_BYTES) == 0;
-  if (ok) direct_xor(words, nw, text, text_len);  // unauthentic text is never decrypted
-  return ok;
-}
 
 // Marks our externals, so another addon handle passed by mistake is rejected, not dereferenced.
 static const napi_type_tag AEAD_TAG = { 0x6773742d61656164ULL, 0x6368616368613230ULL };
@@ -135,7 +50,6 @@ static void free_contexts(aead_key *k) {
   EVP_CIPHER_CTX_free(k->seal);
   EVP_CIPHER_CTX_free(k->open);
   k->seal = k->open = NULL;
-  OPENSSL_cleanse(k->words, sizeof k->words);
 }
 
 static void finalize_key(napi_env env, void *data, void *hint) {
@@ -204,7 +118,6 @@ static napi_value aead_create(napi_env env, napi_callback_info info) {
     EVP_DecryptInit_ex(k->open, cipher, NULL, NULL, NULL) == 1 &&
     EVP_CIPHER_CTX_ctrl(k->open, EVP_CTRL_AEAD_SET_IVLEN, NONCE_BYTES, NULL) == 1 &&
     EVP_DecryptInit_ex(k->open, NULL, NULL, copy, NULL) == 1;
-  key_words(k->words, copy);
   OPENSSL_cleanse(copy, sizeof copy);
   if (!ok) {
     ERR_clear_error();
@@ -272,7 +185,7 @@ static bool feed(EVP_CIPHER_CTX *ctx, uint8_t *out, const uint8_t *in, size_t le
   return true;
 }
 
-static bool evp_seal_one(EVP_CIPHER_CTX *ctx, uint8_t *ad, size_t ad_len, uint8_t *text, size_t text_len, uint8_t *tag, double counter) {
+static bool seal_one(EVP_CIPHER_CTX *ctx, uint8_t *ad, size_t ad_len, uint8_t *text, size_t text_len, uint8_t *tag, double counter) {
   uint8_t nonce[NONCE_BYTES];
   int n;
   write_nonce(nonce, counter);
@@ -284,7 +197,7 @@ static bool evp_seal_one(EVP_CIPHER_CTX *ctx, uint8_t *ad, size_t ad_len, uint8_
     EVP_CIPHER_CTX_get_params(ctx, params) == 1;
 }
 
-static bool evp_open_one(EVP_CIPHER_CTX *ctx, uint8_t *ad, size_t ad_len, uint8_t *text, size_t text_len, uint8_t *tag, double counter) {
+static bool open_one(EVP_CIPHER_CTX *ctx, uint8_t *ad, size_t ad_len, uint8_t *text, size_t text_len, uint8_t *tag, double counter) {
   uint8_t nonce[NONCE_BYTES];
   int n;
   write_nonce(nonce, counter);
@@ -296,25 +209,13 @@ static bool evp_open_one(EVP_CIPHER_CTX *ctx, uint8_t *ad, size_t ad_len, uint8_
     EVP_DecryptFinal_ex(ctx, text + text_len, &n) == 1;
 }
 
-// One record with a live key (k->seal / k->open not NULL): the direct path when it passed the
-// self-test at load, else EVP.
-static bool seal_one(aead_key *k, uint8_t *ad, size_t ad_len, uint8_t *text, size_t text_len, uint8_t *tag, double counter) {
-  if (cores.ready) { direct_seal(k->words, ad, ad_len, text, text_len, tag, counter); return true; }
-  return evp_seal_one(k->seal, ad, ad_len, text, text_len, tag, counter);
-}
-
-static bool open_one(aead_key *k, uint8_t *ad, size_t ad_len, uint8_t *text, size_t text_len, uint8_t *tag, double counter) {
-  if (cores.ready) return direct_open(k->words, ad, ad_len, text, text_len, tag, counter);
-  return evp_open_one(k->open, ad, ad_len, text, text_len, tag, counter);
-}
-
 // aeadSeal(handle, buf, adStart, adEnd, textEnd, counter): encrypts buf[adEnd, textEnd) in
 // place and writes the tag to buf[textEnd, textEnd + 16).
 static napi_value aead_seal(napi_env env, napi_callback_info info) {
   record_args r;
   if (!parse_record(env, info, "aeadSeal", &r)) return NULL;
   if (!r.key->seal) return gst_throw(env, "ERR_INVALID_STATE", "aeadSeal: the key was wiped");
-  if (!seal_one(r.key, r.buf + r.ad_start, r.ad_end - r.ad_start, r.buf + r.ad_end, r.text_end - r.ad_end, r.buf + r.text_end, r.counter)) {
+  if (!seal_one(r.key->seal, r.buf + r.ad_start, r.ad_end - r.ad_start, r.buf + r.ad_end, r.text_end - r.ad_end, r.buf + r.text_end, r.counter)) {
     // Not expected once the context is set up; never leave the plaintext looking sealed.
     OPENSSL_cleanse(r.buf + r.ad_end, r.text_end - r.ad_end + TAG_BYTES);
     ERR_clear_error();
@@ -376,7 +277,7 @@ static napi_value aead_open(napi_env env, napi_callback_info info) {
   record_args r;
   if (!parse_record(env, info, "aeadOpen", &r)) return NULL;
   bool ok = r.key->open &&
-    open_one(r.key, r.buf + r.ad_start, r.ad_end - r.ad_start, r.buf + r.ad_end, r.text_end - r.ad_end, r.buf + r.text_end, r.counter);
+    open_one(r.key->open, r.buf + r.ad_start, r.ad_end - r.ad_start, r.buf + r.ad_end, r.text_end - r.ad_end, r.buf + r.text_end, r.counter);
   if (!ok) {
     memset(r.buf + r.ad_end, 0, r.text_end - r.ad_end);
     // Leave nothing on this thread's OpenSSL error queue for node:crypto to trip over later.
@@ -420,7 +321,7 @@ static napi_value aead_seal_slots(napi_env env, napi_callback_info info) {
   for (size_t i = 0; i < n; i++) {
     uint8_t *p = arena + i * slot;
     size_t len = lengths[i];
-    if (!seal_one(k, p, ad, p + ad, len - ad, p + len, counters[i])) {
+    if (!seal_one(k->seal, p, ad, p + ad, len - ad, p + len, counters[i])) {
       OPENSSL_cleanse(p + ad, len - ad + TAG_BYTES);
       ERR_clear_error();
       return gst_throw(env, "ERR_OPENSSL", "aeadSealSlots: OpenSSL failed to encrypt");
@@ -469,7 +370,7 @@ static napi_value aead_open_slots(napi_env env, napi_callback_info info) {
     bool authentic = false;
     if (k->open && at <= arena_len && len <= arena_len - at && len >= ad + TAG_BYTES && c >= 0 && c <= MAX_COUNTER && c == floor(c)) {
       uint8_t *p = arena + at;
-      authentic = open_one(k, p, ad, p + ad, len - ad - TAG_BYTES, p + len - TAG_BYTES, c);
+      authentic = open_one(k->open, p, ad, p + ad, len - ad - TAG_BYTES, p + len - TAG_BYTES, c);
       if (!authentic) { memset(p + ad, 0, len - ad - TAG_BYTES); any_failed = true; }
     }
     ok[i] = authentic ? 1 : 0;
@@ -497,54 +398,6 @@ static napi_value aead_openssl_version(napi_env env, napi_callback_info info) {
   return result;
 }
 
-// Resolves the cores and checks them against EVP on a few records (lengths around the block
-// and 16-byte boundaries, the large-input code path, a counter above 2^32); any difference, or a
-// symbol missing, leaves cores.ready false and everything on EVP.
-static void resolve_cores(void) {
-  cores.chacha = (chacha_ctr32_fn *)dlsym(RTLD_DEFAULT, "ChaCha20_ctr32");
-  poly_ctx_size_fn *poly_size = (poly_ctx_size_fn *)dlsym(RTLD_DEFAULT, "Poly1305_ctx_size");
-  cores.poly_init = (poly_init_fn *)dlsym(RTLD_DEFAULT, "Poly1305_Init");
-  cores.poly_update = (poly_update_fn *)dlsym(RTLD_DEFAULT, "Poly1305_Update");
-  cores.poly_final = (poly_final_fn *)dlsym(RTLD_DEFAULT, "Poly1305_Final");
-  if (!cores.chacha || !poly_size || !cores.poly_init || !cores.poly_update || !cores.poly_final || poly_size() > POLY_CTX_BYTES) return;
-  uint8_t key[KEY_BYTES];
-  for (int i = 0; i < KEY_BYTES; i++) key[i] = (uint8_t)(i * 7 + 1);
-  EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-  bool same = ctx && EVP_EncryptInit_ex(ctx, EVP_chacha20_poly1305(), NULL, NULL, NULL) == 1 &&
-    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_IVLEN, NONCE_BYTES, NULL) == 1 && EVP_EncryptInit_ex(ctx, NULL, NULL, key, NULL) == 1;
-  uint32_t words[8];
-  key_words(words, key);
-  static const size_t text_lens[] = { 0, 1, 15, 16, 63, 64, 65, 511, 513, 1400, 2000 };
-  static const size_t ad_lens[] = { 0, 14, 16, 21 };
-  enum { MAX_RECORD = 21 + 2000 + TAG_BYTES };
-  uint8_t *a = malloc(MAX_RECORD), *b = malloc(MAX_RECORD);
-  same = same && a && b;
-  for (size_t t = 0; same && t < sizeof text_lens / sizeof *text_lens; t++) {
-    size_t ad = ad_lens[t % 4], n = text_lens[t];
-    double counter = t % 2 ? 4294967296.0 * 3 + (double)t : (double)t;
-    for (size_t i = 0; i < ad + n; i++) a[i] = b[i] = (uint8_t)(i * 31 + t);
-    same = evp_seal_one(ctx, a, ad, a + ad, n, a + ad + n, counter);
-    direct_seal(words, b, ad, b + ad, n, b + ad + n, counter);
-    same = same && memcmp(a, b, ad + n + TAG_BYTES) == 0 && direct_open(words, b, ad, b + ad, n, b + ad + n, counter);
-    for (size_t i = 0; same && i < ad + n; i++) same = b[i] == (uint8_t)(i * 31 + t);
-    b[ad + n] ^= 1;  // a flipped tag bit must fail
-    same = same && !direct_open(words, b, ad, b + ad, n, b + ad + n, counter);
-  }
-  free(a); free(b);
-  EVP_CIPHER_CTX_free(ctx);
-  ERR_clear_error();
-  OPENSSL_cleanse(words, sizeof words);
-  cores.ready = same;
-}
-
-// aeadCores() -> 'direct' (OpenSSL's ChaCha20/Poly1305 cores called directly) or 'evp'.
-static napi_value aead_cores(napi_env env, napi_callback_info info) {
-  (void)info;
-  napi_value result;
-  CHECK(napi_create_string_utf8(env, cores.ready ? "direct" : "evp", NAPI_AUTO_LENGTH, &result));
-  return result;
-}
-
 void gst_register_aead(napi_env env, napi_value exports) {
   // The EVP calls used here are stable across OpenSSL 3.x; refuse a different major at runtime
   // (e.g. a node built against a shared OpenSSL of another major) instead of misbehaving.
@@ -557,6 +410,4 @@ void gst_register_aead(napi_env env, napi_value exports) {
   gst_export(env, exports, "aeadOpenSlots", aead_open_slots);
   gst_export(env, exports, "aeadWipe", aead_wipe);
   gst_export(env, exports, "aeadOpenSslVersion", aead_openssl_version);
-  gst_export(env, exports, "aeadCores", aead_cores);
-  if (!cores.ready) resolve_cores();
 }

@@ -2,14 +2,13 @@
 // algorithm and nonce layout of src/crypto/aead.ts (4 zero bytes || counter u64 little-endian,
 // 16-byte tag), interchangeable on the wire, without node:crypto's Cipher object and output
 // Buffer per call and at OpenSSL's speed rather than libsodium's. Nothing is allocated per call.
-// See nativeAeadCores for the two ways native/aead.c runs it.
 //
 // One record in a buffer: buf[adStart, adEnd) associated data, buf[adEnd, textEnd) the text,
 // buf[textEnd, textEnd + 16) the tag.
 import { loadAddon } from './addon.js'
 import { NativeError } from './native-error.js'
 
-/** Opaque native key state: one EVP_CIPHER_CTX per direction, and the key as ChaCha20 state words. */
+/** Opaque native key state: one EVP_CIPHER_CTX per direction. */
 export type AeadHandle = { readonly __brand: 'AeadHandle' }
 
 /** What native/aead.c exports (the shared NativeAddon interface lists the rest of the addon). */
@@ -22,7 +21,6 @@ export interface NativeAeadAddon {
   aeadOpenSlots(handle: AeadHandle, arena: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, indexes: Uint32Array, first: number, count: number, adLen: number, counters: Float64Array, ok: Uint8Array): void
   aeadWipe(handle: AeadHandle): void
   aeadOpenSslVersion(): string
-  aeadCores(): 'direct' | 'evp'
 }
 
 export const NATIVE_AEAD_KEY_BYTES = 32
@@ -52,16 +50,6 @@ export function isNativeAeadAvailable (): boolean {
 /** The OpenSSL that seals, e.g. `OpenSSL 3.0.19 27 Jan 2026`; null without the native AEAD. */
 export function nativeAeadVersion (): string | null {
   return aeadAddon()?.aeadOpenSslVersion() ?? null
-}
-
-/**
- * How records are sealed and opened: 'direct' runs RFC 8439's construction over OpenSSL's own
- * ChaCha20 and Poly1305 cores (node exports them; checked against EVP when the addon loads),
- * 'evp' goes through EVP_chacha20_poly1305 (the fallback, about 0.3-0.5 us more per record). The
- * records are the same either way; null without the native AEAD.
- */
-export function nativeAeadCores (): 'direct' | 'evp' | null {
-  return aeadAddon()?.aeadCores() ?? null
 }
 
 /**
@@ -126,7 +114,7 @@ export class NativeAead {
     this.native.aeadOpenSlots(this.handle, arena, offsets, lengths, indexes, first, count, adLen, counters, ok)
   }
 
-  /** Frees the OpenSSL contexts now (OpenSSL cleanses their key state) and zeroes the key words. Idempotent. */
+  /** Frees the OpenSSL contexts now (OpenSSL cleanses their key state). Idempotent. */
   wipe (): void {
     this.native.aeadWipe(this.handle)
   }

@@ -5,7 +5,7 @@ export {
 } from './socket-options.js'
 export { UdpSocket, encodeAddress, decodeAddress, endpointText, decodeLocalAddress, ADDR_BYTES, ADDR_WORDS, addressWords, PEER_ADDR_BYTES, type UdpOptions } from './udp.js'
 export { IO_STATS_FIELDS, type IoStats } from './io-stats.js'
-export { NativeAead, isNativeAeadAvailable, nativeAeadVersion, nativeAeadCores, NATIVE_AEAD_KEY_BYTES, NATIVE_AEAD_TAG_BYTES, type AeadHandle, type NativeAeadAddon } from './aead.js'
+export { NativeAead, isNativeAeadAvailable, nativeAeadVersion, NATIVE_AEAD_KEY_BYTES, NATIVE_AEAD_TAG_BYTES, type AeadHandle, type NativeAeadAddon } from './aead.js'
 export { NativeError } from './native-error.js'
 export { loadAddon, addonPath } from './addon.js'
 export { keepCapabilitiesOnSetuid, limitCapabilities, CAPABILITY, type CapabilityName } from './capabilities.js'

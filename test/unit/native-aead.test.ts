@@ -4,7 +4,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createCipheriv, randomBytes } from 'node:crypto'
 import sodium from 'sodium-native'
-import { NativeAead, isNativeAeadAvailable, nativeAeadVersion, nativeAeadCores } from '../../src/native/index.js'
+import { NativeAead, isNativeAeadAvailable, nativeAeadVersion } from '../../src/native/index.js'
 import { AeadKey, TAG_BYTES, writeNonce } from '../../src/crypto/aead.js'
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/[\s:]/g, ''), 'hex')
@@ -32,15 +32,6 @@ function sodiumSeal (key: Uint8Array, ad: Uint8Array, text: Uint8Array, counter:
 test('the native AEAD is available and runs node\'s OpenSSL 3', () => {
   assert.equal(isNativeAeadAvailable(), true)
   assert.match(nativeAeadVersion() ?? '', /^OpenSSL 3\./)
-})
-
-// Every test below runs the path this reports; with node's own (static) OpenSSL it must be the
-// direct one (the cores are exported and passed the load-time check against EVP), else the
-// seal/open figures of bench/aead.js and the VPN silently fall back to EVP's per-record cost.
-test('records go through OpenSSL\'s ChaCha20/Poly1305 cores directly when node links its own OpenSSL', (t) => {
-  const shared = (process.config.variables as Record<string, unknown>).node_shared_openssl
-  if (shared === true || shared === 'true') { t.skip('node uses a shared OpenSSL: the EVP path is expected'); return }
-  assert.equal(nativeAeadCores(), 'direct')
 })
 
 test('RFC 8439 section 2.8.2: libsodium and OpenSSL (node:crypto) both produce the vector', () => {
