@@ -44,6 +44,8 @@ const IDLE_MS = opt('idle-ms', 1000)
 const SHOW_EVERY_MS = opt('show-every', 0)
 /** With --ss-every MS: poll the sender's TCP state (ss -tin in the client namespace: cwnd, ssthresh, rtt, retrans) during bonded runs. */
 const SS_EVERY_MS = opt('ss-every', 0)
+/** With --cc NAME: the iperf3 flows' congestion control (iperf3 -C; default: the host's). */
+const INNER_CC = args.includes('--cc') ? args[args.indexOf('--cc') + 1] : undefined
 /** Extra ttt options for both ends (e.g. --ttt "--pace"), to compare settings in the lab. */
 const TTT_EXTRA = args.includes('--ttt') ? (args[args.indexOf('--ttt') + 1] ?? '').split(' ').filter((a) => a !== '') : []
 
@@ -94,7 +96,7 @@ async function goodput (name: string, paths: number[], withPing = false): Promis
   const downBefore = await Promise.all(paths.map((l) => lab.stats(l)))
   const t0 = lab.nowNs()
   const s = sampler(t0)
-  const flow = iperfClient(lab.namespaces.client, INNER, 5201, ['-t', String(SECONDS), '-i', '0.1', '--get-server-output'])
+  const flow = iperfClient(lab.namespaces.client, INNER, 5201, ['-t', String(SECONDS), '-i', '0.1', '--get-server-output', ...(INNER_CC !== undefined ? ['-C', INNER_CC] : [])])
   const poller = SHOW_EVERY_MS > 0 && paths.length > 1 ? pollShow(t0) : undefined
   const ssPoller = SS_EVERY_MS > 0 && paths.length > 1 ? pollSs(t0) : undefined
   let pinged: Awaited<ReturnType<typeof ping>> | undefined
@@ -278,9 +280,11 @@ async function main (): Promise<void> {
     console.log(`lab up (wire realtime: ${lab.realtime}); load ${loadAverage()}`)
     const bare = [await ping(lab.namespaces.client, lab.serverAddress, 10, 0.1, ['-I', lab.clientAddress(0)]), await ping(lab.namespaces.client, lab.serverAddress, 10, 0.1, ['-I', lab.clientAddress(1)])]
     console.log(`  bare RTT l1 ${bare[0]!.avgMs} ms, l2 ${bare[1]!.avgMs} ms`)
-    // The inner flow's congestion control is the namespaces' default, inherited from the host (left as it is):
+    // The inner flow's congestion control is the namespaces' default, inherited from the host (left as it is
+    // unless --cc NAME asks iperf3 for another, e.g. cubic, the default of most distributions; the
+    // failover runs' own TCP sender keeps the default):
     // BBR and CUBIC react to the bond's delay spread differently, so it goes with every figure.
-    const cc = (await lab.exec('client', 'sysctl', ['-n', 'net.ipv4.tcp_congestion_control'])).stdout.trim()
+    const cc = INNER_CC ?? (await lab.exec('client', 'sysctl', ['-n', 'net.ipv4.tcp_congestion_control'])).stdout.trim()
     console.log(`  inner TCP congestion control (iperf3's sender): ${cc}`)
     const onlyAt = args.indexOf('--only')
     const only = onlyAt >= 0 ? args[onlyAt + 1] ?? '' : undefined

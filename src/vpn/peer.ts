@@ -10,7 +10,7 @@
  * Receive: opened datagram -> path receiver (feedback) -> reorder buffer (per flow bucket) -> io.deliver.
  */
 import {
-  Path, PathReceiver, ReorderBuffer, FlowSequencer, AutoScheduler, createScheduler, createFeedback, delaySpreadOf, bestTier, isInTier,
+  Path, PathReceiver, ReorderBuffer, FlowSequencer, AutoScheduler, createScheduler, createFeedback, delaySpreadOf, repairWaitOf, bestTier, isInTier,
   flowBucketOf, unwrapSeq32, pickSparse, DEFAULT_FLOW_BUCKETS, REORDER_WINDOW_PACKETS, SPARSE_WINDOW_MS, SPARSE_FLOW_BYTES, BOTTLENECK_BUDGET_MS, SLOWER_PATH_BUDGET_MS,
   PACING_BURST_BYTES,
   type PathFeedback, type Scheduler, type SchedulerKind, type PathPreference,
@@ -28,6 +28,7 @@ import { PaceQueue } from './pace-queue.js'
 import { PacketPool } from './packet-pool.js'
 import { WaitQueue, type WaitQueueStats } from './wait-queue.js'
 import { DelayKeeper } from './delay-keeper.js'
+import { IncomingLoss } from './incoming-loss.js'
 
 export interface PeerIo {
   /** Sends datagram[0, length) on path `pathId` (to its last known address). */
@@ -752,6 +753,7 @@ export class Peer {
     this.updateInnerMtu()
     const { spreadMs, jitterMs } = delaySpreadOf(this.liveReceivers(), nowMs)
     this.reorder.holdTime.setSpread(spreadMs, jitterMs)
+    this.reorder.holdTime.setRepairWait(this.repairWaitMs(nowMs))
     this.reorder.expire(nowMs)
     const overflowed = this.overflowLog.due(this.reorder.stats.overflowSkipped, nowMs)
     if (overflowed > 0) this.options.log.warn(`${this.options.label ?? 'peer'}: reorder window of ${REORDER_WINDOW_PACKETS} packets per flow class overflowed; ${overflowed} missing packets given up on (total ${this.reorder.stats.overflowSkipped})`)
@@ -764,4 +766,28 @@ export class Peer {
   }
 
   private readonly receiverList: PathReceiver[] = []
+
+  /**
+   * How long a hole on a path that loses packets at random may need (its nack's way back and the
+   * repair's way out; repairWaitOf), 0 while no path does: then the hold is the delay spread alone.
+   * Call after liveReceivers() (same order).
+   */
+  private repairWaitMs (nowMs: number): number {
+    let anyLossy = false
+    this.lossyList.length = 0
+    this.srttList.length = 0
+    for (const path of this.active) {
+      const receiver = this.receivers[path.id]!
+      this.incomingLoss.update(path.id, receiver.highestSeq, receiver.receivedPackets)
+      const lossy = this.incomingLoss.isLossy(path.id)
+      anyLossy ||= lossy
+      this.lossyList.push(lossy)
+      this.srttList.push(path.rtt.hasSample() ? path.rtt.srttMs : NaN)
+    }
+    return anyLossy ? repairWaitOf(this.receiverList, this.srttList, this.lossyList, nowMs) : 0
+  }
+
+  private readonly incomingLoss = new IncomingLoss()
+  private readonly lossyList: boolean[] = []
+  private readonly srttList: number[] = []
 }
