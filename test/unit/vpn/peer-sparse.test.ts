@@ -8,6 +8,27 @@ import { flowBucketOf, BOTTLENECK_BUDGET_MS } from '../../../src/multipath/index
 import { silentLogger } from '../../../src/log.js'
 import { innerPacket } from '../../helpers/inner-packet.js'
 
+/** Puts path `id` of `peer` up, out of rate startup, with a known RTT, one-way delay and rate. */
+function settledPath (peer: Peer, id: number, oneWayMs: number, rateBitsPerSec: number): NonNullable<ReturnType<Peer['path']>> {
+  const p = peer.path(id)!
+  p.state = 'up'
+  p.addRttSample(2 * oneWayMs, 0)
+  p.delay.addSample(0, oneWayMs, 0)
+  p.addDeliveryRateSample(rateBitsPerSec, 0)
+  p.rate.inStartup = false
+  p.rate.gain = 1
+  p.pacer.setRate(p.planningRateBitsPerSec(), 0)
+  return p
+}
+
+/** A bulk packet and a ping of another flow bucket. */
+function bulkAndPing (): { bulk: Buffer, ping: Buffer } {
+  const bulk = innerPacket(1400, { srcPort: 40000 })
+  let ping = innerPacket(84, { srcPort: 40001 })
+  for (let port = 40001; flowBucketOf(ping) === flowBucketOf(bulk); port++) ping = innerPacket(84, { srcPort: port })
+  return { bulk, ping }
+}
+
 function fullPeer (sent: number[]): Peer {
   const peer = new Peer({ send: (pathId) => { sent.push(pathId) }, deliver: () => {} }, { scheduler: 'auto', mtuBytes: 1400, log: silentLogger },
     [{ id: 0, name: 'fast' }, { id: 1, name: 'slow' }])
@@ -29,9 +50,7 @@ function fullPeer (sent: number[]): Peer {
 test('bulk waits while every path is full; a sparse flow goes out at once on the fast path', () => {
   const sent: number[] = []
   const peer = fullPeer(sent)
-  const bulk = innerPacket(1400, { srcPort: 40000 })
-  let ping = innerPacket(84, { srcPort: 40001 })
-  for (let port = 40001; flowBucketOf(ping) === flowBucketOf(bulk); port++) ping = innerPacket(84, { srcPort: port })
+  const { bulk, ping } = bulkAndPing()
   // A new flow is sparse for its first 12 kB (8 such packets), then queues behind the full paths.
   for (let i = 0; i < 10; i++) peer.sendInner(bulk, 0, bulk.length, 1)
   assert.equal(sent.length, 8, 'the bulk flow\'s first 8 packets went out, the rest wait')
@@ -57,17 +76,8 @@ test('auto keeps a path\'s bottleneck queue to its budget: the rest of a burst w
   const peer = new Peer({ send: (pathId) => { sent.push(pathId) }, deliver: () => {} }, { scheduler: 'auto', mtuBytes: 1400, log: silentLogger },
     [{ id: 0, name: 'fast' }])
   peer.session = { seal: () => {}, rekeyMessageDue: () => null, sweep: () => {} } as unknown as VpnSession
-  const p = peer.path(0)!
-  p.state = 'up'
-  p.addRttSample(20, 0)
-  p.delay.addSample(0, 10, 0)
-  p.addDeliveryRateSample(20e6, 0)
-  p.rate.inStartup = false
-  p.rate.gain = 1
-  p.pacer.setRate(p.planningRateBitsPerSec(), 0)
-  const bulk = innerPacket(1400, { srcPort: 40000 })
-  let ping = innerPacket(84, { srcPort: 40001 })
-  for (let port = 40001; flowBucketOf(ping) === flowBucketOf(bulk); port++) ping = innerPacket(84, { srcPort: port })
+  const p = settledPath(peer, 0, 10, 20e6)
+  const { bulk, ping } = bulkAndPing()
   // 100 packets at once (a 20 Mbit/s path drains one in 0.56 ms): the first 8 are sparse and go
   // regardless; bulk then goes only while the modelled bottleneck queue is under the budget.
   for (let i = 0; i < 100; i++) peer.sendInner(bulk, 0, bulk.length, 1)
@@ -99,19 +109,9 @@ test('a bulk flow that spilled onto the slower path keeps that path\'s delay whe
   const peer = new Peer({ send: (pathId) => { sent.push(pathId) }, deliver: () => {} }, { scheduler: 'auto', mtuBytes: 1400, log: silentLogger },
     [{ id: 0, name: 'fast' }, { id: 1, name: 'slow' }])
   peer.session = { seal: () => {}, rekeyMessageDue: () => null, sweep: () => {} } as unknown as VpnSession
-  for (const [i, oneWayMs, rate] of [[0, 10, 20e6], [1, 60, 10e6]] as const) {
-    const p = peer.path(i)!
-    p.state = 'up'
-    p.addRttSample(2 * oneWayMs, 0)
-    p.delay.addSample(0, oneWayMs, 0)
-    p.addDeliveryRateSample(rate, 0)
-    p.rate.inStartup = false
-    p.rate.gain = 1
-    p.pacer.setRate(p.planningRateBitsPerSec(), 0)
-  }
-  const bulk = innerPacket(1400, { srcPort: 40000 })
-  let ping = innerPacket(84, { srcPort: 40001 })
-  for (let port = 40001; flowBucketOf(ping) === flowBucketOf(bulk); port++) ping = innerPacket(84, { srcPort: port })
+  settledPath(peer, 0, 10, 20e6)
+  settledPath(peer, 1, 60, 10e6)
+  const { bulk, ping } = bulkAndPing()
   // For 2.2 s, bursts bigger than the fast path's budget: the rest goes to the slower path (and waits here).
   // Both paths answer all along (what their feedback would say: nothing is overdue).
   const answered = (t: number): void => { peer.path(0)!.markHeard(t); peer.path(1)!.markHeard(t) }
