@@ -7,10 +7,10 @@
 import { cac } from 'cac'
 import { lookup } from 'node:dns/promises'
 import { isIP } from 'node:net'
-import { timingSafeEqual } from 'node:crypto'
 import { exitAfterShutdown, runMain, runSubcommand } from './run-main.js'
 import { createLogger, parseLogFormat, parseLogLevel } from './logger.js'
 import { loadKey } from './key-source.js'
+import { sameKey } from '../src/crypto/key.js'
 import { parseSeconds } from './pipe-options.js'
 import { asList, checkPaths, checkPeers, parseCidr, parseMtu, parsePathSpec, parsePeerSpec, parseScheduler } from './ttt-options.js'
 import { keyHelp } from './pipe-cli.js'
@@ -61,10 +61,10 @@ function common (command: ReturnType<ReturnType<typeof cac>['command']>): void {
   addPrivilegeOptions(command)
 }
 
-async function resolveAddress (hostPort: string, what: string): Promise<{ address: string, port: number }> {
+async function resolveAddress (hostPort: string, what: string, family?: 4 | 6): Promise<{ address: string, port: number }> {
   const { host, port } = parseHostPort(hostPort, what)
   try {
-    const { address } = await lookup(host)
+    const { address } = await lookup(host, family !== undefined ? { family } : {})
     return { address, port }
   } catch {
     throw new UsageError(`${what} "${hostPort}": cannot resolve ${host}`)
@@ -180,7 +180,7 @@ async function loadPeers (flags: Flags, log: ReturnType<typeof createLogger>): P
   const peers: ServerPeerConfig[] = flags.key ? [{ name: 'default', key: await loadKey(flags.key, log), allowedIps: [] }] : []
   for (const spec of peerSpecs) {
     const peerKey = await loadKey(spec.keySpec, log).catch((err: Error) => { throw new UsageError(`--peer ${spec.name}: ${err.message}`) })
-    const same = peers.find((p) => p.key.length === peerKey.length && timingSafeEqual(p.key, peerKey))
+    const same = peers.find((p) => sameKey(p.key, peerKey))
     if (same !== undefined) throw new UsageError(`--peer ${spec.name}: its key is also ${same.name === 'default' ? '--key' : `peer ${same.name}'s`}; a key must name one client`)
     peers.push({ name: spec.name, key: peerKey, allowedIps: spec.allowedIps })
   }
@@ -252,7 +252,7 @@ async function runClient (cliFlags: Flags): Promise<void> {
   // A name is looked up again while the server does not answer (same family as the paths).
   const resolveServer = isIP(host) !== 0 ? undefined : {
     name: host,
-    lookup: async () => ({ address: (await lookup(host, { family: server.address.includes(':') ? 6 : 4 })).address, port: server.port }),
+    lookup: async () => await resolveAddress(flags.server!, '--server', server.address.includes(':') ? 6 : 4),
   }
   const client = new VpnClient({ server, resolveServer, key, paths, tun, scheduler, pacing, tunables, log, onFatal: fatal.onFatal })
   const startedAtMs = Date.now()

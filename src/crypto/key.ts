@@ -7,6 +7,11 @@ import { UsageError } from '../errors.js'
 
 export const KEY_BYTES = 32
 
+/** Whether two keys are the same bytes, in constant time (a server compares its peers' keys). */
+export function sameKey (a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && sodium.sodium_memcmp(a, b)
+}
+
 /** Argon2id cost for passphrases: libsodium's "moderate" (about 0.5-1 s and 256 MiB, once at start). */
 const PASSPHRASE_OPS = sodium.crypto_pwhash_OPSLIMIT_MODERATE
 const PASSPHRASE_MEM = sodium.crypto_pwhash_MEMLIMIT_MODERATE

@@ -4,6 +4,7 @@ import { isIPv4, isIPv6 } from 'node:net'
 import { loadAddon, type IoHandle, type NativeAddon } from './addon.js'
 import { NativeError, rethrowNative } from './native-error.js'
 import { IO_STATS_FIELDS, readIoStats, type IoStats } from './io-stats.js'
+import { ipText } from './ip-text.js'
 
 /** Bytes of one address: family (4|6), 0, port (big endian), address (4 or 16 bytes). */
 export const PEER_ADDR_BYTES = 20
@@ -62,20 +63,7 @@ export function decodeAddress (addrs: Uint8Array, index = 0): { address: string,
 
 function decodeAt (addrs: Uint8Array, at: number): { address: string, port: number } {
   const port = (addrs[at + 2]! << 8) | addrs[at + 3]!
-  if (addrs[at] === 4) return { address: Array.from(addrs.subarray(at + 4, at + 8)).join('.'), port }
-  const groups: number[] = []
-  for (let i = 0; i < 8; i++) groups.push((addrs[at + 4 + 2 * i]! << 8) | addrs[at + 5 + 2 * i]!)
-  // RFC 5952: the longest run (of at least two) zero groups becomes '::'.
-  let best = -1
-  let bestLength = 1
-  for (let i = 0; i < 8; i++) {
-    let j = i
-    while (j < 8 && groups[j] === 0) j++
-    if (j - i > bestLength) { best = i; bestLength = j - i }
-  }
-  const hex = (list: number[]): string => list.map((g) => g.toString(16)).join(':')
-  const address = best < 0 ? hex(groups) : `${hex(groups.slice(0, best))}::${hex(groups.slice(best + bestLength))}`
-  return { address, port }
+  return { address: ipText(addrs, at + 4, addrs[at] === 4 ? 4 : 6), port }
 }
 
 export interface UdpOptions {

@@ -3,6 +3,7 @@
  * IPv4 addresses as unsigned 32-bit numbers, IPv6 as a string key only when needed.
  */
 import { isIPv4, isIPv6 } from 'node:net'
+import { ipText } from '../native/ip-text.js'
 
 export const enum IpVersion { V4 = 4, V6 = 6 }
 
@@ -27,19 +28,7 @@ export function ipv6Key (packet: Uint8Array, offset: number, which: 'source' | '
 
 /** The inner packet's source address as text, for a log line (allocates). */
 export function sourceText (packet: Uint8Array, offset: number): string {
-  if (ipVersionOf(packet, offset) === IpVersion.V4) return Array.from(packet.subarray(offset + 12, offset + 16)).join('.')
-  const words: string[] = []
-  for (let i = 0; i < 16; i += 2) words.push(((packet[offset + 8 + i]! << 8) | packet[offset + 9 + i]!).toString(16))
-  // The longest run of zero words (two or more) becomes '::' (RFC 5952).
-  let best = -1; let bestLength = 1
-  for (let i = 0; i < 8;) {
-    let j = i
-    while (j < 8 && words[j] === '0') j++
-    if (j - i > bestLength) { best = i; bestLength = j - i }
-    i = j > i ? j : i + 1
-  }
-  if (best < 0) return words.join(':')
-  return `${words.slice(0, best).join(':')}::${words.slice(best + bestLength).join(':')}`
+  return ipVersionOf(packet, offset) === IpVersion.V4 ? ipText(packet, offset + 12, 4) : ipText(packet, offset + 8, 6)
 }
 
 /**

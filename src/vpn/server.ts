@@ -5,7 +5,8 @@
  * TUN go to the client that owns their destination address (configured prefixes, or the inner
  * source addresses a client has used).
  */
-import { randomInt, timingSafeEqual } from 'node:crypto'
+import { randomInt } from 'node:crypto'
+import { sameKey } from '../crypto/key.js'
 import { type TunDevice, UdpSocket, setBufferSize, setMtuDiscover, encodeAddress, decodeAddress, decodeLocalAddress, endpointText, ADDR_BYTES, ADDR_WORDS, addressWords } from '../native/index.js'
 import { HandshakeReplayGuard } from '../crypto/handshake-guard.js'
 import { RateLimiter } from '../crypto/rate-limiter.js'
@@ -234,7 +235,6 @@ export class VpnServer {
   setPeers (peers: ServerPeerConfig[]): PeerListChange {
     if (peers.length === 0) throw new UsageError('the new peer list is empty: a server needs at least one key (kept the current list)')
     const change: PeerListChange = { added: [], removed: [], changed: [], kept: [] }
-    const sameKey = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && timingSafeEqual(a, b)
     for (const entry of peers) if (!this.peerConfigs.some((old) => sameKey(old.key, entry.key))) change.added.push(entry.name)
     for (const old of this.peerConfigs) if (!peers.some((entry) => sameKey(old.key, entry.key))) change.removed.push(old.name)
     for (const client of [...this.clients.values()]) {
@@ -555,7 +555,6 @@ export class VpnServer {
     client.peer.session?.wipe()
     this.byIndex.delete(client.sessionIndex)
     this.lastIndex = -1
-    this.lastRouteClient = undefined
     this.clients.delete(client.id)
     if (!client.confirmed) this.pendingClients--
     this.forgetRoutesOf(client)
