@@ -73,7 +73,8 @@ export interface PathCounters {
  * record of what was sent on it. Every method takes `nowMs`; nothing here reads a clock.
  */
 export class Path {
-  readonly name: string
+  /** For logs and `show`; a client renames its paths when the server's name moves to another address. */
+  name: string
   preference: PathPreference
   weight: number
   txCapBitsPerSec: number

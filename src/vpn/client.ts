@@ -105,6 +105,11 @@ export interface VpnClientStats {
 const PATH_FLAP_WINDOW_S = 30
 
 /** How a path is named in logs: its address, its device, or both (`10.0.0.5%wlan0`). */
+/** A path's name in logs and `show`: its local end, an arrow, the server it talks to. */
+function pathName (p: ClientPathOptions, serverText: string): string {
+  return `${pathLocalText(p)}→${serverText}`
+}
+
 function pathLocalText (p: ClientPathOptions): string {
   if (p.device === undefined) return p.localAddress
   return p.localAddress === '0.0.0.0' || p.localAddress === '::' ? p.device : `${p.localAddress}%${p.device}`
@@ -195,7 +200,7 @@ export class VpnClient {
         label: 'server',
       }, options.paths.map((p, id) => ({
         id,
-        name: `${pathLocalText(p)}→${this.serverText}`,
+        name: pathName(p, this.serverText),
         isIpv6: options.server.address.includes(':'),
         ...(p.preference ? { preference: p.preference } : {}),
         ...(p.txCapBitsPerSec ? { txCapBitsPerSec: p.txCapBitsPerSec } : {}),
@@ -531,6 +536,7 @@ export class VpnClient {
       this.log.warn(`${resolve.name} now resolves to ${text} (was ${this.serverText}): handshaking there`)
       encodeAddress(found.address, found.port, this.serverAddrs, 0)
       this.serverText = text
+      this.options.paths.forEach((p, id) => { const path = this.peer.path(id); if (path) path.name = pathName(p, text) })
       this.pendingSentMs = -Infinity   // the next tick handshakes
     }, (err: Error) => {
       this.lookingUp = false

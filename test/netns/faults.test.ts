@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, writeFileSync, rmSync } from 'node:
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Lab, labUnavailableReason } from '../lab/lab.js'
-import { VethStar, NsProcess, keygen, startTttServer, startTttClient, ping, tttPath, sleep, nsExec } from '../../bench/lib/vpn.js'
+import { VethStar, NsProcess, keygen, startTttServer, startTttClient, stopTtt, ping, tttPath, sleep, nsExec } from '../../bench/lib/vpn.js'
 import { ProcessGroup, type Daemon } from '../helpers/processes.js'
 import { requestControl } from '../../src/control/control-client.js'
 import { socketPath } from '../../src/control/paths.js'
@@ -131,6 +131,9 @@ test('a server that moved to another address under its name (dynamic DNS): the c
   assert.equal(sessionsUp(client), 2, `a session with the moved server: ${client.text.slice(-1500)}`)
   const after = await ping(star.spokes[0]!, '10.9.0.1', 10, 0.1)
   assert.equal(after.lossPct, 0, `traffic through the moved server (${after.lossPct} % of 10 pings lost)`)
+  // Its paths are named after the server they now talk to (logs, `ttt show`, the closing line).
+  const closing = await stopTtt(client)
+  assert.ok(closing.paths.length === 1 && closing.paths.every((p) => p.includes(`→${newAddress}:${PORT}:`)), `path names follow the move: ${closing.paths.join(' ')}`)
 })
 
 // ---- TUN removed, a path's interface down and up, wall-clock jumps (every process in a ProcessGroup)
