@@ -18,6 +18,7 @@ import { gstDesign as gstDesignWith, glorytunDesign, mlvpnDesign } from './desig
 import { plotScenario } from './plot.js'
 import { formatTable, verdicts, verdictRanges } from './report.js'
 import { traceLine } from './trace.js'
+import { HoldTracer } from './hold-trace.js'
 
 /** l1 delay shifts (ms) of `--jitter-runs`: small enough to change no figure's meaning, large enough to move every event. */
 const JITTER_SHIFTS_MS = [0, 0.013, 0.029, 0.041, 0.057, 0.071, 0.083, 0.097]
@@ -57,7 +58,15 @@ const shifts = shiftsFromArgs()
 const gstOverrides = { ...(args.includes('--no-fec') ? { fec: false } : {}), ...(args.includes('--packet-pair') ? { packetPair: true } : {}) }
 const gstDesign = (): ReturnType<typeof gstDesignWith> => gstDesignWith(gstOverrides)
 const traceName = valueOf('--trace')
-if (traceName !== undefined) {
+const holdsName = valueOf('--trace-holds')
+if (holdsName !== undefined) {
+  const scenario = scenariosShifted(shifts[0]!).find((s) => s.name === holdsName)
+  if (!scenario) fail(`no scenario ${holdsName}; one of: ${issueScenarios().map((s) => s.name).join(', ')}`)
+  const tracer = new HoldTracer()
+  const result = runScenario(scenario, gstDesign(), seed, undefined, tracer)
+  for (const line of tracer.report(Number(valueOf('--lines') ?? 200))) console.log(line)
+  console.log(formatTable([result]))
+} else if (traceName !== undefined) {
   const scenario = scenariosShifted(shifts[0]!).find((s) => s.name === traceName)
   if (!scenario) fail(`no scenario ${traceName}; one of: ${issueScenarios().map((s) => s.name).join(', ')}`)
   const everyMs = args.includes('--every') ? Number(valueOf('--every')) : 100

@@ -2,6 +2,7 @@ import { EventQueue, seededRandom } from './event-queue.js'
 import { Link, type LinkSpec } from './link.js'
 import { TcpSender, TcpReceiver, SEGMENT_BYTES, ACK_BYTES } from './tcp.js'
 import { TunnelEnd, type TunnelDesign, type TunnelPacket } from './tunnel.js'
+import type { HoldTracer } from './hold-trace.js'
 
 export const L1: LinkSpec = { rateBitsPerSec: 20e6, delayMs: 10, jitterMs: 0, queuePackets: 100, lossRatio: 0 }
 export const L2: LinkSpec = { rateBitsPerSec: 10e6, delayMs: 60, jitterMs: 0, queuePackets: 100, lossRatio: 0 }
@@ -64,7 +65,7 @@ export interface TraceView {
 }
 
 export function runScenario (
-  scenario: Scenario, design: TunnelDesign, seed = 1, trace?: { everyMs: number, onSample: (view: TraceView) => void },
+  scenario: Scenario, design: TunnelDesign, seed = 1, trace?: { everyMs: number, onSample: (view: TraceView) => void }, holds?: HoldTracer,
 ): ScenarioResult {
   const events = new EventQueue()
   const random = seededRandom(seed)
@@ -72,6 +73,10 @@ export function runScenario (
   const a = new TunnelEnd(design, n, events, 'a>')
   const b = new TunnelEnd(design, n, events, 'b>')
   a.peer = b; b.peer = a
+  if (holds) {
+    a.onUnit = (e) => holds.onSender(e)
+    b.onUnit = (e) => holds.onReceiver(e)
+  }
   const forward = scenario.links.map((spec, i) => new Link<TunnelPacket>(`l${i + 1}>`, spec, events, random, (p, bytes) => b.receive(p, bytes)))
   const reverse = scenario.links.map((spec, i) => new Link<TunnelPacket>(`l${i + 1}<`, spec, events, random, (p, bytes) => a.receive(p, bytes)))
   a.outLinks = forward

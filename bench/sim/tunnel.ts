@@ -71,8 +71,22 @@ export interface TunnelDesign {
   startupQueueCapMs?: number
   /** `auto` keeps units in order across paths of equal delay (AutoScheduler.keepsEqualDelayOrder: refuses rather than dodge a budget, one path at a time in rate startup). */
   keepsEqualDelayOrder?: boolean
+  /** Our feedback and abandon messages on a path count in its queue models (Path.onUnsequencedSend). */
+  countsControlBytes?: boolean
   /** Each path's rate is measured with a packet pair before it carries data (Path.measuresPacketPair), not guessed in startup. */
   packetPair?: boolean
+}
+
+/** One unit's life as the sim saw it, for bench/sim/hold-trace.ts: sent (and when it left our pace queue), arrived. */
+export interface UnitEvent {
+  kind: 'sent' | 'released' | 'arrived'
+  nowMs: number
+  path: number
+  bucket: number
+  flowSeq: number
+  isRepair: boolean
+  /** sent: the scheduler's expected arrival (NaN when not known); released: packets in the link's queue ahead of it. */
+  value: number
 }
 
 interface StoredUnit { id: number, bytes: number, bucket: number, flowSeq: number, inner: TcpSegment }
@@ -109,6 +123,8 @@ export class TunnelEnd {
   fecRebuiltUnits = 0
   /** Per path: the longest member (wire bytes) of the group being encoded (the parity is as long). */
   private readonly fecGroupBytes: number[] = []
+  /** Sees every data unit sent, released from a pace queue and arrived (bench/sim/hold-trace.ts). */
+  onUnit: ((e: UnitEvent) => void) | undefined
   /** Delivers inner segments to the local TCP endpoint. */
   onInner: (segment: TcpSegment) => void = () => {}
   private readonly scheduler: Scheduler
@@ -200,6 +216,8 @@ export class TunnelEnd {
   private transmit (unit: StoredUnit, n: number, isRepair: boolean, now: number): void {
     for (let i = 0; i < n; i++) {
       const path = this.chosen[i]!
+      const scheduler = isRepair ? this.repairScheduler : this.scheduler
+      this.onUnit?.({ kind: 'sent', nowMs: now, path: path.id, bucket: unit.bucket, flowSeq: unit.flowSeq, isRepair, value: scheduler instanceof AutoScheduler ? scheduler.plannedArrivalMs : NaN })
       this.sendOnPath(path, {
         kind: 'data', path: path.id, pathSeq: -1, txTimeMs: now, bucket: unit.bucket, flowSeq: unit.flowSeq,
         isRepair, inner: unit.inner, about: -1, feedback: undefined,
@@ -218,14 +236,21 @@ export class TunnelEnd {
     const seq = path.onSend(bytes, now, unitId)
     packet.pathSeq = seq
     const link = this.outLinks[path.id]!
-    if (releaseMs <= now) link.send(packet, bytes)
+    if (releaseMs <= now) this.release(link, packet, bytes)
     else {
       // As the VPN does: the path learns when a queued send really left (its reply deadline and
       // its delay samples leave out the wait in our own queue).
       path.markQueued(seq)
-      this.events.at(releaseMs, () => { path.markReleased(seq, this.events.nowMs); link.send(packet, bytes) })
+      this.events.at(releaseMs, () => { path.markReleased(seq, this.events.nowMs); this.release(link, packet, bytes) })
     }
     if (packet.kind !== 'parity') this.protect(path, packet, bytes, now)
+  }
+
+  private release (link: Link<TunnelPacket>, packet: TunnelPacket, bytes: number): void {
+    if (this.onUnit && packet.kind === 'data') {
+      this.onUnit({ kind: 'released', nowMs: this.events.nowMs, path: packet.path, bucket: packet.bucket, flowSeq: packet.flowSeq, isRepair: packet.isRepair, value: link.queuedPackets() })
+    }
+    link.send(packet, bytes)
   }
 
   /** Adds a sent packet to its path's FEC group; sends the parity when that completes the group. */
@@ -257,7 +282,7 @@ export class TunnelEnd {
       if (unit && unit.id === id) abandoned.push({ bucket: unit.bucket, flowSeq: unit.flowSeq })
     }
     if (abandoned.length === 0) return
-    this.outLinks[pathIndex]!.send({
+    this.sendControl(pathIndex, {
       kind: 'abandon', path: pathIndex, pathSeq: -1, txTimeMs: now, bucket: 0, flowSeq: 0, isRepair: false,
       inner: undefined, about: -1, feedback: undefined, abandoned,
     }, FEEDBACK_BYTES)
@@ -286,8 +311,9 @@ export class TunnelEnd {
     if (pickSparse(this.paths, unit.bytes, now, this.chosen) === 0) { this.refused++; return }
     const path = this.chosen[0]!
     if (!path.isPacedNow() || path.loss.lossRatio >= AHEAD_MAX_LOSS_RATIO) { this.sendUnit(unit, true, now); return }
-    path.pacer.onSend(unit.bytes, now)
+    path.onUnsequencedSend(unit.bytes, now)
     this.aheadRepairs++
+    this.onUnit?.({ kind: 'sent', nowMs: now, path: path.id, bucket: unit.bucket, flowSeq: unit.flowSeq, isRepair: true, value: NaN })
     this.outLinks[path.id]!.send({
       kind: 'data', path: path.id, pathSeq: -1, txTimeMs: now, bucket: unit.bucket, flowSeq: unit.flowSeq,
       isRepair: true, inner: unit.inner, about: -1, feedback: undefined,
@@ -315,6 +341,7 @@ export class TunnelEnd {
       // A repair sent ahead of a pace queue (sendAhead): outside the path's sequence, so the
       // path's receiver and FEC decoder do not see it.
       this.traces[packet.path]!.dataBytes += bytes
+      this.onUnit?.({ kind: 'arrived', nowMs: now, path: packet.path, bucket: packet.bucket, flowSeq: packet.flowSeq, isRepair: true, value: NaN })
       this.reorder?.push(packet.bucket, packet.flowSeq, packet, now)
       if (this.reorder) this.wake(this.reorder.nextDeadlineMs())
       return
@@ -337,6 +364,7 @@ export class TunnelEnd {
     trace.dataBytes += bytes
     trace.lastDataRxMs = now
     if (now >= trace.markMs && Number.isNaN(trace.firstDataAfterMarkMs)) trace.firstDataAfterMarkMs = now
+    this.onUnit?.({ kind: 'arrived', nowMs: now, path: packet.path, bucket: packet.bucket, flowSeq: packet.flowSeq, isRepair: packet.isRepair, value: NaN })
     if (this.reorder) {
       this.reorder.push(packet.bucket, packet.flowSeq, packet, now)
       this.wake(this.reorder.nextDeadlineMs())
@@ -350,6 +378,7 @@ export class TunnelEnd {
     const packet = decodePayload(rebuilt.bytes, pathIndex, rebuilt.seq)
     if (!packet || packet.kind !== 'data' || !this.reorder) return
     const duplicatesBefore = this.reorder.stats.duplicates + this.reorder.stats.late
+    this.onUnit?.({ kind: 'arrived', nowMs: now, path: pathIndex, bucket: packet.bucket, flowSeq: packet.flowSeq, isRepair: true, value: -1 })
     this.reorder.push(packet.bucket, packet.flowSeq, packet, now)
     if (this.reorder.stats.duplicates + this.reorder.stats.late === duplicatesBefore) this.fecRebuiltUnits++
     this.wake(this.reorder.nextDeadlineMs())
@@ -369,7 +398,7 @@ export class TunnelEnd {
   /** Feedback about the peer's path `index` goes back on the same path (so it proves both ways). */
   private sendFeedback (index: number, now: number): void {
     const fb = this.receivers[index]!.writeFeedback(now, createFeedback())
-    this.peerLink(index).send({
+    this.sendControl(index, {
       kind: 'feedback', path: index, pathSeq: -1, txTimeMs: now, bucket: 0, flowSeq: 0, isRepair: false,
       inner: undefined, about: index, feedback: fb,
     }, FEEDBACK_BYTES)
@@ -377,7 +406,7 @@ export class TunnelEnd {
     // carries no echo (its RTT would be the fast path's, not this one's).
     const fastest = this.design.nackOnFastest === true && fb.nackCount > 0 ? this.fastestPath() : -1
     if (fastest >= 0 && fastest !== index) {
-      this.peerLink(fastest).send({
+      this.sendControl(fastest, {
         kind: 'feedback', path: fastest, pathSeq: -1, txTimeMs: now, bucket: 0, flowSeq: 0, isRepair: false,
         inner: undefined, about: index, feedback: { ...fb, nacks: fb.nacks.slice(), echoSeq: -1 },
       }, FEEDBACK_BYTES)
@@ -394,7 +423,17 @@ export class TunnelEnd {
     return best
   }
 
-  private peerLink (index: number): Link<TunnelPacket> { return this.outLinks[index]! }
+  /**
+   * Feedback and abandon messages go out at once, outside the path's sequence and pace queue; the
+   * path's models still count their bytes (Path.onUnsequencedSend). Left out, each 64-byte message
+   * left the link 0.026 ms (l1) behind the departure model for good once the rate estimate was the
+   * link's exact rate, and ten of them made the l1 unit of an equal-delay near tie arrive after
+   * the l2 unit planned 0.24 ms behind it.
+   */
+  private sendControl (index: number, packet: TunnelPacket, bytes: number): void {
+    if (this.design.countsControlBytes === true) this.paths[index]!.onUnsequencedSend(bytes, this.events.nowMs)
+    this.outLinks[index]!.send(packet, bytes)
+  }
 
   private armFeedback (index: number, atMs: number): void {
     if (!(atMs < this.feedbackAtMs[index]!)) return

@@ -213,6 +213,18 @@ export class Path {
     return seq
   }
 
+  /**
+   * A packet outside the path's sequence went out at once, ahead of any pace queue (feedback, an
+   * abandon notice, a repair sent ahead): it takes the link like any send, so the pace and
+   * departure schedules count its bytes. Uncounted, a path planned at exactly its link's rate
+   * fell behind its model by each such packet's serialisation, for good (nothing drains a
+   * schedule that runs at the link's own rate).
+   */
+  onUnsequencedSend (bytes: number, nowMs: number): void {
+    this.pacer.burstBytes = this.isPacedNow() ? this.paceBurstBytes : 0
+    this.pacer.onSend(bytes, nowMs)
+  }
+
   /** A paced caller queued send `seq` instead of sending it: no reply is due before it is released. */
   markQueued (seq: number): void {
     if (seq >= this.nextSeq || seq <= this.nextSeq - SEND_RING_SIZE) return

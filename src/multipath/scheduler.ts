@@ -67,6 +67,8 @@ export class AutoScheduler implements Scheduler {
   spaced = 0
   private lastPath: Path | undefined
   private lastArrivalMs = -Infinity
+  /** When the unit of the latest `pick` is expected to arrive (one-way frame when every candidate has one; after any spacing hold). */
+  get plannedArrivalMs (): number { return this.lastArrivalMs }
   /**
    * Keep units in order across paths of the same base delay: refuse a unit rather than send it
    * on a path where it arrives later than on a path of that delay that a queue budget skipped
