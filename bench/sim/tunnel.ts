@@ -311,7 +311,7 @@ export class TunnelEnd {
     if (pickSparse(this.paths, unit.bytes, now, this.chosen) === 0) { this.refused++; return }
     const path = this.chosen[0]!
     if (!path.isPacedNow() || path.loss.lossRatio >= AHEAD_MAX_LOSS_RATIO) { this.sendUnit(unit, true, now); return }
-    path.onUnsequencedSend(unit.bytes, now)
+    path.pacer.onSend(unit.bytes, now)
     this.aheadRepairs++
     this.onUnit?.({ kind: 'sent', nowMs: now, path: path.id, bucket: unit.bucket, flowSeq: unit.flowSeq, isRepair: true, value: NaN })
     this.outLinks[path.id]!.send({

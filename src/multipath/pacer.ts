@@ -65,6 +65,18 @@ export class Pacer {
   }
 
   /**
+   * `bytes` went to the link at once, outside the pace queue (a small control packet): whatever
+   * is queued behind it, in the pace queue or at the bottleneck, leaves that much later. On an
+   * idle path it is gone before anything follows, so nothing moves (it must not make the next
+   * send look busy, or an app-limited path's delivery samples count as a full pipe's).
+   */
+  onUnpacedSend (bytes: number, nowMs: number): void {
+    if (nowMs > this.lastNowMs) this.lastNowMs = nowMs
+    if (this.freeAtMs > nowMs) this.freeAtMs += this.serialisationMs(bytes)
+    if (this.departAtMs > nowMs) this.departAtMs += this.burstBytes > 0 ? (bytes * 8000) / this.linkRateBitsPerSec : this.serialisationMs(bytes)
+  }
+
+  /**
    * Re-anchor the model to a measurement: a unit the model thought would leave the bottleneck
    * `predictedMs` after it was handed over really took `measuredMs`. Half the error is applied,
    * so one noisy sample cannot swing it, while a steady drift (rate slightly off) is cancelled.

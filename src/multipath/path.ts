@@ -214,15 +214,17 @@ export class Path {
   }
 
   /**
-   * A packet outside the path's sequence went out at once, ahead of any pace queue (feedback, an
-   * abandon notice, a repair sent ahead): it takes the link like any send, so the pace and
-   * departure schedules count its bytes. Uncounted, a path planned at exactly its link's rate
-   * fell behind its model by each such packet's serialisation, for good (nothing drains a
-   * schedule that runs at the link's own rate).
+   * A small packet outside the path's sequence (feedback, an abandon notice) went out at once,
+   * ahead of any pace queue: it delays whatever is queued behind it by its serialisation
+   * (Pacer.onUnpacedSend). Uncounted, a path planned at exactly its link's rate fell behind its
+   * model by each such packet, for good (nothing drains a schedule that runs at the link's rate).
    */
   onUnsequencedSend (bytes: number, nowMs: number): void {
-    this.pacer.burstBytes = this.isPacedNow() ? this.paceBurstBytes : 0
-    this.pacer.onSend(bytes, nowMs)
+    // Only on a paced path: unpaced (in rate startup) the model is re-anchored to every sample,
+    // and counted there, control packets made an app-limited path's sends look busy.
+    if (!this.isPacedNow()) return
+    this.pacer.burstBytes = this.paceBurstBytes
+    this.pacer.onUnpacedSend(bytes, nowMs)
   }
 
   /** A paced caller queued send `seq` instead of sending it: no reply is due before it is released. */
