@@ -1,5 +1,5 @@
 import {
-  AutoScheduler, Path, PathReceiver, pickSparse, ReorderBuffer, FlowSequencer, createFeedback, delaySpreadOf, repairWaitOf, HoldTimeEstimator,
+  AutoScheduler, hasSameDelayPeer, Path, PathReceiver, pickSparse, ReorderBuffer, FlowSequencer, createFeedback, delaySpreadOf, repairWaitOf, HoldTimeEstimator,
   PACING_BURST_BYTES, FecEncoder, FecDecoder, type PathFeedback, type Scheduler, type ParityUnit, type RebuiltUnit,
 } from '../../src/multipath/index.js'
 import type { EventQueue } from './event-queue.js'
@@ -71,10 +71,20 @@ export interface TunnelDesign {
   startupQueueCapMs?: number
   /** `auto` keeps units in order across paths of equal delay (AutoScheduler.keepsEqualDelayOrder: refuses rather than dodge a budget, one path at a time in rate startup). */
   keepsEqualDelayOrder?: boolean
-  /** Our feedback and abandon messages on a path count in its queue models (Path.onUnsequencedSend). */
-  countsControlBytes?: boolean
-  /** Each path's rate is measured with a packet pair before it carries data (Path.measuresPacketPair), not guessed in startup. */
-  packetPair?: boolean
+  /**
+   * Our feedback and abandon messages count in a path's queue models (Path.onUnsequencedSend);
+   * 'same-delay': only on a path that shares its base delay with another (hasSameDelayPeer), where
+   * the order of units split between them rests on the models to a fraction of a packet time.
+   */
+  countsControlBytes?: boolean | 'same-delay'
+  /** Path.boundsStaleCorrections on every path; 'same-delay': on a path that shares its base delay with another. */
+  boundsStaleCorrections?: boolean | 'same-delay'
+  /**
+   * Each path's rate is measured with a packet pair before it carries data (Path.measuresPacketPair),
+   * not guessed in startup; 'same-delay': only a path that shares its base delay with another
+   * (elsewhere the pair's full-size probes only perturb the start).
+   */
+  packetPair?: boolean | 'same-delay'
 }
 
 /** One unit's life as the sim saw it, for bench/sim/hold-trace.ts: sent (and when it left our pace queue), arrived. */
@@ -156,7 +166,8 @@ export class TunnelEnd {
         ...(design.probeIntervalMs !== undefined ? { probeIntervalMs: design.probeIntervalMs } : {}),
         ...(design.downFloorMs !== undefined ? { downFloorMs: design.downFloorMs } : {}),
         isPaced: design.pace === true,
-        measuresPacketPair: design.packetPair === true,
+        measuresPacketPair: design.packetPair !== undefined && design.packetPair !== false,
+        boundsStaleCorrections: design.boundsStaleCorrections === true,
       }))
       this.receivers.push(new PathReceiver())
       this.traces.push({ dataBytes: 0, lastDataRxMs: -Infinity, markMs: Infinity, firstDataAfterMarkMs: NaN })
@@ -431,7 +442,8 @@ export class TunnelEnd {
    * the l2 unit planned 0.24 ms behind it.
    */
   private sendControl (index: number, packet: TunnelPacket, bytes: number): void {
-    if (this.design.countsControlBytes === true) this.paths[index]!.onUnsequencedSend(bytes, this.events.nowMs)
+    const counts = this.design.countsControlBytes
+    if (counts === true || (counts === 'same-delay' && hasSameDelayPeer(this.paths, this.paths[index]!))) this.paths[index]!.onUnsequencedSend(bytes, this.events.nowMs)
     this.outLinks[index]!.send(packet, bytes)
   }
 
@@ -472,10 +484,11 @@ export class TunnelEnd {
       }
       const decoder = this.fecDecoders[path.id]
       if (decoder) this.receivers[path.id]!.nackDelayMs = decoder.nackDelayMs(now, this.design.fecNackWaitMs)
+      if (this.design.boundsStaleCorrections === 'same-delay') path.boundsStaleCorrections = hasSameDelayPeer(this.paths, path)
       path.update(now, this.lostUnits)
       if (this.design.repair) this.resend(this.lostUnits, now)
       this.lostUnits.length = 0
-      if (path.isPacketPairDue(now)) {
+      if (path.isPacketPairDue(now) && (this.design.packetPair !== 'same-delay' || hasSameDelayPeer(this.paths, path))) {
         // Two full-size probes back to back: the gap between their arrivals is the bottleneck's rate.
         const first = this.sendProbe(path, PAIR_BYTES, now)
         this.sendProbe(path, PAIR_BYTES, now)

@@ -87,7 +87,7 @@ export { type PathChange, describePathChange } from './path-change.js'
 export { type PathStamp, type PathFeedback, createFeedback, unwrapSeq32, PathReceiver, delaySpreadOf, repairWaitOf } from './feedback.js'
 export {
   type Scheduler, type SchedulerKind, type WeightedMethod, AutoScheduler, WeightedScheduler, RedundantScheduler,
-  createScheduler, bestTier, isInTier, pickSparse,
+  createScheduler, bestTier, isInTier, pickSparse, hasSameDelayPeer,
 } from './scheduler.js'
 export { flowBucketOf, FlowSequencer } from './flow-class.js'
 export { HoldTimeEstimator } from './hold-time.js'

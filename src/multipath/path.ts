@@ -48,6 +48,15 @@ export interface PathOptions {
   /** Plan with the upward probe gain even while the model holds a queue (see planningRateBitsPerSec). */
   probesUnderLoad?: boolean
   /**
+   * A delay sample re-anchors the departure model by its error less the shifts applied since its
+   * send (Pacer.correctedMs); with this, those shifts count at most down to a predicted queue of
+   * 0. Shifts made for the sends after it (a startup transient the model priced too long) are not
+   * this send's: its prediction was already 0, the sample said 0, and counting them pushed the
+   * model 2-5 ms ahead of a pace queue the link drained as planned (equal-delay runs: the units
+   * on the other path then arrived after it). Off by default (the VPN is unchanged; the sim sets it).
+   */
+  boundsStaleCorrections?: boolean
+  /**
    * Measure the path's rate with a packet pair before it carries data (`isPacketPairDue`), and
    * plan with it instead of startup's guess. Off by default (the VPN does not send pairs yet).
    */
@@ -84,6 +93,8 @@ export class Path {
   readonly isPaced: boolean
   readonly paceBurstBytes: number
   readonly probesUnderLoad: boolean
+  /** See PathOptions.boundsStaleCorrections; a caller may switch it as the paths' delays become known. */
+  boundsStaleCorrections: boolean
   state: PathState = 'probing'
   /** Time of the last state change. */
   stateSinceMs = 0
@@ -170,6 +181,7 @@ export class Path {
     this.isPaced = options.isPaced ?? false
     this.paceBurstBytes = options.paceBurstBytes ?? PACING_BURST_BYTES
     this.probesUnderLoad = options.probesUnderLoad ?? false
+    this.boundsStaleCorrections = options.boundsStaleCorrections ?? false
     this.measuresPacketPair = options.measuresPacketPair ?? false
     this.pacer.setRate(this.planningRateBitsPerSec(), 0)
   }
@@ -603,7 +615,12 @@ export class Path {
     // The departure schedule is re-anchored on every path (a paced one's pace queue is exact, but
     // the bottleneck behind it drains at the link's rate, not at our estimate of it).
     this.pacer.burstBytes = this.isPacedNow() ? this.paceBurstBytes : 0
-    if (this.externalQueuedBytes < 0) this.pacer.correct(measuredMs, predictedMs + correctedSinceMs, nowMs)
+    if (this.externalQueuedBytes < 0) {
+      // With `boundsStaleCorrections`: the shifts applied since the send cancel at most the queue
+      // predicted for it (a queue is never negative, see PathOptions).
+      const sincePredictedMs = predictedMs + correctedSinceMs
+      this.pacer.correct(measuredMs, this.boundsStaleCorrections ? Math.max(0, sincePredictedMs) : sincePredictedMs, nowMs)
+    }
     // The mirror image: the model queued a send far longer than the bottleneck did, in every
     // sample that could tell for a whole round: the estimate is far too low (left at a probe's
     // rate by an idle start, one 1400-byte packet was 112 ms of modelled queue, so `auto`'s

@@ -278,6 +278,24 @@ export function pickSparse (paths: readonly Path[], bytes: number, nowMs: number
   return 1
 }
 
+/**
+ * Whether another usable path measured the same base delay as `path` (within SAME_DELAY_MS, one-way
+ * when both have it): units split between such paths arrive interleaved, so their order rests on
+ * the queue model alone (see AutoScheduler.keepsEqualDelayOrder). False until both have an RTT sample.
+ */
+export function hasSameDelayPeer (paths: readonly Path[], path: Path): boolean {
+  if (!path.rtt.hasSample()) return false
+  for (let i = 0; i < paths.length; i++) {
+    const other = paths[i]!
+    if (other === path || other.state === 'down' || !other.rtt.hasSample()) continue
+    const isOneWay = Number.isFinite(path.delay.minRelMs) && Number.isFinite(other.delay.minRelMs)
+    const a = isOneWay ? path.relativeBaseDelayMs() : path.baseDelayMs()
+    const b = isOneWay ? other.relativeBaseDelayMs() : other.baseDelayMs()
+    if (Math.abs(a - b) <= SAME_DELAY_MS) return true
+  }
+  return false
+}
+
 export type WeightedMethod = 'round-robin' | 'random'
 
 /**
