@@ -7,8 +7,12 @@
 // deterministic but chaotic (moving one TCP loss by a millisecond moves a row by a few %), so
 // a change is judged on several such runs; with more than one run only gst's rows are printed,
 // then each target's range over the runs. `--gst-only` leaves the baselines out; `--no-fec` runs
-// gst without FEC (an A/B of src/multipath/fec-*.ts); `--packet-pair` measures each idle path's rate
-// with a packet pair before it carries data (TunnelDesign.packetPair; off by default, see BENCHMARKS.md).
+// gst without FEC (an A/B of src/multipath/fec-*.ts); `--packet-pair` measures every path's rate
+// with a packet pair before it carries data (by default only paths that share a base delay do:
+// TunnelDesign.packetPair 'same-delay'); `--no-same-delay-models` runs gst without the three
+// same-delay options (packet pair, control bytes counted, stale corrections bounded: an A/B of
+// them, see BENCHMARKS.md). `--trace-holds SCENARIO [--lines N]` runs gst alone in SCENARIO and
+// explains each unit the reorder buffer held (bench/sim/hold-trace.ts).
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -55,7 +59,11 @@ function scenariosShifted (shiftMs: number): Scenario[] {
 }
 
 const shifts = shiftsFromArgs()
-const gstOverrides = { ...(args.includes('--no-fec') ? { fec: false } : {}), ...(args.includes('--packet-pair') ? { packetPair: true } : {}) }
+const gstOverrides = {
+  ...(args.includes('--no-fec') ? { fec: false } : {}),
+  ...(args.includes('--no-same-delay-models') ? { packetPair: false, countsControlBytes: false, boundsStaleCorrections: false } : {}),
+  ...(args.includes('--packet-pair') ? { packetPair: true } : {}),
+}
 const gstDesign = (): ReturnType<typeof gstDesignWith> => gstDesignWith(gstOverrides)
 const traceName = valueOf('--trace')
 const holdsName = valueOf('--trace-holds')
@@ -64,7 +72,9 @@ if (holdsName !== undefined) {
   if (!scenario) fail(`no scenario ${holdsName}; one of: ${issueScenarios().map((s) => s.name).join(', ')}`)
   const tracer = new HoldTracer()
   const result = runScenario(scenario, gstDesign(), seed, undefined, tracer)
-  for (const line of tracer.report(Number(valueOf('--lines') ?? 200))) console.log(line)
+  const lines = Number(valueOf('--lines') ?? 200)
+  if (!Number.isInteger(lines) || lines < 0) fail(`--lines wants a count >= 0; got ${valueOf('--lines')}`)
+  for (const line of tracer.report(lines)) console.log(line)
   console.log(formatTable([result]))
 } else if (traceName !== undefined) {
   const scenario = scenariosShifted(shifts[0]!).find((s) => s.name === traceName)
