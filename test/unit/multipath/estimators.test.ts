@@ -252,3 +252,25 @@ test('RateEstimator.setFromPacketPair: a guess in startup becomes the measured r
   rate.addSample(10e6, 10, false)
   assert.equal(rate.estimateBitsPerSec, 10e6)
 })
+
+test('Pacer.onUnpacedSend: a packet sent outside the pace queue delays only what is queued behind it', () => {
+  // 8 Mbit/s = 1000 bytes per ms (link and pace rate alike); a 64-byte control packet is 0.064 ms.
+  const cases: { name: string, burstBytes: number, queuedBytes: number, askAtMs: number, queueMs: number, sendTimeMs: number }[] = [
+    { name: 'idle path: gone before anything follows, nothing moves', burstBytes: 0, queuedBytes: 0, askAtMs: 0, queueMs: 0, sendTimeMs: 0 },
+    { name: 'unpaced, 5 ms queued: one schedule, 0.064 ms later', burstBytes: 0, queuedBytes: 5000, askAtMs: 0, queueMs: 5.064, sendTimeMs: 5.064 },
+    { name: 'paced, 5 ms queued: pace and departure schedules both 0.064 ms later', burstBytes: 2000, queuedBytes: 5000, askAtMs: 0, queueMs: 5.064, sendTimeMs: 4.064 },
+    { name: 'queue drained by the time it is sent: nothing moves', burstBytes: 2000, queuedBytes: 5000, askAtMs: 6, queueMs: 0, sendTimeMs: 6 },
+  ]
+  for (const c of cases) {
+    const pacer = new Pacer()
+    pacer.setRate(8e6, 0)
+    pacer.burstBytes = c.burstBytes
+    if (c.queuedBytes > 0) pacer.onSend(c.queuedBytes, 0)
+    const correctedBefore = pacer.correctedMs
+    pacer.onUnpacedSend(64, c.askAtMs)
+    assert.ok(Math.abs(pacer.queueDelayMs(0, c.askAtMs) - c.queueMs) < 1e-9, `${c.name}: queue ${pacer.queueDelayMs(0, c.askAtMs)}`)
+    assert.ok(Math.abs(pacer.sendTimeMs(1000, Math.max(1000, c.burstBytes), c.askAtMs) - c.sendTimeMs) < 1e-9,
+      `${c.name}: next release ${pacer.sendTimeMs(1000, Math.max(1000, c.burstBytes), c.askAtMs)}`)
+    assert.equal(pacer.correctedMs, correctedBefore, `${c.name}: bytes sent, not a correction`)
+  }
+})

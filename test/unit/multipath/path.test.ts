@@ -355,3 +355,83 @@ test('packet pair: the gap between the two arrivals sets the rate and ends start
     }
   }
 })
+
+/** A paced path whose rate a packet pair measured at `pairBps` (its first probe answered at 20 ms, the pair at 40.6 ms). */
+function pairMeasured (pairBps: number): { path: Path, receiver: PathReceiver, fb: PathFeedback } {
+  const path = new Path(0, { measuresPacketPair: true, isPaced: true })
+  const receiver = new PathReceiver()
+  const fb = createFeedback()
+  const probe = path.onSend(64, 0)
+  receiver.onPacket({ pathSeq: probe, txTimeMs: 0 }, 64, 10, true)
+  path.onFeedback(receiver.writeFeedback(10, fb), 20)
+  const first = path.onSend(1500, 20)
+  const second = path.onSend(1500, 20)
+  path.onPacketPairSent(first, 20)
+  const gapMs = (1500 * 8000) / pairBps
+  receiver.onPacket({ pathSeq: first, txTimeMs: 20 }, 1500, 30, true)
+  path.onFeedback(receiver.writeFeedback(30, fb), 40)
+  receiver.onPacket({ pathSeq: second, txTimeMs: 20 }, 1500, 30 + gapMs, true)
+  path.onFeedback(receiver.writeFeedback(30 + gapMs, fb), 40 + gapMs)
+  assert.equal(path.pairsMeasured, 1)
+  return { path, receiver, fb }
+}
+
+test('packet pair: the plan keeps a little under the measured rate, the departure model drains at all of it until the path goes down', () => {
+  const { path } = pairMeasured(20e6)
+  assert.ok(path.planningRateBitsPerSec() < 20e6 && path.planningRateBitsPerSec() > 19e6, `plan ${path.planningRateBitsPerSec()}`)
+  // An idle paced path: a 1500-byte unit leaves after its own serialisation at the link's rate.
+  assert.ok(Math.abs(path.queueDelayMs(1500, 100) - 0.6) < 1e-9, `departure at the pair's 20 Mbit/s: ${path.queueDelayMs(1500, 100)} ms`)
+  // Silent for long enough to go down: a path that answers again may be another link.
+  path.onSend(1500, 100)
+  path.onSend(1500, 100)
+  for (let t = 101; t <= 2000 && path.state !== 'down'; t++) path.update(t)
+  assert.equal(path.state, 'down')
+  assert.ok(path.queueDelayMs(1500, 3000) > 0.61, `after down the estimate drives it again: ${path.queueDelayMs(1500, 3000)} ms`)
+})
+
+test('onUnsequencedSend: a control packet counts in a paced path\'s models behind a queue; in rate startup not at all', () => {
+  const startup = new Path(0, { isPaced: true })
+  startup.onSend(10_000, 0)
+  const before = startup.queueDelayMs(0, 0)
+  startup.onUnsequencedSend(64, 0)
+  assert.equal(startup.queueDelayMs(0, 0), before, 'in startup the model is re-anchored to every sample instead')
+  const paced = new Path(0, { isPaced: true })
+  paced.addDeliveryRateSample(8e6, 0)
+  paced.rate.endStartup(0)
+  paced.rate.gain = 1
+  paced.update(0)
+  assert.ok(paced.isPacedNow())
+  paced.onUnsequencedSend(64, 0)
+  assert.equal(paced.queueDelayMs(0, 0), 0, 'idle: gone before anything follows')
+  paced.onSend(5000, 0)
+  const queued = paced.queueDelayMs(0, 1)
+  paced.onUnsequencedSend(64, 1)
+  assert.ok(Math.abs(paced.queueDelayMs(0, 1) - queued - 0.064) < 1e-9, `behind a queue: ${paced.queueDelayMs(0, 1) - queued} ms more`)
+})
+
+test('boundsStaleCorrections: the shifts since a send cancel at most the queue predicted for it', () => {
+  // A unit sent on an empty model (0 queue predicted, 0 measured); before its sample returns, the
+  // model was shifted 5 ms earlier for the units after it. Unbounded, its sample undoes half of
+  // that shift (+2.5 ms); bounded, its prediction counts as 0 and the sample moves nothing.
+  for (const bounds of [false, true]) {
+    const path = new Path(0, { isPaced: true, boundsStaleCorrections: bounds })
+    const receiver = new PathReceiver()
+    const fb = createFeedback()
+    const probe = path.onSend(64, 0)
+    receiver.onPacket({ pathSeq: probe, txTimeMs: 0 }, 64, 10, true)
+    path.onFeedback(receiver.writeFeedback(10, fb), 20)
+    path.addDeliveryRateSample(8e6, 20)
+    path.rate.endStartup(20)
+    path.rate.gain = 1
+    path.update(20)
+    const unit = path.onSend(1000, 100) // idle: leaves at once
+    path.onSend(20_000, 100) // 20 ms of queue in the model behind it
+    path.pacer.correct(0, 10, 100) // a later send measured 10 ms less than predicted: -5 ms
+    const shifted = path.pacer.correctedMs
+    receiver.onPacket({ pathSeq: unit, txTimeMs: 100 }, 1000, 110 + 1, false)
+    path.onFeedback(receiver.writeFeedback(111, fb), 121)
+    const moved = path.pacer.correctedMs - shifted
+    if (bounds) assert.ok(Math.abs(moved) < 1e-9, `bounded: moved ${moved} ms`)
+    else assert.ok(moved > 2, `unbounded: moved ${moved} ms`)
+  }
+})

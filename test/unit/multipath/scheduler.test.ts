@@ -3,7 +3,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import {
-  Path, AutoScheduler, WeightedScheduler, RedundantScheduler, createScheduler, pickSparse, type PathState, type Scheduler,
+  Path, AutoScheduler, WeightedScheduler, RedundantScheduler, createScheduler, pickSparse, hasSameDelayPeer, type PathState, type Scheduler,
 } from '../../../src/multipath/index.js'
 
 const states: PathState[] = ['probing', 'up', 'degraded', 'down', 'backup']
@@ -357,4 +357,24 @@ test('auto with startupQueueCapMs: a path in rate startup is skipped once its mo
   // Under the cap it is a candidate again.
   assert.equal(capped.pick(paths, 1500, slow.queueDelayMs(0, 0) - 149, out), 1)
   assert.equal(out[0]!.id, 1)
+})
+
+test('hasSameDelayPeer: another usable path measured within 1 ms of the same base delay', () => {
+  const cases: { name: string, rtts: (number | undefined)[], states?: PathState[], same: boolean }[] = [
+    { name: 'equal RTTs', rtts: [70, 70], same: true },
+    { name: 'within 1 ms one-way (2 ms RTT)', rtts: [70, 71.8], same: true },
+    { name: 'l1 10 ms, l2 60 ms one-way', rtts: [20, 120], same: false },
+    { name: 'the other has no sample yet', rtts: [70, undefined], same: false },
+    { name: 'the other is down', rtts: [70, 70], states: ['up', 'down'], same: false },
+    { name: 'alone', rtts: [70], same: false },
+  ]
+  for (const c of cases) {
+    const paths = c.rtts.map((rtt, i) => {
+      const p = new Path(i)
+      if (rtt !== undefined) p.addRttSample(rtt, 0)
+      p.state = c.states?.[i] ?? 'up'
+      return p
+    })
+    assert.equal(hasSameDelayPeer(paths, paths[0]!), c.same, c.name)
+  }
 })
