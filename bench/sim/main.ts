@@ -11,8 +11,11 @@
 // with a packet pair before it carries data (by default only paths that share a base delay do:
 // TunnelDesign.packetPair 'same-delay'); `--no-same-delay-models` runs gst without the three
 // same-delay options (packet pair, control bytes counted, stale corrections bounded: an A/B of
-// them, see BENCHMARKS.md). `--trace-holds SCENARIO [--lines N]` runs gst alone in SCENARIO and
-// explains each unit the reorder buffer held (bench/sim/hold-trace.ts).
+// them, see BENCHMARKS.md); `--pairs-at-tick` sends a due pair at the next housekeeping tick,
+// not on the feedback that makes it due, and `--no-pair-rate` lets a pair-measured estimate wear
+// down (TunnelDesign.pairsOnFirstSample, keepsPairRate: A/Bs of session 6's sim8 part).
+// `--trace-holds SCENARIO [--lines N]` runs gst alone in SCENARIO and explains each unit the
+// reorder buffer held (bench/sim/hold-trace.ts).
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -63,6 +66,8 @@ const gstOverrides = {
   ...(args.includes('--no-fec') ? { fec: false } : {}),
   ...(args.includes('--no-same-delay-models') ? { packetPair: false, countsControlBytes: false, boundsStaleCorrections: false } : {}),
   ...(args.includes('--packet-pair') ? { packetPair: true } : {}),
+  ...(args.includes('--pairs-at-tick') ? { pairsOnFirstSample: false } : {}),
+  ...(args.includes('--no-pair-rate') ? { keepsPairRate: false } : {}),
 }
 const gstDesign = (): ReturnType<typeof gstDesignWith> => gstDesignWith(gstOverrides)
 const traceName = valueOf('--trace')

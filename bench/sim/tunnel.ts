@@ -85,6 +85,15 @@ export interface TunnelDesign {
    * (elsewhere the pair's full-size probes only perturb the start).
    */
   packetPair?: boolean | 'same-delay'
+  /**
+   * A pair goes out as soon as the feedback that makes it due arrives (the path's first RTT
+   * sample), not at the next housekeeping tick: sent at the tick, l1's pair queued behind the
+   * 20 units the inner flow sent in between, was measured 3 ms after l2's, and l2's first units
+   * overtook l1's last units of startup (4 held at 0.18 s).
+   */
+  pairsOnFirstSample?: boolean
+  /** Path.keepsPairRate on the paths a packet pair measured. */
+  keepsPairRate?: boolean
 }
 
 /** One unit's life as the sim saw it, for bench/sim/hold-trace.ts: sent (and when it left our pace queue), arrived. */
@@ -169,6 +178,7 @@ export class TunnelEnd {
         measuresPacketPair: design.packetPair !== undefined && design.packetPair !== false,
         boundsStaleCorrections: design.boundsStaleCorrections === true,
       }))
+      this.paths[i]!.keepsPairRate = design.keepsPairRate === true
       this.receivers.push(new PathReceiver())
       this.traces.push({ dataBytes: 0, lastDataRxMs: -Infinity, markMs: Infinity, firstDataAfterMarkMs: NaN })
       this.feedbackAtMs.push(Infinity)
@@ -337,6 +347,7 @@ export class TunnelEnd {
     if (packet.kind === 'feedback') {
       const path = this.paths[packet.about]!
       path.onFeedback(packet.feedback!, now, this.lostUnits, this.abandonedUnits)
+      if (this.design.pairsOnFirstSample === true) for (const p of this.paths) this.sendPairIfDue(p, now)
       if (this.design.repair) this.resend(this.lostUnits, now, this.design.repairsAhead === true)
       this.lostUnits.length = 0
       if (this.design.repair) this.sendAbandon(packet.about, now)
@@ -472,6 +483,16 @@ export class TunnelEnd {
     })
   }
 
+  /** Sends `path`'s packet pair when one is due (design.packetPair); true if it did. */
+  private sendPairIfDue (path: Path, now: number): boolean {
+    if (!path.isPacketPairDue(now) || (this.design.packetPair === 'same-delay' && !hasSameDelayPeer(this.paths, path))) return false
+    // Two full-size probes back to back: the gap between their arrivals is the bottleneck's rate.
+    const first = this.sendProbe(path, PAIR_BYTES, now)
+    this.sendProbe(path, PAIR_BYTES, now)
+    path.onPacketPairSent(first, now)
+    return true
+  }
+
   private housekeeping (): void {
     const now = this.events.nowMs
     for (const path of this.paths) {
@@ -488,14 +509,7 @@ export class TunnelEnd {
       path.update(now, this.lostUnits)
       if (this.design.repair) this.resend(this.lostUnits, now)
       this.lostUnits.length = 0
-      if (path.isPacketPairDue(now) && (this.design.packetPair !== 'same-delay' || hasSameDelayPeer(this.paths, path))) {
-        // Two full-size probes back to back: the gap between their arrivals is the bottleneck's rate.
-        const first = this.sendProbe(path, PAIR_BYTES, now)
-        this.sendProbe(path, PAIR_BYTES, now)
-        path.onPacketPairSent(first, now)
-      } else if (path.isProbeDue(now)) {
-        this.sendProbe(path, PROBE_BYTES, now)
-      }
+      if (!this.sendPairIfDue(path, now) && path.isProbeDue(now)) this.sendProbe(path, PROBE_BYTES, now)
     }
     if (this.reorder && this.design.fixedHoldMs === undefined) {
       const { spreadMs, jitterMs } = delaySpreadOf(this.receivers, now)

@@ -18,6 +18,8 @@ export class RateEstimator {
   /** Current gain (1 = plan with the estimate as is). */
   gain = STARTUP_GAIN
   private hasSample = false
+  /** A packet pair's measurement the estimate does not fall under until a back-off (setFromPacketPair's `keepsFloor`; 0: none). */
+  pairFloorBitsPerSec = 0
   // Windowed max as two half-window buckets: cheap, and a stale maximum ages out within a window.
   private maxCurBps = 0
   private maxPrevBps = 0
@@ -38,7 +40,7 @@ export class RateEstimator {
     if (rateBitsPerSec > this.maxCurBps) this.maxCurBps = rateBitsPerSec
     this.hasSample = true
     if (!isAppLimited) this.sampledThisRound = true
-    this.estimateBitsPerSec = Math.max(this.maxCurBps, this.maxPrevBps)
+    this.estimateBitsPerSec = Math.max(this.maxCurBps, this.maxPrevBps, this.pairFloorBitsPerSec)
   }
 
   /**
@@ -47,6 +49,7 @@ export class RateEstimator {
    * once per round, still converge geometrically).
    */
   backOff (nowMs: number): void {
+    this.pairFloorBitsPerSec = 0
     const delivered = this.latestSampleBitsPerSec > 0 ? this.latestSampleBitsPerSec : this.estimateBitsPerSec
     this.estimateBitsPerSec = Math.min(this.estimateBitsPerSec, Math.max(delivered, BACK_OFF_FACTOR * this.estimateBitsPerSec))
     this.maxCurBps = this.estimateBitsPerSec
@@ -77,8 +80,9 @@ export class RateEstimator {
    * model did not know yet. Only while still in startup with no delivery sample (a path that
    * carried data has better evidence).
    */
-  setFromPacketPair (rateBitsPerSec: number, nowMs: number): boolean {
+  setFromPacketPair (rateBitsPerSec: number, nowMs: number, keepsFloor = false): boolean {
     if (!this.inStartup || this.hasSample || !(rateBitsPerSec > 0) || !Number.isFinite(rateBitsPerSec)) return false
+    if (keepsFloor) this.pairFloorBitsPerSec = rateBitsPerSec
     this.estimateBitsPerSec = rateBitsPerSec
     this.latestSampleBitsPerSec = rateBitsPerSec
     this.maxCurBps = rateBitsPerSec
@@ -98,6 +102,7 @@ export class RateEstimator {
    * usual, once the bottleneck holds a queue for a round.
    */
   restartStartup (nowMs: number): void {
+    this.pairFloorBitsPerSec = 0
     if (this.inStartup) return
     this.inStartup = true
     this.gain = STARTUP_GAIN

@@ -253,6 +253,28 @@ test('RateEstimator.setFromPacketPair: a guess in startup becomes the measured r
   assert.equal(rate.estimateBitsPerSec, 10e6)
 })
 
+test('RateEstimator.setFromPacketPair with keepsFloor: lower delivery samples do not wear the estimate under the pair; higher ones raise it; a back-off or a restarted startup forgets it', () => {
+  const cases: { name: string, keepsFloor: boolean, samples: number[], forget?: 'backOff' | 'restartStartup', estimate: number }[] = [
+    { name: 'no floor: two half-windows of lower samples take it down', keepsFloor: false, samples: [9.4e6, 9.3e6], estimate: 9.3e6 },
+    { name: 'floor: the same samples leave the pair\'s rate', keepsFloor: true, samples: [9.4e6, 9.3e6], estimate: 9.5e6 },
+    { name: 'floor: a higher sample still raises it', keepsFloor: true, samples: [9.8e6], estimate: 9.8e6 },
+    { name: 'floor, then a back-off: the delivered rate again', keepsFloor: true, samples: [9.4e6], forget: 'backOff', estimate: 9.4e6 },
+    { name: 'floor, then a restarted startup: gone too', keepsFloor: true, samples: [], forget: 'restartStartup', estimate: 9.5e6 },
+  ]
+  for (const c of cases) {
+    const rate = new RateEstimator()
+    assert.equal(rate.setFromPacketPair(9.5e6, 0, c.keepsFloor), true, c.name)
+    assert.equal(rate.pairFloorBitsPerSec, c.keepsFloor ? 9.5e6 : 0, c.name)
+    if (c.forget === 'backOff') { rate.addSample(c.samples[0]!, 1, false); rate.backOff(2) }
+    if (c.forget === 'restartStartup') rate.restartStartup(2)
+    if (c.forget !== undefined) assert.equal(rate.pairFloorBitsPerSec, 0, c.name)
+    // One sample per half window (RATE_WINDOW_MS / 2 = 1 s): the earlier maxima age out.
+    if (c.forget === undefined) c.samples.forEach((bps, i) => rate.addSample(bps, 1000 * (i + 1), false))
+    if (c.forget === undefined && c.samples.length > 1) rate.addSample(c.samples[c.samples.length - 1]!, 1000 * (c.samples.length + 1), false)
+    assert.equal(rate.estimateBitsPerSec, c.estimate, c.name)
+  }
+})
+
 test('Pacer.onUnpacedSend: a packet sent outside the pace queue delays only what is queued behind it', () => {
   // 8 Mbit/s = 1000 bytes per ms (link and pace rate alike); a 64-byte control packet is 0.064 ms.
   const cases: { name: string, burstBytes: number, queuedBytes: number, askAtMs: number, queueMs: number, sendTimeMs: number }[] = [

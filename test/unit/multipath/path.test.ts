@@ -357,8 +357,9 @@ test('packet pair: the gap between the two arrivals sets the rate and ends start
 })
 
 /** A paced path whose rate a packet pair measured at `pairBps` (its first probe answered at 20 ms, the pair at 40.6 ms). */
-function pairMeasured (pairBps: number): { path: Path, receiver: PathReceiver, fb: PathFeedback } {
+function pairMeasured (pairBps: number, keepsPairRate = false): { path: Path, receiver: PathReceiver, fb: PathFeedback } {
   const path = new Path(0, { measuresPacketPair: true, isPaced: true })
+  path.keepsPairRate = keepsPairRate
   const receiver = new PathReceiver()
   const fb = createFeedback()
   const probe = path.onSend(64, 0)
@@ -387,6 +388,25 @@ test('packet pair: the plan keeps a little under the measured rate, the departur
   for (let t = 101; t <= 2000 && path.state !== 'down'; t++) path.update(t)
   assert.equal(path.state, 'down')
   assert.ok(path.queueDelayMs(1500, 3000) > 0.61, `after down the estimate drives it again: ${path.queueDelayMs(1500, 3000)} ms`)
+})
+
+test('packet pair with keepsPairRate: the probe round\'s gain applies with a backlog in the pacer, the pair\'s rate is the floor until the path goes down', () => {
+  const plain = pairMeasured(20e6).path
+  const keeping = pairMeasured(20e6, true).path
+  for (const path of [plain, keeping]) {
+    path.rate.gain = 1.25 // the probe round of the gain cycle
+    path.onSend(30_000, 50) // a backlog in the pace model
+  }
+  const estimate = keeping.rate.estimateBitsPerSec
+  assert.equal(plain.planningRateBitsPerSec(), plain.rate.estimateBitsPerSec, 'without it a busy path plans at its estimate: paced there, no sample can exceed it')
+  assert.ok(Math.abs(keeping.planningRateBitsPerSec() - 1.25 * estimate) < 1e-6, `with it the probe round plans 1.25 x: ${keeping.planningRateBitsPerSec()}`)
+  keeping.addDeliveryRateSample(0.9 * estimate, 60)
+  assert.equal(keeping.rate.estimateBitsPerSec, estimate, 'a lower delivery sample leaves the pair\'s rate')
+  keeping.onSend(1500, 100)
+  keeping.onSend(1500, 100)
+  for (let t = 101; t <= 5000 && keeping.state !== 'down'; t++) keeping.update(t)
+  assert.equal(keeping.state, 'down', 'silent long enough')
+  assert.equal(keeping.rate.pairFloorBitsPerSec, 0, 'down forgets it: a path that answers again may be another link')
 })
 
 test('onUnsequencedSend: a control packet counts in a paced path\'s models behind a queue; in rate startup not at all', () => {
