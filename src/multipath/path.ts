@@ -353,10 +353,15 @@ export class Path {
     this.delay.restart()
   }
 
-  onFeedback (fb: PathFeedback, nowMs: number, lostUnits?: number[], abandonedUnits?: number[]): void {
+  /**
+   * `isCopy`: a copy of the path's feedback that came over another path (sent there for its nacks,
+   * which then start a repair sooner): only its nacks are used. It takes no RTT sample and is no
+   * reply from this path (a path whose own replies stopped is still found dead).
+   */
+  onFeedback (fb: PathFeedback, nowMs: number, lostUnits?: number[], abandonedUnits?: number[], isCopy = false): void {
     this.counters.feedbacks++
     if (fb.highestSeq >= this.nextSeq) return // about packets we never sent: ignore
-    if (fb.echoSeq > this.lastEchoSeq && fb.echoSeq > this.nextSeq - SEND_RING_SIZE) {
+    if (!isCopy && fb.echoSeq > this.lastEchoSeq && fb.echoSeq > this.nextSeq - SEND_RING_SIZE) {
       this.lastEchoSeq = fb.echoSeq
       const slot = fb.echoSeq & (SEND_RING_SIZE - 1)
       if (this.pairSeq >= 0) this.onPairEcho(fb, slot, nowMs)
@@ -410,6 +415,8 @@ export class Path {
       }
       this.sentUnit[slot] = -1
     }
+    // The original follows over the path itself: the counts wait for it.
+    if (isCopy) return
     if (fb.highestSeq > this.highestAckedSeq) {
       // The loss ratio is the path's own (random) loss: overflow is congestion, priced by the queue
       // budget, and losses while the rate is still in startup are our own probing's doing.

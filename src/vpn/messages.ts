@@ -34,6 +34,19 @@ export function writeFeedback (buf: Buffer, at: number, viaPathId: number, about
 }
 
 /**
+ * Makes `fb` the copy of a feedback sent on another path than the one it is about: an echo far
+ * older than anything the sender still waits for (2^30 sequences back, so a receiver of any
+ * version takes no RTT sample from it: that round trip would be another path's).
+ */
+export function copyOfFeedback (fb: PathFeedback): PathFeedback {
+  fb.echoSeq = fb.highestSeq - 0x4000_0000
+  fb.echoTxTimeMs = 0
+  fb.echoRxTimeMs = 0
+  fb.ackDelayMs = 0
+  return fb
+}
+
+/**
  * Reads feedback into `out` (reused). 32-bit sequences are widened around `nextSeq`, the sender's
  * next sequence on that path. Returns the path it is about, or -1 if malformed.
  */

@@ -18,7 +18,7 @@ import {
 import { CounterLog, type Logger } from '../log.js'
 import type { VpnSession } from './session.js'
 import type { AeadKey } from '../crypto/aead.js'
-import { readFeedback, writeFeedback, writeProbe } from './messages.js'
+import { readFeedback, writeFeedback, writeProbe, copyOfFeedback } from './messages.js'
 import {
   MessageKind, ProbeFlags, SEALED_HEADER_BYTES, TAG_BYTES, DATA_HEADER_BYTES, PROBE_HEADER_BYTES, DATA_OVERHEAD_BYTES,
   IPV4_UDP_HEADER_BYTES, IPV6_UDP_HEADER_BYTES, writeDataHeader,
@@ -92,6 +92,8 @@ export interface PeerCounters {
   noSession: number
   repairs: number
   malformed: number
+  /** Feedbacks with nacks also sent on the fastest path (sendFeedback). */
+  nackCopies: number
 }
 
 const PROBE_BYTES = 64
@@ -115,7 +117,7 @@ export class Peer {
   private readonly rxPool: PacketPool
   private readonly oversized = new Map<number, Buffer>()
   private nextOversizedId = -1
-  readonly counters: PeerCounters = { txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0, refused: 0, noSession: 0, repairs: 0, malformed: 0 }
+  readonly counters: PeerCounters = { txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0, refused: 0, noSession: 0, repairs: 0, malformed: 0, nackCopies: 0 }
   private scheduler: Scheduler
   private readonly repairScheduler = new AutoScheduler(undefined, Infinity)
   private readonly sequencer = new FlowSequencer(DEFAULT_FLOW_BUCKETS)
@@ -250,9 +252,13 @@ export class Peer {
   /** How the wait for a path with room went (refusals by cause, most waiting, longest wait). */
   get waitStats (): WaitQueueStats { return this.waiting.stats }
 
-  /** For closing lines: inner packets sent ahead as sparse, and data sends per path id (probes left out): where a flow's ACKs went. */
+  /**
+   * For closing lines: inner packets sent ahead as sparse, data sends per path id (probes left
+   * out: where a flow's ACKs went), and feedbacks copied to the fastest path for their nacks.
+   */
   get sendSummary (): string {
-    return `sparse ${this.sparseSent} kept ${this.delayKeeper.kept} sent ${JSON.stringify(Object.fromEntries(this.active.map((p) => [p.id, p.counters.txPackets - p.counters.probes])))}`
+    return `sparse ${this.sparseSent} kept ${this.delayKeeper.kept} sent ${JSON.stringify(Object.fromEntries(this.active.map((p) => [p.id, p.counters.txPackets - p.counters.probes])))}` +
+      ` copies ${this.counters.nackCopies}`
   }
 
   /**
@@ -508,9 +514,28 @@ export class Peer {
   private sendFeedback (pathId: number, nowMs: number): void {
     const receiver = this.receivers[pathId]
     if (receiver === undefined) return
-    receiver.writeFeedback(nowMs, this.feedback)
-    const length = writeFeedback(this.scratch, SEALED_HEADER_BYTES, pathId, pathId, this.feedback)
-    this.sendControl(pathId, length)
+    const fb = receiver.writeFeedback(nowMs, this.feedback)
+    this.sendControl(pathId, writeFeedback(this.scratch, SEALED_HEADER_BYTES, pathId, pathId, fb))
+    if (fb.nackCount === 0) return
+    // Nacks also go on the fastest path: the repair of a loss on a slow path then starts that
+    // path's delay sooner (l2's 60 ms one way, against l1's 10, in the lab). The copy names the
+    // path it is about and carries no echo: its way is another path's (see copyOfFeedback).
+    const fastest = this.fastestPath()
+    if (fastest === undefined || fastest.id === pathId) return
+    copyOfFeedback(fb)
+    this.sendControl(fastest.id, writeFeedback(this.scratch, SEALED_HEADER_BYTES, fastest.id, pathId, fb))
+    this.counters.nackCopies++
+  }
+
+  /** Our usable path with the least smoothed RTT (undefined: none measured). */
+  private fastestPath (): Path | undefined {
+    let best: Path | undefined
+    for (let i = 0; i < this.active.length; i++) {
+      const p = this.active[i]!
+      if (p.state !== 'up' || !p.rtt.hasSample()) continue
+      if (best === undefined || p.rtt.srttMs < best.rtt.srttMs) best = p
+    }
+    return best
   }
 
   private sendProbe (path: Path, nowMs: number, flags = 0, totalBytes = PROBE_BYTES): void {
@@ -638,7 +663,8 @@ export class Peer {
         // Every send on a path (data or probe) took one sequence, so txPackets is its next sequence.
         const aboutId = readFeedback(d, at, end - at, about.counters.txPackets, this.feedback)
         if (aboutId < 0) break
-        about.onFeedback(this.feedback, nowMs, this.lostUnits, this.abandonedUnits)
+        // Sent on another path than the one it is about: a copy for its nacks (see sendFeedback).
+        about.onFeedback(this.feedback, nowMs, this.lostUnits, this.abandonedUnits, aboutId !== pathId)
         this.resend(nowMs)
         if (this.abandonedUnits.length > 0) this.sendAbandon(pathId)
         return pathId
@@ -784,7 +810,7 @@ export class Peer {
       this.lossyList.push(lossy)
       this.srttList.push(path.rtt.hasSample() ? path.rtt.srttMs : NaN)
     }
-    return anyLossy ? repairWaitOf(this.receiverList, this.srttList, this.lossyList, nowMs) : 0
+    return anyLossy ? repairWaitOf(this.receiverList, this.srttList, this.lossyList, nowMs, true) : 0
   }
 
   private readonly incomingLoss = new IncomingLoss()
