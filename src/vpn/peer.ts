@@ -12,8 +12,8 @@
 import {
   Path, PathReceiver, ReorderBuffer, FlowSequencer, AutoScheduler, createScheduler, createFeedback, delaySpreadOf, repairWaitOf, bestTier, isInTier,
   flowBucketOf, unwrapSeq32, pickSparse, DEFAULT_FLOW_BUCKETS, REORDER_WINDOW_PACKETS, SPARSE_WINDOW_MS, SPARSE_FLOW_BYTES, BOTTLENECK_BUDGET_MS, SLOWER_PATH_BUDGET_MS,
-  PACING_BURST_BYTES,
-  type PathFeedback, type Scheduler, type SchedulerKind, type PathPreference,
+  PACING_BURST_BYTES, FecEncoder, FecDecoder, FEC_ON_LOSS_RATIO,
+  type PathFeedback, type ParityUnit, type RebuiltUnit, type Scheduler, type SchedulerKind, type PathPreference,
 } from '../multipath/index.js'
 import { CounterLog, type Logger } from '../log.js'
 import type { VpnSession } from './session.js'
@@ -21,7 +21,7 @@ import type { AeadKey } from '../crypto/aead.js'
 import { readFeedback, writeFeedback, writeProbe, copyOfFeedback } from './messages.js'
 import {
   MessageKind, ProbeFlags, SEALED_HEADER_BYTES, TAG_BYTES, DATA_HEADER_BYTES, PROBE_HEADER_BYTES, DATA_OVERHEAD_BYTES,
-  IPV4_UDP_HEADER_BYTES, IPV6_UDP_HEADER_BYTES, writeDataHeader,
+  IPV4_UDP_HEADER_BYTES, IPV6_UDP_HEADER_BYTES, PARITY_HEADER_BYTES, FEC_MEMBER_HEADER_BYTES, writeDataHeader,
 } from './wire.js'
 import { PmtuSearch, IPV4_MIN_MTU, IPV6_MIN_MTU } from './pmtu.js'
 import { PaceQueue } from './pace-queue.js'
@@ -47,6 +47,11 @@ export interface PeerIo {
   commitUnsealed?(pathId: number, length: number, key: AeadKey, counter: number): void
   /** Hands an inner IP packet to the TUN. */
   deliver(packet: Buffer, offset: number, length: number): void
+  /**
+   * Optional: whether an inner packet rebuilt from FEC parity may go on (the server checks its
+   * inner source as it does a data message's, before the packet is handed on).
+   */
+  admitsRebuilt?(packet: Buffer, offset: number, length: number): boolean
 }
 
 export interface PathSpec {
@@ -94,6 +99,9 @@ export interface PeerCounters {
   malformed: number
   /** Feedbacks with nacks also sent on the fastest path (sendFeedback). */
   nackCopies: number
+  /** FEC parities sent on lossy paths, and inner packets rebuilt from the peer's parities (not duplicates). */
+  fecParities: number
+  fecRebuilt: number
 }
 
 const PROBE_BYTES = 64
@@ -102,6 +110,14 @@ const MAX_PATHS = 256
 const MAX_ABANDON_PER_MESSAGE = 64
 /** Reorder item id of an in-order packet delivered from its datagram during the push (never held). */
 const DIRECT_PACKET = Number.MIN_SAFE_INTEGER
+/**
+ * Longest a new gap's nack waits for a parity that may rebuild it (FecDecoder.nackDelayMs' cap):
+ * the simulator's choice (a repair over the fast path is cheaper than a whole group's wait).
+ */
+const FEC_NACK_WAIT_MS = 5
+/** Packets a path's FEC decoder keeps (a power of two, at least a group). */
+const FEC_WINDOW_PACKETS = 1024
+const EMPTY_BYTES = new Uint8Array(0)
 
 export class Peer {
   session: VpnSession | undefined
@@ -117,7 +133,7 @@ export class Peer {
   private readonly rxPool: PacketPool
   private readonly oversized = new Map<number, Buffer>()
   private nextOversizedId = -1
-  readonly counters: PeerCounters = { txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0, refused: 0, noSession: 0, repairs: 0, malformed: 0, nackCopies: 0 }
+  readonly counters: PeerCounters = { txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0, refused: 0, noSession: 0, repairs: 0, malformed: 0, nackCopies: 0, fecParities: 0, fecRebuilt: 0 }
   private scheduler: Scheduler
   private readonly repairScheduler = new AutoScheduler(undefined, Infinity)
   private readonly sequencer = new FlowSequencer(DEFAULT_FLOW_BUCKETS)
@@ -186,6 +202,7 @@ export class Peer {
   startSession (session: VpnSession, nowMs: number, viaPathId: number): void {
     this.session = session
     for (let id = 0; id < MAX_PATHS; id++) if (this.receivers[id] !== undefined) this.receivers[id] = new PathReceiver(undefined, true)
+    this.fecDecoders.fill(undefined) // the peer's path sequences may start again
     for (const path of this.active) path.onNewSession()
     this.lastFlowSeq.fill(-1)
     this.delayKeeper.reset()
@@ -254,11 +271,12 @@ export class Peer {
 
   /**
    * For closing lines: inner packets sent ahead as sparse, data sends per path id (probes left
-   * out: where a flow's ACKs went), and feedbacks copied to the fastest path for their nacks.
+   * out: where a flow's ACKs went), feedbacks copied to the fastest path for their nacks, FEC
+   * parities sent and packets rebuilt.
    */
   get sendSummary (): string {
     return `sparse ${this.sparseSent} kept ${this.delayKeeper.kept} sent ${JSON.stringify(Object.fromEntries(this.active.map((p) => [p.id, p.counters.txPackets - p.counters.probes])))}` +
-      ` copies ${this.counters.nackCopies}`
+      ` copies ${this.counters.nackCopies} parities ${this.counters.fecParities} rebuilt ${this.counters.fecRebuilt}`
   }
 
   /**
@@ -384,6 +402,12 @@ export class Peer {
   }
 
   private transmit (path: Path, slot: number, unitId: number, nowMs: number, isSparse = false): void {
+    const seq = this.transmitData(path, slot, unitId, nowMs, isSparse)
+    if (this.fecEncoders[path.id] !== undefined) this.protect(path, seq, slot, nowMs)
+  }
+
+  /** Sends unit `slot` on `path` (or queues it for the path's pacer); returns the path sequence it took. */
+  private transmitData (path: Path, slot: number, unitId: number, nowMs: number, isSparse: boolean): number {
     const length = this.unitLengths[slot]!
     const seq = path.onSend(length, nowMs, unitId)
     const at = SEALED_HEADER_BYTES
@@ -412,13 +436,127 @@ export class Peer {
     if (direct !== undefined) {
       const session = this.session!
       this.io.commitUnsealed!(path.id, total - TAG_BYTES, session.sendKey, session.sealLater(d))
-      return
+      return seq
     }
-    if (isNow) { this.sendNow(path.id, d, total); return }
+    if (isNow) { this.sendNow(path.id, d, total); return seq }
     this.session!.seal(d, total)
     if (queue.isFull) { this.releaseDue(nowMs, Infinity); this.io.send(path.id, d, total) }
     else { queue.push(d, total, queue.lastReleaseMs, seq); path.markQueued(seq) }
+    return seq
   }
+
+  // ---- FEC (only on a path this end measured lossy: clean paths carry no FEC state or work)
+
+  /**
+   * Adds what was sent with path sequence `seq` on `path` to its FEC group (unit `slot`, or -1
+   * for a probe: an empty member) and sends the parity when that completes the group.
+   */
+  private protect (path: Path, seq: number, slot: number, nowMs: number): void {
+    const encoder = this.fecEncoders[path.id]!
+    if (encoder.groupSize === 0 && encoder.flushDueMs() === Infinity) return
+    const member = this.fecMember
+    let length = 0
+    if (slot >= 0) {
+      const n = this.unitLengths[slot]!
+      member.writeUInt16BE(this.unitBuckets[slot]!, 0)
+      member.writeUInt32BE(this.unitFlowSeqs[slot]! % 0x1_0000_0000, 2)
+      this.unitSlab.copy(member, FEC_MEMBER_HEADER_BYTES, slot * this.slotBytes, slot * this.slotBytes + n)
+      length = FEC_MEMBER_HEADER_BYTES + n
+    }
+    const parity = encoder.add(seq, member.subarray(0, length), nowMs)
+    if (parity !== undefined) this.sendParity(path, parity, nowMs)
+  }
+
+  /**
+   * Sends a parity on its path at once. It takes no path sequence (nothing would repair it, and
+   * the receiver's loss count stays the data's), but its bytes count in the path's departure model.
+   */
+  private sendParity (path: Path, parity: ParityUnit, nowMs: number): void {
+    const at = SEALED_HEADER_BYTES
+    const s = this.scratch
+    const n = parity.bytes.length
+    if (at + PARITY_HEADER_BYTES + n + TAG_BYTES > s.length) return
+    s[at] = MessageKind.Parity
+    s[at + 1] = path.id
+    s.writeUInt32BE(parity.firstSeq % 0x1_0000_0000, at + 2)
+    s[at + 6] = parity.count
+    s.writeUInt16BE(parity.lengthXor, at + 7)
+    s.set(parity.bytes, at + PARITY_HEADER_BYTES)
+    path.pacer.onSend(PARITY_HEADER_BYTES + n + SEALED_HEADER_BYTES + TAG_BYTES, nowMs)
+    this.sendControl(path.id, PARITY_HEADER_BYTES + n)
+    this.counters.fecParities++
+  }
+
+  /** Per tick: FEC on a path once it loses enough (the encoder is made then), its group size, a partial group's parity. */
+  private updateFec (path: Path, nowMs: number): void {
+    const lossRatio = path.state === 'down' ? 0 : path.loss.lossRatio
+    let encoder = this.fecEncoders[path.id]
+    if (encoder === undefined) {
+      if (!(lossRatio >= FEC_ON_LOSS_RATIO) || this.session === undefined) return
+      encoder = this.fecEncoders[path.id] = new FecEncoder(FEC_MEMBER_HEADER_BYTES + this.slotBytes)
+    }
+    // On and off by the loss as it is now, k by its steadier average (as the simulator does).
+    encoder.setLossRatio(lossRatio, path.loss.steadyRatio)
+    const parity = encoder.flush(nowMs)
+    if (parity !== undefined) this.sendParity(path, parity, nowMs)
+    // Clean again and nothing pending: the path goes back to sending without FEC work.
+    if (encoder.groupSize === 0 && encoder.flushDueMs() === Infinity) this.fecEncoders[path.id] = undefined
+  }
+
+  /** The decoder of path `pathId`, made when its first parity comes. */
+  private decoderOf (pathId: number): FecDecoder {
+    return this.fecDecoders[pathId] ??= new FecDecoder(FEC_WINDOW_PACKETS, FEC_MEMBER_HEADER_BYTES + this.slotBytes)
+  }
+
+  /**
+   * A data message d[at, end) (or, with `isProbe`, a probe: an empty member) with path sequence
+   * `seq` arrived on a path the peer protects: its member goes to the decoder, and what that
+   * rebuilds goes on.
+   */
+  private fecOnPacket (decoder: FecDecoder, pathId: number, seq: number, d: Buffer, at: number, end: number, isProbe: boolean, nowMs: number): void {
+    let length = 0
+    if (!isProbe) {
+      d.copy(this.fecMember, 0, at + 2, at + 8)
+      d.copy(this.fecMember, FEC_MEMBER_HEADER_BYTES, at + DATA_HEADER_BYTES, end)
+      length = FEC_MEMBER_HEADER_BYTES + end - at - DATA_HEADER_BYTES
+    }
+    const rebuilt = decoder.onPacket(seq, this.fecMember.subarray(0, length), nowMs)
+    this.receivers[pathId]!.nackDelayMs = decoder.nackDelayMs(nowMs, FEC_NACK_WAIT_MS)
+    if (rebuilt !== undefined) this.onRebuilt(pathId, rebuilt, nowMs)
+  }
+
+  /** A member rebuilt from parity: its nack is taken back, and a data member's packet goes on as if it had come. */
+  private onRebuilt (pathId: number, rebuilt: RebuiltUnit, nowMs: number): void {
+    this.receivers[pathId]!.onRebuilt(rebuilt.seq)
+    const n = rebuilt.bytes.length
+    if (n <= FEC_MEMBER_HEADER_BYTES) return // a probe (or an empty packet): nothing to hand on
+    const b = this.fecRebuilt
+    b.set(rebuilt.bytes)
+    if (this.io.admitsRebuilt !== undefined && !this.io.admitsRebuilt(b, FEC_MEMBER_HEADER_BYTES, n - FEC_MEMBER_HEADER_BYTES)) return
+    const bucket = b.readUInt16BE(0) % DEFAULT_FLOW_BUCKETS
+    const last = this.lastFlowSeq[bucket]!
+    const flowSeq = unwrapSeq32(Math.max(0, last), b.readUInt32BE(2))
+    if (flowSeq > last) this.lastFlowSeq[bucket] = flowSeq
+    const id = this.keepPacket(b, FEC_MEMBER_HEADER_BYTES, n)
+    const stats = this.reorder.stats
+    const dropped = stats.duplicates + stats.late
+    this.reorder.push(bucket, flowSeq, id, nowMs)
+    if (stats.duplicates + stats.late !== dropped) { this.dropPacket(id); return }
+    this.counters.fecRebuilt++
+    this.counters.rxPackets++
+    this.counters.rxBytes += n - FEC_MEMBER_HEADER_BYTES
+  }
+
+  /** FEC per path id, made when a path first turns lossy (sender) or its first parity comes (receiver). */
+  private readonly fecEncoders: (FecEncoder | undefined)[] = new Array<FecEncoder | undefined>(MAX_PATHS)
+  private readonly fecDecoders: (FecDecoder | undefined)[] = new Array<FecDecoder | undefined>(MAX_PATHS)
+  /** A FEC member being built or read: u16 flow bucket, u32 flow seq, inner packet. */
+  private get fecMember (): Buffer { return this.fecMemberBuf ??= Buffer.alloc(FEC_MEMBER_HEADER_BYTES + this.slotBytes) }
+  private fecMemberBuf: Buffer | undefined
+  /** A rebuilt member, copied out of the decoder (whose view the next call reuses). */
+  private get fecRebuilt (): Buffer { return this.fecRebuiltBuf ??= Buffer.alloc(FEC_MEMBER_HEADER_BYTES + this.slotBytes) }
+  private fecRebuiltBuf: Buffer | undefined
+  private readonly parityIn: ParityUnit = { firstSeq: 0, count: 0, lengthXor: 0, bytes: new Uint8Array(0) }
 
   /**
    * Hands the data datagram d[0, total) to io now: sealed with the rest of the send batch in one
@@ -542,6 +680,7 @@ export class Peer {
     const seq = path.onSend(totalBytes, nowMs)
     const length = writeProbe(this.scratch, SEALED_HEADER_BYTES, path.id, seq, nowMs, flags, totalBytes)
     this.sendControl(path.id, length)
+    if (this.fecEncoders[path.id] !== undefined) this.protect(path, seq, -1, nowMs)
   }
 
   /** A padded probe whose outer IP packet is exactly `outerBytes` (DF is set on our sockets). */
@@ -611,6 +750,9 @@ export class Peer {
         this.stamp.pathSeq = stampSeq
         this.stamp.txTimeMs = d.readDoubleBE(at + 12)
         receiver.onPacket(this.stamp, packetLength, nowMs, false)
+        // (A packet it rebuilds is older than this one: it goes into the reorder buffer first.)
+        const decoder = this.fecDecoders[pathId]
+        if (decoder !== undefined) this.fecOnPacket(decoder, pathId, stampSeq, d, at, end, false, nowMs)
         if (receiver.isFeedbackDue(nowMs)) this.sendFeedback(pathId, nowMs)
         const bucket = d.readUInt16BE(at + 2) % DEFAULT_FLOW_BUCKETS
         const last = this.lastFlowSeq[bucket]!
@@ -640,6 +782,8 @@ export class Peer {
         this.stamp.pathSeq = unwrapSeq32(Math.max(0, receiver.highestSeq), d.readUInt32BE(at + 2))
         this.stamp.txTimeMs = d.readDoubleBE(at + 6)
         receiver.onPacket(this.stamp, end - at, nowMs, true)
+        const decoder = this.fecDecoders[pathId]
+        if (decoder !== undefined) this.fecOnPacket(decoder, pathId, this.stamp.pathSeq, d, at, end, true, nowMs)
         this.sendFeedback(pathId, nowMs)
         if ((d[at + 14]! & ProbeFlags.Mtu) !== 0) {
           // Tell the sender how big a datagram made it through.
@@ -667,6 +811,25 @@ export class Peer {
         about.onFeedback(this.feedback, nowMs, this.lostUnits, this.abandonedUnits, aboutId !== pathId)
         this.resend(nowMs)
         if (this.abandonedUnits.length > 0) this.sendAbandon(pathId)
+        return pathId
+      }
+      case MessageKind.Parity: {
+        if (end - at < PARITY_HEADER_BYTES) break
+        const decoder = this.decoderOf(pathId)
+        const parity = this.parityIn
+        parity.firstSeq = unwrapSeq32(Math.max(0, receiver.highestSeq), d.readUInt32BE(at + 2))
+        parity.count = d[at + 6]!
+        parity.lengthXor = d.readUInt16BE(at + 7)
+        parity.bytes = d.subarray(at + PARITY_HEADER_BYTES, end)
+        const invalid = decoder.stats.invalid
+        const rebuilt = decoder.onParity(parity, nowMs)
+        parity.bytes = EMPTY_BYTES
+        receiver.nackDelayMs = decoder.nackDelayMs(nowMs, FEC_NACK_WAIT_MS)
+        if (rebuilt !== undefined) this.onRebuilt(pathId, rebuilt, nowMs)
+        // Two or more of its group are missing: their nacks stop waiting for a parity.
+        else if (decoder.lastMissing >= 2) receiver.nackNow(parity.firstSeq, parity.count, nowMs)
+        if (receiver.isFeedbackDue(nowMs)) this.sendFeedback(pathId, nowMs)
+        if (decoder.stats.invalid !== invalid) break // counted as malformed
         return pathId
       }
       case MessageKind.Abandon: {
@@ -755,6 +918,7 @@ export class Peer {
     for (let i = 0; i < this.active.length; i++) {
       const path = this.active[i]!
       path.update(nowMs, this.lostUnits)
+      this.updateFec(path, nowMs)
       // A path that went down handed its units back (lostUnits): what waits in its pace queue would only go into the void.
       if (path.state === 'down' && this.paceQueues[path.id]!.size > 0) this.paceQueues[path.id]!.clear()
       if (this.lostUnits.length > 0) this.resend(nowMs)
@@ -765,6 +929,12 @@ export class Peer {
         if (size > 0) this.sendMtuProbe(path, size, nowMs)
       }
       const receiver = this.receivers[path.id]!
+      const decoder = this.fecDecoders[path.id]
+      if (decoder !== undefined) {
+        receiver.nackDelayMs = decoder.nackDelayMs(nowMs, FEC_NACK_WAIT_MS)
+        // The peer stopped sending parity here (the path is clean again): no more copies per packet.
+        if (!decoder.isActive(nowMs)) this.fecDecoders[path.id] = undefined
+      }
       if (receiver.nextFeedbackMs() <= nowMs && receiver.isFeedbackDue(nowMs)) this.sendFeedback(path.id, nowMs)
     }
     const session = this.session
@@ -805,7 +975,8 @@ export class Peer {
     for (const path of this.active) {
       const receiver = this.receivers[path.id]!
       this.incomingLoss.update(path.id, receiver.highestSeq, receiver.receivedPackets)
-      const lossy = this.incomingLoss.isLossy(path.id)
+      // Lossy as this end measures it, or protected by the peer's parity (its sender measured loss there).
+      const lossy = this.incomingLoss.isLossy(path.id) || this.fecDecoders[path.id]?.isActive(nowMs) === true
       anyLossy ||= lossy
       this.lossyList.push(lossy)
       this.srttList.push(path.rtt.hasSample() ? path.rtt.srttMs : NaN)

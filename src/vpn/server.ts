@@ -457,6 +457,7 @@ export class VpnServer {
         slotFor: (_pathId, length) => this.batch.slotFor(length),
         commitUnsealed: (pathId, length, key, counter) => { this.batch.commitUnsealed(length, addrs, pathId, key, counter) },
         deliver: (packet, offset, length) => { this.tunBatch.queue(packet, offset, length) },
+        admitsRebuilt: (packet, offset, length) => this.admitRebuilt(client, packet, offset, offset + length),
       }, {
         scheduler: this.runtimeScheduler ?? this.options.scheduler ?? 'auto',
         pacing: this.options.pacing === true,
@@ -572,6 +573,14 @@ export class VpnServer {
   /** The last learned IPv4 route confirmed (most packets come from the one source as the one before). */
   private lastRouteSrc = -1
   private lastRouteClient: RemoteClient | undefined
+
+  /** A packet rebuilt from the client's FEC parity meets the same inner-source rule as its data. */
+  private admitRebuilt (client: RemoteClient, d: Buffer, at: number, end: number): boolean {
+    if (this.admitInnerSource(client, d, at, end)) return true
+    if (end >= at + 40 && isLinkLocalSource(d, at)) { this.tally('not-allowed', client.config.name); return false } // as with data
+    this.count('not-allowed', client.config.name, `client ${client.config.name} sent parity rebuilding a packet from ${end > at ? sourceText(d, at) : 'nothing'}, an inner address it does not own`)
+    return false
+  }
 
   /**
    * Cryptokey routing: a client's inner source must be one of its prefixes (or, with none

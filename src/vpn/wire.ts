@@ -39,6 +39,13 @@ export const enum MessageKind {
   MtuReply = 7,
   /** Packets the sender will not repair: 2 u8 count, then per packet u16 flow bucket, u32 flow seq. */
   Abandon = 8,
+  /**
+   * FEC parity of a group of packets on this path (a lossy one): 2 u32 path seq of the group's
+   * first member, 6 u8 members (consecutive path seqs), 7 u16 XOR of the members' lengths, 9..
+   * XOR of the members, each zero-padded to the longest. A member is a data message's u16 flow
+   * bucket and u32 flow seq followed by its inner packet, or nothing for a probe. Takes no path seq.
+   */
+  Parity = 9,
 }
 
 /** Why a CLOSE was sent (its reason byte). */
@@ -61,6 +68,9 @@ export const TAG_BYTES = 16
 export const MESSAGE_HEADER_BYTES = 2
 export const DATA_HEADER_BYTES = 20
 export const PROBE_HEADER_BYTES = 15
+export const PARITY_HEADER_BYTES = 9
+/** A FEC member's bytes before its inner packet (flow bucket, flow seq): a parity is never longer than a data message. */
+export const FEC_MEMBER_HEADER_BYTES = 6
 /** IPv4 + UDP headers, and IPv6 + UDP headers, in front of every datagram on the wire. */
 export const IPV4_UDP_HEADER_BYTES = 28
 export const IPV6_UDP_HEADER_BYTES = 48
