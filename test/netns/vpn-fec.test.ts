@@ -50,8 +50,9 @@ test('5 % loss on the slower link: parity sent on it, packets rebuilt, nacks cop
   await Promise.race([sink.exited, new Promise((resolve) => setTimeout(resolve, 10_000))])
   const l2After = await lab.stats(1)
   const csumAfter = await tcpChecksumErrors(lab.namespaces.server)
-  const c = await stopTtt(client)
+  // The server first: a client's CLOSE would make it forget the client (and its counters).
   const sv = await stopTtt(server)
+  const c = await stopTtt(client)
   const sent = JSON.parse(source.lines.find((l) => l.startsWith('{'))!) as { bytes: number, sha256: string }
   const got = flowReport(sink.lines)
   const cf = fecCounters(c)
