@@ -456,22 +456,19 @@ export class Peer {
   // ---- FEC (only on a path this end measured lossy: clean paths carry no FEC state or work)
 
   /**
-   * Adds what was sent with path sequence `seq` on `path` to its FEC group (unit `slot`, or -1
-   * for a probe: an empty member) and sends the parity when that completes the group.
+   * Adds unit `slot`, sent with path sequence `seq` on `path`, to the path's FEC group and sends
+   * the parity when that completes the group. Only data is protected: a probe's path sequence is
+   * a gap that ends the group (protected, probes alone had a dead or idle path send parities of them).
    */
   private protect (path: Path, seq: number, slot: number, nowMs: number): void {
     const encoder = this.fecEncoders[path.id]!
     if (encoder.groupSize === 0 && encoder.flushDueMs() === Infinity) return
     const member = this.fecMember
-    let length = 0
-    if (slot >= 0) {
-      const n = this.unitLengths[slot]!
-      member.writeUInt16BE(this.unitBuckets[slot]!, 0)
-      member.writeUInt32BE(this.unitFlowSeqs[slot]! % 0x1_0000_0000, 2)
-      this.unitSlab.copy(member, FEC_MEMBER_HEADER_BYTES, slot * this.slotBytes, slot * this.slotBytes + n)
-      length = FEC_MEMBER_HEADER_BYTES + n
-    }
-    const parity = encoder.add(seq, member.subarray(0, length), nowMs)
+    const n = this.unitLengths[slot]!
+    member.writeUInt16BE(this.unitBuckets[slot]!, 0)
+    member.writeUInt32BE(this.unitFlowSeqs[slot]! % 0x1_0000_0000, 2)
+    this.unitSlab.copy(member, FEC_MEMBER_HEADER_BYTES, slot * this.slotBytes, slot * this.slotBytes + n)
+    const parity = encoder.add(seq, member.subarray(0, FEC_MEMBER_HEADER_BYTES + n), nowMs)
     if (parity !== undefined) this.sendParity(path, parity, nowMs)
   }
 
@@ -517,17 +514,13 @@ export class Peer {
   }
 
   /**
-   * A data message d[at, end) (or, with `isProbe`, a probe: an empty member) with path sequence
-   * `seq` arrived on a path the peer protects: its member goes to the decoder, and what that
-   * rebuilds goes on.
+   * A data message d[at, end) with path sequence `seq` arrived on a path the peer protects: its
+   * member goes to the decoder, and what that rebuilds goes on.
    */
-  private fecOnPacket (decoder: FecDecoder, pathId: number, seq: number, d: Buffer, at: number, end: number, isProbe: boolean, nowMs: number): void {
-    let length = 0
-    if (!isProbe) {
-      d.copy(this.fecMember, 0, at + 2, at + 8)
-      d.copy(this.fecMember, FEC_MEMBER_HEADER_BYTES, at + DATA_HEADER_BYTES, end)
-      length = FEC_MEMBER_HEADER_BYTES + end - at - DATA_HEADER_BYTES
-    }
+  private fecOnPacket (decoder: FecDecoder, pathId: number, seq: number, d: Buffer, at: number, end: number, nowMs: number): void {
+    d.copy(this.fecMember, 0, at + 2, at + 8)
+    d.copy(this.fecMember, FEC_MEMBER_HEADER_BYTES, at + DATA_HEADER_BYTES, end)
+    const length = FEC_MEMBER_HEADER_BYTES + end - at - DATA_HEADER_BYTES
     const rebuilt = decoder.onPacket(seq, this.fecMember.subarray(0, length), nowMs)
     this.receivers[pathId]!.nackDelayMs = decoder.nackDelayMs(nowMs, FEC_NACK_WAIT_MS)
     if (rebuilt !== undefined) this.onRebuilt(pathId, rebuilt, nowMs)
@@ -537,7 +530,7 @@ export class Peer {
   private onRebuilt (pathId: number, rebuilt: RebuiltUnit, nowMs: number): void {
     this.receivers[pathId]!.onRebuilt(rebuilt.seq)
     const n = rebuilt.bytes.length
-    if (n <= FEC_MEMBER_HEADER_BYTES) return // a probe (or an empty packet): nothing to hand on
+    if (n <= FEC_MEMBER_HEADER_BYTES) return // no packet in it (a corrupt parity): nothing to hand on
     const b = this.fecRebuilt
     b.set(rebuilt.bytes)
     if (this.io.admitsRebuilt !== undefined && !this.io.admitsRebuilt(b, FEC_MEMBER_HEADER_BYTES, n - FEC_MEMBER_HEADER_BYTES)) return
@@ -688,7 +681,6 @@ export class Peer {
     const seq = path.onSend(totalBytes, nowMs)
     const length = writeProbe(this.scratch, SEALED_HEADER_BYTES, path.id, seq, nowMs, flags, totalBytes)
     this.sendControl(path.id, length)
-    if (this.fecEncoders[path.id] !== undefined) this.protect(path, seq, -1, nowMs)
   }
 
   /** A padded probe whose outer IP packet is exactly `outerBytes` (DF is set on our sockets). */
@@ -760,7 +752,7 @@ export class Peer {
         receiver.onPacket(this.stamp, packetLength, nowMs, false)
         // (A packet it rebuilds is older than this one: it goes into the reorder buffer first.)
         const decoder = this.fecDecoders[pathId]
-        if (decoder !== undefined) this.fecOnPacket(decoder, pathId, stampSeq, d, at, end, false, nowMs)
+        if (decoder !== undefined) this.fecOnPacket(decoder, pathId, stampSeq, d, at, end, nowMs)
         if (receiver.isFeedbackDue(nowMs)) this.sendFeedback(pathId, nowMs)
         const bucket = d.readUInt16BE(at + 2) % DEFAULT_FLOW_BUCKETS
         const last = this.lastFlowSeq[bucket]!
@@ -790,8 +782,6 @@ export class Peer {
         this.stamp.pathSeq = unwrapSeq32(Math.max(0, receiver.highestSeq), d.readUInt32BE(at + 2))
         this.stamp.txTimeMs = d.readDoubleBE(at + 6)
         receiver.onPacket(this.stamp, end - at, nowMs, true)
-        const decoder = this.fecDecoders[pathId]
-        if (decoder !== undefined) this.fecOnPacket(decoder, pathId, this.stamp.pathSeq, d, at, end, true, nowMs)
         this.sendFeedback(pathId, nowMs)
         if ((d[at + 14]! & ProbeFlags.Mtu) !== 0) {
           // Tell the sender how big a datagram made it through.

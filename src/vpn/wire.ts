@@ -43,7 +43,7 @@ export const enum MessageKind {
    * FEC parity of a group of packets on this path (a lossy one): 2 u32 path seq of the group's
    * first member, 6 u8 members (consecutive path seqs), 7 u16 XOR of the members' lengths, 9..
    * XOR of the members, each zero-padded to the longest. A member is a data message's u16 flow
-   * bucket and u32 flow seq followed by its inner packet, or nothing for a probe. Takes no path seq.
+   * bucket and u32 flow seq followed by its inner packet. Takes no path seq.
    */
   Parity = 9,
 }
