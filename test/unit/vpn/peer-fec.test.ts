@@ -8,6 +8,7 @@ import type { VpnSession } from '../../../src/vpn/session.js'
 import { MessageKind, SEALED_HEADER_BYTES } from '../../../src/vpn/wire.js'
 import { silentLogger } from '../../../src/log.js'
 import { innerPacket } from '../../helpers/inner-packet.js'
+import { settledPath } from '../../helpers/settled-path.js'
 
 const session = (): VpnSession => ({ seal: () => {}, rekeyMessageDue: () => null, sweep: () => {} }) as unknown as VpnSession
 
@@ -38,15 +39,7 @@ class End {
       },
     }, { scheduler: 'weighted', mtuBytes: 1400, log: silentLogger }, [{ id: 0, name: 'fast', weight: 1 }, { id: 1, name: 'slow', weight: 1 }])
     this.peer.startSession(session(), 0, 0)
-    for (const [id, oneWayMs] of ONE_WAY_MS.entries()) {
-      const p = this.peer.path(id)!
-      p.state = 'up'
-      p.addRttSample(2 * oneWayMs, 0)
-      p.delay.addSample(0, oneWayMs, 0)
-      p.addDeliveryRateSample(50e6, 0)
-      p.rate.inStartup = false
-      p.rate.gain = 1
-    }
+    for (const [id, oneWayMs] of ONE_WAY_MS.entries()) settledPath(this.peer, id, oneWayMs, 50e6)
   }
 
   sent (pathId: number, kind: MessageKind): number { return this.sentKinds.get(`${pathId}:${kind}`) ?? 0 }

@@ -7,19 +7,7 @@ import type { VpnSession } from '../../../src/vpn/session.js'
 import { flowBucketOf, BOTTLENECK_BUDGET_MS } from '../../../src/multipath/index.js'
 import { silentLogger } from '../../../src/log.js'
 import { innerPacket } from '../../helpers/inner-packet.js'
-
-/** Puts path `id` of `peer` up, out of rate startup, with a known RTT, one-way delay and rate. */
-function settledPath (peer: Peer, id: number, oneWayMs: number, rateBitsPerSec: number): NonNullable<ReturnType<Peer['path']>> {
-  const p = peer.path(id)!
-  p.state = 'up'
-  p.addRttSample(2 * oneWayMs, 0)
-  p.delay.addSample(0, oneWayMs, 0)
-  p.addDeliveryRateSample(rateBitsPerSec, 0)
-  p.rate.inStartup = false
-  p.rate.gain = 1
-  p.pacer.setRate(p.planningRateBitsPerSec(), 0)
-  return p
-}
+import { settledPath } from '../../helpers/settled-path.js'
 
 /** A bulk packet and a ping of another flow bucket. */
 function bulkAndPing (): { bulk: Buffer, ping: Buffer } {
@@ -34,15 +22,7 @@ function fullPeer (sent: number[]): Peer {
     [{ id: 0, name: 'fast' }, { id: 1, name: 'slow' }])
   peer.session = { seal: () => {} } as unknown as VpnSession // sealing is not under test here
   for (const [i, oneWayMs] of [[0, 10], [1, 60]] as const) {
-    const p = peer.path(i)!
-    p.state = 'up'
-    p.addRttSample(2 * oneWayMs, 0)
-    p.delay.addSample(0, oneWayMs, 0)
-    p.addDeliveryRateSample(10e6, 0)
-    p.rate.inStartup = false
-    p.rate.gain = 1
-    p.pacer.setRate(p.planningRateBitsPerSec(), 0)
-    p.onSend(1_000_000, 0) // far over every queue budget
+    settledPath(peer, i, oneWayMs, 10e6).onSend(1_000_000, 0) // far over every queue budget
   }
   return peer
 }
