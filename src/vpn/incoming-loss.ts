@@ -30,6 +30,8 @@ interface PathLoss {
   received: number
   readonly loss: LossEstimator
   lossy: boolean
+  /** Whether a full span was counted (the estimator's verdict); before it, any gap makes the path lossy. */
+  judged: boolean
 }
 
 export class IncomingLoss {
@@ -43,14 +45,21 @@ export class IncomingLoss {
     const path = this.paths[id]
     if (path === undefined || highestSeq < path.seq) {
       // First seen, or a new sequence space (a new session): start over.
-      this.paths[id] = { seq: highestSeq, received, loss: new LossEstimator(), lossy: false }
+      this.paths[id] = { seq: highestSeq, received, loss: new LossEstimator(), lossy: false, judged: false }
       return
     }
     const expected = highestSeq - path.seq
-    if (expected < MIN_SPAN_PACKETS) return
+    if (expected < MIN_SPAN_PACKETS) {
+      // No verdict yet: a gap already makes the path lossy until its first span is counted. A
+      // slow path carrying a flow's spill takes up to a second for its first 32 packets, and a
+      // hole skipped then is a loss to the inner TCP in slow start (CUBIC left it early: the slow mode).
+      if (!path.judged && received - path.received < expected) path.lossy = true
+      return
+    }
     path.loss.addSpan(expected, received - path.received)
     path.seq = highestSeq
     path.received = received
+    path.judged = true
     path.lossy = path.loss.lossRatio >= (path.lossy ? LOSSY_OFF_RATIO : LOSSY_ON_RATIO)
   }
 

@@ -50,3 +50,26 @@ test('no verdict on a few packets; a sequence going back (new session) starts ov
   loss.update(0, 5, 6)
   assert.equal(loss.isLossy(0), false, 'a new sequence space forgets the old verdict')
 })
+
+test('before the first span, a gap makes the path lossy at once; the first full span then decides', () => {
+  const loss = new IncomingLoss()
+  loss.update(0, -1, 0)
+  loss.update(1, -1, 0)
+  loss.update(0, 9, 10)
+  loss.update(1, 9, 9)
+  assert.equal(loss.isLossy(0), false, 'no gap: no verdict, not lossy')
+  assert.equal(loss.isLossy(1), true, 'a gap in the first packets: lossy before any span')
+  assert.equal(loss.lossRatio(1), 0, 'no span counted yet')
+  // The first span (32 packets) is clean apart from that one loss: still lossy (1 in 32).
+  loss.update(1, 31, 31)
+  assert.equal(loss.isLossy(1), true)
+  // A path judged clean by a full span is not made lossy by a gap in the next partial span.
+  loss.update(0, 40, 41)
+  assert.equal(loss.isLossy(0), false)
+  loss.update(0, 50, 50)
+  assert.equal(loss.isLossy(0), false, 'after a verdict only full spans decide')
+  // A later clean history clears the provisional verdict as any other.
+  const r = { n: 31 }
+  feed(loss, 1, 32, 10_000, 0, r)
+  assert.equal(loss.isLossy(1), false)
+})
