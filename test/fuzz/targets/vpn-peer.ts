@@ -19,7 +19,7 @@ export const KNOWN_BUG_MAX_SEQ_JUMP = 1 << 16
 
 const kindArb = fc.oneof(
   { arbitrary: fc.constant(1), weight: 5 }, { arbitrary: fc.constant(2), weight: 2 }, { arbitrary: fc.constant(3), weight: 3 },
-  { arbitrary: fc.constantFrom(4, 5, 6, 7), weight: 2 }, { arbitrary: fc.integer({ min: 0, max: 255 }), weight: 1 },
+  { arbitrary: fc.constantFrom(4, 5, 6, 7, 8, 9), weight: 2 }, { arbitrary: fc.integer({ min: 0, max: 255 }), weight: 1 },
 )
 const jumpArb = fc.oneof(
   { arbitrary: fc.integer({ min: -8, max: 8 }), weight: 6 },
