@@ -421,7 +421,9 @@ export class Path {
       // The loss ratio is the path's own (random) loss: overflow is congestion, priced by the queue
       // budget, and losses while the rate is still in startup are our own probing's doing.
       const overflowNacks = isOverflow || this.rate.inStartup ? fb.nackCount : 0
-      this.loss.addSpan(fb.highestSeq - this.highestAckedSeq, fb.receivedPackets - this.lastReceivedPackets + overflowNacks)
+      // The first answer of a path that was down covers the probes sent into its outage: lost to
+      // the cut, not to random loss (counted, they kept FEC on for seconds after a restore).
+      if (this.state !== 'down') this.loss.addSpan(fb.highestSeq - this.highestAckedSeq, fb.receivedPackets - this.lastReceivedPackets + overflowNacks)
       this.highestAckedSeq = fb.highestSeq
       this.lastReceivedPackets = fb.receivedPackets
     }

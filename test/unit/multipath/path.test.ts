@@ -108,6 +108,22 @@ for (const oneWayMs of [10, 30, 60]) {
   })
 }
 
+test('the probes sent into an outage are not random loss: a path back from down starts with its loss ratio as before', () => {
+  const h = new Harness(30)
+  h.run(2000)
+  assert.equal(h.path.loss.lossRatio, 0)
+  h.isCut = true
+  h.run(h.clock.now() + 3000) // down, and probed all the while
+  assert.equal(stateOf(h.path), 'down')
+  const probesIntoTheCut = h.probesSent.filter((t) => t > 2000).length
+  assert.ok(probesIntoTheCut >= 5, `probes sent while cut: ${probesIntoTheCut}`)
+  h.isCut = false
+  h.run(h.clock.now() + 1000)
+  assert.equal(stateOf(h.path), 'up')
+  assert.equal(h.path.loss.lossRatio, 0, `loss ratio after the outage: ${h.path.loss.lossRatio}`)
+  assert.equal(h.path.loss.steadyRatio, 0)
+})
+
 test('a busy path that goes silent is down within its timeout and hands back its undelivered units', () => {
   const h = new Harness(30)
   for (let t = 0; t < 1000; t++) { h.sendData(1000, t); h.run(t + 1) }
