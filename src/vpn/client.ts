@@ -104,12 +104,12 @@ export interface VpnClientStats {
 /** A flapping path's changes are summed up in one line per this many seconds. */
 const PATH_FLAP_WINDOW_S = 30
 
-/** How a path is named in logs: its address, its device, or both (`10.0.0.5%wlan0`). */
 /** A path's name in logs and `show`: its local end, an arrow, the server it talks to. */
 function pathName (p: ClientPathOptions, serverText: string): string {
   return `${pathLocalText(p)}→${serverText}`
 }
 
+/** How a path's local end is named: its address, its device, or both (`10.0.0.5%wlan0`). */
 function pathLocalText (p: ClientPathOptions): string {
   if (p.device === undefined) return p.localAddress
   return p.localAddress === '0.0.0.0' || p.localAddress === '::' ? p.device : `${p.localAddress}%${p.device}`

@@ -531,18 +531,9 @@ export class VpnServer {
     if (result !== 'ok') { this.count(result, sourceOf(this.socket.addrs, slot), `datagram failed (${result})`); return }
     const pathId = buf[start + SEALED_HEADER_BYTES + 1]!
     this.notePath(client, pathId, slot)
-    if (buf[start + SEALED_HEADER_BYTES] === MessageKind.Data && !this.admitInnerSource(client, buf, start + SEALED_HEADER_BYTES + DATA_HEADER_BYTES, start + length)) {
-      const d = buf.subarray(start, start + length) // a refusal, logged: a view is fine here
-      const at = SEALED_HEADER_BYTES + DATA_HEADER_BYTES
-      const inner = d.length > at ? sourceText(d, at) : 'a truncated packet'
-      // The client host's own IPv6 link chatter on its TUN (router solicitations, MLD) is no
-      // spoofing: counted like any other, logged only at debug.
-      if (d.length >= at + 40 && isLinkLocalSource(d, at)) {
-        this.tally('not-allowed', sourceOf(this.socket.addrs, slot))
-        if (this.logLimiter.admit(`link-local ${client.id}`, now) >= 0) this.log.debug(`client ${client.config.name} sent from ${inner} (IPv6 link-local, not in its prefixes): dropped`)
-      } else {
-        this.count('not-allowed', sourceOf(this.socket.addrs, slot), `client ${client.config.name} sent from ${inner}, an inner address it does not own`)
-      }
+    const innerAt = start + SEALED_HEADER_BYTES + DATA_HEADER_BYTES
+    if (buf[start + SEALED_HEADER_BYTES] === MessageKind.Data && !this.admitInnerSource(client, buf, innerAt, start + length)) {
+      this.refuseInnerSource(client, buf, innerAt, start + length, sourceOf(this.socket.addrs, slot), 'sent')
       return
     }
     client.lastHeardMs = now
@@ -577,9 +568,24 @@ export class VpnServer {
   /** A packet rebuilt from the client's FEC parity meets the same inner-source rule as its data. */
   private admitRebuilt (client: RemoteClient, d: Buffer, at: number, end: number): boolean {
     if (this.admitInnerSource(client, d, at, end)) return true
-    if (end >= at + 40 && isLinkLocalSource(d, at)) { this.tally('not-allowed', client.config.name); return false } // as with data
-    this.count('not-allowed', client.config.name, `client ${client.config.name} sent parity rebuilding a packet from ${end > at ? sourceText(d, at) : 'nothing'}, an inner address it does not own`)
+    this.refuseInnerSource(client, d, at, end, client.config.name, 'sent parity rebuilding a packet')
     return false
+  }
+
+  /**
+   * Counts and logs an inner packet d[at, end) whose source `client` does not own (`key`: where it
+   * came from, for the error counters). The client host's own IPv6 link chatter on its TUN (router
+   * solicitations, MLD) is no spoofing: counted like any other, logged only at debug.
+   */
+  private refuseInnerSource (client: RemoteClient, d: Buffer, at: number, end: number, key: string, what: string): void {
+    // A refusal, logged: a view that ends with the packet is fine here (a short one reads no bytes past it).
+    const inner = end > at ? sourceText(d.subarray(0, end), at) : 'a truncated packet'
+    if (end >= at + 40 && isLinkLocalSource(d, at)) {
+      this.tally('not-allowed', key)
+      if (this.logLimiter.admit(`link-local ${client.id}`, this.clock.now()) >= 0) this.log.debug(`client ${client.config.name} ${what} from ${inner} (IPv6 link-local, not in its prefixes): dropped`)
+    } else {
+      this.count('not-allowed', key, `client ${client.config.name} ${what} from ${inner}, an inner address it does not own`)
+    }
   }
 
   /**
