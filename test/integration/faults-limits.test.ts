@@ -45,7 +45,9 @@ test('streams-per-session cap: the extra stream is refused, logged once and coun
     assert.ok(echoed.length > 0, 'an open stream still echoes')
     assert.ok(await exact(b.port, 500_000), 'another session is unaffected')
     for (const s of held) s.destroy()
-    await waitFor(() => pipe.server.snapshot().streamsActive === 0, 5000, 'the held streams closed')
+    // Both ends must have let go: the client counts a stream against its cap until the server's close
+    // comes back, one round trip after the server's own count drops.
+    await waitFor(() => pipe.server.snapshot().streamsActive === 0 && a.client.snapshot().streamsActive === 0, 5000, 'the held streams closed')
     assert.ok(await exact(a.port, 200_000), 'below the cap again, new streams work')
   } finally {
     await pipe.close()
