@@ -9,8 +9,11 @@
 // is plaintext bytes per CPU second (process.cpuUsage: user + system), so a busy neighbour on
 // the machine slows the wall clock but not the figures much.
 import sodium from 'sodium-native'
+import { benchArgs } from './lib/bench-args.js'
 import { AeadKey, TAG_BYTES } from '../src/crypto/aead.js'
 import { NativeAead, isNativeAeadAvailable, nativeAeadVersion } from '../src/native/index.js'
+
+benchArgs('node dist/bench/aead.js (no options)', {})
 
 const SIZES = [64, 1400, 16384, 65536]
 const AD_BYTES = 16

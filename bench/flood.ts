@@ -7,12 +7,12 @@
  * baseline. `npm run bench:flood -- [--trials N] [--rate INITS_PER_S]`
  */
 import { fileURLToPath } from 'node:url'
+import { benchArgs } from './lib/bench-args.js'
 import { VethStar, NsProcess, keygen, startTttServer, startTttClient, loadAverage, table } from './lib/vpn.js'
 
-const args = process.argv.slice(2)
-const flag = (name: string, fallback: number): number => { const i = args.indexOf(name); return i >= 0 ? Number(args[i + 1]) : fallback }
-const trials = flag('--trials', 8)
-const rate = flag('--rate', 15_000)
+const args = benchArgs('npm run bench:flood -- [--trials 8] [--rate 15000]', { trials: 'number', rate: 'number' })
+const trials = args.number('trials', 8)
+const rate = args.number('rate', 15_000)
 const senderPath = fileURLToPath(new URL('../test/netns/flood-sender.js', import.meta.url))
 const PORT = 5000
 

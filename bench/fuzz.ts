@@ -15,13 +15,12 @@ import path from 'node:path'
 import os from 'node:os'
 import { targets } from '../test/fuzz/targets/index.js'
 import { runTarget, type FuzzResult } from '../test/fuzz/run.js'
+import { benchArgs } from './lib/bench-args.js'
 
 const SECTION = '## Fuzzing (npm run fuzz)'
 
-function arg (name: string): string | undefined {
-  const i = process.argv.indexOf(name)
-  return i >= 0 ? process.argv[i + 1] : undefined
-}
+const args = benchArgs('node dist/bench/fuzz.js [--runs N] [--target NAME] [--budget-s S] [--slow-budget-s S] [--no-write]',
+  { runs: 'number', target: 'string', 'budget-s': 'number', 'slow-budget-s': 'number', 'no-write': 'flag', child: 'string', 'budget-ms': 'number' })
 
 interface Row extends FuzzResult { rssMiB: number, hang: boolean, slow: boolean }
 
@@ -72,12 +71,12 @@ function writeSection (text: string): void {
 }
 
 async function main (): Promise<void> {
-  const childName = arg('--child')
-  if (childName !== undefined) return child(childName, Number(arg('--runs')), Number(arg('--budget-ms')))
-  const runs = Number(arg('--runs') ?? 1_000_000)
-  const only = arg('--target')
-  const budgetS = Number(arg('--budget-s') ?? 900)
-  const slowBudgetS = Number(arg('--slow-budget-s') ?? 120)
+  const childName = args.string('child', undefined)
+  if (childName !== undefined) return child(childName, args.number('runs', 1_000_000), args.number('budget-ms', 900_000))
+  const runs = args.number('runs', 1_000_000)
+  const only = args.string('target', undefined)
+  const budgetS = args.number('budget-s', 900)
+  const slowBudgetS = args.number('slow-budget-s', 120)
   const chosen = targets.filter((t) => only === undefined || t.name === only)
   if (chosen.length === 0) throw new Error(`no target ${only}; targets: ${targets.map((t) => t.name).join(', ')}`)
   const rows: Row[] = []
@@ -90,7 +89,7 @@ async function main (): Promise<void> {
   const text = table(rows, runs)
   console.log(text)
   const failures = rows.filter((r) => r.failures > 0)
-  if (process.argv.includes('--no-write') || only !== undefined) return void (process.exitCode = failures.length > 0 ? 1 : 0)
+  if (args.flag('no-write') || only !== undefined) return void (process.exitCode = failures.length > 0 ? 1 : 0)
   const section = [
     SECTION,
     '',

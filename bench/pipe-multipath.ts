@@ -18,6 +18,7 @@
  * (--only runs the matching runs alone, no table or markdown; --cpu-prof writes V8 CPU profiles of
  * every gst-server and gst-client into DIR; V8 names them by pid, and the bench prints each instance's)
  */
+import { benchArgs } from './lib/bench-args.js'
 import { Lab, labUnavailableReason, type LinkConfig } from '../test/lab/lab.js'
 import { NsProcess, keygen, ping, loadAverage, writeSvgPlot, table, markdownTable, sleep, type Series } from './lib/vpn.js'
 import {
@@ -28,19 +29,18 @@ import {
   controlDir, startGstServer, startGstClient, waitForPaths, routeUnboundVia, pathFrom, sessionPaths, PathOptionUnsupported, type GstProcess,
 } from './lib/pipe-lab.js'
 
-const args = process.argv.slice(2)
-const opt = (name: string, fallback: number): number => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : fallback }
-const SECONDS = opt('seconds', 15)
-const LOOPBACK_SECONDS = opt('loopback-seconds', 5)
-const ROUNDS = opt('rounds', 3)
+const args = benchArgs('node dist/bench/pipe-multipath.js [--seconds 15] [--loopback-seconds 5] [--rounds 3] [--only SUBSTRING] [--cpu-prof DIR] [--no-markdown]',
+  { seconds: 'number', 'loopback-seconds': 'number', rounds: 'number', only: 'string', 'cpu-prof': 'string', 'no-markdown': 'flag' })
+const SECONDS = args.number('seconds', 15)
+const LOOPBACK_SECONDS = args.number('loopback-seconds', 5)
+const ROUNDS = args.number('rounds', 3)
 /** Goodput counts from here on (slow start over a 60 ms path takes a while). */
 const STEADY_FROM_S = 3
 const LOOPBACK_STEADY_FROM_S = 1
-const onlyAt = args.indexOf('--only')
-const only = onlyAt >= 0 ? args[onlyAt + 1] ?? '' : undefined
+const only = args.string('only', undefined)
 const wanted = (name: string): boolean => only === undefined || name.includes(only)
-const profAt = args.indexOf('--cpu-prof')
-const nodeArgs = profAt >= 0 ? ['--cpu-prof', '--cpu-prof-dir', args[profAt + 1] ?? 'bench/out/prof'] : []
+const profDir = args.string('cpu-prof', undefined)
+const nodeArgs = profDir !== undefined ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []
 
 const L1: LinkConfig = { delayMs: 10, rateMbit: 20, queuePkts: 100 }
 const L2: LinkConfig = { delayMs: 60, rateMbit: 10, queuePkts: 100 }
@@ -347,7 +347,7 @@ function report (runs: FlowRun[], fails: FailoverRun[], loops: LoopbackRun[], ba
   console.log('')
   console.log(table(lHeader, lRows))
   console.log(`\ntargets:\n  ${verdicts.join('\n  ')}\n\nplots: ${outDir}pipe-multipath-*.svg`)
-  if (args.includes('--no-markdown')) return
+  if (args.flag('no-markdown')) return
   const section = [
     TITLE,
     '',

@@ -27,20 +27,19 @@ import { spawnChild, stopChild, freePort, waitForPort, installCleanup, type Chil
 import { StreamTally, checkedStream, logUniformSize } from './soak-streams.js'
 import { RssLog } from './soak-rss.js'
 import { runVpnSoak, describeVpnSoak, vpnSoakUnavailableReason } from './soak-vpn.js'
+import { benchArgs } from './lib/bench-args.js'
 
-const args = process.argv.slice(2)
-const flag = (name: string, fallback: number): number => {
-  const i = args.indexOf(name)
-  return i >= 0 ? Number(args[i + 1]) : fallback
+const USAGE = 'npm run soak -- [--minutes N] [--parts pipe,vpn] [--streams C] [--vpn-streams C] [--churn PER_SECOND]'
+const args = benchArgs(USAGE, { minutes: 'number', streams: 'number', 'vpn-streams': 'number', churn: 'number', parts: 'string' })
+const minutes = args.number('minutes', 10)
+const workers = args.number('streams', 16)
+const vpnWorkers = args.number('vpn-streams', 8)
+const churnPerSecond = args.number('churn', 20)
+const parts = new Set(args.string('parts', 'pipe,vpn').split(','))
+if (!(minutes > 0) || !(workers > 0) || !(vpnWorkers > 0) || [...parts].some((p) => p !== 'pipe' && p !== 'vpn') || parts.size === 0) {
+  console.error(`--minutes, --streams and --vpn-streams must be above 0, --parts a list of pipe and vpn\nusage: ${USAGE}`)
+  process.exit(2)
 }
-const minutes = flag('--minutes', 10)
-const workers = flag('--streams', 16)
-const vpnWorkers = flag('--vpn-streams', 8)
-const churnPerSecond = flag('--churn', 20)
-const partsAt = args.indexOf('--parts')
-const parts = new Set((partsAt >= 0 ? args[partsAt + 1] ?? '' : 'pipe,vpn').split(','))
-const USAGE = 'usage: soak [--minutes N] [--parts pipe,vpn] [--streams C] [--vpn-streams C] [--churn PER_SECOND]'
-if (!(minutes > 0) || !(workers > 0) || !(vpnWorkers > 0) || [...parts].some((p) => p !== 'pipe' && p !== 'vpn') || parts.size === 0) throw new Error(USAGE)
 
 const distDir = join(dirname(fileURLToPath(import.meta.url)), '..')
 const bin = (name: string): string => join(distDir, 'cmd', `${name}.js`)

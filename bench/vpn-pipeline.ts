@@ -15,9 +15,10 @@ import type { VpnSession } from '../src/vpn/session.js'
 import { silentLogger } from '../src/log.js'
 import { innerPacket } from '../test/helpers/inner-packet.js'
 import { loadAverage } from './lib/vpn.js'
+import { benchArgs } from './lib/bench-args.js'
 
-const args = process.argv.slice(2)
-const opt = (name: string, fallback: number): number => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : fallback }
+const args = benchArgs('node dist/bench/vpn-pipeline.js [--packets 300000] [--rounds 5]', { packets: 'number', rounds: 'number' })
+const opt = args.number
 const PACKETS = opt('packets', 300_000)
 const ROUNDS = opt('rounds', 5)
 const INNER_BYTES = 1400

@@ -9,15 +9,17 @@
  */
 import { spawn, spawnSync } from 'node:child_process'
 import { mkdirSync } from 'node:fs'
+import { benchArgs } from './lib/bench-args.js'
 import { VethStar, keygen, startTttServer, startTttClient, stopTtt, iperfServer, iperfClient, loadAverage, sleep } from './lib/vpn.js'
 
-const args = process.argv.slice(2)
-const opt = (name: string, fallback: string): string => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1]! : fallback }
-const SECONDS = Number(opt('seconds', '8'))
-const OUT = opt('out', '/tmp/ttt-profile')
-const CPU_PROF = args.includes('--cpu-prof')
-const NO_PERF = args.includes('--no-perf')
-const EXTRA = args.includes('--scheduler') ? ['--scheduler', opt('scheduler', 'auto')] : []
+const args = benchArgs('node dist/bench/vpn-profile.js [--seconds 8] [--out DIR] [--cpu-prof] [--no-perf] [--scheduler KIND]',
+  { seconds: 'number', out: 'string', 'cpu-prof': 'flag', 'no-perf': 'flag', scheduler: 'string' })
+const SECONDS = args.number('seconds', 8)
+const OUT = args.string('out', '/tmp/ttt-profile')
+const CPU_PROF = args.flag('cpu-prof')
+const NO_PERF = args.flag('no-perf')
+const scheduler = args.string('scheduler', undefined)
+const EXTRA = scheduler !== undefined ? ['--scheduler', scheduler] : []
 
 async function main (): Promise<void> {
   if (process.getuid?.() !== 0) { console.error('bench/vpn-profile: needs root'); process.exit(2) }

@@ -12,20 +12,20 @@
  * unlimited flow's batches grow and shrink with whatever CPU the machine leaves it.
  */
 import { fileURLToPath } from 'node:url'
+import { benchArgs } from './lib/bench-args.js'
 import {
   VethStar, keygen, startTttServer, startTttClient, stopTtt, iperfServer, iperfClient, ping, loadAverage, writeSvgPlot, table, sleep,
   type IperfResult, type Closing, type Series,
 } from './lib/vpn.js'
 
-const args = process.argv.slice(2)
-const opt = (name: string, fallback: number): number => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : fallback }
-const SECONDS = opt('seconds', 10)
-const RUNS = opt('runs', 1)
-const schedulerAt = args.indexOf('--scheduler')
-const SCHEDULER = schedulerAt >= 0 ? args[schedulerAt + 1]! : 'auto'
+const args = benchArgs('node dist/bench/vpn.js [--seconds 10] [--runs 1] [--scheduler auto] [--rate 500M]',
+  { seconds: 'number', runs: 'number', scheduler: 'string', rate: 'string' })
+const SECONDS = args.number('seconds', 10)
+const RUNS = args.number('runs', 1)
+const SCHEDULER = args.string('scheduler', 'auto')
 const EXTRA = SCHEDULER === 'auto' ? [] : ['--scheduler', SCHEDULER]
-const rateAt = args.indexOf('--rate')
-const RATE = rateAt >= 0 ? ['-b', args[rateAt + 1]!] : []
+const rate = args.string('rate', undefined)
+const RATE = rate !== undefined ? ['-b', rate] : []
 const outDir = fileURLToPath(new URL('../../bench/out/', import.meta.url))
 
 interface Row { name: string, r: IperfResult, cpuClient: number, cpuServer: number, load: string, rttMs: number, client?: Closing, server?: Closing }

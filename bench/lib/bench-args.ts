@@ -1,0 +1,62 @@
+/**
+ * Command-line options of a benchmark: `--help` prints its usage line, and an unknown option or a
+ * bad value ends it with status 2 and one line saying what to fix, before any lab is built (a typo
+ * must not cost a ten-minute run, nor write a table measured with the wrong settings).
+ */
+import { parseArgs } from 'node:util'
+
+/** Each option's kind: `number` and `string` take a value (`--name V` or `--name=V`), `flag` none. */
+export type BenchOptionSpec = Record<string, 'number' | 'string' | 'flag'>
+
+export interface BenchArgs {
+  number: (name: string, fallback: number) => number
+  string: <T extends string | undefined>(name: string, fallback: T) => string | T
+  flag: (name: string) => boolean
+}
+
+/** An option's value that cannot be used; the message says what to fix. */
+export class BenchUsageError extends Error {}
+
+/** Parses `argv` against `spec`; throws BenchUsageError on anything it does not know. */
+export function parseBenchArgs (spec: BenchOptionSpec, argv: readonly string[]): BenchArgs & { help: boolean } {
+  const options: Record<string, { type: 'string' | 'boolean', short?: string }> = { help: { type: 'boolean', short: 'h' } }
+  for (const [name, kind] of Object.entries(spec)) options[name] = { type: kind === 'flag' ? 'boolean' : 'string' }
+  let values: Record<string, string | boolean | undefined>
+  try {
+    values = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }).values
+  } catch (error) {
+    throw new BenchUsageError((error as Error).message)
+  }
+  return {
+    help: values.help === true,
+    number: (name, fallback) => {
+      const text = values[name]
+      if (typeof text !== 'string') return fallback
+      const n = Number(text)
+      if (text.trim() === '' || !Number.isFinite(n) || n < 0) throw new BenchUsageError(`--${name} takes a number >= 0 (got "${text}")`)
+      return n
+    },
+    string: (name, fallback) => typeof values[name] === 'string' ? values[name] : fallback,
+    flag: (name) => values[name] === true,
+  }
+}
+
+/**
+ * parseBenchArgs for a benchmark's main: prints `usage` and exits 0 on --help, prints the problem and
+ * the usage and exits 2 on a bad option. A number option that is read later and is bad exits the same way.
+ */
+export function benchArgs (usage: string, spec: BenchOptionSpec, argv: readonly string[] = process.argv.slice(2)): BenchArgs {
+  const fail = (error: unknown): never => {
+    if (!(error instanceof BenchUsageError)) throw error
+    console.error(`${error.message}\nusage: ${usage}`)
+    process.exit(2)
+  }
+  let parsed: ReturnType<typeof parseBenchArgs>
+  try { parsed = parseBenchArgs(spec, argv) } catch (error) { return fail(error) }
+  if (parsed.help) { console.log(`usage: ${usage}`); process.exit(0) }
+  return {
+    number: (name, fallback) => { try { return parsed.number(name, fallback) } catch (error) { return fail(error) } },
+    string: parsed.string,
+    flag: parsed.flag,
+  }
+}

@@ -1,0 +1,30 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { parseBenchArgs, BenchUsageError } from '../../../bench/lib/bench-args.js'
+
+const spec = { seconds: 'number', only: 'string', 'no-markdown': 'flag' } as const
+
+test('bench options: values, defaults and both value forms', () => {
+  const args = parseBenchArgs(spec, ['--seconds', '20', '--only=bonded', '--no-markdown'])
+  assert.equal(args.number('seconds', 15), 20)
+  assert.equal(args.string('only', undefined), 'bonded')
+  assert.equal(args.flag('no-markdown'), true)
+  assert.equal(args.help, false)
+  const none = parseBenchArgs(spec, [])
+  assert.equal(none.number('seconds', 15), 15)
+  assert.equal(none.string('only', undefined), undefined)
+  assert.equal(none.flag('no-markdown'), false)
+  assert.equal(parseBenchArgs(spec, ['-h']).help, true)
+})
+
+test('bench options: a typo, a missing value or a bad number is a usage error naming the option', () => {
+  for (const [argv, names] of [
+    [['--secnds', '20'], /secnds/],
+    [['--seconds'], /seconds/],
+    [['--seconds', 'ten'], /--seconds takes a number/],
+    [['--seconds', '-3'], /seconds/],
+    [['bonded'], /bonded/],
+  ] as const) {
+    assert.throws(() => parseBenchArgs(spec, argv).number('seconds', 15), (error: unknown) => error instanceof BenchUsageError && names.test(error.message), argv.join(' '))
+  }
+})
