@@ -2,9 +2,13 @@ import { AutoScheduler, WeightedScheduler, BURST_BUDGET_MS } from '../../src/mul
 import { seededRandom } from './event-queue.js'
 import type { TunnelDesign } from './tunnel.js'
 
-/** gst: `auto` scheduler, per-path pacing, per-flow reordering, repair (nack repairs ahead of the pace queue), FEC on lossy paths; no rate configured. */
+/**
+ * gst: `auto` scheduler, per-path pacing, per-flow reordering, repair (nack repairs ahead of the pace queue; a
+ * failing path's units only while the repair can still fill their holes), FEC on lossy paths, silence timeouts
+ * from reply lateness; no rate configured.
+ */
 export function gstDesign (overrides: Partial<TunnelDesign> = {}): TunnelDesign {
-  return { name: 'gst', makeScheduler: () => new AutoScheduler(), reorder: 'per-flow', repair: true, pace: true, fec: true, nackOnFastest: true, keepsEqualDelayOrder: true, repairsAhead: true, startupQueueCapMs: BURST_BUDGET_MS, fecNackWaitMs: 5, countsControlBytes: 'same-delay', packetPair: 'same-delay', boundsStaleCorrections: 'same-delay', pairsOnFirstSample: true, keepsPairRate: true, ...overrides }
+  return { name: 'gst', makeScheduler: () => new AutoScheduler(), reorder: 'per-flow', repair: true, pace: true, fec: true, nackOnFastest: true, keepsEqualDelayOrder: true, repairsAhead: true, startupQueueCapMs: BURST_BUDGET_MS, fecNackWaitMs: 5, countsControlBytes: 'same-delay', packetPair: 'same-delay', boundsStaleCorrections: 'same-delay', pairsOnFirstSample: true, keepsPairRate: true, dropsLateRepairs: true, timeoutFromLateness: true, ...overrides }
 }
 
 /**

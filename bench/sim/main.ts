@@ -15,7 +15,12 @@
 // not on the feedback that makes it due, and `--no-pair-rate` lets a pair-measured estimate wear
 // down (TunnelDesign.pairsOnFirstSample, keepsPairRate: A/Bs of session 6's sim8 part).
 // `--trace-holds SCENARIO [--lines N]` runs gst alone in SCENARIO and explains each unit the
-// reorder buffer held (bench/sim/hold-trace.ts).
+// reorder buffer held (bench/sim/hold-trace.ts). `--late-repairs` repairs every unit a failing path
+// hands back, even after the receiver skipped its hole, and `--rttvar-timeouts` takes the silence
+// timeouts' variation from rttvar (TunnelDesign.dropsLateRepairs, timeoutFromLateness: A/Bs of
+// session 7's sim10 part). `--trace-events SCENARIO [--from MS] [--to MS]` prints gst's events
+// in SCENARIO between the two times: units sent, released, arrived, delivered, the inner flow's
+// sends and retransmissions, path states, skips, late arrivals, refusals and RTOs (bench/sim/event-trace.ts).
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -26,6 +31,7 @@ import { plotScenario } from './plot.js'
 import { formatTable, verdicts, verdictRanges } from './report.js'
 import { traceLine } from './trace.js'
 import { HoldTracer } from './hold-trace.js'
+import { traceEvents } from './event-trace.js'
 
 /** l1 delay shifts (ms) of `--jitter-runs`: small enough to change no figure's meaning, large enough to move every event. */
 const JITTER_SHIFTS_MS = [0, 0.013, 0.029, 0.041, 0.057, 0.071, 0.083, 0.097]
@@ -68,11 +74,22 @@ const gstOverrides = {
   ...(args.includes('--packet-pair') ? { packetPair: true } : {}),
   ...(args.includes('--pairs-at-tick') ? { pairsOnFirstSample: false } : {}),
   ...(args.includes('--no-pair-rate') ? { keepsPairRate: false } : {}),
+  ...(args.includes('--late-repairs') ? { dropsLateRepairs: false } : {}),
+  ...(args.includes('--rttvar-timeouts') ? { timeoutFromLateness: false } : {}),
 }
 const gstDesign = (): ReturnType<typeof gstDesignWith> => gstDesignWith(gstOverrides)
 const traceName = valueOf('--trace')
 const holdsName = valueOf('--trace-holds')
-if (holdsName !== undefined) {
+const eventsName = valueOf('--trace-events')
+if (eventsName !== undefined) {
+  const scenario = scenariosShifted(shifts[0]!).find((s) => s.name === eventsName)
+  if (!scenario) fail(`no scenario ${eventsName}; one of: ${issueScenarios().map((s) => s.name).join(', ')}`)
+  const fromMs = Number(valueOf('--from') ?? 0)
+  const toMs = Number(valueOf('--to') ?? scenario.durationMs)
+  if (!(fromMs >= 0) || !(toMs >= fromMs)) fail(`--from and --to want ms with 0 <= from <= to; got ${valueOf('--from')}, ${valueOf('--to')}`)
+  const result = traceEvents(scenario, gstDesign(), seed, fromMs, toMs, (line) => console.log(line))
+  console.log(formatTable([result]))
+} else if (holdsName !== undefined) {
   const scenario = scenariosShifted(shifts[0]!).find((s) => s.name === holdsName)
   if (!scenario) fail(`no scenario ${holdsName}; one of: ${issueScenarios().map((s) => s.name).join(', ')}`)
   const tracer = new HoldTracer()

@@ -1,8 +1,13 @@
 import { EventQueue, seededRandom } from './event-queue.js'
 import { Link, type LinkSpec } from './link.js'
 import { TcpSender, TcpReceiver, SEGMENT_BYTES, ACK_BYTES } from './tcp.js'
-import { TunnelEnd, type TunnelDesign, type TunnelPacket } from './tunnel.js'
-import type { HoldTracer } from './hold-trace.js'
+import { TunnelEnd, type TunnelDesign, type TunnelPacket, type UnitEvent } from './tunnel.js'
+
+/** Sees every data unit's events at the sending end and at the receiving end (bench/sim/hold-trace.ts, event-trace.ts). */
+export interface UnitObserver {
+  onSender: (e: UnitEvent) => void
+  onReceiver: (e: UnitEvent) => void
+}
 
 export const L1: LinkSpec = { rateBitsPerSec: 20e6, delayMs: 10, jitterMs: 0, queuePackets: 100, lossRatio: 0 }
 export const L2: LinkSpec = { rateBitsPerSec: 10e6, delayMs: 60, jitterMs: 0, queuePackets: 100, lossRatio: 0 }
@@ -37,6 +42,10 @@ export interface ScenarioResult {
   skipped: number
   outOfOrder: number
   repairs: number
+  /** Units that arrived after the reorder buffer had skipped their hole (repairs that came too late, mostly). */
+  lateArrivals: number
+  /** Units a failing path handed back that were not repaired, as the repair would have come too late (TunnelDesign.dropsLateRepairs). */
+  lateRepairsDropped: number
   refused: number
   /** Packets the emulated links dropped (queue overflow, random loss, cut), forward direction. */
   linkDrops: number
@@ -65,7 +74,7 @@ export interface TraceView {
 }
 
 export function runScenario (
-  scenario: Scenario, design: TunnelDesign, seed = 1, trace?: { everyMs: number, onSample: (view: TraceView) => void }, holds?: HoldTracer,
+  scenario: Scenario, design: TunnelDesign, seed = 1, trace?: { everyMs: number, onSample: (view: TraceView) => void }, holds?: UnitObserver,
 ): ScenarioResult {
   const events = new EventQueue()
   const random = seededRandom(seed)
@@ -159,6 +168,8 @@ export function runScenario (
     skipped: reorderStats?.skipped ?? 0,
     outOfOrder: receiver.outOfOrder,
     repairs: a.repairs + b.repairs,
+    lateArrivals: reorderStats?.late ?? 0,
+    lateRepairsDropped: a.lateRepairsDropped + b.lateRepairsDropped,
     refused: a.refused + b.refused,
     linkDrops: forward.reduce((n, l) => n + l.dropped, 0),
     overflowLosses: a.paths.reduce((n, p) => n + p.counters.overflowPackets, 0),

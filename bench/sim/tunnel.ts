@@ -1,5 +1,5 @@
 import {
-  AutoScheduler, hasSameDelayPeer, Path, PathReceiver, pickSparse, ReorderBuffer, FlowSequencer, createFeedback, delaySpreadOf, repairWaitOf, HoldTimeEstimator,
+  AutoScheduler, hasSameDelayPeer, isRepairInTime, Path, PathReceiver, pickSparse, ReorderBuffer, FlowSequencer, createFeedback, delaySpreadOf, repairWaitOf, HoldTimeEstimator,
   PACING_BURST_BYTES, FecEncoder, FecDecoder, type PathFeedback, type Scheduler, type ParityUnit, type RebuiltUnit,
 } from '../../src/multipath/index.js'
 import type { EventQueue } from './event-queue.js'
@@ -94,6 +94,14 @@ export interface TunnelDesign {
   pairsOnFirstSample?: boolean
   /** Path.keepsPairRate on the paths a packet pair measured. */
   keepsPairRate?: boolean
+  /**
+   * Units a path hands back (overdue, or all it had not delivered when it goes down) are repaired
+   * only if the repair can arrive before the receiver skips their holes (isRepairInTime, with the
+   * unit's planned arrival and our own reorder hold); nack repairs are unchanged.
+   */
+  dropsLateRepairs?: boolean
+  /** PathOptions.timeoutFromLateness on every path. */
+  timeoutFromLateness?: boolean
 }
 
 /** One unit's life as the sim saw it, for bench/sim/hold-trace.ts: sent (and when it left our pace queue), arrived. */
@@ -108,7 +116,8 @@ export interface UnitEvent {
   value: number
 }
 
-interface StoredUnit { id: number, bytes: number, bucket: number, flowSeq: number, inner: TcpSegment }
+/** `plannedMs`: when `auto` expected its first send to arrive (NaN with another scheduler). */
+interface StoredUnit { id: number, bytes: number, bucket: number, flowSeq: number, inner: TcpSegment, plannedMs: number }
 
 /** Per-path counters for the plot and the restore measurement. */
 export interface PathTrace {
@@ -133,6 +142,8 @@ export class TunnelEnd {
   repairs = 0
   /** Units no path would take (all down, or `auto` found every queue over budget). */
   refused = 0
+  /** Units handed back by a path (overdue or down) not repaired: the repair would have come after the receiver skipped the hole (design.dropsLateRepairs). */
+  lateRepairsDropped = 0
   /** Of `repairs`, those sent ahead of a pace queue (design.repairsAhead). */
   aheadRepairs = 0
   /** FEC, one encoder per path out and one decoder per path in (empty without `design.fec`). */
@@ -177,6 +188,7 @@ export class TunnelEnd {
         isPaced: design.pace === true,
         measuresPacketPair: design.packetPair !== undefined && design.packetPair !== false,
         boundsStaleCorrections: design.boundsStaleCorrections === true,
+        timeoutFromLateness: design.timeoutFromLateness === true,
       }))
       this.paths[i]!.keepsPairRate = design.keepsPairRate === true
       this.receivers.push(new PathReceiver())
@@ -208,6 +220,9 @@ export class TunnelEnd {
     }
   }
 
+  /** The simulation's clock (for tracing). */
+  nowMs (): number { return this.events.nowMs }
+
   start (): void {
     const tick = (): void => {
       this.housekeeping()
@@ -223,15 +238,23 @@ export class TunnelEnd {
     const n = this.scheduler.pick(this.paths, bytes, now, this.chosen)
     // A refused unit takes no flow sequence, so it leaves no hole for the receiver to wait on.
     if (n === 0) { this.refused++; return }
-    const unit: StoredUnit = { id: this.nextUnitId++, bytes, bucket, flowSeq: this.sequencer.next(bucket), inner }
+    const unit: StoredUnit = { id: this.nextUnitId++, bytes, bucket, flowSeq: this.sequencer.next(bucket), inner, plannedMs: this.scheduler instanceof AutoScheduler ? this.scheduler.plannedArrivalMs : NaN }
     this.store[unit.id % UNIT_STORE_SIZE] = unit
     this.transmit(unit, n, false, now)
   }
 
-  private sendUnit (unit: StoredUnit, isRepair: boolean, now: number): void {
+  /**
+   * `inTimeOnly`: a repair is sent only if it can arrive before the receiver skips its hole
+   * (isRepairInTime); false when it was not for that reason.
+   */
+  private sendUnit (unit: StoredUnit, isRepair: boolean, now: number, inTimeOnly = false): boolean {
     const n = (isRepair ? this.repairScheduler : this.scheduler).pick(this.paths, unit.bytes, now, this.chosen)
-    if (n === 0) { this.refused++; return }
+    if (n === 0) { this.refused++; return true }
+    // The peer's hold as ours (both measure the same paths' delay spread, one direction each).
+    if (inTimeOnly && this.reorder && this.repairScheduler instanceof AutoScheduler &&
+      !isRepairInTime(unit.plannedMs, this.repairScheduler.plannedArrivalMs, this.reorder.holdTime.holdMs)) { this.lateRepairsDropped++; return false }
     this.transmit(unit, n, isRepair, now)
+    return true
   }
 
   private transmit (unit: StoredUnit, n: number, isRepair: boolean, now: number): void {
@@ -309,13 +332,11 @@ export class TunnelEnd {
     }, FEEDBACK_BYTES)
   }
 
-  private resend (unitIds: number[], now: number, isAhead = false): void {
+  private resend (unitIds: number[], now: number, isAhead = false, inTimeOnly = false): void {
     for (const id of unitIds) {
       const unit = this.store[id % UNIT_STORE_SIZE]
       if (!unit || unit.id !== id) continue
-      this.repairs++
-      if (isAhead) this.sendAhead(unit, now)
-      else this.sendUnit(unit, true, now)
+      if (isAhead) { this.repairs++; this.sendAhead(unit, now) } else if (this.sendUnit(unit, true, now, inTimeOnly)) this.repairs++
     }
     unitIds.length = 0
   }
@@ -507,7 +528,7 @@ export class TunnelEnd {
       if (decoder) this.receivers[path.id]!.nackDelayMs = decoder.nackDelayMs(now, this.design.fecNackWaitMs)
       if (this.design.boundsStaleCorrections === 'same-delay') path.boundsStaleCorrections = hasSameDelayPeer(this.paths, path)
       path.update(now, this.lostUnits)
-      if (this.design.repair) this.resend(this.lostUnits, now)
+      if (this.design.repair) this.resend(this.lostUnits, now, false, this.design.dropsLateRepairs === true)
       this.lostUnits.length = 0
       if (!this.sendPairIfDue(path, now) && path.isProbeDue(now)) this.sendProbe(path, PROBE_BYTES, now)
     }

@@ -27,6 +27,8 @@
  *                                           loss) and, when p goes down, all it had not delivered
  *   if (p.isProbeDue(nowMs)) send a probe on p: pathSeq = p.onSend(probeBytes, nowMs) (no unit)
  *   Repairs are best sent by earliest arrival alone: new AutoScheduler(undefined, Infinity).
+ *   A unit handed back by update (overdue, or its path down) whose repair would arrive after the
+ *   receiver skipped its hole (isRepairInTime with the unit's planned arrival) is better not sent.
  * Receiver, per packet on path p:
  *   receivers[p].onPacket(stamp, bytes, nowMs, isProbe)
  *   if (receivers[p].isFeedbackDue(nowMs)) send receivers[p].writeFeedback(nowMs, fb)
@@ -91,6 +93,7 @@ export {
 } from './scheduler.js'
 export { flowBucketOf, FlowSequencer } from './flow-class.js'
 export { HoldTimeEstimator } from './hold-time.js'
+export { isRepairInTime } from './repair-deadline.js'
 export { ReorderBuffer, type ReorderOptions, type ReorderStats } from './reorder-buffer.js'
 export {
   FecEncoder, fecGroupSize, type ParityUnit, FEC_ON_LOSS_RATIO, FEC_OFF_LOSS_RATIO, FEC_LOSSES_PER_GROUP, FEC_MIN_GROUP, FEC_MAX_GROUP, FEC_FLUSH_MS,

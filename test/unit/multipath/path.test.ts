@@ -16,6 +16,8 @@ class Harness {
   readonly path: Path
   readonly receiver = new PathReceiver()
   isCut = false
+  /** Added to the one-way delay of what goes on the wire from now on (a path whose delay moves). */
+  extraDelayMs = 0
   probesSent: number[] = []
   lost: number[] = []
   reinjected: number[] = []
@@ -75,7 +77,7 @@ class Harness {
 
   private wire (deliver: () => void): void {
     if (this.isCut) return
-    this.inFlight.push({ atMs: this.clock.now() + this.oneWayMs, deliver })
+    this.inFlight.push({ atMs: this.clock.now() + this.oneWayMs + this.extraDelayMs, deliver })
   }
 }
 
@@ -470,4 +472,47 @@ test('boundsStaleCorrections: the shifts since a send cancel at most the queue p
     if (bounds) assert.ok(Math.abs(moved) < 1e-9, `bounded: moved ${moved} ms`)
     else assert.ok(moved > 2, `unbounded: moved ${moved} ms`)
   }
+})
+
+/** Ms from a cut of `h`'s wire until its path is down (sending `sendEveryMs` all the while, as before the cut). */
+function msUntilDown (h: Harness, send: (unit: number) => void, sendEveryMs: number): number {
+  h.isCut = true
+  const cutMs = h.clock.now()
+  let unit = 100_000
+  while (stateOf(h.path) !== 'down' && h.clock.now() < cutMs + 1000) { send(unit++); h.run(h.clock.now() + sendEveryMs) }
+  return h.clock.now() - cutMs
+}
+
+test('timeoutFromLateness: a paced path whose RTT swings with its own pace queue is down at the floor, not at the ceiling', () => {
+  // Sends wait 0 to 40 ms in the caller's pace queue (a sawtooth over 100 ms): the RTT swings
+  // 60 <-> 100 ms, which the reply deadline knows send by send (the late release moves it), so no
+  // reply is late.
+  const downMs: number[] = []
+  for (const fromLateness of [false, true]) {
+    const h = new Harness(30, { timeoutFromLateness: fromLateness })
+    let unit = 0
+    const send = (u: number): void => h.sendQueued(1000, u, 0.4 * (h.clock.now() % 100))
+    while (h.clock.now() < 2000) { send(unit++); h.run(h.clock.now() + 2) }
+    assert.equal(stateOf(h.path), 'up')
+    assert.ok(h.path.rtt.rttVarMs > 5, `rttvar ${h.path.rtt.rttVarMs}`)
+    assert.ok(h.path.replyLatenessMs < 1, `lateness ${h.path.replyLatenessMs}`)
+    downMs.push(msUntilDown(h, send, 2))
+  }
+  const [byRttVar, byLateness] = downMs as [number, number]
+  // By rttvar (9 ms): 3 x (4 x rttvar + 10) = 138 ms overdue; by lateness: the 60 ms floor. Both
+  // count from the last reply (the feedback in flight at the cut still arrives) plus the ack delay.
+  assert.ok(byLateness < 115, `down after ${byLateness} ms`)
+  assert.ok(byRttVar - byLateness >= 30, `down after ${byRttVar} ms by rttvar, ${byLateness} by lateness`)
+})
+
+test('timeoutFromLateness: replies late against their prediction (a delay that moves) widen the timeouts, so a jittery path is not taken down', () => {
+  const h = new Harness(30, { timeoutFromLateness: true })
+  let unit = 0
+  while (h.clock.now() < 2000) {
+    h.extraDelayMs = Math.floor(h.clock.now() / 20) % 2 === 0 ? 0 : 15 // the wire's delay moves by 15 ms every 20 ms
+    h.sendData(1000, unit++)
+    h.run(h.clock.now() + 2)
+    if (h.clock.now() > 500) assert.equal(stateOf(h.path), 'up', `at ${h.clock.now()} ms`)
+  }
+  assert.ok(h.path.replyLatenessMs > 2, `lateness ${h.path.replyLatenessMs}`)
 })

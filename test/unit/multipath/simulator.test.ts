@@ -73,6 +73,19 @@ test('l2 blackholed while busy: stall <= 300 ms, back in use <= 1 s after restor
   assert.ok(gst.backInUseMs <= 1000, `back after ${gst.backInUseMs}`)
 })
 
+test('l2 blackholed while busy, l1 0.083 ms longer (317 ms and an RTO before session 7): a failing path\'s units are repaired only while they can fill their holes', () => {
+  const scenario = scenarios.get('cut-busy')!
+  const shifted = { ...scenario, links: scenario.links.map((l, i) => (i === 0 ? { ...l, delayMs: l.delayMs + 0.083 } : l)) }
+  const gst = runScenario(shifted, gstDesign(), 1)
+  const before = runScenario(shifted, gstDesign({ dropsLateRepairs: false, timeoutFromLateness: false }), 1)
+  // Before: every skipped hole's repair came after the skip (94 of 94 when written), queued behind
+  // l1's pace queue, and that queue refused the inner flow's retransmission: an RTO. Now: 126 ms.
+  assert.ok(gst.longestStallMs <= 300, `stall ${gst.longestStallMs}`)
+  assert.ok(gst.tcpRtos < before.tcpRtos, `RTOs ${gst.tcpRtos}, before ${before.tcpRtos}`)
+  assert.ok(gst.lateRepairsDropped > 0 && before.lateRepairsDropped === 0, `late repairs dropped ${gst.lateRepairsDropped}, before ${before.lateRepairsDropped}`)
+  assert.ok(gst.lateArrivals < 0.5 * before.lateArrivals, `late arrivals ${gst.lateArrivals}, before ${before.lateArrivals}`)
+})
+
 test('l2 blackholed while idle: stall <= 300 ms, back in use after restore', () => {
   const gst = run('cut-idle', 'gst')
   assert.ok(gst.longestStallMs <= 300, `stall ${gst.longestStallMs}`)
