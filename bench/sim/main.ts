@@ -21,6 +21,7 @@
 // session 7's sim10 part). `--trace-events SCENARIO [--from MS] [--to MS]` prints gst's events
 // in SCENARIO between the two times: units sent, released, arrived, delivered, the inner flow's
 // sends and retransmissions, path states, skips, late arrivals, refusals and RTOs (bench/sim/event-trace.ts).
+// `--cut-link 1` cuts l1 (the fast link) in the cut scenarios instead of l2.
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -62,9 +63,22 @@ function shiftsFromArgs (): number[] {
   return [0]
 }
 
-/** The issue's scenarios with l1's one-way delay moved by `shiftMs`. */
+/** `--cut-link N`: the cut scenarios cut link N (1 = l1, the fast one; default 2, the issue's). */
+function cutLinkFromArgs (): number {
+  const value = valueOf('--cut-link')
+  if (value === undefined) return 1
+  if (value !== '1' && value !== '2') fail(`--cut-link wants 1 or 2; got ${value}`)
+  return Number(value) - 1
+}
+const cutLink = cutLinkFromArgs()
+
+/** The issue's scenarios with l1's one-way delay moved by `shiftMs` (and the cut on `--cut-link`). */
 function scenariosShifted (shiftMs: number): Scenario[] {
-  return issueScenarios().map((s) => ({ ...s, links: s.links.map((l, i) => (i === 0 ? { ...l, delayMs: l.delayMs + shiftMs } : l)) }))
+  return issueScenarios().map((s) => ({
+    ...s,
+    links: s.links.map((l, i) => (i === 0 ? { ...l, delayMs: l.delayMs + shiftMs } : l)),
+    ...(s.cut ? { cut: { ...s.cut, link: cutLink } } : {}),
+  }))
 }
 
 const shifts = shiftsFromArgs()
