@@ -22,6 +22,13 @@
 // in SCENARIO between the two times: units sent, released, arrived, delivered, the inner flow's
 // sends and retransmissions, path states, skips, late arrivals, refusals and RTOs (bench/sim/event-trace.ts).
 // `--cut-link 1` cuts l1 (the fast link) in the cut scenarios instead of l2.
+// `--trace-causes SCENARIO [--every MS]` prints,
+// per interval (1 s by default), what the inner flow saw as loss and where it came from (the
+// tunnel's refusals, skipped holes, link drops, repairs, FEC) against its loss recoveries,
+// retransmits, RTOs, cwnd, ssthresh and goodput (bench/sim/trace.ts causesLine).
+// `--handshake`: the inner flow opens with a SYN / SYN-ACK (Scenario.innerHandshake).
+// `--paced-ignores-overflow`, `--overflow-needs-run`: gst with AutoScheduler.pacedIgnoresOverflow,
+// Path.overflowNeedsRun (session 7, sim9; see BENCHMARKS.md).
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -30,7 +37,7 @@ import { issueScenarios } from './scenarios.js'
 import { gstDesign as gstDesignWith, glorytunDesign, mlvpnDesign } from './designs.js'
 import { plotScenario } from './plot.js'
 import { formatTable, verdicts, verdictRanges } from './report.js'
-import { traceLine } from './trace.js'
+import { traceLine, causeCounts, causesLine, noCauses, type CauseCounts } from './trace.js'
 import { HoldTracer } from './hold-trace.js'
 import { traceEvents } from './event-trace.js'
 
@@ -74,7 +81,7 @@ const cutLink = cutLinkFromArgs()
 
 /** The issue's scenarios with l1's one-way delay moved by `shiftMs` (and the cut on `--cut-link`). */
 function scenariosShifted (shiftMs: number): Scenario[] {
-  return issueScenarios().map((s) => ({
+  return issueScenarios(1, args.includes('--handshake')).map((s) => ({
     ...s,
     links: s.links.map((l, i) => (i === 0 ? { ...l, delayMs: l.delayMs + shiftMs } : l)),
     ...(s.cut ? { cut: { ...s.cut, link: cutLink } } : {}),
@@ -90,10 +97,13 @@ const gstOverrides = {
   ...(args.includes('--no-pair-rate') ? { keepsPairRate: false } : {}),
   ...(args.includes('--late-repairs') ? { dropsLateRepairs: false } : {}),
   ...(args.includes('--rttvar-timeouts') ? { timeoutFromLateness: false } : {}),
+  ...(args.includes('--paced-ignores-overflow') ? { pacedIgnoresOverflow: true } : {}),
+  ...(args.includes('--overflow-needs-run') ? { overflowNeedsRun: true } : {}),
 }
 const gstDesign = (): ReturnType<typeof gstDesignWith> => gstDesignWith(gstOverrides)
 const traceName = valueOf('--trace')
 const holdsName = valueOf('--trace-holds')
+const causesName = valueOf('--trace-causes')
 const eventsName = valueOf('--trace-events')
 if (eventsName !== undefined) {
   const scenario = scenariosShifted(shifts[0]!).find((s) => s.name === eventsName)
@@ -111,6 +121,20 @@ if (eventsName !== undefined) {
   const lines = Number(valueOf('--lines') ?? 200)
   if (!Number.isInteger(lines) || lines < 0) fail(`--lines wants a count >= 0; got ${valueOf('--lines')}`)
   for (const line of tracer.report(lines)) console.log(line)
+  console.log(formatTable([result]))
+} else if (causesName !== undefined) {
+  const scenario = scenariosShifted(shifts[0]!).find((s) => s.name === causesName)
+  if (!scenario) fail(`no scenario ${causesName}; one of: ${issueScenarios().map((s) => s.name).join(', ')}`)
+  const everyMs = args.includes('--every') ? Number(valueOf('--every')) : 1000
+  let before: CauseCounts | undefined
+  const result = runScenario(scenario, gstDesign(), seed, {
+    everyMs,
+    onSample: (v) => {
+      const now = causeCounts(v)
+      console.log(causesLine(v, before ?? noCauses(now.linkDrops.length), now, everyMs))
+      before = now
+    },
+  })
   console.log(formatTable([result]))
 } else if (traceName !== undefined) {
   const scenario = scenariosShifted(shifts[0]!).find((s) => s.name === traceName)

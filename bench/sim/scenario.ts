@@ -23,6 +23,12 @@ export interface Scenario {
   appChanges?: { atMs: number, rateBitsPerSec: number }[]
   /** Cut both directions of a link at `atMs`, restore at `restoreMs`. */
   cut?: { link: number, atMs: number, restoreMs: number }
+  /**
+   * The inner flow opens with a TCP handshake (TcpSender.open: its first window leaves once the
+   * SYN-ACK is back, as every real TCP's does); false: its first window leaves at 1 ms, before the
+   * tunnel has an RTT sample of any path (the model before session 7).
+   */
+  innerHandshake?: boolean
 }
 
 export interface ScenarioResult {
@@ -71,6 +77,8 @@ export interface TraceView {
   receiver: TunnelEnd
   forward: Link<TunnelPacket>[]
   tcp: TcpSender
+  /** Segments delivered in order to the receiving application so far. */
+  delivered: number
 }
 
 export function runScenario (
@@ -91,7 +99,7 @@ export function runScenario (
   a.outLinks = forward
   b.outLinks = reverse
 
-  const sender = new TcpSender(0, events, (seg) => a.sendInner(seg, SEGMENT_BYTES))
+  const sender = new TcpSender(0, events, (seg) => a.sendInner(seg, seg.isSyn === true ? ACK_BYTES : SEGMENT_BYTES))
   const receiver = new TcpReceiver(0, events, (seg) => b.sendInner(seg, ACK_BYTES))
   a.onInner = (seg) => { if (seg.isAck) sender.onAck(seg) }
   b.onInner = (seg) => { if (!seg.isAck) receiver.onSegment(seg) }
@@ -138,13 +146,13 @@ export function runScenario (
 
   if (trace) {
     const sample = (): void => {
-      trace.onSample({ nowMs: events.nowMs, sender: a, receiver: b, forward, tcp: sender })
+      trace.onSample({ nowMs: events.nowMs, sender: a, receiver: b, forward, tcp: sender, delivered: receiver.deliveredSegments })
       events.after(trace.everyMs, sample)
     }
     events.at(trace.everyMs, sample)
   }
   a.start(); b.start()
-  events.at(1, () => sender.start())
+  events.at(1, () => { if (scenario.innerHandshake === true) sender.open(); else sender.start() })
   events.run(scenario.durationMs)
   // A stall still running at the end of the window counts too.
   if (!Number.isNaN(lastDeliveryMs) && stallToMs > lastDeliveryMs) longestStallMs = Math.max(longestStallMs, Math.min(stallToMs, scenario.durationMs) - Math.max(lastDeliveryMs, stallFromMs))

@@ -6,6 +6,8 @@ export const ACK_BYTES = 64
 /** Linux's minimum RTO and initial window. */
 const MIN_RTO_MS = 200
 const INITIAL_CWND = 10
+/** Linux's initial RTO (TCP_TIMEOUT_INIT): a SYN unanswered this long is sent again, with backoff. */
+const SYN_RTO_MS = 1000
 /** RFC 6675 DupThresh. */
 const DUP_THRESH = 3
 /** CUBIC constants (RFC 8312): C and beta. */
@@ -17,6 +19,8 @@ export interface TcpSegment {
   isAck: boolean
   seq: number
   isRetransmit: boolean
+  /** The handshake: a SYN (isAck false) or a SYN-ACK (isAck true); carries no data. */
+  isSyn?: boolean
   /** Acks: cumulative ack and the segment that triggered it (one SACK block of one segment). */
   cumAck: number
   sacked: number
@@ -34,6 +38,12 @@ export class TcpSender {
   sndNxt = 0
   retransmits = 0
   rtoEvents = 0
+  /** Loss recoveries entered (each cut cwnd by CUBIC's beta). */
+  recoveries = 0
+  /** SYNs sent (1 + those sent again after SYN_RTO_MS unanswered). */
+  synsSent = 0
+  /** When the handshake completed (NaN: no handshake, or not yet). */
+  establishedMs = NaN
   appRateBitsPerSec = 0
   private appStartMs = 0
   private appOffered = 0
@@ -48,6 +58,7 @@ export class TcpSender {
   private rttVarMs = 0
   private rtoMs = 1000
   private rtoTimerAt = Infinity
+  private appTimerAt = Infinity
   private backoff = 1
   private wMax = 0
   private epochStartMs = -1
@@ -61,6 +72,26 @@ export class TcpSender {
 
   start (): void { this.appStartMs = this.events.nowMs; this.trySend() }
 
+  /**
+   * Opens the connection as TCP does: a SYN, and the first window only once the SYN-ACK is back
+   * (its RTT is the flow's first sample, as Linux takes it); the SYN is sent again after
+   * SYN_RTO_MS, doubling, while unanswered. Without it (`start` at once) the first window leaves
+   * before the tunnel has measured any path, which no real inner flow does.
+   */
+  open (): void {
+    const syn = (): void => {
+      if (this.isEstablished) return
+      this.synsSent++
+      this.synSentMs = this.events.nowMs
+      this.transmit({ flow: this.flow, isAck: false, seq: 0, isRetransmit: this.synsSent > 1, isSyn: true, cumAck: 0, sacked: 0 })
+      this.events.after(SYN_RTO_MS * 2 ** (this.synsSent - 1), syn)
+    }
+    syn()
+  }
+
+  private isEstablished = false
+  private synSentMs = NaN
+
   /** Switch the application between bulk (0) and a fixed offered rate. */
   setAppRate (rateBitsPerSec: number): void {
     this.appRateBitsPerSec = rateBitsPerSec
@@ -71,6 +102,15 @@ export class TcpSender {
 
   onAck (seg: TcpSegment): void {
     const now = this.events.nowMs
+    if (seg.isSyn === true) {
+      if (this.isEstablished) return
+      this.isEstablished = true
+      this.establishedMs = now
+      // Karn: no sample from a SYN sent more than once.
+      if (this.synsSent === 1) this.addRttSample(now - this.synSentMs)
+      this.start()
+      return
+    }
     let newlyAcked = 0
     if (seg.sacked >= this.sndUna && seg.sacked < this.sndNxt && !this.sacked.has(seg.sacked) && seg.sacked >= seg.cumAck) {
       this.sacked.add(seg.sacked)
@@ -112,6 +152,7 @@ export class TcpSender {
     }
     if (newLoss && !this.inRecovery) {
       this.inRecovery = true
+      this.recoveries++
       this.recoveryPoint = this.sndNxt
       this.reduce(now)
     }
@@ -141,7 +182,10 @@ export class TcpSender {
   private sampleRtt (seq: number, now: number): void {
     const sent = this.sentAt.get(seq)
     if (sent === undefined || this.retransmitted.has(seq)) return
-    const rtt = now - sent
+    this.addRttSample(now - sent)
+  }
+
+  private addRttSample (rtt: number): void {
     if (this.srttMs === 0) { this.srttMs = rtt; this.rttVarMs = rtt / 2 } else {
       this.rttVarMs = 0.75 * this.rttVarMs + 0.25 * Math.abs(this.srttMs - rtt)
       this.srttMs = 0.875 * this.srttMs + 0.125 * rtt
@@ -155,7 +199,9 @@ export class TcpSender {
 
   private appLimit (): number {
     if (this.appRateBitsPerSec <= 0) return Infinity
-    return this.appOffered + Math.floor(((this.events.nowMs - this.appStartMs) * this.appRateBitsPerSec) / 8000 / SEGMENT_BYTES)
+    // The epsilon: at the very time the next segment is due, rounding gave n - 1e-16 segments,
+    // and the timer set for that time found nothing due and set itself again, for ever.
+    return this.appOffered + Math.floor(((this.events.nowMs - this.appStartMs) * this.appRateBitsPerSec) / 8000 / SEGMENT_BYTES + 1e-9)
   }
 
   private trySend (): void {
@@ -177,8 +223,12 @@ export class TcpSender {
     }
     if (this.sndNxt < limit === false && this.appRateBitsPerSec > 0) {
       // App-limited: come back when the application has the next segment.
+      // One timer at a time: a timer per call (every ack calls here) piled up events without end.
       const nextMs = this.appStartMs + ((this.sndNxt - this.appOffered + 1) * SEGMENT_BYTES * 8000) / this.appRateBitsPerSec
-      this.events.at(nextMs, () => this.trySend())
+      if (!(this.appTimerAt <= nextMs)) {
+        this.appTimerAt = nextMs
+        this.events.at(nextMs, () => { if (this.appTimerAt === nextMs) this.appTimerAt = Infinity; this.trySend() })
+      }
     }
     if (this.rtoTimerAt === Infinity) this.armRto(now)
   }
@@ -231,6 +281,10 @@ export class TcpReceiver {
 
   onSegment (seg: TcpSegment): void {
     const now = this.events.nowMs
+    if (seg.isSyn === true) {
+      this.transmit({ flow: this.flow, isAck: true, seq: 0, isRetransmit: false, isSyn: true, cumAck: 0, sacked: -1 })
+      return
+    }
     if (seg.seq < this.highestSeen && !seg.isRetransmit) this.outOfOrder++
     if (seg.seq > this.highestSeen) this.highestSeen = seg.seq
     let inOrder = false

@@ -102,6 +102,10 @@ export interface TunnelDesign {
   dropsLateRepairs?: boolean
   /** PathOptions.timeoutFromLateness on every path. */
   timeoutFromLateness?: boolean
+  /** `auto` holds a paced path to its queue budgets only, not to the overflow ceiling (AutoScheduler.pacedIgnoresOverflow). */
+  pacedIgnoresOverflow?: boolean
+  /** Overflow is a run of nacks, not any two (Path.overflowNeedsRun): random losses in rate startup are repaired. */
+  overflowNeedsRun?: boolean
 }
 
 /** One unit's life as the sim saw it, for bench/sim/hold-trace.ts: sent (and when it left our pace queue), arrived. */
@@ -191,6 +195,7 @@ export class TunnelEnd {
         timeoutFromLateness: design.timeoutFromLateness === true,
       }))
       this.paths[i]!.keepsPairRate = design.keepsPairRate === true
+      this.paths[i]!.overflowNeedsRun = design.overflowNeedsRun === true
       this.receivers.push(new PathReceiver())
       this.traces.push({ dataBytes: 0, lastDataRxMs: -Infinity, markMs: Infinity, firstDataAfterMarkMs: NaN })
       this.feedbackAtMs.push(Infinity)
@@ -206,6 +211,7 @@ export class TunnelEnd {
     if (this.scheduler instanceof AutoScheduler) {
       this.scheduler.keepsEqualDelayOrder = design.keepsEqualDelayOrder === true
       this.scheduler.startupQueueCapMs = design.startupQueueCapMs ?? Infinity
+      this.scheduler.pacedIgnoresOverflow = design.pacedIgnoresOverflow === true
     }
     this.repairScheduler = new AutoScheduler(undefined, Infinity)
     const buckets = design.reorder === 'global' ? 1 : 64
@@ -564,7 +570,7 @@ function encodePayload (p: TunnelPacket): Uint8Array {
   const v = new DataView(out.buffer)
   v.setUint8(0, KIND_DATA)
   v.setUint8(1, p.bucket)
-  v.setUint8(2, (p.inner.isAck ? 1 : 0) | (p.inner.isRetransmit ? 2 : 0) | (p.isRepair ? 4 : 0))
+  v.setUint8(2, (p.inner.isAck ? 1 : 0) | (p.inner.isRetransmit ? 2 : 0) | (p.isRepair ? 4 : 0) | (p.inner.isSyn === true ? 8 : 0))
   v.setUint32(4, p.flowSeq)
   v.setUint32(8, p.inner.flow)
   v.setUint32(12, p.inner.seq)
@@ -579,7 +585,7 @@ function decodePayload (bytes: Uint8Array, path: number, pathSeq: number): Tunne
   const flags = v.getUint8(2)
   return {
     kind: 'data', path, pathSeq, txTimeMs: NaN, bucket: v.getUint8(1), flowSeq: v.getUint32(4), isRepair: (flags & 4) !== 0,
-    inner: { flow: v.getUint32(8), isAck: (flags & 1) !== 0, seq: v.getUint32(12), isRetransmit: (flags & 2) !== 0, cumAck: v.getInt32(16), sacked: v.getInt32(20) },
+    inner: { flow: v.getUint32(8), isAck: (flags & 1) !== 0, seq: v.getUint32(12), isRetransmit: (flags & 2) !== 0, ...((flags & 8) !== 0 ? { isSyn: true } : {}), cumAck: v.getInt32(16), sacked: v.getInt32(20) },
     about: -1, feedback: undefined,
   }
 }
