@@ -27,8 +27,9 @@
 // tunnel's refusals, skipped holes, link drops, repairs, FEC) against its loss recoveries,
 // retransmits, RTOs, cwnd, ssthresh and goodput (bench/sim/trace.ts causesLine).
 // `--handshake`: the inner flow opens with a SYN / SYN-ACK (Scenario.innerHandshake).
-// `--paced-ignores-overflow`, `--overflow-needs-run`: gst with AutoScheduler.pacedIgnoresOverflow,
-// Path.overflowNeedsRun (session 7, sim9; see BENCHMARKS.md).
+// `--overflow-ceiling-paced` holds paced paths to the overflow ceiling too (gst without
+// AutoScheduler.pacedIgnoresOverflow), `--overflow-needs-run` runs gst with Path.overflowNeedsRun
+// (A/Bs of session 7's sim9 part; see BENCHMARKS.md).
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -97,7 +98,7 @@ const gstOverrides = {
   ...(args.includes('--no-pair-rate') ? { keepsPairRate: false } : {}),
   ...(args.includes('--late-repairs') ? { dropsLateRepairs: false } : {}),
   ...(args.includes('--rttvar-timeouts') ? { timeoutFromLateness: false } : {}),
-  ...(args.includes('--paced-ignores-overflow') ? { pacedIgnoresOverflow: true } : {}),
+  ...(args.includes('--overflow-ceiling-paced') ? { pacedIgnoresOverflow: false } : {}),
   ...(args.includes('--overflow-needs-run') ? { overflowNeedsRun: true } : {}),
 }
 const gstDesign = (): ReturnType<typeof gstDesignWith> => gstDesignWith(gstOverrides)

@@ -147,3 +147,13 @@ test('HoldTracer: each unit that arrived after a later one of its flow is explai
   assert.ok(lines.some((l) => l.startsWith('by cause:') && l.includes('l1 late vs l2 2') && l.includes('repair 1')), lines.join('\n'))
   assert.ok(lines.some((l) => l.includes('held #1 l2') && l.includes('for #0 l1') && l.includes('err +1.000')), lines.join('\n'))
 })
+
+test('5 % loss on l2, the inner flow opening with a handshake: no overflow ceiling learnt in the first second caps a paced path for the rest of the run', () => {
+  const scenario = issueScenarios(1, true).find((s) => s.name === 'loss5-l2')!
+  const ignores = runScenario(scenario, gstDesign(), 1)
+  const ceiled = runScenario(scenario, gstDesign({ pacedIgnoresOverflow: false }), 1)
+  // 28.20 against 21.43 Mbit/s when written: startup's overflow set l1's ceiling at 57 ms, and
+  // every later burst queued in l1's pacer was refused past 54 ms (cwnd ~180 of a ~260 bond).
+  assert.ok(ignores.goodputBitsPerSec > 1.15 * ceiled.goodputBitsPerSec, `ignored ${ignores.goodputBitsPerSec}, held to it ${ceiled.goodputBitsPerSec}`)
+  assert.ok(ignores.refused < ceiled.refused, `refused ${ignores.refused} against ${ceiled.refused}`)
+})
