@@ -11,7 +11,7 @@
  * Prints a table, writes a plot per run into bench/out/ (goodput and per-link rates from the lab's
  * counters) and the "## VPN bonding (node dist/bench/bonding.js)" section of BENCHMARKS.md.
  *
- *   node dist/bench/bonding.js [--seconds 15] [--idle-ms 1000] [--no-markdown] [--only SUBSTRING] [--ttt "--pace"] [--show-every MS] [--ss-every MS]
+ *   node dist/bench/bonding.js [--seconds 15] [--idle-ms 1000] [--no-markdown] [--only SUBSTRING] [--ttt "--pace"] [--show-every MS] [--ss-every MS] [--trace-holes]
  * (--only runs the matching runs alone and prints their lines, no table or markdown)
  */
 import { execFile } from 'node:child_process'
@@ -47,7 +47,9 @@ const SS_EVERY_MS = opt('ss-every', 0)
 /** With --cc NAME: the iperf3 flows' congestion control (iperf3 -C; default: the host's). */
 const INNER_CC = args.includes('--cc') ? args[args.indexOf('--cc') + 1] : undefined
 /** Extra ttt options for both ends (e.g. --ttt "--pace"), to compare settings in the lab. */
-const TTT_EXTRA = args.includes('--ttt') ? (args[args.indexOf('--ttt') + 1] ?? '').split(' ').filter((a) => a !== '') : []
+const TRACE_HOLES = args.includes('--trace-holes')
+/** With --trace-holes both ends log at debug level, which traces every hole, late fill and nack (src/vpn/hole-trace.ts); printed per run. */
+const TTT_EXTRA = [...(args.includes('--ttt') ? (args[args.indexOf('--ttt') + 1] ?? '').split(' ').filter((a) => a !== '') : []), ...(TRACE_HOLES ? ['--log-level', 'debug'] : [])]
 
 let lab: Lab
 let key: string
@@ -119,6 +121,12 @@ async function goodput (name: string, paths: number[], withPing = false): Promis
     const perLink = linkSeries(samples)
     console.log(`    client->server Mbit/s per ${SAMPLE_MS} ms (l1/l2): ${perLink[0]!.points.map(([x, y], i) => `${x.toFixed(2)}:${y.toFixed(0)}/${(perLink[1]?.points[i]?.[1] ?? 0).toFixed(0)}`).join(' ')}`)
     for (const [who, p] of [['client', t.client], ['server', t.server]] as const) console.log(p.lines.filter((l) => !/listening|session with/.test(l)).slice(-40).map((l) => `    ${who} log: ${l}`).join('\n'))
+  }
+  if (TRACE_HOLES) {
+    for (const [who, p] of [['client', t.client], ['server', t.server]] as const) {
+      const traced = p.lines.filter((l) => / hole \d+\/\d+ | nacked \+/.test(l))
+      console.log(`  ${name}: ${who} trace (${traced.length} lines)\n${traced.map((l) => `    ${who} trace: ${l.replace(/^\S+ debug +/, '')}`).join('\n')}`)
+    }
   }
   const run: GoodputRun = {
     name, goodputBps: steadyBps(r), wholeBps: r.receivedBps, retransmits: r.retransmits, load, ...closing,
@@ -265,7 +273,7 @@ function counters (c: { client: Closing, server: Closing }): string {
   const sp = c.server.peers[0]
   const ro = sp?.reorder as (Record<string, number> | undefined)
   const wait = /wait (\{[^}]*\})/.exec(c.client.line)?.[1] ?? '?'
-  const sent = (line: string): string => /sparse \d+ (?:kept \d+ )?sent \{[^}]*\}(?: copies \d+)?(?: parities \d+ rebuilt \d+)?/.exec(line)?.[0] ?? ''
+  const sent = (line: string): string => /sparse \d+ (?:kept \d+ )?sent \{[^}]*\}(?: copies \d+)?(?: parities \d+ rebuilt \d+)?(?: lone \d+)?/.exec(line)?.[0] ?? ''
   return `client ${sent(c.client.line)}, server ${sent(c.server.line)}; client refused ${cp?.refused ?? '?'}, repairs ${cp?.repairs ?? '?'}, wait ${wait}; server refused ${sp?.refused ?? '?'}, repairs ${sp?.repairs ?? '?'}, reorder held ${ro?.held ?? '?'} skipped ${ro?.skipped ?? '?'} late ${ro?.late ?? '?'}` +
     `${ro?.heldBehindLoss !== undefined ? ` heldBehindLoss ${ro.heldBehindLoss}` : ''} dup ${ro?.duplicates ?? '?'} maxHolding ${ro?.maxHolding ?? '?'}; paths ${c.client.paths.map((p) => p.replace(/→\S+?:\d+:/, ':')).join(' ')}`
 }

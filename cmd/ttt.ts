@@ -100,9 +100,10 @@ function fatalStop (): { onFatal: (reason: string) => void, stopped: Promise<str
 /** What both ends parse the same way; `keyHint` undefined: the caller loads its keys itself (the server). */
 async function commonSettings (flags: Flags, keyHint: string | undefined): Promise<{
   log: ReturnType<typeof createLogger>, key: Buffer | undefined, routes: string[], tun: { name?: string, addresses: string[], mtuBytes?: number },
-  scheduler: ReturnType<typeof parseScheduler>, pacing: boolean, tunables: { rekeyIntervalMs?: number }, drop: DropPlan | undefined
+  scheduler: ReturnType<typeof parseScheduler>, pacing: boolean, tunables: { rekeyIntervalMs?: number, traceHoles?: boolean }, drop: DropPlan | undefined
 }> {
-  const log = createLogger(parseLogLevel(flags.logLevel), parseLogFormat(flags.logFormat))
+  const logLevel = parseLogLevel(flags.logLevel)
+  const log = createLogger(logLevel, parseLogFormat(flags.logFormat))
   if (!flags.key && keyHint !== undefined) throw new UsageError(`--key is required (${keyHint})`)
   const addresses = asList(flags.address).map((a) => parseCidr(a, '--address'))
   const routes = asList(flags.route).map((a) => parseCidr(a, '--route'))
@@ -114,7 +115,8 @@ async function commonSettings (flags: Flags, keyHint: string | undefined): Promi
   return {
     log, key, routes, scheduler, pacing: flags.pace === true, drop,
     tun: { ...(flags.tun ? { name: flags.tun } : {}), addresses, ...(mtu ? { mtuBytes: mtu } : {}) },
-    tunables: rekeyIntervalMs ? { rekeyIntervalMs } : {},
+    // At debug level the peers also trace the holes in their flows (rare events: a line each).
+    tunables: { ...(rekeyIntervalMs ? { rekeyIntervalMs } : {}), ...(logLevel === 'debug' ? { traceHoles: true } : {}) },
   }
 }
 

@@ -43,6 +43,8 @@ export interface ReorderOptions<T> {
   /** Per-bucket window in packets (power of two). */
   windowPackets?: number
   holdTime?: HoldTimeEstimator
+  /** Optional, for tracing: called for each sequence given up on (hold expired, abandoned, resync, window overflow). */
+  onSkip?: (bucket: number, seq: number, nowMs: number) => void
 }
 
 /**
@@ -57,12 +59,14 @@ export class ReorderBuffer<T> {
   private readonly buckets: Bucket<T>[] = []
   private readonly mask: number
   private readonly deliver: (item: T, bucket: number) => void
+  private readonly onSkip: ((bucket: number, seq: number, nowMs: number) => void) | undefined
 
   constructor (options: ReorderOptions<T>) {
     const window = options.windowPackets ?? REORDER_WINDOW_PACKETS
     if ((window & (window - 1)) !== 0 || window < 2) throw new RangeError(`reorder window must be a power of two >= 2, got ${window}`)
     this.mask = window - 1
     this.deliver = options.deliver
+    this.onSkip = options.onSkip
     this.holdTime = options.holdTime ?? new HoldTimeEstimator()
     const n = options.buckets ?? DEFAULT_FLOW_BUCKETS
     for (let b = 0; b < n; b++) {
@@ -156,6 +160,7 @@ export class ReorderBuffer<T> {
     b.skippedAtMs[slot] = nowMs
     b.next++
     this.stats.skipped++
+    this.onSkip?.(bucketIndex, seq, nowMs)
   }
 
   /**
@@ -200,6 +205,7 @@ export class ReorderBuffer<T> {
       const slot = b.next & this.mask
       b.skippedSeq[slot] = b.next
       b.skippedAtMs[slot] = nowMs
+      this.onSkip?.(bucketIndex, b.next, nowMs)
       b.next++
       this.stats.skipped++
     } while (b.holding > 0 && b.seqs[b.next & this.mask] !== b.next)

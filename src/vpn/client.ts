@@ -49,6 +49,8 @@ export interface VpnTunables extends SessionTimings {
   clientIdleMs: number
   probeIntervalMs: number
   downFloorMs: number
+  /** Log each hole, late fill and nack at debug level (ttt --log-level debug; see HoleTrace). */
+  traceHoles: boolean
 }
 
 export const DEFAULT_VPN_TUNABLES: Readonly<VpnTunables> = Object.freeze({
@@ -62,6 +64,7 @@ export const DEFAULT_VPN_TUNABLES: Readonly<VpnTunables> = Object.freeze({
   clientIdleMs: 180_000,
   probeIntervalMs: 100,
   downFloorMs: 60,
+  traceHoles: false,
 })
 
 export interface VpnClientOptions {
@@ -196,6 +199,7 @@ export class VpnClient {
         onInnerMtu: (mtu) => this.onInnerMtu(mtu),
         probeIntervalMs: this.tunables.probeIntervalMs,
         downFloorMs: this.tunables.downFloorMs,
+        traceHoles: this.tunables.traceHoles,
         log: this.log,
         label: 'server',
       }, options.paths.map((p, id) => ({

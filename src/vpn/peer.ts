@@ -29,6 +29,8 @@ import { PacketPool } from './packet-pool.js'
 import { WaitQueue, type WaitQueueStats } from './wait-queue.js'
 import { DelayKeeper } from './delay-keeper.js'
 import { IncomingLoss } from './incoming-loss.js'
+import { HoleTrace } from './hole-trace.js'
+import { repairLoneLosses } from './loss-run.js'
 
 export interface PeerIo {
   /** Sends datagram[0, length) on path `pathId` (to its last known address). */
@@ -84,6 +86,8 @@ export interface PeerOptions {
   /** Subject of this peer's log lines (default "peer"). */
   label?: string
   random?: () => number
+  /** Log each hole skipped, each late fill and each nack at debug level (see HoleTrace). */
+  traceHoles?: boolean
 }
 
 export interface PeerCounters {
@@ -102,6 +106,8 @@ export interface PeerCounters {
   /** FEC parities sent on lossy paths, and inner packets rebuilt from the peer's parities (not duplicates). */
   fecParities: number
   fecRebuilt: number
+  /** Losses the core judged drop-tail overflow that were repaired anyway: lone ones, no run (see hasLossRun). */
+  loneRepairs: number
 }
 
 const PROBE_BYTES = 64
@@ -141,7 +147,7 @@ export class Peer {
   private readonly rxPool: PacketPool
   private readonly oversized = new Map<number, Buffer>()
   private nextOversizedId = -1
-  readonly counters: PeerCounters = { txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0, refused: 0, noSession: 0, repairs: 0, malformed: 0, nackCopies: 0, fecParities: 0, fecRebuilt: 0 }
+  readonly counters: PeerCounters = { txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0, refused: 0, noSession: 0, repairs: 0, malformed: 0, nackCopies: 0, fecParities: 0, fecRebuilt: 0, loneRepairs: 0 }
   private scheduler: Scheduler
   private readonly repairScheduler = new AutoScheduler(undefined, Infinity)
   private readonly sequencer = new FlowSequencer(DEFAULT_FLOW_BUCKETS)
@@ -196,7 +202,11 @@ export class Peer {
     this.unitFlowSeqs = new Float64Array(this.repairUnits)
     this.waiting = new WaitQueue(Math.max(1, Math.floor(this.repairUnits / 2)))
     this.rxPool = new PacketPool(Math.max(2048, options.mtuBytes))
-    this.reorder = new ReorderBuffer<number>({ deliver: (id) => this.deliverPacket(id) })
+    const trace = this.holeTrace = options.traceHoles === true ? new HoleTrace(options.log, options.label ?? 'peer') : undefined
+    this.reorder = new ReorderBuffer<number>({
+      deliver: (id) => this.deliverPacket(id),
+      ...(trace !== undefined ? { onSkip: (bucket: number, seq: number, nowMs: number) => trace.onSkip(bucket, seq, nowMs, this.reorder.holdTime.holdMs, this.lastRepairWaitMs, this.lossyPathsText()) } : {}),
+    })
     for (const spec of paths) this.addPath(spec)
   }
 
@@ -214,6 +224,7 @@ export class Peer {
     for (const path of this.active) path.onNewSession()
     this.lastFlowSeq.fill(-1)
     this.delayKeeper.reset()
+    if (this.holeTrace) this.holeTrace.cause = 'resync'
     this.reorder.resync(nowMs)
     // The handshake crossed this path just now: a path that went down while the old session died
     // may carry data again at once (probing) instead of refusing it until its probes are answered.
@@ -284,7 +295,7 @@ export class Peer {
    */
   get sendSummary (): string {
     return `sparse ${this.sparseSent} kept ${this.delayKeeper.kept} sent ${JSON.stringify(Object.fromEntries(this.active.map((p) => [p.id, p.counters.txPackets - p.counters.probes])))}` +
-      ` copies ${this.counters.nackCopies} parities ${this.counters.fecParities} rebuilt ${this.counters.fecRebuilt}`
+      ` copies ${this.counters.nackCopies} parities ${this.counters.fecParities} rebuilt ${this.counters.fecRebuilt} lone ${this.counters.loneRepairs}`
   }
 
   /**
@@ -614,6 +625,7 @@ export class Peer {
       const n = this.repairScheduler.pick(this.active, this.unitLengths[slot]!, nowMs, this.chosen)
       if (n === 0) continue
       this.counters.repairs++
+      if (this.tracedRepairs !== undefined) this.tracedRepairs.push(`${this.unitBuckets[slot]!}/${this.unitFlowSeqs[slot]!}->${this.chosen[0]!.id}`)
       this.transmit(this.chosen[0]!, slot, unitId, nowMs)
     }
     lost.length = 0
@@ -773,8 +785,11 @@ export class Peer {
         const id = this.keepPacket(d, at + DATA_HEADER_BYTES, end)
         const stats = this.reorder.stats
         const dropped = stats.duplicates + stats.late
+        const late = stats.late
+        if (this.holeTrace) this.holeTrace.cause = 'window overflow'
         this.reorder.push(bucket, flowSeq, id, nowMs)
         if (stats.duplicates + stats.late !== dropped) this.dropPacket(id)
+        if (this.holeTrace && stats.late !== late) this.holeTrace.onLate(bucket, flowSeq, pathId, nowMs)
         return pathId
       }
       case MessageKind.Probe: {
@@ -807,7 +822,13 @@ export class Peer {
         if (aboutId < 0) break
         // Sent on another path than the one it is about: a copy for its nacks (see sendFeedback).
         about.onFeedback(this.feedback, nowMs, this.lostUnits, this.abandonedUnits, aboutId !== pathId)
+        // Judged overflow, but no two of them in a row: random loss, repaired (see hasLossRun).
+        if (this.abandonedUnits.length > 0) this.counters.loneRepairs += repairLoneLosses(this.feedback.nacks, this.feedback.nackCount, this.abandonedUnits, this.lostUnits)
+        const traced = this.holeTrace !== undefined && (this.lostUnits.length > 0 || this.abandonedUnits.length > 0)
+        const abandoned = traced ? this.unitsText(this.abandonedUnits) : ''
+        if (traced) this.tracedRepairs = []
         this.resend(nowMs)
+        if (traced) { this.holeTrace!.onNacks(about.id, this.tracedRepairs!.join(' '), abandoned, nowMs); this.tracedRepairs = undefined }
         if (this.abandonedUnits.length > 0) this.sendAbandon(pathId)
         return pathId
       }
@@ -833,6 +854,7 @@ export class Peer {
       case MessageKind.Abandon: {
         const count = d[at + 2]!
         if (end - at < 3 + 6 * count) break
+        if (this.holeTrace) this.holeTrace.cause = `abandoned, on path ${pathId}`
         for (let i = 0; i < count; i++) {
           const bucket = d.readUInt16BE(at + 3 + 6 * i) % DEFAULT_FLOW_BUCKETS
           const seq = unwrapSeq32(Math.max(0, this.lastFlowSeq[bucket]!), d.readUInt32BE(at + 5 + 6 * i))
@@ -947,7 +969,9 @@ export class Peer {
     this.updateInnerMtu()
     const { spreadMs, jitterMs } = delaySpreadOf(this.liveReceivers(), nowMs)
     this.reorder.holdTime.setSpread(spreadMs, jitterMs)
-    this.reorder.holdTime.setRepairWait(this.repairWaitMs(nowMs))
+    this.lastRepairWaitMs = this.repairWaitMs(nowMs)
+    this.reorder.holdTime.setRepairWait(this.lastRepairWaitMs)
+    if (this.holeTrace) this.holeTrace.cause = 'hold ran out'
     this.reorder.expire(nowMs)
     const overflowed = this.overflowLog.due(this.reorder.stats.overflowSkipped, nowMs)
     if (overflowed > 0) this.options.log.warn(`${this.options.label ?? 'peer'}: reorder window of ${REORDER_WINDOW_PACKETS} packets per flow class overflowed; ${overflowed} missing packets given up on (total ${this.reorder.stats.overflowSkipped})`)
@@ -983,6 +1007,27 @@ export class Peer {
   }
 
   private readonly incomingLoss = new IncomingLoss()
+  private lastRepairWaitMs = 0
+  /** With traceHoles: see HoleTrace; `tracedRepairs` collects one feedback's repairs. */
+  private readonly holeTrace: HoleTrace | undefined
+  private tracedRepairs: string[] | undefined
+
+  /** The ids of the paths the last tick held for repairs of (for HoleTrace). */
+  private lossyPathsText (): string {
+    let text = ''
+    for (let i = 0; i < this.lossyList.length; i++) if (this.lossyList[i] === true) text += `${text === '' ? '' : ' '}${this.active[i]?.id ?? '?'}`
+    return text
+  }
+
+  /** Units as `bucket/flowSeq` (for HoleTrace). */
+  private unitsText (units: readonly number[]): string {
+    const parts: string[] = []
+    for (const unitId of units) {
+      const slot = unitId % this.repairUnits
+      if (this.unitIds[slot] === unitId) parts.push(`${this.unitBuckets[slot]!}/${this.unitFlowSeqs[slot]!}`)
+    }
+    return parts.join(' ')
+  }
   private readonly lossyList: boolean[] = []
   private readonly srttList: number[] = []
 }

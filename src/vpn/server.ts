@@ -466,6 +466,7 @@ export class VpnServer {
         onInnerMtu: (mtu) => this.onInnerMtu(client, mtu),
         probeIntervalMs: this.tunables.probeIntervalMs,
         downFloorMs: this.tunables.downFloorMs,
+        traceHoles: this.tunables.traceHoles,
         log: this.log,
         label: `peer ${config.name}`,
       }),

@@ -131,3 +131,18 @@ test('isNext says whether a push delivers at once: the next sequence, or any aft
   rb.resync(0)
   assert.equal(rb.isNext(0, 42), true, 'after a resync the next sequence seen starts the bucket')
 })
+
+test('onSkip names each sequence given up on: by the hold, by abandon (waiting or not), not a delivered one', () => {
+  const skips: string[] = []
+  const rb = new ReorderBuffer<number>({ deliver: () => {}, windowPackets: 16, onSkip: (bucket, seq, nowMs) => skips.push(`${bucket}/${seq}@${nowMs}`) })
+  rb.push(0, 0, 0, 0)
+  rb.push(0, 3, 3, 1) // 1 and 2 missing
+  rb.expire(1 + rb.holdTime.holdMs)
+  assert.deepEqual(skips, [`0/1@${1 + rb.holdTime.holdMs}`, `0/2@${1 + rb.holdTime.holdMs}`])
+  skips.length = 0
+  rb.abandon(0, 4, 500) // nothing waits behind it: passed over
+  rb.push(0, 6, 6, 501)
+  rb.abandon(0, 5, 502) // the hole the bucket waits on
+  assert.deepEqual(skips, ['0/4@500', '0/5@502'])
+  assert.equal(rb.stats.skipped, 4)
+})
