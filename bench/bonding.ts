@@ -124,7 +124,7 @@ async function goodput (name: string, paths: number[], withPing = false): Promis
   }
   if (TRACE_HOLES) {
     for (const [who, p] of [['client', t.client], ['server', t.server]] as const) {
-      const traced = p.lines.filter((l) => / hole \d+\/\d+ | nacked \+/.test(l))
+      const traced = p.lines.filter((l) => / hole \d+\/\d+ | nacked \+| rate path | starved at /.test(l))
       console.log(`  ${name}: ${who} trace (${traced.length} lines)\n${traced.map((l) => `    ${who} trace: ${l.replace(/^\S+ debug +/, '')}`).join('\n')}`)
     }
   }

@@ -31,6 +31,7 @@ import { DelayKeeper } from './delay-keeper.js'
 import { IncomingLoss } from './incoming-loss.js'
 import { HoleTrace } from './hole-trace.js'
 import { repairLoneLosses } from './loss-run.js'
+import { StarvedPaths, type PathFigures } from './starved-path.js'
 
 export interface PeerIo {
   /** Sends datagram[0, length) on path `pathId` (to its last known address). */
@@ -938,6 +939,8 @@ export class Peer {
     for (let i = 0; i < this.active.length; i++) {
       const path = this.active[i]!
       path.update(nowMs, this.lostUnits)
+      if (this.scheduler.kind === 'auto') this.searchIfStarved(path, nowMs)
+      if (this.holeTrace) this.traceRate(path, nowMs)
       this.updateFec(path, nowMs)
       // A path that went down handed its units back (lostUnits): what waits in its pace queue would only go into the void.
       if (path.state === 'down' && this.paceQueues[path.id]!.size > 0) this.paceQueues[path.id]!.clear()
@@ -1011,6 +1014,35 @@ export class Peer {
   /** With traceHoles: see HoleTrace; `tracedRepairs` collects one feedback's repairs. */
   private readonly holeTrace: HoleTrace | undefined
   private tracedRepairs: string[] | undefined
+
+  private starvedPaths: StarvedPaths | undefined
+  /** A starved path (see StarvedPaths) searches its rate again. */
+  private searchIfStarved (path: Path, nowMs: number): void {
+    const starved = this.starvedPaths ??= new StarvedPaths(MAX_PATHS, this.slotBytes)
+    const figures = this.starvedFigures
+    figures.isUsable = path.state === 'up' && path.rate.hasEstimate()
+    figures.inStartup = path.rate.inStartup
+    figures.planningBitsPerSec = path.planningRateBitsPerSec()
+    figures.dataSent = path.counters.txPackets - path.counters.probes
+    if (!starved.isStarved(path.id, figures, nowMs)) return
+    this.options.log.debug(`${this.options.label ?? 'peer'}: path ${path.id} starved at ${(path.rate.estimateBitsPerSec / 1e6).toFixed(3)} Mbit/s: searching its rate again`)
+    path.rate.restartStartup(nowMs)
+  }
+
+  private readonly starvedFigures: PathFigures = { isUsable: false, inStartup: false, planningBitsPerSec: 0, dataSent: 0 }
+
+  private readonly tracedRateBps = new Float64Array(MAX_PATHS)
+  private readonly tracedStartup = new Uint8Array(MAX_PATHS)
+  /** With traceHoles: a path's rate estimate leaving or entering startup, or moving by 2x (debug). */
+  private traceRate (path: Path, nowMs: number): void {
+    const bps = path.rate.estimateBitsPerSec
+    const startup = path.rate.inStartup ? 1 : 2
+    const last = this.tracedRateBps[path.id]!
+    if (startup === this.tracedStartup[path.id] && bps < 2 * last && bps > last / 2) return
+    this.tracedRateBps[path.id] = bps
+    this.tracedStartup[path.id] = startup
+    this.options.log.debug(`${this.options.label ?? 'peer'}: rate path ${path.id} ${(bps / 1e6).toFixed(3)} Mbit/s ${startup === 1 ? 'startup' : 'steady'} at ${nowMs.toFixed(0)} ms: state ${path.state}, srtt ${path.rtt.srttMs.toFixed(1)} ms, queue ${path.delay.latestQueueDelayMs().toFixed(1)} ms, sent ${path.counters.txPackets} (${path.counters.probes} probes)`)
+  }
 
   /** The ids of the paths the last tick held for repairs of (for HoleTrace). */
   private lossyPathsText (): string {
