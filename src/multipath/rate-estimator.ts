@@ -101,8 +101,14 @@ export class RateEstimator {
    * round): search again from it with startup's gain, as a new path would. Startup ends as
    * usual, once the bottleneck holds a queue for a round.
    */
-  restartStartup (nowMs: number): void {
+  restartStartup (nowMs: number, floorBitsPerSec = 0): void {
     this.pairFloorBitsPerSec = 0
+    // From at least `floorBitsPerSec` (e.g. startup's first guess), when the estimate is below it.
+    if (floorBitsPerSec > this.estimateBitsPerSec) {
+      this.estimateBitsPerSec = this.maxCurBps = floorBitsPerSec
+      this.maxPrevBps = 0
+      this.bucketStartMs = nowMs
+    }
     if (this.inStartup) return
     this.inStartup = true
     this.gain = STARTUP_GAIN

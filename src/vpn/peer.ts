@@ -12,7 +12,7 @@
 import {
   Path, PathReceiver, ReorderBuffer, FlowSequencer, AutoScheduler, createScheduler, createFeedback, delaySpreadOf, repairWaitOf, bestTier, isInTier,
   flowBucketOf, unwrapSeq32, pickSparse, DEFAULT_FLOW_BUCKETS, REORDER_WINDOW_PACKETS, SPARSE_WINDOW_MS, SPARSE_FLOW_BYTES, BOTTLENECK_BUDGET_MS, SLOWER_PATH_BUDGET_MS,
-  PACING_BURST_BYTES, FecEncoder, FecDecoder, FEC_ON_LOSS_RATIO,
+  PACING_BURST_BYTES, FecEncoder, FecDecoder, FEC_ON_LOSS_RATIO, INITIAL_RATE_BITS_PER_SEC,
   type PathFeedback, type ParityUnit, type RebuiltUnit, type Scheduler, type SchedulerKind, type PathPreference,
 } from '../multipath/index.js'
 import { CounterLog, type Logger } from '../log.js'
@@ -1021,15 +1021,14 @@ export class Peer {
     const starved = this.starvedPaths ??= new StarvedPaths(MAX_PATHS, this.slotBytes)
     const figures = this.starvedFigures
     figures.isUsable = path.state === 'up' && path.rate.hasEstimate()
-    figures.inStartup = path.rate.inStartup
     figures.planningBitsPerSec = path.planningRateBitsPerSec()
     figures.dataSent = path.counters.txPackets - path.counters.probes
     if (!starved.isStarved(path.id, figures, nowMs)) return
     this.options.log.debug(`${this.options.label ?? 'peer'}: path ${path.id} starved at ${(path.rate.estimateBitsPerSec / 1e6).toFixed(3)} Mbit/s: searching its rate again`)
-    path.rate.restartStartup(nowMs)
+    path.rate.restartStartup(nowMs, INITIAL_RATE_BITS_PER_SEC)
   }
 
-  private readonly starvedFigures: PathFigures = { isUsable: false, inStartup: false, planningBitsPerSec: 0, dataSent: 0 }
+  private readonly starvedFigures: PathFigures = { isUsable: false, planningBitsPerSec: 0, dataSent: 0 }
 
   private readonly tracedRateBps = new Float64Array(MAX_PATHS)
   private readonly tracedStartup = new Uint8Array(MAX_PATHS)

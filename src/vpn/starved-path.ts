@@ -1,10 +1,11 @@
 /**
- * Finds a starved path: usable, out of rate startup, with a rate estimate so low that one full
- * packet is more than the slower paths' queue budget (`auto` then never gives it one), and no
- * data sent on it for a whole check interval. Such a path can never prove a better rate, so the
- * caller makes it search again (rate startup). In the VPN lab an idle l1 sometimes left startup
- * at 0.01-0.1 Mbit/s (delivery samples of probes and a few IPv6 packets taken for a busy path's)
- * and the bond ran on l2 alone for seconds: 3.7-10.2 Mbit/s, BBR and CUBIC alike.
+ * Finds a starved path: usable, with a planning rate so low that one full packet is more than
+ * the slower paths' queue budget (`auto` then never gives it one), and no data sent on it for a
+ * whole check interval. Such a path can never prove a better rate, so the caller makes it search
+ * again from startup's first guess. In the VPN lab an idle l1 sometimes had startup's guess
+ * replaced by 0.01-0.04 Mbit/s (delivery samples of probes and a few IPv6 packets taken for a busy
+ * path's); in startup or out of it, it then carried nothing while the bond ran on l2 alone for
+ * seconds: 3.7-10.2 Mbit/s, BBR and CUBIC alike.
  * Pure: the caller passes the time and the path's figures.
  */
 import { SLOWER_PATH_BUDGET_MS } from '../multipath/index.js'
@@ -14,7 +15,6 @@ export const STARVED_CHECK_MS = 1000
 
 export interface PathFigures {
   isUsable: boolean
-  inStartup: boolean
   planningBitsPerSec: number
   /** Data packets sent on it so far (probes left out). */
   dataSent: number
@@ -36,7 +36,7 @@ export class StarvedPaths {
     const isFirst = this.checkedMs[id] === -Infinity
     this.checkedMs[id] = nowMs
     this.dataSentAtCheck[id] = p.dataSent
-    if (isFirst || !carriedNone || !p.isUsable || p.inStartup || !(p.planningBitsPerSec > 0)) return false
+    if (isFirst || !carriedNone || !p.isUsable || !(p.planningBitsPerSec > 0)) return false
     return (this.packetBytes * 8000) / p.planningBitsPerSec > SLOWER_PATH_BUDGET_MS
   }
 }

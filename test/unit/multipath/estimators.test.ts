@@ -232,6 +232,25 @@ test('RateEstimator: restartStartup searches again from the estimate with startu
   assert.equal(rate.estimateBitsPerSec, 0.8e6)
 })
 
+test('RateEstimator: restartStartup with a floor searches from the floor when the estimate is under it, in startup or not; a higher estimate is kept', () => {
+  const inStartup = new RateEstimator()
+  inStartup.addSample(0.02e6, 0, false) // startup's guess replaced by a probe's rate
+  assert.equal(inStartup.estimateBitsPerSec, 0.02e6)
+  inStartup.restartStartup(10, INITIAL_RATE_BITS_PER_SEC)
+  assert.equal(inStartup.inStartup, true)
+  assert.equal(inStartup.estimateBitsPerSec, INITIAL_RATE_BITS_PER_SEC)
+  const out = new RateEstimator()
+  out.addSample(0.1e6, 0, false)
+  out.endStartup(0)
+  out.restartStartup(10, INITIAL_RATE_BITS_PER_SEC)
+  assert.equal(out.inStartup, true)
+  assert.equal(out.estimateBitsPerSec, INITIAL_RATE_BITS_PER_SEC)
+  const fast = new RateEstimator()
+  fast.addSample(50e6, 0, false)
+  fast.restartStartup(10, INITIAL_RATE_BITS_PER_SEC)
+  assert.equal(fast.estimateBitsPerSec, 50e6)
+})
+
 test('RateEstimator.setFromPacketPair: a guess in startup becomes the measured rate at gain 1; a path with delivery samples keeps them', () => {
   const cases: { name: string, delivered: number | undefined, pairBps: number, taken: boolean, estimate: number }[] = [
     { name: 'startup, nothing delivered yet', delivered: undefined, pairBps: 9.5e6, taken: true, estimate: 9.5e6 },

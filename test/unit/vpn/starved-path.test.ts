@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { StarvedPaths, STARVED_CHECK_MS, type PathFigures } from '../../../src/vpn/starved-path.js'
 
-const figures = (over: Partial<PathFigures> = {}): PathFigures => ({ isUsable: true, inStartup: false, planningBitsPerSec: 0.1e6, dataSent: 5, ...over })
+const figures = (over: Partial<PathFigures> = {}): PathFigures => ({ isUsable: true, planningBitsPerSec: 0.1e6, dataSent: 5, ...over })
 
 test('a path at a probe\'s rate that carried no data for a check interval is starved, once per interval', () => {
   const s = new StarvedPaths(4, 1400)
@@ -13,11 +13,11 @@ test('a path at a probe\'s rate that carried no data for a check interval is sta
   assert.equal(s.isStarved(0, figures(), 2 * STARVED_CHECK_MS), true)
 })
 
-test('not starved: data went out, the rate fits a packet in the budget, in startup, not usable; paths apart', () => {
+test('not starved: data went out, the rate fits a packet in the budget, not usable; paths apart', () => {
   const s = new StarvedPaths(4, 1400)
   s.isStarved(0, figures(), 0)
   assert.equal(s.isStarved(0, figures({ dataSent: 6 }), STARVED_CHECK_MS), false, 'it carried a packet')
-  for (const [i, over] of ([[1, { planningBitsPerSec: 1e6 }], [2, { inStartup: true }], [3, { isUsable: false }]] as const).entries()) {
+  for (const [i, over] of ([[1, { planningBitsPerSec: 1e6 }], [3, { isUsable: false }]] as const).entries()) {
     const id = over[0]
     s.isStarved(id, figures(over[1]), 0)
     assert.equal(s.isStarved(id, figures(over[1]), STARVED_CHECK_MS), false, `case ${i}`)
