@@ -8,7 +8,7 @@ import type { TunnelDesign } from './tunnel.js'
  * from reply lateness; no rate configured.
  */
 export function gstDesign (overrides: Partial<TunnelDesign> = {}): TunnelDesign {
-  return { name: 'gst', makeScheduler: () => new AutoScheduler(), reorder: 'per-flow', repair: true, pace: true, fec: true, nackOnFastest: true, keepsEqualDelayOrder: true, repairsAhead: true, startupQueueCapMs: BURST_BUDGET_MS, fecNackWaitMs: 5, countsControlBytes: 'same-delay', packetPair: 'same-delay', boundsStaleCorrections: 'same-delay', pairsOnFirstSample: true, keepsPairRate: true, dropsLateRepairs: true, timeoutFromLateness: true, pacedIgnoresOverflow: true, overflowNeedsRun: false, ...overrides }
+  return { name: 'gst', makeScheduler: () => new AutoScheduler(), reorder: 'per-flow', repair: true, pace: true, fec: true, nackOnFastest: true, keepsEqualDelayOrder: true, repairsAhead: true, startupQueueCapMs: BURST_BUDGET_MS, fecNackWaitMs: 5, countsControlBytes: 'same-delay', packetPair: 'same-delay', boundsStaleCorrections: 'same-delay', pairsOnFirstSample: true, keepsPairRate: true, dropsLateRepairs: true, timeoutFromLateness: true, pacedIgnoresOverflow: true, overflowNeedsRun: true, lossyBudgetExtraMs: 20, ...overrides }
 }
 
 /**

@@ -26,10 +26,12 @@
 // per interval (1 s by default), what the inner flow saw as loss and where it came from (the
 // tunnel's refusals, skipped holes, link drops, repairs, FEC) against its loss recoveries,
 // retransmits, RTOs, cwnd, ssthresh and goodput (bench/sim/trace.ts causesLine).
-// `--handshake`: the inner flow opens with a SYN / SYN-ACK (Scenario.innerHandshake).
+// `--no-handshake`: the inner flow's first window leaves at 1 ms, before any path has an RTT
+// sample (the model before session 7; by default it opens with a SYN / SYN-ACK, Scenario.innerHandshake).
 // `--overflow-ceiling-paced` holds paced paths to the overflow ceiling too (gst without
-// AutoScheduler.pacedIgnoresOverflow), `--overflow-needs-run` runs gst with Path.overflowNeedsRun
-// (A/Bs of session 7's sim9 part; see BENCHMARKS.md).
+// AutoScheduler.pacedIgnoresOverflow), `--overflow-any-two` takes any two nacks near the largest
+// queue for overflow (without Path.overflowNeedsRun), `--flat-budget` keeps the 40 ms standing
+// budget while a path is lossy (without AutoScheduler.lossyBudgetExtraMs): A/Bs of session 7's sim9 part.
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -82,7 +84,7 @@ const cutLink = cutLinkFromArgs()
 
 /** The issue's scenarios with l1's one-way delay moved by `shiftMs` (and the cut on `--cut-link`). */
 function scenariosShifted (shiftMs: number): Scenario[] {
-  return issueScenarios(1, args.includes('--handshake')).map((s) => ({
+  return issueScenarios(1, !args.includes('--no-handshake')).map((s) => ({
     ...s,
     links: s.links.map((l, i) => (i === 0 ? { ...l, delayMs: l.delayMs + shiftMs } : l)),
     ...(s.cut ? { cut: { ...s.cut, link: cutLink } } : {}),
@@ -99,7 +101,8 @@ const gstOverrides = {
   ...(args.includes('--late-repairs') ? { dropsLateRepairs: false } : {}),
   ...(args.includes('--rttvar-timeouts') ? { timeoutFromLateness: false } : {}),
   ...(args.includes('--overflow-ceiling-paced') ? { pacedIgnoresOverflow: false } : {}),
-  ...(args.includes('--overflow-needs-run') ? { overflowNeedsRun: true } : {}),
+  ...(args.includes('--overflow-any-two') ? { overflowNeedsRun: false } : {}),
+  ...(args.includes('--flat-budget') ? { lossyBudgetExtraMs: 0 } : {}),
 }
 const gstDesign = (): ReturnType<typeof gstDesignWith> => gstDesignWith(gstOverrides)
 const traceName = valueOf('--trace')

@@ -4,7 +4,7 @@ import { L1, L2, type Scenario } from './scenario.js'
  * The scenarios of issue 4 (l1 = 20 Mbit/s 10 ms, l2 = 10 Mbit/s 60 ms one-way, 100-packet queues);
  * `innerHandshake`: the inner flow opens with a SYN / SYN-ACK (Scenario.innerHandshake).
  */
-export function issueScenarios (scale = 1, innerHandshake = false): Scenario[] {
+export function issueScenarios (scale = 1, innerHandshake = true): Scenario[] {
   const s = (ms: number): number => Math.round(ms * scale)
   return withHandshake(innerHandshake, [
     { name: 'aggregate', links: [L1, L2], durationMs: s(20_000), measureFromMs: s(5_000) },

@@ -106,6 +106,8 @@ export interface TunnelDesign {
   pacedIgnoresOverflow?: boolean
   /** Overflow is a run of nacks, not any two (Path.overflowNeedsRun): random losses in rate startup are repaired. */
   overflowNeedsRun?: boolean
+  /** `auto`'s standing budget grows by this while a path is lossy (AutoScheduler.lossyBudgetExtraMs). */
+  lossyBudgetExtraMs?: number
 }
 
 /** One unit's life as the sim saw it, for bench/sim/hold-trace.ts: sent (and when it left our pace queue), arrived. */
@@ -212,6 +214,7 @@ export class TunnelEnd {
       this.scheduler.keepsEqualDelayOrder = design.keepsEqualDelayOrder === true
       this.scheduler.startupQueueCapMs = design.startupQueueCapMs ?? Infinity
       this.scheduler.pacedIgnoresOverflow = design.pacedIgnoresOverflow === true
+      this.scheduler.lossyBudgetExtraMs = design.lossyBudgetExtraMs ?? 0
     }
     this.repairScheduler = new AutoScheduler(undefined, Infinity)
     const buckets = design.reorder === 'global' ? 1 : 64

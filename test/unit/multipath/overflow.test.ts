@@ -84,3 +84,33 @@ test('auto: a paced path over its overflow ceiling is skipped, unless pacedIgnor
   auto.pacedIgnoresOverflow = true
   assert.equal(auto.pick([unpaced], 1500, 0, out), 0)
 })
+
+test('auto: while a path loses >= 1 % at random, lossyBudgetExtraMs more standing queue is allowed on every path', () => {
+  const make = (lossRatio: number): Path[] => [10, 60].map((oneWayMs, i) => {
+    const p = new Path(i, { isPaced: true })
+    p.addRttSample(2 * oneWayMs, 0)
+    p.addDeliveryRateSample(20e6, 0)
+    p.rate.endStartup(0)
+    p.rate.gain = 1
+    p.pacer.setRate(p.planningRateBitsPerSec(), 0)
+    p.state = 'up'
+    if (i === 1) p.loss.lossRatio = lossRatio
+    p.onSend(500_000, 0, i) // 200 ms of queue at 20 Mbit/s...
+    p.onSend(1500, 150, i) // ...of which 50 are left at 150 ms: the standing queue of the window from then
+    return p
+  })
+  const out: Path[] = []
+  const cases: { name: string, lossRatio: number, extraMs: number, picked: number }[] = [
+    { name: 'clean paths, no extra: 50 ms is over the 40 ms budget', lossRatio: 0, extraMs: 0, picked: 0 },
+    { name: 'clean paths: the extra does not apply', lossRatio: 0, extraMs: 20, picked: 0 },
+    { name: 'a 5 % lossy path, no extra', lossRatio: 0.05, extraMs: 0, picked: 0 },
+    { name: 'a 5 % lossy path: 40 + 20 ms allowed', lossRatio: 0.05, extraMs: 20, picked: 1 },
+    { name: 'under 1 %: not lossy', lossRatio: 0.005, extraMs: 20, picked: 0 },
+  ]
+  for (const c of cases) {
+    const paths = make(c.lossRatio)
+    const auto = new AutoScheduler()
+    auto.lossyBudgetExtraMs = c.extraMs
+    assert.equal(auto.pick(paths, 1500, 150, out), c.picked, c.name)
+  }
+})
