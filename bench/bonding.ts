@@ -15,6 +15,7 @@
  * (--only runs the matching runs alone and prints their lines, no table or markdown)
  */
 import { execFile } from 'node:child_process'
+import { benchArgs } from './lib/bench-args.js'
 import { Lab, labUnavailableReason, type LinkConfig } from '../test/lab/lab.js'
 import { requestControl } from '../src/control/control-client.js'
 import { socketPath } from '../src/control/paths.js'
@@ -27,8 +28,10 @@ import {
   tcpFlowPath as tcpFlow, outDir, benchmarksFile, type LinkSample,
 } from './lib/lab-flow.js'
 
-const args = process.argv.slice(2)
-const opt = (name: string, fallback: number): number => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : fallback }
+const args = benchArgs('node dist/bench/bonding.js [--seconds 15] [--idle-ms 1000] [--no-markdown] [--only SUBSTRING] [--cc NAME] [--ttt "--pace"] [--show-every MS] [--ss-every MS] [--trace-holes]', {
+  seconds: 'number', 'idle-ms': 'number', 'no-markdown': 'flag', only: 'string', cc: 'string', ttt: 'options', 'show-every': 'number', 'ss-every': 'number', 'trace-holes': 'flag',
+})
+const opt = args.number
 const SECONDS = opt('seconds', 15)
 /** Goodput counts from here on (slow start over a 60 ms path takes a while). */
 const STEADY_FROM_S = 3
@@ -45,11 +48,11 @@ const SHOW_EVERY_MS = opt('show-every', 0)
 /** With --ss-every MS: poll the sender's TCP state (ss -tin in the client namespace: cwnd, ssthresh, rtt, retrans) during bonded runs. */
 const SS_EVERY_MS = opt('ss-every', 0)
 /** With --cc NAME: the iperf3 flows' congestion control (iperf3 -C; default: the host's). */
-const INNER_CC = args.includes('--cc') ? args[args.indexOf('--cc') + 1] : undefined
+const INNER_CC = args.string('cc', undefined)
 /** Extra ttt options for both ends (e.g. --ttt "--pace"), to compare settings in the lab. */
-const TRACE_HOLES = args.includes('--trace-holes')
+const TRACE_HOLES = args.flag('trace-holes')
 /** With --trace-holes both ends log at debug level, which traces every hole, late fill and nack (src/vpn/hole-trace.ts); printed per run. */
-const TTT_EXTRA = [...(args.includes('--ttt') ? (args[args.indexOf('--ttt') + 1] ?? '').split(' ').filter((a) => a !== '') : []), ...(TRACE_HOLES ? ['--log-level', 'debug'] : [])]
+const TTT_EXTRA = [...args.string('ttt', '').split(' ').filter((a) => a !== ''), ...(TRACE_HOLES ? ['--log-level', 'debug'] : [])]
 
 let lab: Lab
 let key: string
@@ -294,8 +297,7 @@ async function main (): Promise<void> {
     // BBR and CUBIC react to the bond's delay spread differently, so it goes with every figure.
     const cc = INNER_CC ?? (await lab.exec('client', 'sysctl', ['-n', 'net.ipv4.tcp_congestion_control'])).stdout.trim()
     console.log(`  inner TCP congestion control (iperf3's sender): ${cc}`)
-    const onlyAt = args.indexOf('--only')
-    const only = onlyAt >= 0 ? args[onlyAt + 1] ?? '' : undefined
+    const only = args.string('only', undefined)
     const wanted = (name: string): boolean => only === undefined || name.includes(only)
     const runs: GoodputRun[] = []
     if (wanted('l1 alone')) runs.push(await goodput('l1 alone', [0]))
@@ -348,7 +350,7 @@ function report (runs: GoodputRun[], fails: FailoverRun[], bareRtt: number[], st
   console.log('')
   console.log(table(fHeader, fRows))
   console.log(`\n${pingLine}\n\ntargets:\n  ${verdicts.join('\n  ')}\n\ncounters at close:\n  ${counterLines.join('\n  ')}\n\nplots: ${outDir}bonding-*.svg`)
-  if (args.includes('--no-markdown')) return
+  if (args.flag('no-markdown')) return
   const section = [
     '## VPN bonding (node dist/bench/bonding.js)',
     '',

@@ -5,8 +5,11 @@
  */
 import { parseArgs } from 'node:util'
 
-/** Each option's kind: `number` and `string` take a value (`--name V` or `--name=V`), `flag` none. */
-export type BenchOptionSpec = Record<string, 'number' | 'string' | 'flag'>
+/**
+ * Each option's kind: `number` and `string` take a value (`--name V` or `--name=V`), `flag` none;
+ * `options` takes a value that may itself start with a dash (other programs' options: `--ttt "--pace"`).
+ */
+export type BenchOptionSpec = Record<string, 'number' | 'string' | 'options' | 'flag'>
 
 export interface BenchArgs {
   number: (name: string, fallback: number) => number
@@ -21,9 +24,16 @@ export class BenchUsageError extends Error {}
 export function parseBenchArgs (spec: BenchOptionSpec, argv: readonly string[]): BenchArgs & { help: boolean } {
   const options: Record<string, { type: 'string' | 'boolean', short?: string }> = { help: { type: 'boolean', short: 'h' } }
   for (const [name, kind] of Object.entries(spec)) options[name] = { type: kind === 'flag' ? 'boolean' : 'string' }
+  // parseArgs refuses a value that starts with a dash unless it is written `--name=VALUE`.
+  const joined: string[] = []
+  for (let i = 0; i < argv.length; i++) {
+    const name = argv[i]!.slice(2)
+    if (argv[i]!.startsWith('--') && spec[name] === 'options' && i + 1 < argv.length) joined.push(`--${name}=${argv[++i]!}`)
+    else joined.push(argv[i]!)
+  }
   let values: Record<string, string | boolean | undefined>
   try {
-    values = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }).values
+    values = parseArgs({ args: joined, options, strict: true, allowPositionals: false }).values
   } catch (error) {
     throw new BenchUsageError((error as Error).message)
   }

@@ -15,6 +15,9 @@ test('bench options: values, defaults and both value forms', () => {
   assert.equal(none.string('only', undefined), undefined)
   assert.equal(none.flag('no-markdown'), false)
   assert.equal(parseBenchArgs(spec, ['-h']).help, true)
+  const passing = parseBenchArgs({ ttt: 'options', seconds: 'number' }, ['--ttt', '--pace --rekey 1', '--seconds', '5'])
+  assert.equal(passing.string('ttt', ''), '--pace --rekey 1')
+  assert.equal(passing.number('seconds', 15), 5)
 })
 
 test('bench options: a typo, a missing value or a bad number is a usage error naming the option', () => {
