@@ -5,10 +5,10 @@ import type { TunnelDesign } from './tunnel.js'
 /**
  * gst: `auto` scheduler, per-path pacing, per-flow reordering, repair (nack repairs ahead of the pace queue; a
  * failing path's units only while the repair can still fill their holes), FEC on lossy paths, silence timeouts
- * from reply lateness; no rate configured.
+ * from reply lateness, a late failover repair not lengthening the reorder hold; no rate configured.
  */
 export function gstDesign (overrides: Partial<TunnelDesign> = {}): TunnelDesign {
-  return { name: 'gst', makeScheduler: () => new AutoScheduler(), reorder: 'per-flow', repair: true, pace: true, fec: true, nackOnFastest: true, keepsEqualDelayOrder: true, repairsAhead: true, startupQueueCapMs: BURST_BUDGET_MS, fecNackWaitMs: 5, countsControlBytes: 'same-delay', packetPair: 'same-delay', boundsStaleCorrections: 'same-delay', pairsOnFirstSample: true, keepsPairRate: true, dropsLateRepairs: true, timeoutFromLateness: true, pacedIgnoresOverflow: true, overflowNeedsRun: true, lossyBudgetExtraMs: 20, ...overrides }
+  return { name: 'gst', makeScheduler: () => new AutoScheduler(), reorder: 'per-flow', repair: true, pace: true, fec: true, nackOnFastest: true, keepsEqualDelayOrder: true, repairsAhead: true, startupQueueCapMs: BURST_BUDGET_MS, fecNackWaitMs: 5, countsControlBytes: 'same-delay', packetPair: 'same-delay', boundsStaleCorrections: 'same-delay', pairsOnFirstSample: true, keepsPairRate: true, dropsLateRepairs: true, timeoutFromLateness: true, pacedIgnoresOverflow: true, overflowNeedsRun: true, lossyBudgetExtraMs: 20, ignoresLateRepairs: true, ...overrides }
 }
 
 /**

@@ -32,6 +32,8 @@
 // AutoScheduler.pacedIgnoresOverflow), `--overflow-any-two` takes any two nacks near the largest
 // queue for overflow (without Path.overflowNeedsRun), `--flat-budget` keeps the 40 ms standing
 // budget while a path is lossy (without AutoScheduler.lossyBudgetExtraMs): A/Bs of session 7's sim9 part.
+// `--failover-repairs-raise-hold`: a failing path's repair that comes after its hole was skipped
+// lengthens the reorder hold as any late arrival does (gst without ignoresLateRepairs: sim11's A/B).
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -103,6 +105,7 @@ const gstOverrides = {
   ...(args.includes('--overflow-ceiling-paced') ? { pacedIgnoresOverflow: false } : {}),
   ...(args.includes('--overflow-any-two') ? { overflowNeedsRun: false } : {}),
   ...(args.includes('--flat-budget') ? { lossyBudgetExtraMs: 0 } : {}),
+  ...(args.includes('--failover-repairs-raise-hold') ? { ignoresLateRepairs: false } : {}),
 }
 const gstDesign = (): ReturnType<typeof gstDesignWith> => gstDesignWith(gstOverrides)
 const traceName = valueOf('--trace')

@@ -27,6 +27,8 @@ export interface TunnelPacket {
   bucket: number
   flowSeq: number
   isRepair: boolean
+  /** A repair of a unit a failing path handed back (overdue or down), not of a nacked one. */
+  isFailover?: boolean
   inner: TcpSegment | undefined
   /** Feedback: which path of the receiver's peer it is about, and a copy of it. */
   about: number
@@ -100,6 +102,12 @@ export interface TunnelDesign {
    * unit's planned arrival and our own reorder hold); nack repairs are unchanged.
    */
   dropsLateRepairs?: boolean
+  /**
+   * A repair of a unit a failing path handed back (`isFailover`) that arrives after its hole was
+   * skipped does not lengthen the reorder hold (ReorderOptions.ignoresLateRepairs; nack repairs and
+   * first sends still do): it measures how late the failover was, not the paths' spread.
+   */
+  ignoresLateRepairs?: boolean
   /** PathOptions.timeoutFromLateness on every path. */
   timeoutFromLateness?: boolean
   /** `auto` holds a paced path to its queue budgets only, not to the overflow ceiling (AutoScheduler.pacedIgnoresOverflow). */
@@ -225,6 +233,7 @@ export class TunnelEnd {
         buckets,
         deliver: (p) => { if (p.inner) this.onInner(p.inner) },
         ...(holdTime ? { holdTime } : {}),
+        ignoresLateRepairs: design.ignoresLateRepairs === true,
       })
     }
   }
@@ -262,18 +271,18 @@ export class TunnelEnd {
     // The peer's hold as ours (both measure the same paths' delay spread, one direction each).
     if (inTimeOnly && this.reorder && this.repairScheduler instanceof AutoScheduler &&
       !isRepairInTime(unit.plannedMs, this.repairScheduler.plannedArrivalMs, this.reorder.holdTime.holdMs)) { this.lateRepairsDropped++; return false }
-    this.transmit(unit, n, isRepair, now)
+    this.transmit(unit, n, isRepair, now, inTimeOnly)
     return true
   }
 
-  private transmit (unit: StoredUnit, n: number, isRepair: boolean, now: number): void {
+  private transmit (unit: StoredUnit, n: number, isRepair: boolean, now: number, isFailover = false): void {
     for (let i = 0; i < n; i++) {
       const path = this.chosen[i]!
       const scheduler = isRepair ? this.repairScheduler : this.scheduler
       this.onUnit?.({ kind: 'sent', nowMs: now, path: path.id, bucket: unit.bucket, flowSeq: unit.flowSeq, isRepair, value: scheduler instanceof AutoScheduler ? scheduler.plannedArrivalMs : NaN })
       this.sendOnPath(path, {
         kind: 'data', path: path.id, pathSeq: -1, txTimeMs: now, bucket: unit.bucket, flowSeq: unit.flowSeq,
-        isRepair, inner: unit.inner, about: -1, feedback: undefined,
+        isRepair, inner: unit.inner, about: -1, feedback: undefined, ...(isFailover ? { isFailover } : {}),
       }, unit.bytes, this.design.repair ? unit.id : -1, now)
     }
   }
@@ -418,7 +427,7 @@ export class TunnelEnd {
     if (now >= trace.markMs && Number.isNaN(trace.firstDataAfterMarkMs)) trace.firstDataAfterMarkMs = now
     this.onUnit?.({ kind: 'arrived', nowMs: now, path: packet.path, bucket: packet.bucket, flowSeq: packet.flowSeq, isRepair: packet.isRepair, value: NaN })
     if (this.reorder) {
-      this.reorder.push(packet.bucket, packet.flowSeq, packet, now)
+      this.reorder.push(packet.bucket, packet.flowSeq, packet, now, packet.isFailover === true)
       this.wake(this.reorder.nextDeadlineMs())
     } else if (packet.inner) {
       this.onInner(packet.inner)

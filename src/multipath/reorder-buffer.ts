@@ -45,6 +45,12 @@ export interface ReorderOptions<T> {
   holdTime?: HoldTimeEstimator
   /** Optional, for tracing: called for each sequence given up on (hold expired, abandoned, resync, window overflow). */
   onSkip?: (bucket: number, seq: number, nowMs: number) => void
+  /**
+   * An item pushed with `isRepair` that comes after its hole was skipped does not lengthen the hold
+   * (default: it does). The caller says which repairs: a failing path's repair measures how late
+   * the failover was, not how far apart the paths are.
+   */
+  ignoresLateRepairs?: boolean
 }
 
 /**
@@ -60,6 +66,7 @@ export class ReorderBuffer<T> {
   private readonly mask: number
   private readonly deliver: (item: T, bucket: number) => void
   private readonly onSkip: ((bucket: number, seq: number, nowMs: number) => void) | undefined
+  private readonly ignoresLateRepairs: boolean
 
   constructor (options: ReorderOptions<T>) {
     const window = options.windowPackets ?? REORDER_WINDOW_PACKETS
@@ -67,6 +74,7 @@ export class ReorderBuffer<T> {
     this.mask = window - 1
     this.deliver = options.deliver
     this.onSkip = options.onSkip
+    this.ignoresLateRepairs = options.ignoresLateRepairs === true
     this.holdTime = options.holdTime ?? new HoldTimeEstimator()
     const n = options.buckets ?? DEFAULT_FLOW_BUCKETS
     for (let b = 0; b < n; b++) {
@@ -86,8 +94,8 @@ export class ReorderBuffer<T> {
     return b !== undefined && Number.isSafeInteger(seq) && seq >= 0 && (!b.synced || seq === b.next)
   }
 
-  /** An item with per-bucket sequence `seq` arrived. Delivers whatever is now in order. */
-  push (bucketIndex: number, seq: number, item: T, nowMs: number): void {
+  /** An item with per-bucket sequence `seq` arrived (`isRepair`: sent again by the sender). Delivers whatever is now in order. */
+  push (bucketIndex: number, seq: number, item: T, nowMs: number, isRepair = false): void {
     const b = this.buckets[bucketIndex]
     if (!b) throw new RangeError(`no reorder bucket ${bucketIndex}`)
     // Sequences are non-negative integers; anything else (a wrapped or forged field) is dropped.
@@ -97,7 +105,7 @@ export class ReorderBuffer<T> {
     if (seq < b.next) {
       if (b.skippedSeq[slot] === seq) {
         this.stats.late++
-        this.holdTime.addLateSample(nowMs - b.skippedAtMs[slot]!, nowMs)
+        if (!(isRepair && this.ignoresLateRepairs)) this.holdTime.addLateSample(nowMs - b.skippedAtMs[slot]!, nowMs)
         b.skippedSeq[slot] = -1
       } else {
         this.stats.duplicates++
@@ -131,7 +139,7 @@ export class ReorderBuffer<T> {
       this.skipHole(b, bucketIndex, nowMs)
     }
     this.stats.overflowSkipped += this.stats.skipped - skippedBefore
-    if (seq === b.next) { this.push(bucketIndex, seq, item, nowMs); return }
+    if (seq === b.next) { this.push(bucketIndex, seq, item, nowMs, isRepair); return }
     b.items[slot] = item
     b.seqs[slot] = seq
     b.arrivalMs[slot] = nowMs

@@ -146,3 +146,26 @@ test('onSkip names each sequence given up on: by the hold, by abandon (waiting o
   assert.deepEqual(skips, ['0/4@500', '0/5@502'])
   assert.equal(rb.stats.skipped, 4)
 })
+
+test('ignoresLateRepairs: a repair after its hole was skipped is dropped as late without lengthening the hold; a late first send still lengthens it', () => {
+  const hold = new HoldTimeEstimator()
+  const rb = new ReorderBuffer<Item>({ deliver: () => {}, holdTime: hold, ignoresLateRepairs: true })
+  const holdMs = hold.holdMs
+  rb.push(0, 1, { bucket: 0, seq: 1 }, 0)
+  rb.push(0, 3, { bucket: 0, seq: 3 }, 0)
+  rb.expire(holdMs)
+  assert.equal(rb.stats.skipped, 2)
+  rb.push(0, 0, { bucket: 0, seq: 0 }, holdMs + 100, true)
+  assert.equal(rb.stats.late, 1)
+  assert.equal(hold.holdMs, holdMs, 'a late repair leaves the hold')
+  rb.push(0, 2, { bucket: 0, seq: 2 }, holdMs + 100)
+  assert.equal(rb.stats.late, 2)
+  assert.ok(hold.holdMs > holdMs, `a late first send lengthens it: ${hold.holdMs}`)
+  // Without the option a late repair lengthens it as any late arrival does.
+  const plain = new HoldTimeEstimator()
+  const rbPlain = new ReorderBuffer<Item>({ deliver: () => {}, holdTime: plain })
+  rbPlain.push(0, 1, { bucket: 0, seq: 1 }, 0)
+  rbPlain.expire(holdMs)
+  rbPlain.push(0, 0, { bucket: 0, seq: 0 }, holdMs + 100, true)
+  assert.ok(plain.holdMs > holdMs, `hold ${plain.holdMs}`)
+})
