@@ -1,8 +1,7 @@
 import {
   DEFAULT_PROBE_INTERVAL_MS, DEFAULT_DOWN_FLOOR_MS, DEFAULT_FEEDBACK_INTERVAL_MS, SEND_RING_SIZE, QUEUE_EXCESS_MS,
-  STANDING_WINDOW_MS, UNANSWERED_FOR_SILENCE, PACING_BURST_BYTES, MIN_ROUND_MS,
+  STANDING_WINDOW_MS, UNANSWERED_FOR_SILENCE, PACING_BURST_BYTES, MIN_ROUND_MS, RTT_BETA,
 } from './constants.js'
-import { RTT_BETA } from './constants.js'
 import { RttEstimator } from './rtt-estimator.js'
 import { OneWayDelayTrend } from './delay-trend.js'
 import { LossEstimator } from './loss-estimator.js'
@@ -129,7 +128,7 @@ export class Path {
   /**
    * Smoothed lateness of replies beyond their deadline's prediction (max(srtt, min RTT + the
    * send's modelled queue), less any late release from the pace queue): RTT_BETA's gain over
-   * max(0, lateness). See PathOptions.timeoutFromLateness.
+   * max(0, lateness); kept only with timeoutFromLateness. See PathOptions.timeoutFromLateness.
    */
   replyLatenessMs = 0
   /** See PathOptions.boundsStaleCorrections; a caller may switch it as the paths' delays become known. */
@@ -436,7 +435,7 @@ export class Path {
       // one-way delay, the baseline fell by that much, and for a whole filter window every
       // sample after the estimate recovered looked like ~100 ms of queue.)
       const rttMs = nowMs - fb.echoTxTimeMs - fb.ackDelayMs
-      if (this.rtt.hasSample()) {
+      if (this.timeoutFromLateness && this.rtt.hasSample()) {
         const lateByMs = rttMs - this.lateMs(slot) - Math.max(this.rtt.srttMs, this.rtt.minRttMs + this.sentQueueMs[slot]!)
         this.replyLatenessMs += RTT_BETA * (Math.max(0, lateByMs) - this.replyLatenessMs)
       }
