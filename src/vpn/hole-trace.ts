@@ -8,9 +8,12 @@
  * Pure: the caller passes the time and a logger.
  */
 import type { Logger } from '../log.js'
+import type { Path } from '../multipath/index.js'
 
 /** Skips remembered for their late arrival (a ring: older ones are forgotten). */
 const REMEMBERED_SKIPS = 4096
+/** Path ids are one byte on the wire. */
+const PATH_IDS = 256
 
 export class HoleTrace {
   private readonly skipKeys = new Float64Array(REMEMBERED_SKIPS).fill(-1)
@@ -20,6 +23,9 @@ export class HoleTrace {
   cause = 'hold'
   /** The time of the first traced event: lines carry the time since it. */
   private originMs = NaN
+  private readonly tracedRateBps = new Float64Array(PATH_IDS)
+  private readonly tracedStartup = new Uint8Array(PATH_IDS)
+  private readonly tracedState: string[] = []
 
   constructor (private readonly log: Logger, private readonly label: string) {}
 
@@ -52,6 +58,21 @@ export class HoleTrace {
   /** The peer nacked these units (`bucket/seq` each) on path `pathId`: `repaired` are sent again, `abandoned` are not. */
   onNacks (pathId: number, repaired: string, abandoned: string, nowMs: number): void {
     this.log.debug(`${this.label}: path ${pathId} nacked ${this.at(nowMs)}: repaired [${repaired}] abandoned [${abandoned}]`)
+  }
+
+  /**
+   * Once per housekeeping tick per path: a line when its state changes, or its rate estimate
+   * leaves or enters startup or moves by 2x (how an idle path's estimate can wear down to nothing).
+   */
+  onTick (path: Path, nowMs: number): void {
+    const bps = path.rate.estimateBitsPerSec
+    const startup = path.rate.inStartup ? 1 : 2
+    const last = this.tracedRateBps[path.id]!
+    if (startup === this.tracedStartup[path.id] && bps < 2 * last && bps > last / 2 && path.state === this.tracedState[path.id]) return
+    this.tracedRateBps[path.id] = bps
+    this.tracedStartup[path.id] = startup
+    this.tracedState[path.id] = path.state
+    this.log.debug(`${this.label}: rate path ${path.id} ${(bps / 1e6).toFixed(3)} Mbit/s ${startup === 1 ? 'startup' : 'steady'} at ${nowMs.toFixed(0)} ms: state ${path.state}, srtt ${path.rtt.srttMs.toFixed(1)} ms, overdue ${path.overdueMs(nowMs).toFixed(0)} ms, loss ${(path.loss.lossRatio * 100).toFixed(1)} %, queue ${path.delay.latestQueueDelayMs().toFixed(1)} ms, sent ${path.counters.txPackets} (${path.counters.probes} probes)`)
   }
 }
 

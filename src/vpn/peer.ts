@@ -940,7 +940,7 @@ export class Peer {
       const path = this.active[i]!
       path.update(nowMs, this.lostUnits)
       if (this.scheduler.kind === 'auto') this.searchIfStarved(path, nowMs)
-      if (this.holeTrace) this.traceRate(path, nowMs)
+      if (this.holeTrace) this.holeTrace.onTick(path, nowMs)
       this.updateFec(path, nowMs)
       // A path that went down handed its units back (lostUnits): what waits in its pace queue would only go into the void.
       if (path.state === 'down' && this.paceQueues[path.id]!.size > 0) this.paceQueues[path.id]!.clear()
@@ -1029,21 +1029,6 @@ export class Peer {
   }
 
   private readonly starvedFigures: PathFigures = { isUsable: false, planningBitsPerSec: 0, dataSent: 0 }
-
-  private readonly tracedRateBps = new Float64Array(MAX_PATHS)
-  private readonly tracedStartup = new Uint8Array(MAX_PATHS)
-  private readonly tracedState: string[] = []
-  /** With traceHoles: a path's state changing, its rate estimate leaving or entering startup, or moving by 2x (debug). */
-  private traceRate (path: Path, nowMs: number): void {
-    const bps = path.rate.estimateBitsPerSec
-    const startup = path.rate.inStartup ? 1 : 2
-    const last = this.tracedRateBps[path.id]!
-    if (startup === this.tracedStartup[path.id] && bps < 2 * last && bps > last / 2 && path.state === this.tracedState[path.id]) return
-    this.tracedRateBps[path.id] = bps
-    this.tracedStartup[path.id] = startup
-    this.tracedState[path.id] = path.state
-    this.options.log.debug(`${this.options.label ?? 'peer'}: rate path ${path.id} ${(bps / 1e6).toFixed(3)} Mbit/s ${startup === 1 ? 'startup' : 'steady'} at ${nowMs.toFixed(0)} ms: state ${path.state}, srtt ${path.rtt.srttMs.toFixed(1)} ms, overdue ${path.overdueMs(nowMs).toFixed(0)} ms, loss ${(path.loss.lossRatio * 100).toFixed(1)} %, queue ${path.delay.latestQueueDelayMs().toFixed(1)} ms, sent ${path.counters.txPackets} (${path.counters.probes} probes)`)
-  }
 
   /** The ids of the paths the last tick held for repairs of (for HoleTrace). */
   private lossyPathsText (): string {

@@ -1,6 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { HoleTrace } from '../../../src/vpn/hole-trace.js'
+import { Path } from '../../../src/multipath/index.js'
 import type { Logger } from '../../../src/log.js'
 
 function recorder (): { log: Logger, lines: string[] } {
@@ -37,4 +38,20 @@ test('skips are remembered per bucket and sequence', () => {
   assert.equal(trace.skippedAgoMs(2, 5, 30), 20)
   assert.equal(trace.skippedAgoMs(3, 5, 30), 10)
   assert.ok(Number.isNaN(trace.skippedAgoMs(2, 6, 30)))
+})
+
+test('a path is traced when its state changes, its rate leaves startup or moves 2x, not on every tick', () => {
+  const { log, lines } = recorder()
+  const trace = new HoleTrace(log, 'p')
+  const path = new Path(1)
+  path.state = 'up'
+  trace.onTick(path, 0)
+  assert.equal(lines.length, 1)
+  assert.match(lines[0]!, /^p: rate path 1 [\d.]+ Mbit\/s startup at 0 ms: state up/)
+  trace.onTick(path, 5)
+  assert.equal(lines.length, 1, 'nothing changed')
+  path.state = 'degraded'
+  trace.onTick(path, 10)
+  assert.equal(lines.length, 2)
+  assert.match(lines[1]!, /state degraded/)
 })
