@@ -47,6 +47,20 @@ test('two random losses near the largest queue seen: overflow by default, repair
   assert.deepEqual(lossAtFullQueue([12, 17], true), { lost: [12, 17], abandoned: [] })
 })
 
+/** A path up and out of rate startup at 20 Mbit/s with RTT `rttMs`; paced: its pacer at the planning rate. */
+function steadyPath (id: number, rttMs: number, isPaced: boolean): Path {
+  const p = new Path(id, { isPaced })
+  p.addRttSample(rttMs, 0)
+  p.addDeliveryRateSample(20e6, 0)
+  p.rate.endStartup(0)
+  p.state = 'up'
+  if (isPaced) {
+    p.rate.gain = 1
+    p.pacer.setRate(p.planningRateBitsPerSec(), 0)
+  }
+  return p
+}
+
 test('a run of losses near the largest queue seen is overflow either way (not repaired)', () => {
   for (const needsRun of [false, true]) {
     assert.deepEqual(lossAtFullQueue([14, 16, 17], needsRun), { lost: [], abandoned: [14, 16, 17] }, `needsRun ${needsRun}`)
@@ -54,17 +68,8 @@ test('a run of losses near the largest queue seen is overflow either way (not re
 })
 
 test('auto: a paced path over its overflow ceiling is skipped, unless pacedIgnoresOverflow (the queue is in our pacer)', () => {
-  const paths = [0].map((i) => {
-    const p = new Path(i, { isPaced: true })
-    p.addRttSample(20, 0)
-    p.addDeliveryRateSample(20e6, 0)
-    p.rate.endStartup(0)
-    p.rate.gain = 1
-    p.pacer.setRate(p.planningRateBitsPerSec(), 0)
-    p.state = 'up'
-    p.overflowQueueMs = 20
-    return p
-  })
+  const paths = [steadyPath(0, 20, true)]
+  paths[0]!.overflowQueueMs = 20
   paths[0]!.onSend(75_000, 0, 1) // 30 ms of queue at 20 Mbit/s: over 0.95 x 20, under every budget
   const out: Path[] = []
   for (const ignores of [false, true]) {
@@ -73,11 +78,7 @@ test('auto: a paced path over its overflow ceiling is skipped, unless pacedIgnor
     assert.equal(auto.pick(paths, 1500, 0, out), ignores ? 1 : 0, `pacedIgnoresOverflow ${ignores}`)
   }
   // Unpaced, the queue is at the bottleneck: the ceiling holds with the option too.
-  const unpaced = new Path(1)
-  unpaced.addRttSample(20, 0)
-  unpaced.addDeliveryRateSample(20e6, 0)
-  unpaced.rate.endStartup(0)
-  unpaced.state = 'up'
+  const unpaced = steadyPath(1, 20, false)
   unpaced.overflowQueueMs = 20
   unpaced.onSend(150_000, 0, 1) // over 0.95 x 20 ms in its model, under every budget
   const auto = new AutoScheduler()
@@ -87,13 +88,7 @@ test('auto: a paced path over its overflow ceiling is skipped, unless pacedIgnor
 
 test('auto: while a path loses >= 1 % at random, lossyBudgetExtraMs more standing queue is allowed on every path', () => {
   const make = (lossRatio: number): Path[] => [10, 60].map((oneWayMs, i) => {
-    const p = new Path(i, { isPaced: true })
-    p.addRttSample(2 * oneWayMs, 0)
-    p.addDeliveryRateSample(20e6, 0)
-    p.rate.endStartup(0)
-    p.rate.gain = 1
-    p.pacer.setRate(p.planningRateBitsPerSec(), 0)
-    p.state = 'up'
+    const p = steadyPath(i, 2 * oneWayMs, true)
     if (i === 1) p.loss.lossRatio = lossRatio
     p.onSend(500_000, 0, i) // 200 ms of queue at 20 Mbit/s...
     p.onSend(1500, 150, i) // ...of which 50 are left at 150 ms: the standing queue of the window from then
