@@ -45,13 +45,28 @@ import { formatTable, verdicts, verdictRanges } from './report.js'
 import { traceLine, causeCounts, causesLine, noCauses, type CauseCounts } from './trace.js'
 import { HoldTracer } from './hold-trace.js'
 import { traceEvents } from './event-trace.js'
+import { benchArgs } from '../lib/bench-args.js'
 
 /** l1 delay shifts (ms) of `--jitter-runs`: small enough to change no figure's meaning, large enough to move every event. */
 const JITTER_SHIFTS_MS = [0, 0.013, 0.029, 0.041, 0.057, 0.071, 0.083, 0.097]
 
 const seed = 1
-const args = process.argv.slice(2)
-const valueOf = (flag: string): string | undefined => args.includes(flag) ? args[args.indexOf(flag) + 1] : undefined
+const FLAGS = ['gst-only', 'no-handshake', 'no-fec', 'no-same-delay-models', 'packet-pair', 'pairs-at-tick', 'no-pair-rate', 'late-repairs',
+  'rttvar-timeouts', 'overflow-ceiling-paced', 'overflow-any-two', 'flat-budget', 'failover-repairs-raise-hold'] as const
+const args = benchArgs('npm run sim -- [--gst-only] [--l1-delay-shift MS[,MS...] | --jitter-runs N] [--cut-link 1|2] ' +
+  '[--trace NAME | --trace-holds NAME [--lines N] | --trace-causes NAME | --trace-events NAME [--from MS] [--to MS]] [--every MS] ' +
+  FLAGS.filter((f) => f !== 'gst-only').map((f) => `[--${f}]`).join(' ') + ' (each flag: see the comment at the top of bench/sim/main.ts)', {
+  'l1-delay-shift': 'string', 'jitter-runs': 'string', 'cut-link': 'string', trace: 'string', 'trace-holds': 'string', 'trace-causes': 'string',
+  'trace-events': 'string', every: 'number', from: 'number', to: 'number', lines: 'number',
+  ...Object.fromEntries(FLAGS.map((f) => [f, 'flag' as const])),
+})
+const flag = (name: typeof FLAGS[number]): boolean => args.flag(name)
+const valueOf = (name: string): string | undefined => args.string(name, undefined)
+// Number options are read (and so checked) here, before any scenario runs; NaN: the mode's default.
+const everyOpt = args.number('every', NaN)
+const fromOpt = args.number('from', 0)
+const toOpt = args.number('to', NaN)
+const linesOpt = args.number('lines', 200)
 
 function fail (message: string): never {
   console.error(message)
@@ -59,8 +74,8 @@ function fail (message: string): never {
 }
 
 function shiftsFromArgs (): number[] {
-  const shift = valueOf('--l1-delay-shift')
-  const runs = valueOf('--jitter-runs')
+  const shift = valueOf('l1-delay-shift')
+  const runs = valueOf('jitter-runs')
   if (shift !== undefined && runs !== undefined) fail('--l1-delay-shift and --jitter-runs are exclusive: give one')
   if (shift !== undefined) {
     const values = shift.split(',').map(Number)
@@ -77,7 +92,7 @@ function shiftsFromArgs (): number[] {
 
 /** `--cut-link N`: the cut scenarios cut link N (1 = l1, the fast one; default 2, the issue's). */
 function cutLinkFromArgs (): number {
-  const value = valueOf('--cut-link')
+  const value = valueOf('cut-link')
   if (value === undefined) return 1
   if (value !== '1' && value !== '2') fail(`--cut-link wants 1 or 2; got ${value}`)
   return Number(value) - 1
@@ -86,7 +101,7 @@ const cutLink = cutLinkFromArgs()
 
 /** The issue's scenarios with l1's one-way delay moved by `shiftMs` (and the cut on `--cut-link`). */
 function scenariosShifted (shiftMs: number): Scenario[] {
-  return issueScenarios(1, !args.includes('--no-handshake')).map((s) => ({
+  return issueScenarios(1, !flag('no-handshake')).map((s) => ({
     ...s,
     links: s.links.map((l, i) => (i === 0 ? { ...l, delayMs: l.delayMs + shiftMs } : l)),
     ...(s.cut ? { cut: { ...s.cut, link: cutLink } } : {}),
@@ -95,29 +110,29 @@ function scenariosShifted (shiftMs: number): Scenario[] {
 
 const shifts = shiftsFromArgs()
 const gstOverrides = {
-  ...(args.includes('--no-fec') ? { fec: false } : {}),
-  ...(args.includes('--no-same-delay-models') ? { packetPair: false, countsControlBytes: false, boundsStaleCorrections: false } : {}),
-  ...(args.includes('--packet-pair') ? { packetPair: true } : {}),
-  ...(args.includes('--pairs-at-tick') ? { pairsOnFirstSample: false } : {}),
-  ...(args.includes('--no-pair-rate') ? { keepsPairRate: false } : {}),
-  ...(args.includes('--late-repairs') ? { dropsLateRepairs: false } : {}),
-  ...(args.includes('--rttvar-timeouts') ? { timeoutFromLateness: false } : {}),
-  ...(args.includes('--overflow-ceiling-paced') ? { pacedIgnoresOverflow: false } : {}),
-  ...(args.includes('--overflow-any-two') ? { overflowNeedsRun: false } : {}),
-  ...(args.includes('--flat-budget') ? { lossyBudgetExtraMs: 0 } : {}),
-  ...(args.includes('--failover-repairs-raise-hold') ? { ignoresLateRepairs: false } : {}),
+  ...(flag('no-fec') ? { fec: false } : {}),
+  ...(flag('no-same-delay-models') ? { packetPair: false, countsControlBytes: false, boundsStaleCorrections: false } : {}),
+  ...(flag('packet-pair') ? { packetPair: true } : {}),
+  ...(flag('pairs-at-tick') ? { pairsOnFirstSample: false } : {}),
+  ...(flag('no-pair-rate') ? { keepsPairRate: false } : {}),
+  ...(flag('late-repairs') ? { dropsLateRepairs: false } : {}),
+  ...(flag('rttvar-timeouts') ? { timeoutFromLateness: false } : {}),
+  ...(flag('overflow-ceiling-paced') ? { pacedIgnoresOverflow: false } : {}),
+  ...(flag('overflow-any-two') ? { overflowNeedsRun: false } : {}),
+  ...(flag('flat-budget') ? { lossyBudgetExtraMs: 0 } : {}),
+  ...(flag('failover-repairs-raise-hold') ? { ignoresLateRepairs: false } : {}),
 }
 const gstDesign = (): ReturnType<typeof gstDesignWith> => gstDesignWith(gstOverrides)
-const traceName = valueOf('--trace')
-const holdsName = valueOf('--trace-holds')
-const causesName = valueOf('--trace-causes')
-const eventsName = valueOf('--trace-events')
+const traceName = valueOf('trace')
+const holdsName = valueOf('trace-holds')
+const causesName = valueOf('trace-causes')
+const eventsName = valueOf('trace-events')
 if (eventsName !== undefined) {
   const scenario = scenariosShifted(shifts[0]!).find((s) => s.name === eventsName)
   if (!scenario) fail(`no scenario ${eventsName}; one of: ${issueScenarios().map((s) => s.name).join(', ')}`)
-  const fromMs = Number(valueOf('--from') ?? 0)
-  const toMs = Number(valueOf('--to') ?? scenario.durationMs)
-  if (!(fromMs >= 0) || !(toMs >= fromMs)) fail(`--from and --to want ms with 0 <= from <= to; got ${valueOf('--from')}, ${valueOf('--to')}`)
+  const fromMs = fromOpt
+  const toMs = Number.isNaN(toOpt) ? scenario.durationMs : toOpt
+  if (!(toMs >= fromMs)) fail(`--from and --to want ms with 0 <= from <= to; got ${fromMs}, ${toMs}`)
   const result = traceEvents(scenario, gstDesign(), seed, fromMs, toMs, (line) => console.log(line))
   console.log(formatTable([result]))
 } else if (holdsName !== undefined) {
@@ -125,14 +140,15 @@ if (eventsName !== undefined) {
   if (!scenario) fail(`no scenario ${holdsName}; one of: ${issueScenarios().map((s) => s.name).join(', ')}`)
   const tracer = new HoldTracer()
   const result = runScenario(scenario, gstDesign(), seed, undefined, tracer)
-  const lines = Number(valueOf('--lines') ?? 200)
-  if (!Number.isInteger(lines) || lines < 0) fail(`--lines wants a count >= 0; got ${valueOf('--lines')}`)
+  const lines = linesOpt
+  if (!Number.isInteger(lines)) fail(`--lines wants a whole count; got ${lines}`)
   for (const line of tracer.report(lines)) console.log(line)
   console.log(formatTable([result]))
 } else if (causesName !== undefined) {
   const scenario = scenariosShifted(shifts[0]!).find((s) => s.name === causesName)
   if (!scenario) fail(`no scenario ${causesName}; one of: ${issueScenarios().map((s) => s.name).join(', ')}`)
-  const everyMs = args.includes('--every') ? Number(valueOf('--every')) : 1000
+  const everyMs = Number.isNaN(everyOpt) ? 1000 : everyOpt
+  if (!(everyMs > 0)) fail('--every wants ms > 0')
   let before: CauseCounts | undefined
   const result = runScenario(scenario, gstDesign(), seed, {
     everyMs,
@@ -146,7 +162,8 @@ if (eventsName !== undefined) {
 } else if (traceName !== undefined) {
   const scenario = scenariosShifted(shifts[0]!).find((s) => s.name === traceName)
   if (!scenario) fail(`no scenario ${traceName}; one of: ${issueScenarios().map((s) => s.name).join(', ')}`)
-  const everyMs = args.includes('--every') ? Number(valueOf('--every')) : 100
+  const everyMs = Number.isNaN(everyOpt) ? 100 : everyOpt
+  if (!(everyMs > 0)) fail('--every wants ms > 0')
   const result = runScenario(scenario, gstDesign(), seed, { everyMs, onSample: (v) => console.log(traceLine(v)) })
   console.log(formatTable([result]))
 } else if (shifts.length > 1) {
@@ -160,7 +177,7 @@ if (eventsName !== undefined) {
   }
   for (const line of verdictRanges(runs)) console.log(line)
 } else {
-  const gstOnly = args.includes('--gst-only')
+  const gstOnly = flag('gst-only')
   const outDir = resolve(dirname(fileURLToPath(import.meta.url)), '../../../bench/out')
   mkdirSync(outDir, { recursive: true })
   const results: ScenarioResult[] = []
