@@ -12,9 +12,10 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 
 const execFileAsync = promisify(execFile)
-const root = fileURLToPath(new URL('../../../', import.meta.url))
-export const tttPath = `${root}dist/cmd/ttt.js`
-export const gstPath = `${root}dist/cmd/gst.js`
+// The programs of the same build as this module (dist/cmd/ beside dist/bench/), so a copy of dist/
+// runs its own ttt: an A/B from two copies compares the two builds, not the checkout's.
+export const tttPath = fileURLToPath(new URL('../../cmd/ttt.js', import.meta.url))
+export const gstPath = fileURLToPath(new URL('../../cmd/gst.js', import.meta.url))
 export const relayPath = fileURLToPath(new URL('./udp-relay.js', import.meta.url))
 
 export const sleep = async (ms: number): Promise<void> => await new Promise((resolve) => setTimeout(resolve, ms))
