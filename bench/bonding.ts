@@ -11,7 +11,7 @@
  * Prints a table, writes a plot per run into bench/out/ (goodput and per-link rates from the lab's
  * counters) and the "## VPN bonding (node dist/bench/bonding.js)" section of BENCHMARKS.md.
  *
- *   node dist/bench/bonding.js [--seconds 15] [--idle-ms 1000] [--no-markdown] [--only SUBSTRING] [--ttt "--pace"] [--show-every MS] [--ss-every MS] [--trace-holes] [--bonded-runs N]
+ *   node dist/bench/bonding.js [--seconds 15] [--idle-ms 1000] [--no-markdown] [--only SUBSTRING] [--ttt "--pace"] [--show-every MS] [--ss-every MS] [--trace-holes] [--bonded-runs N] [--cport PORT]
  * (--only runs the matching runs alone and prints their lines, no table or markdown)
  */
 import { execFile } from 'node:child_process'
@@ -28,8 +28,8 @@ import {
   tcpFlowPath as tcpFlow, outDir, benchmarksFile, type LinkSample,
 } from './lib/lab-flow.js'
 
-const args = benchArgs('node dist/bench/bonding.js [--seconds 15] [--idle-ms 1000] [--no-markdown] [--only SUBSTRING] [--cc NAME] [--ttt "--pace"] [--show-every MS] [--ss-every MS] [--trace-holes] [--bonded-runs N]', {
-  'bonded-runs': 'number', seconds: 'number', 'idle-ms': 'number', 'no-markdown': 'flag', only: 'string', cc: 'string', ttt: 'options', 'show-every': 'number', 'ss-every': 'number', 'trace-holes': 'flag',
+const args = benchArgs('node dist/bench/bonding.js [--seconds 15] [--idle-ms 1000] [--no-markdown] [--only SUBSTRING] [--cc NAME] [--ttt "--pace"] [--show-every MS] [--ss-every MS] [--trace-holes] [--bonded-runs N] [--cport PORT]', {
+  'bonded-runs': 'number', cport: 'number', seconds: 'number', 'idle-ms': 'number', 'no-markdown': 'flag', only: 'string', cc: 'string', ttt: 'options', 'show-every': 'number', 'ss-every': 'number', 'trace-holes': 'flag',
 })
 const opt = args.number
 const SECONDS = opt('seconds', 15)
@@ -38,6 +38,11 @@ const SECONDS = opt('seconds', 15)
  * the ping's) must hold in every one. BBR's bond varies from run to run, so one run proves little.
  */
 const BONDED_RUNS = opt('bonded-runs', 1)
+/**
+ * With --cport PORT: iperf3's client port (--cport), to pick the inner flow's 5-tuple: e.g. one whose
+ * flow bucket is the ping's (flowBucketOf of both), to check that the ping still goes first.
+ */
+const CPORT = opt('cport', 0)
 if (!Number.isInteger(BONDED_RUNS) || BONDED_RUNS < 1) { console.error('--bonded-runs takes a whole number >= 1'); process.exit(2) }
 /** Goodput counts from here on (slow start over a 60 ms path takes a while). */
 const STEADY_FROM_S = 3
@@ -107,7 +112,7 @@ async function goodput (name: string, paths: number[], withPing = false): Promis
   const downBefore = await Promise.all(paths.map((l) => lab.stats(l)))
   const t0 = lab.nowNs()
   const s = sampler(t0)
-  const flow = iperfClient(lab.namespaces.client, INNER, 5201, ['-t', String(SECONDS), '-i', '0.1', '--get-server-output', ...(INNER_CC !== undefined ? ['-C', INNER_CC] : [])])
+  const flow = iperfClient(lab.namespaces.client, INNER, 5201, ['-t', String(SECONDS), '-i', '0.1', '--get-server-output', ...(CPORT > 0 ? ['--cport', String(CPORT)] : []), ...(INNER_CC !== undefined ? ['-C', INNER_CC] : [])])
   const poller = SHOW_EVERY_MS > 0 && paths.length > 1 ? pollShow(t0) : undefined
   const ssPoller = SS_EVERY_MS > 0 && paths.length > 1 ? pollSs(t0) : undefined
   let pinged: Awaited<ReturnType<typeof ping>> | undefined

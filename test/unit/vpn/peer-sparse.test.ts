@@ -4,7 +4,8 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Peer } from '../../../src/vpn/peer.js'
 import type { VpnSession } from '../../../src/vpn/session.js'
-import { flowBucketOf, BOTTLENECK_BUDGET_MS } from '../../../src/multipath/index.js'
+import { flowBucketOf, BOTTLENECK_BUDGET_MS, DEFAULT_FLOW_BUCKETS } from '../../../src/multipath/index.js'
+import { SEALED_HEADER_BYTES } from '../../../src/vpn/wire.js'
 import { silentLogger } from '../../../src/log.js'
 import { innerPacket } from '../../helpers/inner-packet.js'
 import { settledPath } from '../../helpers/settled-path.js'
@@ -41,6 +42,27 @@ test('bulk waits while every path is full; a sparse flow goes out at once on the
   assert.equal(peer.sparseSent, 9)
   peer.sendInner(bulk, 0, bulk.length, 1)
   assert.equal(sent.length, 9, 'bulk still waits')
+})
+
+test('a sparse flow whose flow bucket a bulk flow fills goes out at once in the sparse bucket, not behind the bulk', () => {
+  const sent: number[] = []
+  const buckets: number[] = []
+  const peer = new Peer({ send: (pathId, d) => { sent.push(pathId); buckets.push(d.readUInt16BE(SEALED_HEADER_BYTES + 2)) }, deliver: () => {} },
+    { scheduler: 'auto', mtuBytes: 1400, log: silentLogger }, [{ id: 0, name: 'fast' }, { id: 1, name: 'slow' }])
+  peer.session = { seal: () => {} } as unknown as VpnSession
+  for (const [i, oneWayMs] of [[0, 10], [1, 60]] as const) settledPath(peer, i, oneWayMs, 10e6).onSend(1_000_000, 0)
+  const bulk = innerPacket(1400, { srcPort: 40000 })
+  // Another flow in the bulk's bucket (of DEFAULT_FLOW_BUCKETS), but not in its sparse class.
+  let ping = innerPacket(84, { srcPort: 40001 })
+  for (let port = 40001; flowBucketOf(ping) !== flowBucketOf(bulk) || flowBucketOf(ping, 1024) === flowBucketOf(bulk, 1024); port++) ping = innerPacket(84, { srcPort: port })
+  for (let i = 0; i < 10; i++) peer.sendInner(bulk, 0, bulk.length, 1)
+  assert.equal(sent.length, 8, 'the bulk flow\'s first 8 packets went out, the rest wait')
+  assert.deepEqual(new Set(buckets), new Set([flowBucketOf(bulk)]), 'a flow that has not filled its bucket yet keeps its own sequence')
+  peer.sendInner(ping, 0, ping.length, 1)
+  assert.equal(sent.length, 9, 'the ping did not wait behind the bulk of its bucket')
+  assert.equal(sent[8], 0, 'on the path where it arrives first')
+  assert.equal(buckets[8], DEFAULT_FLOW_BUCKETS, 'in the sparse bucket: the receiver does not hold it behind the bulk\'s packets')
+  assert.equal(peer.sparseSent, 9)
 })
 
 test('with `weighted` there is no sparse priority (the static shares decide)', () => {
