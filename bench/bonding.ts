@@ -38,12 +38,13 @@ const SECONDS = opt('seconds', 15)
  * the ping's) must hold in every one. BBR's bond varies from run to run, so one run proves little.
  */
 const BONDED_RUNS = opt('bonded-runs', 1)
+if (!Number.isInteger(BONDED_RUNS) || BONDED_RUNS < 1) { console.error('--bonded-runs takes a whole number >= 1'); process.exit(2) }
 /**
  * With --cport PORT: iperf3's client port (--cport), to pick the inner flow's 5-tuple: e.g. one whose
  * flow bucket is the ping's (flowBucketOf of both), to check that the ping still goes first.
  */
 const CPORT = opt('cport', 0)
-if (!Number.isInteger(BONDED_RUNS) || BONDED_RUNS < 1) { console.error('--bonded-runs takes a whole number >= 1'); process.exit(2) }
+if (!Number.isInteger(CPORT) || CPORT > 65535) { console.error('--cport takes a port number, 1-65535'); process.exit(2) }
 /** Goodput counts from here on (slow start over a 60 ms path takes a while). */
 const STEADY_FROM_S = 3
 

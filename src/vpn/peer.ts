@@ -113,8 +113,8 @@ const PROBE_BYTES = 64
  * Our choice: the flow classes the sparse-flow test counts bytes in (a hash of the 5-tuple, as the
  * flow buckets; a multiple of DEFAULT_FLOW_BUCKETS, so class % DEFAULT_FLOW_BUCKETS is the flow's
  * bucket). Counted per bucket, a ping whose bucket it shared with a bulk flow (1 in 64 per bulk
- * flow) was bulk too, and waited behind it: 63 of 118 sparse sends and a ping median of 75-84 ms
- * over l1's 20 ms in 2 of ~50 lab runs. fq_codel's 1024 flow queues, for the same reason.
+ * flow) was bulk too, and waited behind it: 63 sparse sends where other runs count 116-122, and a
+ * ping median of 75-84 ms over l1's 20 ms, in 2 of ~50 lab runs. fq_codel's 1024 flow queues, for the same reason.
  */
 const SPARSE_CLASSES = 1024
 /** The reorder bucket whose sequence every sparse packet takes (one past the flow buckets). */
