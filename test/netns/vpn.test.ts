@@ -38,14 +38,20 @@ async function tunnelUp (client: NsProcess): Promise<void> {
   await client.waitFor(/session with .* up/, 10_000)
 }
 
-test('one lab link: ping and iperf3 through the tunnel', { skip, timeout: 60_000 }, async (t) => {
-  const s = new Scope(t)
-  const lab = await s.lab$([{ delayMs: 2, rateMbit: 100, queuePkts: 200 }])
+/** A tunnel over lab links, one client path per link, up. */
+async function labTunnel (s: Scope, links: LinkConfig[]): Promise<{ lab: Lab, server: NsProcess, client: NsProcess }> {
+  const lab = await s.lab$(links)
   const key = keygen()
   const server = s.add(startTttServer(lab.namespaces.server, `${lab.serverAddress}:${PORT}`, `${SERVER_INNER}/24`, { key }))
   await server.waitFor(/listening/)
-  const client = s.add(startTttClient(lab.namespaces.client, `${lab.serverAddress}:${PORT}`, '10.9.0.2/24', [lab.clientAddress(0)], { key }))
+  const client = s.add(startTttClient(lab.namespaces.client, `${lab.serverAddress}:${PORT}`, '10.9.0.2/24', links.map((_, i) => lab.clientAddress(i)), { key }))
   await tunnelUp(client)
+  return { lab, server, client }
+}
+
+test('one lab link: ping and iperf3 through the tunnel', { skip, timeout: 60_000 }, async (t) => {
+  const s = new Scope(t)
+  const { lab, server, client } = await labTunnel(s, [{ delayMs: 2, rateMbit: 100, queuePkts: 200 }])
   const p = await ping(lab.namespaces.client, SERVER_INNER, 10, 0.1)
   assert.equal(p.lossPct, 0, 'ping through the tunnel loses nothing')
   assert.ok(p.avgMs >= 3.5 && p.avgMs < 30, `ping RTT ${p.avgMs} ms is about twice the 2 ms link delay`)
@@ -63,12 +69,7 @@ test('one lab link: ping and iperf3 through the tunnel', { skip, timeout: 60_000
 
 test('two lab links: both paths carry the flow', { skip, timeout: 60_000 }, async (t) => {
   const s = new Scope(t)
-  const lab = await s.lab$([{ delayMs: 5, rateMbit: 30, queuePkts: 100 }, { delayMs: 5, rateMbit: 30, queuePkts: 100 }])
-  const key = keygen()
-  const server = s.add(startTttServer(lab.namespaces.server, `${lab.serverAddress}:${PORT}`, `${SERVER_INNER}/24`, { key }))
-  await server.waitFor(/listening/)
-  const client = s.add(startTttClient(lab.namespaces.client, `${lab.serverAddress}:${PORT}`, '10.9.0.2/24', [lab.clientAddress(0), lab.clientAddress(1)], { key }))
-  await tunnelUp(client)
+  const { lab, server, client } = await labTunnel(s, [{ delayMs: 5, rateMbit: 30, queuePkts: 100 }, { delayMs: 5, rateMbit: 30, queuePkts: 100 }])
   const p = await ping(lab.namespaces.client, SERVER_INNER, 10, 0.1)
   assert.equal(p.lossPct, 0)
   s.add(await iperfServer(lab.namespaces.server, SERVER_INNER, 5201))
@@ -99,12 +100,7 @@ test('a ping that shares the download\'s flow bucket still goes first', { skip, 
   }
   while (!collides(cport)) cport++
   const s = new Scope(t)
-  const lab = await s.lab$([{ delayMs: 10, rateMbit: 20, queuePkts: 100 }, { delayMs: 60, rateMbit: 10, queuePkts: 100 }])
-  const key = keygen()
-  const server = s.add(startTttServer(lab.namespaces.server, `${lab.serverAddress}:${PORT}`, `${SERVER_INNER}/24`, { key }))
-  await server.waitFor(/listening/)
-  const client = s.add(startTttClient(lab.namespaces.client, `${lab.serverAddress}:${PORT}`, '10.9.0.2/24', [lab.clientAddress(0), lab.clientAddress(1)], { key }))
-  await tunnelUp(client)
+  const { lab, server, client } = await labTunnel(s, [{ delayMs: 10, rateMbit: 20, queuePkts: 100 }, { delayMs: 60, rateMbit: 10, queuePkts: 100 }])
   const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN
   const idle = await ping(lab.namespaces.client, SERVER_INNER, 10, 0.1)
   s.add(await iperfServer(lab.namespaces.server, SERVER_INNER, 5201))
