@@ -19,12 +19,14 @@ import type { PathFeedback } from './feedback.js'
 export const OVERFLOW_RUN_NACKS = 3
 export const OVERFLOW_RUN_SPAN = 6
 
+const ascending = (a: number, b: number): number => a - b
+
 /** Whether `count` nacks (in any order) hold OVERFLOW_RUN_NACKS sequences within OVERFLOW_RUN_SPAN; `scratch` is reused. */
 export function hasNackRun (nacks: readonly number[], count: number, scratch: number[]): boolean {
   if (count < OVERFLOW_RUN_NACKS) return false
   scratch.length = 0
   for (let i = 0; i < count; i++) scratch.push(nacks[i]!)
-  scratch.sort((a, b) => a - b)
+  scratch.sort(ascending)
   for (let i = 0; i + OVERFLOW_RUN_NACKS - 1 < count; i++) {
     if (scratch[i + OVERFLOW_RUN_NACKS - 1]! - scratch[i]! <= OVERFLOW_RUN_SPAN) return true
   }

@@ -179,6 +179,8 @@ export class Peer {
   /** Per unit: its flow's sparse class (SPARSE_CLASSES). */
   private readonly unitClasses: Uint16Array
   private readonly unitFlowSeqs: Float64Array
+  /** Finds a path whose rate estimate fell too low to ever be given data (see searchIfStarved). */
+  private readonly starvedPaths: StarvedPaths
   private nextUnitId = 0
   // Sparse-flow detection, per sparse class: bytes handed over in the current and previous half
   // window, and how many of its units wait for a path.
@@ -216,6 +218,7 @@ export class Peer {
     this.unitLengths = new Uint16Array(this.repairUnits)
     this.unitBuckets = new Uint16Array(this.repairUnits)
     this.unitClasses = new Uint16Array(this.repairUnits)
+    this.starvedPaths = new StarvedPaths(MAX_PATHS, this.slotBytes)
     this.unitFlowSeqs = new Float64Array(this.repairUnits)
     this.waiting = new WaitQueue(Math.max(1, Math.floor(this.repairUnits / 2)))
     this.rxPool = new PacketPool(Math.max(2048, options.mtuBytes))
@@ -1051,15 +1054,13 @@ export class Peer {
   private readonly holeTrace: HoleTrace | undefined
   private tracedRepairs: string[] | undefined
 
-  private starvedPaths: StarvedPaths | undefined
   /** A starved path (see StarvedPaths) searches its rate again. */
   private searchIfStarved (path: Path, nowMs: number): void {
-    const starved = this.starvedPaths ??= new StarvedPaths(MAX_PATHS, this.slotBytes)
     const figures = this.starvedFigures
     figures.isUsable = path.state === 'up' && path.rate.hasEstimate()
     figures.planningBitsPerSec = path.planningRateBitsPerSec()
     figures.dataSent = path.counters.txPackets - path.counters.probes
-    if (!starved.isStarved(path.id, figures, nowMs)) return
+    if (!this.starvedPaths.isStarved(path.id, figures, nowMs)) return
     this.options.log.debug(`${this.options.label ?? 'peer'}: path ${path.id} starved at ${(path.rate.estimateBitsPerSec / 1e6).toFixed(3)} Mbit/s: searching its rate again`)
     path.rate.restartStartup(nowMs, INITIAL_RATE_BITS_PER_SEC)
   }
