@@ -1,7 +1,7 @@
 /**
  * Bonding and failover in the lab (DESIGN.md sections 8 and 9, issue 5's targets):
- * l1 = 20 Mbit/s, 10 ms one-way; l2 = 10 Mbit/s, 60 ms one-way; 100-packet queues; no rates
- * configured in ttt. One TCP flow through the tunnel:
+ * l1 = 20 Mbit/s, 10 ms one-way; l2 = 10 Mbit/s, 60 ms one-way; 100-packet queues (other links with
+ * --l1 / --l2 RATE,DELAY[,QUEUE]); no rates configured in ttt. One TCP flow through the tunnel:
  *   - iperf3 alone over l1, alone over l2 (single-path tunnels), bonded over both; goodput and
  *     bonded / (l1 + l2) in the same run; ping through the saturated bond vs l1's bare RTT;
  *   - the same with 5 % loss on l2;
@@ -11,12 +11,12 @@
  * Prints a table, writes a plot per run into bench/out/ (goodput and per-link rates from the lab's
  * counters) and the "## VPN bonding (node dist/bench/bonding.js)" section of BENCHMARKS.md.
  *
- *   node dist/bench/bonding.js [--seconds 15] [--idle-ms 1000] [--no-markdown] [--only SUBSTRING] [--ttt "--pace"] [--show-every MS] [--ss-every MS] [--trace-holes] [--bonded-runs N] [--cport PORT]
+ *   node dist/bench/bonding.js [--seconds 15] [--idle-ms 1000] [--no-markdown] [--only SUBSTRING] [--ttt "--pace"] [--show-every MS] [--ss-every MS] [--trace-holes] [--bonded-runs N] [--cport PORT] [--l1 20mbit,10ms,100] [--l2 10mbit,60ms,100]
  * (--only runs the matching runs alone and prints their lines, no table or markdown)
  */
 import { execFile } from 'node:child_process'
-import { benchArgs } from './lib/bench-args.js'
-import { Lab, labUnavailableReason, type LinkConfig } from '../test/lab/lab.js'
+import { benchArgs, type LinkOption } from './lib/bench-args.js'
+import { Lab, labUnavailableReason } from '../test/lab/lab.js'
 import { requestControl } from '../src/control/control-client.js'
 import { socketPath } from '../src/control/paths.js'
 import {
@@ -28,8 +28,8 @@ import {
   tcpFlowPath as tcpFlow, outDir, benchmarksFile, type LinkSample,
 } from './lib/lab-flow.js'
 
-const args = benchArgs('node dist/bench/bonding.js [--seconds 15] [--idle-ms 1000] [--no-markdown] [--only SUBSTRING] [--cc NAME] [--ttt "--pace"] [--show-every MS] [--ss-every MS] [--trace-holes] [--bonded-runs N] [--cport PORT]', {
-  'bonded-runs': 'number', cport: 'number', seconds: 'number', 'idle-ms': 'number', 'no-markdown': 'flag', only: 'string', cc: 'string', ttt: 'options', 'show-every': 'number', 'ss-every': 'number', 'trace-holes': 'flag',
+const args = benchArgs('node dist/bench/bonding.js [--seconds 15] [--idle-ms 1000] [--no-markdown] [--only SUBSTRING] [--cc NAME] [--ttt "--pace"] [--ttt-client "--equal-delay"] [--show-every MS] [--ss-every MS] [--trace-holes] [--bonded-runs N] [--cport PORT] [--l1 20mbit,10ms,100] [--l2 10mbit,60ms,100]', {
+  'bonded-runs': 'number', cport: 'number', l1: 'link', l2: 'link', seconds: 'number', 'idle-ms': 'number', 'no-markdown': 'flag', only: 'string', cc: 'string', ttt: 'options', 'ttt-client': 'options', 'show-every': 'number', 'ss-every': 'number', 'trace-holes': 'flag',
 })
 const opt = args.number
 const SECONDS = opt('seconds', 15)
@@ -48,8 +48,11 @@ if (!Number.isInteger(CPORT) || CPORT > 65535) { console.error('--cport takes a 
 /** Goodput counts from here on (slow start over a 60 ms path takes a while). */
 const STEADY_FROM_S = 3
 
-const L1: LinkConfig = { delayMs: 10, rateMbit: 20, queuePkts: 100 }
-const L2: LinkConfig = { delayMs: 60, rateMbit: 10, queuePkts: 100 }
+/** The lab's links (issue 5's); --l1 / --l2 RATE,DELAY[,QUEUE] bond others (e.g. the faster link the longer one). */
+const L1: LinkOption = args.link('l1', { delayMs: 10, rateMbit: 20, queuePkts: 100 })
+const L2: LinkOption = args.link('l2', { delayMs: 60, rateMbit: 10, queuePkts: 100 })
+/** The queues' words in the printed topology: "100-packet", or "100- and 50-packet" when they differ. */
+const QUEUES = L1.queuePkts === L2.queuePkts ? `${L1.queuePkts}-packet` : `${L1.queuePkts}- and ${L2.queuePkts}-packet`
 const PORT = 5000
 const INNER = '10.9.0.1'
 const SAMPLE_MS = 50
@@ -65,6 +68,8 @@ const INNER_CC = args.string('cc', undefined)
 const TRACE_HOLES = args.flag('trace-holes')
 /** With --trace-holes both ends log at debug level, which traces every hole, late fill and nack (src/vpn/hole-trace.ts); printed per run. */
 const TTT_EXTRA = [...args.string('ttt', '').split(' ').filter((a) => a !== ''), ...(TRACE_HOLES ? ['--log-level', 'debug'] : [])]
+/** --ttt-client "OPTIONS": ttt options for the client end only (e.g. "--equal-delay": one end is enough). */
+const TTT_CLIENT_EXTRA = args.string('ttt-client', '').split(' ').filter((a) => a !== '')
 
 let lab: Lab
 let key: string
@@ -79,7 +84,7 @@ async function tunnel (paths: number[]): Promise<Tunnel> {
   const server = startTttServer(lab.namespaces.server, `${lab.serverAddress}:${PORT}`, `${INNER}/24`, { key, extra: TTT_EXTRA })
   await server.waitFor(/listening/)
   const showArgs = SHOW_EVERY_MS > 0 ? ['--control-dir', SHOW_DIR, '--name', 'bondc'] : []
-  const client = startTttClient(lab.namespaces.client, `${lab.serverAddress}:${PORT}`, '10.9.0.2/24', paths.map((i) => lab.clientAddress(i)), { key, extra: [...TTT_EXTRA, ...showArgs] })
+  const client = startTttClient(lab.namespaces.client, `${lab.serverAddress}:${PORT}`, '10.9.0.2/24', paths.map((i) => lab.clientAddress(i)), { key, extra: [...TTT_EXTRA, ...TTT_CLIENT_EXTRA, ...showArgs] })
   await client.waitFor(/session with .* up/)
   await sleep(IDLE_MS)   // a few probe rounds: RTTs known before the flow starts
   return { server, client }
@@ -160,12 +165,12 @@ const SHOW_DIR = `/tmp/gst-bonding-show-${process.pid}`
 
 /** Prints one line per poll of the client's paths: state, srtt (its rise over the min is queueing), planned rate, Mbit/s sent since the last poll. */
 function pollShow (t0: bigint): { stop: () => void } {
-  const last = new Map<number, number>()
+  const last = new Map<string, number>()
   const timer = setInterval(() => {
     // Straight over the control socket: a `ttt show` process per poll cost a core at 10 polls/s.
     requestControl(socketPath(SHOW_DIR, 'bondc'), { cmd: 'status' }, { timeoutMs: 2000 }).then((reply) => {
       const stdout = JSON.stringify(reply)
-      const peers: { paths?: { id: number, state: string, rttMs: number | null, rateBitsPerSec: number | null, bytesOut: number }[] }[] = []
+      const peers: { paths?: { id: string, state: string, rttMs: number | null, rateBitsPerSec: number | null, bytesOut: number }[] }[] = []
       const walk = (v: unknown): void => {
         if (Array.isArray(v)) { v.forEach(walk); return }
         if (v === null || typeof v !== 'object') return
@@ -177,7 +182,7 @@ function pollShow (t0: bigint): { stop: () => void } {
       const cells = (peers[0]?.paths ?? []).map((p) => {
         const sentMbit = ((p.bytesOut - (last.get(p.id) ?? p.bytesOut)) * 8) / (SHOW_EVERY_MS * 1000)
         last.set(p.id, p.bytesOut)
-        return `l${p.id + 1} ${p.state} srtt ${p.rttMs?.toFixed(0) ?? '-'} ms rate ${p.rateBitsPerSec !== null ? (p.rateBitsPerSec / 1e6).toFixed(1) : '-'} sent ${sentMbit.toFixed(1)} Mbit/s`
+        return `l${Number(p.id) + 1} ${p.state} srtt ${p.rttMs?.toFixed(0) ?? '-'} ms rate ${p.rateBitsPerSec !== null ? (p.rateBitsPerSec / 1e6).toFixed(1) : '-'} sent ${sentMbit.toFixed(1)} Mbit/s`
       })
       console.log(`    show ${atS.toFixed(2)} s: ${cells.join(' | ')}`)
     }, () => {})
@@ -303,12 +308,15 @@ async function main (): Promise<void> {
     console.log(`lab up (wire realtime: ${lab.realtime}); load ${loadAverage()}`)
     const bare = [await ping(lab.namespaces.client, lab.serverAddress, 10, 0.1, ['-I', lab.clientAddress(0)]), await ping(lab.namespaces.client, lab.serverAddress, 10, 0.1, ['-I', lab.clientAddress(1)])]
     console.log(`  bare RTT l1 ${bare[0]!.avgMs} ms, l2 ${bare[1]!.avgMs} ms`)
-    // The inner flow's congestion control is the namespaces' default, inherited from the host (left as it is
-    // unless --cc NAME asks iperf3 for another, e.g. cubic, the default of most distributions; the
-    // failover runs' own TCP sender keeps the default):
+    // The inner flow's congestion control is the namespaces' default, inherited from the host, unless
+    // --cc NAME asks iperf3 for another (e.g. cubic, the default of most distributions).
     // BBR and CUBIC react to the bond's delay spread differently, so it goes with every figure.
-    const cc = INNER_CC ?? (await lab.exec('client', 'sysctl', ['-n', 'net.ipv4.tcp_congestion_control'])).stdout.trim()
-    console.log(`  inner TCP congestion control (iperf3's sender): ${cc}`)
+    // The failover runs' sender (bench/lib/tcp-flow.ts, a Node socket) cannot choose its own, and a
+    // namespace may only set the host's tcp_allowed_congestion_control (cubic is not there on this
+    // host): they keep the namespace default, and say so.
+    const nsDefault = (await lab.exec('client', 'sysctl', ['-n', 'net.ipv4.tcp_congestion_control'])).stdout.trim()
+    const cc = INNER_CC ?? nsDefault
+    console.log(`  inner TCP congestion control (iperf3's sender): ${cc}${INNER_CC !== undefined && INNER_CC !== nsDefault ? `; the failover runs' sender: ${nsDefault} (the namespace default)` : ''}`)
     const only = args.string('only', undefined)
     const wanted = (name: string): boolean => only === undefined || name.includes(only)
     const runs: GoodputRun[] = []
@@ -339,6 +347,8 @@ function report (runs: GoodputRun[], fails: FailoverRun[], bareRtt: number[], st
   const bonds = runs.filter((r) => /^bonded( \d+\/\d+)?$/.test(r.name))
   const l2loss = by('l2 alone, 5% loss'); const bondLoss = by('bonded, 5% loss on l2')
   const sum = l1.goodputBps + l2.goodputBps
+  // The loss target is "at least the better link alone": l1 in the default lab, l2 in some --l1/--l2 ones.
+  const better = l2.goodputBps > l1.goodputBps ? l2 : l1
   const ratios = bonds.map((b) => b.goodputBps / sum)
   const pct = (r: number): string => `${(r * 100).toFixed(1)} %`
   const mb = (b: number): string => (b / 1e6).toFixed(2)
@@ -348,22 +358,23 @@ function report (runs: GoodputRun[], fails: FailoverRun[], bareRtt: number[], st
     [l2.name, mb(l2.goodputBps), mb(l2.wholeBps), String(l2.retransmits), '', l2.load],
     ...bonds.map((b, i) => [b.name, mb(b.goodputBps), mb(b.wholeBps), String(b.retransmits), `${pct(ratios[i]!)} of l1+l2 (${mb(sum)})`, b.load]),
     [l2loss.name, mb(l2loss.goodputBps), mb(l2loss.wholeBps), String(l2loss.retransmits), '', l2loss.load],
-    [bondLoss.name, mb(bondLoss.goodputBps), mb(bondLoss.wholeBps), String(bondLoss.retransmits), `${(bondLoss.goodputBps / l1.goodputBps * 100).toFixed(1)} % of l1 alone`, bondLoss.load],
+    [bondLoss.name, mb(bondLoss.goodputBps), mb(bondLoss.wholeBps), String(bondLoss.retransmits), `${(bondLoss.goodputBps / better.goodputBps * 100).toFixed(1)} % of ${better.name}`, bondLoss.load],
   ]
   const fHeader = ['run', 'survived', 'longest stall ms', 'at s', 'cut / restore at s', 'l2 Mbit/s before cut', 'l2 back after restore ms', 'l2 Mbit/s after restore', 'MB moved', 'load (1/5/15)']
   const fRows = fails.map((f) => [f.name, String(f.survived), f.longestStallMs.toFixed(0), f.stallAtS.toFixed(2), `${f.cutAtS.toFixed(1)} / ${f.restoreAtS.toFixed(1)}`,
     Number.isNaN(f.l2BeforeMbit) ? '- (idle)' : f.l2BeforeMbit.toFixed(1), Number.isNaN(f.recoveryMs) ? 'never' : f.recoveryMs.toFixed(0), f.l2AfterMbit.toFixed(1), (f.bytes / 1e6).toFixed(1), f.load])
   // The ping's target must hold in every bonded run: the worst run's (highest median) is the one shown.
   const p = bonds.map((b) => b.pingMs!).reduce((worst, q) => q.p50 > worst.p50 ? q : worst)
-  const pingLine = `ping through the saturated bond${bonds.length > 1 ? ' (the bonded run with the highest median)' : ''}: median ${p.p50.toFixed(1)} ms, avg ${p.avg.toFixed(1)} ms, max ${p.max.toFixed(1)} ms, loss ${p.loss} % (through the idle tunnel just before: median ${p.idleP50.toFixed(1)} ms); l1 bare RTT ${bareRtt[0]!.toFixed(1)} ms (l2 ${bareRtt[1]!.toFixed(1)} ms): +${(p.p50 - bareRtt[0]!).toFixed(1)} ms median, +${(p.avg - bareRtt[0]!).toFixed(1)} ms avg`
+  const fastRtt = Math.min(...bareRtt)
+  const pingLine = `ping through the saturated bond${bonds.length > 1 ? ' (the bonded run with the highest median)' : ''}: median ${p.p50.toFixed(1)} ms, avg ${p.avg.toFixed(1)} ms, max ${p.max.toFixed(1)} ms, loss ${p.loss} % (through the idle tunnel just before: median ${p.idleP50.toFixed(1)} ms); bare RTT l1 ${bareRtt[0]!.toFixed(1)} ms, l2 ${bareRtt[1]!.toFixed(1)} ms: +${(p.p50 - fastRtt).toFixed(1)} ms median, +${(p.avg - fastRtt).toFixed(1)} ms avg over the faster`
   const counterLines = [...runs, ...fails].map((r) => `${r.name}: ${counters(r)}`)
   const verdicts = [
     `bonded >= 95 % of l1+l2${bonds.length > 1 ? `, in each of ${bonds.length} runs` : ''}: ${ratios.every((r) => r >= 0.95) ? 'met' : 'MISSED'} (${ratios.map(pct).join(', ')})`,
-    `bonded with 5 % loss on l2 >= l1 alone: ${bondLoss.goodputBps >= l1.goodputBps ? 'met' : 'MISSED'} (${mb(bondLoss.goodputBps)} vs ${mb(l1.goodputBps)} Mbit/s)`,
+    `bonded with 5 % loss on l2 >= the better link alone (${better.name}): ${bondLoss.goodputBps >= better.goodputBps ? 'met' : 'MISSED'} (${mb(bondLoss.goodputBps)} vs ${mb(better.goodputBps)} Mbit/s)`,
     ...fails.map((f) => `${f.name}: survives and stall <= 300 ms: ${f.survived && f.longestStallMs <= 300 ? 'met' : 'MISSED'} (${f.longestStallMs.toFixed(0)} ms); l2 back within 1 s: ${f.recoveryMs <= 1000 ? 'met' : 'MISSED'} (${Number.isNaN(f.recoveryMs) ? 'never' : `${f.recoveryMs.toFixed(0)} ms`})`),
-    `ping through the saturated tunnel <= l1 RTT + 10 ms: ${p.p50 - bareRtt[0]! <= 10 ? 'met' : 'MISSED'} (median +${(p.p50 - bareRtt[0]!).toFixed(1)} ms)`,
+    `ping through the saturated tunnel <= the faster link's RTT + 10 ms: ${p.p50 - fastRtt <= 10 ? 'met' : 'MISSED'} (median +${(p.p50 - fastRtt).toFixed(1)} ms)`,
   ]
-  console.log(`\nVPN bonding: l1 20 Mbit/s 10 ms, l2 10 Mbit/s 60 ms one-way, 100-packet queues, no rates configured; one TCP flow, ${SECONDS} s (goodput from ${STEADY_FROM_S} s on)\n`)
+  console.log(`\nVPN bonding: l1 ${L1.rateMbit} Mbit/s ${L1.delayMs} ms, l2 ${L2.rateMbit} Mbit/s ${L2.delayMs} ms one-way, ${QUEUES} queues, no rates configured; one TCP flow, ${SECONDS} s (goodput from ${STEADY_FROM_S} s on)\n`)
   console.log(table(header, rows))
   console.log('')
   console.log(table(fHeader, fRows))
@@ -372,7 +383,7 @@ function report (runs: GoodputRun[], fails: FailoverRun[], bareRtt: number[], st
   const section = [
     '## VPN bonding (node dist/bench/bonding.js)',
     '',
-    `Run ${started} by \`node dist/bench/bonding.js\` (node ${process.version}, 2 cores, wire realtime ${lab.realtime}). Lab: l1 20 Mbit/s 10 ms one-way, l2 10 Mbit/s 60 ms one-way, 100-packet droptail queues; no rates configured in ttt (\`--scheduler auto\`). One TCP flow (iperf3, ${SECONDS} s; goodput is the receiver's from ${STEADY_FROM_S} s on); failover runs use a packet-level TCP receiver (bench/lib/tcp-flow.ts) for the longest gap between reads. Load average (1/5/15 min) at the start of each run is in the tables: the machine is shared, so figures move with it.`,
+    `Run ${started} by \`node dist/bench/bonding.js\` (node ${process.version}, 2 cores, wire realtime ${lab.realtime}). Lab: l1 ${L1.rateMbit} Mbit/s ${L1.delayMs} ms one-way, l2 ${L2.rateMbit} Mbit/s ${L2.delayMs} ms one-way, ${QUEUES} droptail queues; no rates configured in ttt (\`--scheduler auto\`). One TCP flow (iperf3, ${SECONDS} s; goodput is the receiver's from ${STEADY_FROM_S} s on); failover runs use a packet-level TCP receiver (bench/lib/tcp-flow.ts) for the longest gap between reads. Load average (1/5/15 min) at the start of each run is in the tables: the machine is shared, so figures move with it.`,
     '',
     markdownTable(header, rows),
     '',

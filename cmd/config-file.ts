@@ -53,6 +53,7 @@ const tttCommon: ConfigSpec = {
   scheduler: 'string',
   rekey: 'number',
   pace: 'boolean',
+  'equal-delay': 'boolean',
   ...operations,
 }
 

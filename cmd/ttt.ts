@@ -39,6 +39,7 @@ interface Flags extends ControlFlags, OperationsFlags, PrivilegeFlags {
   scheduler?: unknown
   rekey?: unknown
   pace?: unknown
+  equalDelay?: unknown
   logLevel?: unknown
   logFormat?: unknown
 }
@@ -53,6 +54,7 @@ function common (command: ReturnType<ReturnType<typeof cac>['command']>): void {
     .option('--scheduler <kind>', '[auto|weighted|redundant] how packets are spread over paths (default: auto)')
     .option('--rekey <seconds>', '[number] rotate session keys every SECONDS (default: 60)')
     .option('--pace', '[boolean] pace each path to its estimated rate, for shallow link buffers (default: off)')
+    .option('--equal-delay', '[boolean] hold what arrives here over faster paths to the slowest path\'s delay, so that BBR senders fill the bond from the start; every packet received, pings too, then takes the slowest path\'s delay (default: off)')
     .option('--log-level <level>', '[debug|info|warn|error] (default: info)')
     .option('--log-format <format>', '[text|json] (default: text)')
     .option('--name <name>', '[string] instance name for `ttt show NAME` / `gst show NAME` (default: ttt-server-PORT, or ttt-client-pidPID)')
@@ -100,7 +102,7 @@ function fatalStop (): { onFatal: (reason: string) => void, stopped: Promise<str
 /** What both ends parse the same way; `keyHint` undefined: the caller loads its keys itself (the server). */
 async function commonSettings (flags: Flags, keyHint: string | undefined): Promise<{
   log: ReturnType<typeof createLogger>, key: Buffer | undefined, routes: string[], tun: { name?: string, addresses: string[], mtuBytes?: number },
-  scheduler: ReturnType<typeof parseScheduler>, pacing: boolean, tunables: { rekeyIntervalMs?: number, traceHoles?: boolean }, drop: DropPlan | undefined
+  scheduler: ReturnType<typeof parseScheduler>, pacing: boolean, equalDelay: boolean, tunables: { rekeyIntervalMs?: number, traceHoles?: boolean }, drop: DropPlan | undefined
 }> {
   const logLevel = parseLogLevel(flags.logLevel)
   const log = createLogger(logLevel, parseLogFormat(flags.logFormat))
@@ -113,7 +115,7 @@ async function commonSettings (flags: Flags, keyHint: string | undefined): Promi
   const drop = await planPrivilegeDrop(flags, 'ttt')
   const key = flags.key && keyHint !== undefined ? await loadKey(flags.key, log) : undefined
   return {
-    log, key, routes, scheduler, pacing: flags.pace === true, drop,
+    log, key, routes, scheduler, pacing: flags.pace === true, equalDelay: flags.equalDelay === true, drop,
     tun: { ...(flags.tun ? { name: flags.tun } : {}), addresses, ...(mtu ? { mtuBytes: mtu } : {}) },
     // At debug level the peers also trace the holes in their flows (rare events: a line each).
     tunables: { ...(rekeyIntervalMs ? { rekeyIntervalMs } : {}), ...(logLevel === 'debug' ? { traceHoles: true } : {}) },
@@ -218,7 +220,7 @@ function reloadPeersOnHangup (cliFlags: Flags, server: { setPeers: (peers: Serve
 async function runServer (cliFlags: Flags): Promise<void> {
   const { flags } = await applyConfig('ttt-server', cliFlags)
   parseOperationsFlags(flags)
-  const { log, routes, tun, scheduler, pacing, tunables, drop } = await commonSettings(flags, undefined)
+  const { log, routes, tun, scheduler, pacing, equalDelay, tunables, drop } = await commonSettings(flags, undefined)
   const peers = await loadPeers(flags, log)
   const listen = parseHostPort(flags.listen ?? '0.0.0.0:5000', '--listen', '0.0.0.0')
   const { VpnServer } = await import('../src/vpn/server.js')
@@ -226,7 +228,7 @@ async function runServer (cliFlags: Flags): Promise<void> {
   const server = new VpnServer({
     listen: { address: listen.host, port: listen.port },
     peers,
-    tun, scheduler, pacing, tunables, log, onFatal: fatal.onFatal,
+    tun, scheduler, pacing, equalDelay, tunables, log, onFatal: fatal.onFatal,
   })
   const startedAtMs = Date.now()
   const listenText = formatHostPort({ host: listen.host, port: server.port })
@@ -241,7 +243,7 @@ async function runClient (cliFlags: Flags): Promise<void> {
   const { flags } = await applyConfig('ttt-client', cliFlags)
   parseOperationsFlags(flags)
   if (!flags.server) throw new UsageError('--server HOST:PORT is required')
-  const { log, key, routes, tun, scheduler, pacing, tunables, drop } = await commonSettings(flags, 'e.g. --key @ttt.key')
+  const { log, key, routes, tun, scheduler, pacing, equalDelay, tunables, drop } = await commonSettings(flags, 'e.g. --key @ttt.key')
   if (key === undefined) throw new UsageError('--key is required (e.g. --key @ttt.key)')
   const server = await resolveAddress(flags.server, '--server')
   const wildcard = server.address.includes(':') ? '::' : '0.0.0.0'
@@ -256,7 +258,7 @@ async function runClient (cliFlags: Flags): Promise<void> {
     name: host,
     lookup: async () => await resolveAddress(flags.server!, '--server', server.address.includes(':') ? 6 : 4),
   }
-  const client = new VpnClient({ server, resolveServer, key, paths, tun, scheduler, pacing, tunables, log, onFatal: fatal.onFatal })
+  const client = new VpnClient({ server, resolveServer, key, paths, tun, scheduler, pacing, equalDelay, tunables, log, onFatal: fatal.onFatal })
   const startedAtMs = Date.now()
   await serve(flags, 'ttt-client', 0, client, routes, (name) => vpnReport({
     instance: { name, mode: 'vpn-client', pid: process.pid, version: GST_VERSION, listen: client.tunName, target: null, server: client.serverEndpoint },

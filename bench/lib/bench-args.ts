@@ -7,12 +7,17 @@ import { parseArgs } from 'node:util'
 
 /**
  * Each option's kind: `number` and `string` take a value (`--name V` or `--name=V`), `flag` none;
- * `options` takes a value that may itself start with a dash (other programs' options: `--ttt "--pace"`).
+ * `options` takes a value that may itself start with a dash (other programs' options: `--ttt "--pace"`);
+ * `link` takes a lab link as RATE,DELAY[,QUEUE] (parseLinkOption).
  */
-export type BenchOptionSpec = Record<string, 'number' | 'string' | 'options' | 'flag'>
+export type BenchOptionSpec = Record<string, 'number' | 'string' | 'options' | 'flag' | 'link'>
+
+/** A lab link from the command line: its rate, one-way delay and droptail queue (a test/lab LinkConfig). */
+export interface LinkOption { rateMbit: number, delayMs: number, queuePkts: number }
 
 export interface BenchArgs {
   number: (name: string, fallback: number) => number
+  link: (name: string, fallback: LinkOption) => LinkOption
   string: <T extends string | undefined>(name: string, fallback: T) => string | T
   flag: (name: string) => boolean
 }
@@ -46,14 +51,31 @@ export function parseBenchArgs (spec: BenchOptionSpec, argv: readonly string[]):
       if (text.trim() === '' || !Number.isFinite(n) || n < 0) throw new BenchUsageError(`--${name} takes a number >= 0 (got "${text}")`)
       return n
     },
+    link: (name, fallback) => {
+      const text = values[name]
+      return typeof text === 'string' ? parseLinkOption(name, text, fallback.queuePkts) : fallback
+    },
     string: (name, fallback) => typeof values[name] === 'string' ? values[name] : fallback,
     flag: (name) => values[name] === true,
   }
 }
 
 /**
+ * `--NAME RATE,DELAY[,QUEUE]`: RATE in Mbit/s (`20` or `20mbit`), DELAY one-way in ms (`10` or `10ms`),
+ * QUEUE in packets (a whole number, default `queuePkts`).
+ */
+export function parseLinkOption (name: string, text: string, queuePkts: number): LinkOption {
+  const m = /^(\d+(?:\.\d+)?)(?:mbit)?,(\d+(?:\.\d+)?)(?:ms)?(?:,(\d+))?$/i.exec(text.trim())
+  const link = m === null ? undefined : { rateMbit: Number(m[1]), delayMs: Number(m[2]), queuePkts: m[3] === undefined ? queuePkts : Number(m[3]) }
+  if (link === undefined || link.rateMbit <= 0 || link.queuePkts < 1) {
+    throw new BenchUsageError(`--${name} takes RATE,DELAY[,QUEUE]: Mbit/s > 0, one-way ms, packets >= 1, e.g. 20mbit,10ms or 20mbit,10ms,100 (got "${text}")`)
+  }
+  return link
+}
+
+/**
  * parseBenchArgs for a benchmark's main: prints `usage` and exits 0 on --help, prints the problem and
- * the usage and exits 2 on a bad option. A number option that is read later and is bad exits the same way.
+ * the usage and exits 2 on a bad option. A number or link option that is read later and is bad exits the same way.
  */
 export function benchArgs (usage: string, spec: BenchOptionSpec, argv: readonly string[] = process.argv.slice(2)): BenchArgs {
   const fail = (error: unknown): never => {
@@ -66,6 +88,7 @@ export function benchArgs (usage: string, spec: BenchOptionSpec, argv: readonly 
   if (parsed.help) { console.log(`usage: ${usage}`); process.exit(0) }
   return {
     number: (name, fallback) => { try { return parsed.number(name, fallback) } catch (error) { return fail(error) } },
+    link: (name, fallback) => { try { return parsed.link(name, fallback) } catch (error) { return fail(error) } },
     string: parsed.string,
     flag: parsed.flag,
   }

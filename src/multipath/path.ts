@@ -45,6 +45,12 @@ const DEGRADE_MARGIN_MS = 5
  * the bottleneck says the model drains far too slowly (see checkQueueModel).
  */
 const STARVED_MODEL_MS = 25
+/**
+ * Our choice: the fewest packets a delivery-rate sample spans. Four full packets are under 1 ms at
+ * the lab's 20 Mbit/s and 50 ms at 1 Mbit/s, so a busy path's samples are as frequent as before;
+ * an idle path's few probes and stray packets are never a sample of their own.
+ */
+const MIN_SAMPLE_PACKETS = 4
 
 export type PathPreference = 'primary' | 'backup'
 
@@ -208,6 +214,7 @@ export class Path {
   private anchorBytes = -1
   private anchorRxMs = 0
   private anchorSeq = -1
+  private anchorPackets = 0
   /** The latest send that found the path idle (nothing queued ahead of it). */
   private lastIdleSeq = -1
   /** holdNext idled the path before the next send: the delivery samples spanning it measure our pause, not the path. */
@@ -761,15 +768,24 @@ export class Path {
 
   private sampleDeliveryRate (fb: PathFeedback, isAppLimited: boolean, nowMs: number): void {
     if (this.anchorBytes < 0 || fb.receivedBytes < this.anchorBytes) {
-      this.anchorBytes = fb.receivedBytes
-      this.anchorRxMs = fb.echoRxTimeMs
-      this.anchorSeq = fb.echoSeq
+      this.moveAnchor(fb)
       return
     }
     const spanMs = fb.echoRxTimeMs - this.anchorRxMs
     if (spanMs < Math.max(20, this.rtt.minRttMs / 4)) return
-    this.rate.addSample(((fb.receivedBytes - this.anchorBytes) * 8000) / spanMs, nowMs, isAppLimited)
+    // A span of a few packets measures their spacing, not the bottleneck, even when our model
+    // counted the path busy through it: after a receiver stall the model re-anchors to the late
+    // arrival's "queue", and the next probe, sent 'behind' it, gave a 64-byte sample over 44 ms
+    // (0.012 Mbit/s) that replaced startup's 2 Mbit/s guess; from there every probe looked busy
+    // and the path starved. Such a sample may raise the estimate but never lower it.
+    const isFewPackets = fb.receivedPackets - this.anchorPackets < MIN_SAMPLE_PACKETS
+    this.rate.addSample(((fb.receivedBytes - this.anchorBytes) * 8000) / spanMs, nowMs, isAppLimited || isFewPackets)
+    this.moveAnchor(fb)
+  }
+
+  private moveAnchor (fb: PathFeedback): void {
     this.anchorBytes = fb.receivedBytes
+    this.anchorPackets = fb.receivedPackets
     this.anchorRxMs = fb.echoRxTimeMs
     this.anchorSeq = fb.echoSeq
   }

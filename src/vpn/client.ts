@@ -80,6 +80,8 @@ export interface VpnClientOptions {
   scheduler?: SchedulerKind
   /** Pace each path's sends to its estimated rate (see PeerOptions.pacing). */
   pacing?: boolean
+  /** Hold what arrives over faster paths to the slowest path's delay (see PeerOptions.equalDelay). */
+  equalDelay?: boolean
   tunables?: Partial<VpnTunables>
   /** Called once when the instance cannot go on (its TUN was removed); the caller shuts it down. */
   onFatal?: (reason: string) => void
@@ -194,6 +196,7 @@ export class VpnClient {
       }, {
         scheduler: options.scheduler ?? 'auto',
         pacing: options.pacing === true,
+        equalDelay: options.equalDelay === true,
         mtuBytes: this.mtuBytes,
         fixedMtu: options.tun.mtuBytes !== undefined,
         onInnerMtu: (mtu) => this.onInnerMtu(mtu),

@@ -31,6 +31,7 @@ import { DelayKeeper } from './delay-keeper.js'
 import { IncomingLoss } from './incoming-loss.js'
 import { HoleTrace } from './hole-trace.js'
 import { StarvedPaths, type PathFigures } from './starved-path.js'
+import { DelayLine, equalizingHoldMs } from './delay-line.js'
 
 export interface PeerIo {
   /** Sends datagram[0, length) on path `pathId` (to its last known address). */
@@ -88,6 +89,8 @@ export interface PeerOptions {
   random?: () => number
   /** Log each hole skipped, each late fill and each nack at debug level (see HoleTrace). */
   traceHoles?: boolean
+  /** Hold what arrives over faster paths to the slowest path's delay (`--equal-delay`, see DelayLine). */
+  equalDelay?: boolean
 }
 
 export interface PeerCounters {
@@ -122,6 +125,8 @@ const SPARSE_BUCKET = DEFAULT_FLOW_BUCKETS
 /** Flow buckets plus the sparse one: the sequences a peer keeps. */
 const SEQUENCE_BUCKETS = DEFAULT_FLOW_BUCKETS + 1
 const MAX_PATHS = 256
+/** Our choice: a path counts for `equalDelay` while it was heard this lately (as the reorder hold's spread does). */
+const EQUAL_DELAY_LIVE_MS = 1000
 /** At most one feedback's worth of nacks (16) fits the reasons to abandon; our choice: up to 64 per message. */
 const MAX_ABANDON_PER_MESSAGE = 64
 /** Reorder item id of an in-order packet delivered from its datagram during the push (never held). */
@@ -228,6 +233,7 @@ export class Peer {
       deliver: (id) => this.deliverPacket(id),
       ...(trace !== undefined ? { onSkip: (bucket: number, seq: number, nowMs: number) => trace.onSkip(bucket, seq, nowMs, this.reorder.holdTime.holdMs, this.lastRepairWaitMs, this.lossyPathsText()) } : {}),
     })
+    if (options.equalDelay === true) this.delayLine = new DelayLine((bucket, flowSeq, id, pathId) => this.pushKept(bucket, flowSeq, id, pathId, this.delayLineNowMs))
     for (const spec of paths) this.addPath(spec)
   }
 
@@ -245,6 +251,7 @@ export class Peer {
     for (const path of this.active) path.onNewSession()
     this.lastFlowSeq.fill(-1)
     this.delayKeeper.reset()
+    this.releaseDelayed(nowMs, true)
     if (this.holeTrace) this.holeTrace.cause = 'resync'
     this.reorder.resync(nowMs)
     // The handshake crossed this path just now: a path that went down while the old session died
@@ -321,7 +328,8 @@ export class Peer {
    */
   get sendSummary (): string {
     return `sparse ${this.sparseSent} kept ${this.delayKeeper.kept} sent ${JSON.stringify(Object.fromEntries(this.active.map((p) => [p.id, p.counters.txPackets - p.counters.probes])))}` +
-      ` copies ${this.counters.nackCopies} parities ${this.counters.fecParities} rebuilt ${this.counters.fecRebuilt}`
+      ` copies ${this.counters.nackCopies} parities ${this.counters.fecParities} rebuilt ${this.counters.fecRebuilt}` +
+      (this.delayLine !== undefined ? ` delayed ${this.delayLine.held}` : '')
   }
 
   /**
@@ -814,6 +822,13 @@ export class Peer {
         if (flowSeq > last) this.lastFlowSeq[bucket] = flowSeq
         this.counters.rxPackets++
         this.counters.rxBytes += packetLength
+        if (this.delayLine !== undefined) {
+          const holdMs = equalizingHoldMs(receiver.delay.minRelMs, this.slowestBaseMs)
+          if (holdMs > 0 && this.delayLine.hasRoom(pathId)) {
+            this.delayLine.push(pathId, nowMs + holdMs, bucket, flowSeq, this.keepPacket(d, at + DATA_HEADER_BYTES, end))
+            return pathId
+          }
+        }
         if (this.reorder.isNext(bucket, flowSeq)) {
           // In order (the usual case): handed on straight from the datagram, no copy kept.
           this.directPacket = d
@@ -824,14 +839,7 @@ export class Peer {
           return pathId
         }
         // The datagram buffer is reused by the next read: the reorder buffer keeps a copy (in the pool).
-        const id = this.keepPacket(d, at + DATA_HEADER_BYTES, end)
-        const stats = this.reorder.stats
-        const dropped = stats.duplicates + stats.late
-        const late = stats.late
-        if (this.holeTrace) this.holeTrace.cause = 'window overflow'
-        this.reorder.push(bucket, flowSeq, id, nowMs)
-        if (stats.duplicates + stats.late !== dropped) this.dropPacket(id)
-        if (this.holeTrace && stats.late !== late) this.holeTrace.onLate(bucket, flowSeq, pathId, nowMs)
+        this.pushKept(bucket, flowSeq, this.keepPacket(d, at + DATA_HEADER_BYTES, end), pathId, nowMs)
         return pathId
       }
       case MessageKind.Probe: {
@@ -919,6 +927,40 @@ export class Peer {
     return -1
   }
 
+  /** Hands a kept copy (keepPacket) to the reorder buffer; drops it there if it is a duplicate or late. */
+  private pushKept (bucket: number, flowSeq: number, id: number, pathId: number, nowMs: number): void {
+    const stats = this.reorder.stats
+    const dropped = stats.duplicates + stats.late
+    const late = stats.late
+    if (this.holeTrace) this.holeTrace.cause = 'window overflow'
+    this.reorder.push(bucket, flowSeq, id, nowMs)
+    if (stats.duplicates + stats.late !== dropped) this.dropPacket(id)
+    if (this.holeTrace && stats.late !== late) this.holeTrace.onLate(bucket, flowSeq, pathId, nowMs)
+  }
+
+  /**
+   * With `equalDelay`: what came over faster paths and has waited out its hold goes on to the
+   * reorder buffer (`all`: everything, at once), which takes it as arriving at `nowMs`.
+   */
+  private releaseDelayed (nowMs: number, all = false): void {
+    if (this.delayLine === undefined) return
+    this.delayLineNowMs = nowMs
+    if (all) this.delayLine.releaseAll()
+    else this.delayLine.releaseDue(nowMs)
+  }
+
+  /** With `equalDelay`: the largest base one-way delay among the paths that are up and heard lately. */
+  private updateSlowestBase (nowMs: number): void {
+    let slowest = -Infinity
+    for (let i = 0; i < this.active.length; i++) {
+      const path = this.active[i]!
+      const receiver = this.receivers[path.id]!
+      if (path.state === 'down' || nowMs - receiver.lastRxMs > EQUAL_DELAY_LIVE_MS) continue
+      if (Number.isFinite(receiver.delay.minRelMs) && receiver.delay.minRelMs > slowest) slowest = receiver.delay.minRelMs
+    }
+    this.slowestBaseMs = slowest
+  }
+
   /** Copies a received inner packet out of the datagram buffer; returns its id for the reorder buffer. */
   private keepPacket (d: Buffer, start: number, end: number): number {
     if (end - start > this.rxPool.slotBytes) {
@@ -951,6 +993,12 @@ export class Peer {
     else this.rxPool.release(id)
   }
 
+  /** With `equalDelay` (see DelayLine): packets from faster paths wait there before the reorder buffer. */
+  private readonly delayLine: DelayLine | undefined
+  /** The time releaseDelayed passes to the reorder buffer for what it releases. */
+  private delayLineNowMs = 0
+  /** The largest base one-way delay of the live paths (updateSlowestBase; -Infinity: none known). */
+  private slowestBaseMs = -Infinity
   /** The datagram whose in-order packet is being pushed as DIRECT_PACKET: [directStart, directEnd). */
   private directPacket: Buffer | undefined
   private directStart = 0
@@ -973,6 +1021,10 @@ export class Peer {
   // ---- housekeeping (every few ms)
 
   tick (nowMs: number): void {
+    if (this.delayLine !== undefined) {
+      this.updateSlowestBase(nowMs)
+      this.releaseDelayed(nowMs)
+    }
     this.releasePaced(nowMs)
     this.drainWaiting(nowMs)
     for (let i = 0; i < this.active.length; i++) {

@@ -44,6 +44,8 @@ export interface VpnServerOptions {
   tun: { name?: string, addresses?: string[], mtuBytes?: number }
   scheduler?: SchedulerKind
   pacing?: boolean
+  /** Hold what arrives over faster paths to the slowest path's delay (see PeerOptions.equalDelay). */
+  equalDelay?: boolean
   tunables?: Partial<VpnTunables>
   maxClients?: number
   /** New clients whose session has not carried a datagram yet, at once (default 1024). */
@@ -461,6 +463,7 @@ export class VpnServer {
       }, {
         scheduler: this.runtimeScheduler ?? this.options.scheduler ?? 'auto',
         pacing: this.options.pacing === true,
+        equalDelay: this.options.equalDelay === true,
         mtuBytes: this.mtuBytes,
         fixedMtu: this.options.tun.mtuBytes !== undefined,
         onInnerMtu: (mtu) => this.onInnerMtu(client, mtu),

@@ -6,6 +6,9 @@
  * replaced by 0.01-0.04 Mbit/s (delivery samples of probes and a few IPv6 packets taken for a busy
  * path's); in startup or out of it, it then carried nothing while the bond ran on l2 alone for
  * seconds: 3.7-10.2 Mbit/s, BBR and CUBIC alike.
+ * That cause is fixed where the samples are taken (Path: a sample of fewer than four packets never
+ * lowers the estimate; a receiver stall had made a lone probe look busy, `npm run sim:idle-stalls`);
+ * this check stays as the backstop for any other way a path's estimate can fall that far.
  * Pure: the caller passes the time and the path's figures.
  */
 import { SLOWER_PATH_BUDGET_MS } from '../multipath/index.js'

@@ -39,12 +39,12 @@ async function tunnelUp (client: NsProcess): Promise<void> {
 }
 
 /** A tunnel over lab links, one client path per link, up. */
-async function labTunnel (s: Scope, links: LinkConfig[]): Promise<{ lab: Lab, server: NsProcess, client: NsProcess }> {
-  const lab = await s.lab$(links)
+async function labTunnel (s: Scope, links: LinkConfig[], clientExtra: string[] = [], existing?: Lab): Promise<{ lab: Lab, server: NsProcess, client: NsProcess }> {
+  const lab = existing ?? await s.lab$(links)
   const key = keygen()
   const server = s.add(startTttServer(lab.namespaces.server, `${lab.serverAddress}:${PORT}`, `${SERVER_INNER}/24`, { key }))
   await server.waitFor(/listening/)
-  const client = s.add(startTttClient(lab.namespaces.client, `${lab.serverAddress}:${PORT}`, '10.9.0.2/24', links.map((_, i) => lab.clientAddress(i)), { key }))
+  const client = s.add(startTttClient(lab.namespaces.client, `${lab.serverAddress}:${PORT}`, '10.9.0.2/24', links.map((_, i) => lab.clientAddress(i)), { key, extra: clientExtra }))
   await tunnelUp(client)
   return { lab, server, client }
 }
@@ -117,6 +117,30 @@ test('a ping that shares the download\'s flow bucket still goes first', { skip, 
   // packets on l2 (60 ms one way): 47-85 ms in the lab (2.1-4x idle); going first, it sees l1 plus
   // its bottleneck budget (5 ms): 25-26 ms (1.2x).
   assert.ok(median(loaded.rtts) < 1.6 * median(idle.rtts), `ping median ${median(loaded.rtts)} ms under the download, ${median(idle.rtts)} ms idle`)
+})
+
+test('--equal-delay on the client: what it receives over the fast link waits for the slow link\'s delay (a ping sees 10 + 60 ms one way, not 10 + 10)', { skip, timeout: 60_000 }, async (t) => {
+  const s = new Scope(t)
+  const links = [{ delayMs: 10, rateMbit: 20, queuePkts: 100 }, { delayMs: 60, rateMbit: 10, queuePkts: 100 }]
+  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN
+  const medians: number[] = []
+  let lab: Lab | undefined
+  for (const extra of [[], ['--equal-delay']]) {
+    const tunnel = await labTunnel(s, links, extra, lab)
+    lab = tunnel.lab
+    await sleep(1000)   // both paths' delays known (probes)
+    const p = await ping(lab.namespaces.client, SERVER_INNER, 20, 0.1)
+    assert.equal(p.lossPct, 0, `ping through the tunnel ${extra.join(' ')}`)
+    medians.push(median(p.rtts))
+    await stopTtt(tunnel.server)
+    const c = await stopTtt(tunnel.client)
+    assert.equal(/ delayed \d+/.test(c.line), extra.length > 0, `the client's summary counts what it delayed only with the option: ${c.line}`)
+  }
+  t.diagnostic(`ping median ${medians[0]} ms without --equal-delay, ${medians[1]} ms with it`)
+  // The echo request crosses l1 (10 ms) either way; the reply comes over l1 too and, with equal
+  // delay, waits at the client until l2's 60 ms have passed: about +50 ms.
+  assert.ok(medians[1]! > medians[0]! + 35, `with --equal-delay the reply waited for l2's delay: ${medians[1]} ms against ${medians[0]} ms`)
+  assert.ok(medians[1]! < medians[0]! + 80, `and no longer: ${medians[1]} ms against ${medians[0]} ms`)
 })
 
 // The server listens on 0.0.0.0 and the client writes to its loopback address, which is no

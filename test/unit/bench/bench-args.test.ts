@@ -31,3 +31,15 @@ test('bench options: a typo, a missing value or a bad number is a usage error na
     assert.throws(() => parseBenchArgs(spec, argv).number('seconds', 15), (error: unknown) => error instanceof BenchUsageError && names.test(error.message), argv.join(' '))
   }
 })
+
+test('bench options: a lab link is RATE,DELAY[,QUEUE] in Mbit/s, one-way ms and packets', () => {
+  const spec = { l1: 'link', l2: 'link' } as const
+  const fallback = { rateMbit: 20, delayMs: 10, queuePkts: 100 }
+  const args = parseBenchArgs(spec, ['--l1', '10mbit,40ms', '--l2=2.5,0,30'])
+  assert.deepEqual(args.link('l1', fallback), { rateMbit: 10, delayMs: 40, queuePkts: 100 })
+  assert.deepEqual(args.link('l2', fallback), { rateMbit: 2.5, delayMs: 0, queuePkts: 30 })
+  assert.deepEqual(parseBenchArgs(spec, []).link('l1', fallback), fallback)
+  for (const text of ['garbage', '', '10mbit', '10mbit,', '0mbit,10ms', '10mbit,-5ms', '10mbit,10ms,0', '10mbit,10ms,1.5', '10mbit,10ms,100,7', '10kbit,10ms']) {
+    assert.throws(() => parseBenchArgs(spec, ['--l1', text]).link('l1', fallback), (error: unknown) => error instanceof BenchUsageError && /--l1 takes RATE,DELAY/.test(error.message), text)
+  }
+})

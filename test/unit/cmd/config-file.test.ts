@@ -34,6 +34,7 @@ test('parseConfig: lists take an array or one string', () => {
 test('parseConfig: switches take true or false (false is the same as leaving the flag out)', () => {
   assert.deepEqual(parseConfig('pace = true', 'ttt-server', 't.toml'), { pace: true })
   assert.deepEqual(parseConfig('pace = false', 'ttt-client', 't.toml'), {})
+  assert.deepEqual(parseConfig('equal-delay = true', 'ttt-client', 't.toml'), { equalDelay: true })
   assert.throws(() => parseConfig('pace = "yes"', 'ttt-client', 't.toml'), { message: 'config t.toml: "pace" takes true or false, not the string "yes"' })
 })
 

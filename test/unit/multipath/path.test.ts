@@ -309,6 +309,32 @@ test('an unpaced path whose model kept a queue that the bottleneck had drained, 
   }
 })
 
+test('an idle path keeps its rate through late arrivals: a sample of a probe or two never lowers it', () => {
+  // Before: a probe read 60 ms late (the receiver off-CPU) moved the model's departure schedule
+  // by half of that "queue", the next probe found the model busy, and its one-packet sample
+  // (64 bytes over ~50 ms, 0.01 Mbit/s) became the estimate: in startup at once, out of it after
+  // two such spells a window apart. From there every probe looked busy: a starved path.
+  for (const c of [{ name: 'in rate startup (its 2 Mbit/s guess)', pairBps: 0 }, { name: 'out of startup (18 Mbit/s measured)', pairBps: 18e6 }]) {
+    const path = new Path(0)
+    const receiver = new PathReceiver()
+    if (c.pairBps > 0) assert.ok(path.rate.setFromPacketPair(c.pairBps, 0))
+    const before = path.rate.estimateBitsPerSec
+    const feedbacks: { atMs: number, fb: PathFeedback }[] = []
+    for (let t = 0; t < 6000; t += 100) {
+      const seq = path.onSend(64, t)
+      // Every 1.5 s the receiver reads a probe 60 ms late; its reply leaves when it is read.
+      const rxMs = t + 10 + (t % 1500 === 700 ? 60 : 0)
+      receiver.onPacket({ pathSeq: seq, txTimeMs: t }, 64, rxMs, true)
+      feedbacks.push({ atMs: rxMs + 10, fb: receiver.writeFeedback(rxMs, createFeedback()) })
+      for (const f of feedbacks.splice(0).sort((a, b) => a.atMs - b.atMs)) {
+        if (f.atMs < t + 100) path.onFeedback(f.fb, f.atMs)
+        else feedbacks.push(f)
+      }
+    }
+    assert.equal(path.rate.estimateBitsPerSec, before, c.name)
+  }
+})
+
 test('probesUnderLoad: the upward probe gain applies while the model holds a queue; without it, only on an empty one', () => {
   for (const probesUnderLoad of [false, true]) {
     const path = new Path(0, { probesUnderLoad })
