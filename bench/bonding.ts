@@ -62,7 +62,7 @@ const IDLE_MS = opt('idle-ms', 1000)
 const SHOW_EVERY_MS = opt('show-every', 0)
 /** With --ss-every MS: poll the sender's TCP state (ss -tin in the client namespace: cwnd, ssthresh, rtt, retrans) during bonded runs. */
 const SS_EVERY_MS = opt('ss-every', 0)
-/** With --cc NAME: the iperf3 flows' congestion control (iperf3 -C; default: the host's). */
+/** With --cc NAME: the inner flows' congestion control (iperf3 -C, tcp-flow --cc; default: the host's). */
 const INNER_CC = args.string('cc', undefined)
 /** Extra ttt options for both ends (e.g. --ttt "--pace"), to compare settings in the lab. */
 const TRACE_HOLES = args.flag('trace-holes')
@@ -234,13 +234,13 @@ async function failover (name: string, seconds: number, cutAtS: number, restoreA
     restoreNs = t0 + BigInt(Math.round(restoreAtS * 1e9))
     await lab.restore(1, restoreNs)
     s = sampler(t0)
-    source = NsProcess.spawn('tcp-flow source', lab.namespaces.client, process.execPath, [tcpFlow, 'source', INNER, '7000', String(seconds)])
+    source = NsProcess.spawn('tcp-flow source', lab.namespaces.client, process.execPath, [tcpFlow, 'source', INNER, '7000', String(seconds), ...(INNER_CC !== undefined ? ['--cc', INNER_CC] : [])])
   } else {
     // Under load: the cut must hit a path that carries part of the flow, so it comes once l2 has
     // carried >= 2 Mbit/s over the last 0.5 s, but not before cutAtS nor after cutAtS + 6 s;
     // the restore follows restoreAtS - cutAtS later.
     s = sampler(t0)
-    source = NsProcess.spawn('tcp-flow source', lab.namespaces.client, process.execPath, [tcpFlow, 'source', INNER, '7000', String(seconds)])
+    source = NsProcess.spawn('tcp-flow source', lab.namespaces.client, process.execPath, [tcpFlow, 'source', INNER, '7000', String(seconds), ...(INNER_CC !== undefined ? ['--cc', INNER_CC] : [])])
     let l2Busy = false
     for (;;) {
       await sleep(SAMPLE_MS)
@@ -309,14 +309,13 @@ async function main (): Promise<void> {
     const bare = [await ping(lab.namespaces.client, lab.serverAddress, 10, 0.1, ['-I', lab.clientAddress(0)]), await ping(lab.namespaces.client, lab.serverAddress, 10, 0.1, ['-I', lab.clientAddress(1)])]
     console.log(`  bare RTT l1 ${bare[0]!.avgMs} ms, l2 ${bare[1]!.avgMs} ms`)
     // The inner flow's congestion control is the namespaces' default, inherited from the host, unless
-    // --cc NAME asks iperf3 for another (e.g. cubic, the default of most distributions).
+    // --cc NAME asks both senders for another (e.g. cubic, the default of most distributions):
+    // iperf3 with -C, the failover runs' tcp-flow through the addon's TCP_CONGESTION (as root it
+    // may pick any algorithm the kernel has; a namespace's default may only be an allowed one).
     // BBR and CUBIC react to the bond's delay spread differently, so it goes with every figure.
-    // The failover runs' sender (bench/lib/tcp-flow.ts, a Node socket) cannot choose its own, and a
-    // namespace may only set the host's tcp_allowed_congestion_control (cubic is not there on this
-    // host): they keep the namespace default, and say so.
     const nsDefault = (await lab.exec('client', 'sysctl', ['-n', 'net.ipv4.tcp_congestion_control'])).stdout.trim()
     const cc = INNER_CC ?? nsDefault
-    console.log(`  inner TCP congestion control (iperf3's sender): ${cc}${INNER_CC !== undefined && INNER_CC !== nsDefault ? `; the failover runs' sender: ${nsDefault} (the namespace default)` : ''}`)
+    console.log(`  inner TCP congestion control (iperf3's and tcp-flow's senders): ${cc}`)
     const only = args.string('only', undefined)
     const wanted = (name: string): boolean => only === undefined || name.includes(only)
     const runs: GoodputRun[] = []

@@ -93,6 +93,34 @@ static napi_value bind_to_device(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// setCongestionControl(fd, name): TCP_CONGESTION, e.g. "cubic". Unprivileged callers may pick only
+// from net.ipv4.tcp_allowed_congestion_control.
+static napi_value set_congestion_control(napi_env env, napi_callback_info info) {
+  size_t argc = 2; napi_value argv[2]; int32_t fd; char name[16];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2 || !gst_arg_int32(env, argv[0], &fd) || !gst_arg_string(env, argv[1], name, sizeof name)) return gst_throw(env, "ERR_INVALID_ARG", "usage: setCongestionControl(fd, name of at most 15 bytes)");
+  if (setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, name, (socklen_t)strlen(name)) < 0) {
+    int err = errno;
+    char what[80];
+    snprintf(what, sizeof what, "couldn't set TCP congestion control %s on fd %d", name, fd);
+    return gst_throw_errno(env, err, what, err == ENOENT ? "not in net.ipv4.tcp_available_congestion_control"
+      : err == EPERM ? "not in net.ipv4.tcp_allowed_congestion_control (or needs CAP_NET_ADMIN)" : NULL);
+  }
+  return NULL;
+}
+
+// getCongestionControl(fd) -> the algorithm the TCP socket uses.
+static napi_value get_congestion_control(napi_env env, napi_callback_info info) {
+  size_t argc = 1; napi_value argv[1]; int32_t fd; char name[16]; socklen_t len = sizeof name;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || !gst_arg_int32(env, argv[0], &fd)) return gst_throw(env, "ERR_INVALID_ARG", "usage: getCongestionControl(fd)");
+  memset(name, 0, sizeof name);
+  if (getsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, name, &len) < 0) return gst_throw_errno(env, errno, "couldn't read TCP congestion control", NULL);
+  napi_value result;
+  CHECK(napi_create_string_utf8(env, name, strnlen(name, sizeof name), &result));
+  return result;
+}
+
 // The TCP_INFO fields we report, in the order of TCP_INFO_FIELDS in src/native/socket-options.ts.
 #define TCP_INFO_FIELDS(X) \
   X(state, tcpi_state) X(caState, tcpi_ca_state) X(rttUs, tcpi_rtt) X(rttVarUs, tcpi_rttvar) X(minRttUs, tcpi_min_rtt) \
@@ -138,6 +166,8 @@ static napi_value get_tcp_info(napi_env env, napi_callback_info info) {
 void gst_register_sockopt(napi_env env, napi_value exports) {
   gst_export(env, exports, "setMtuDiscover", set_mtu_discover);
   gst_export(env, exports, "getPathMtu", get_path_mtu);
+  gst_export(env, exports, "setCongestionControl", set_congestion_control);
+  gst_export(env, exports, "getCongestionControl", get_congestion_control);
   gst_export(env, exports, "setMark", set_mark);
   gst_export(env, exports, "setNotsentLowat", set_notsent_lowat);
   gst_export(env, exports, "bindToDevice", bind_to_device);

@@ -5,9 +5,10 @@
  *                                            (CLOCK_MONOTONIC, the lab's clock), and when it ends prints
  *                                            {"bytes", "firstNs", "lastNs", "gaps": [[atNs, ms], ...] (the 20 longest),
  *                                             "bins": bytes per 100 ms from firstNs, "sha256": of every byte read}
- *   node tcp-flow.js source HOST PORT SECONDS [BIND] [--no-hash]
- *                                            writes as fast as TCP takes it for SECONDS, then prints
- *                                            {"bytes", "sha256": of every byte written}
+ *   node tcp-flow.js source HOST PORT SECONDS [BIND] [--no-hash] [--cc NAME]
+ *                                            writes as fast as TCP takes it for SECONDS (with congestion
+ *                                            control NAME, e.g. cubic, else the namespace's default), then
+ *                                            prints {"bytes", "sha256": of every byte written, "cc"}
  *
  * The source's bytes are slices of a random pool at shifting offsets, so a reordered, duplicated
  * or lost chunk changes the hash (a constant pattern would hide reordering). --no-hash leaves
@@ -16,10 +17,13 @@
  */
 import net from 'node:net'
 import { createHash, randomBytes, type Hash } from 'node:crypto'
+import { setCongestionControl, getCongestionControl } from '../../src/native/index.js'
 
 const argv = process.argv.slice(2)
 const hashing = !argv.includes('--no-hash')
-const [mode, a, b, c, d] = argv.filter((x) => !x.startsWith('--'))
+const ccAt = argv.indexOf('--cc')
+const cc = ccAt >= 0 ? argv[ccAt + 1] : undefined
+const [mode, a, b, c, d] = argv.filter((x, i) => !x.startsWith('--') && (ccAt < 0 || i !== ccAt + 1))
 const BIN_NS = 100_000_000n
 const CHUNK = 64 * 1024
 const POOL = randomBytes(1024 * 1024 + CHUNK)
@@ -73,10 +77,18 @@ if (mode === 'sink') {
     }
     socket.end()
   }
-  socket.on('connect', pump)
+  let usedCc = ''
+  socket.on('connect', () => {
+    // Before the first byte: a root caller may pick any algorithm the kernel has, not only the allowed ones.
+    try {
+      if (cc !== undefined) setCongestionControl(socket, cc)
+      usedCc = getCongestionControl(socket)
+    } catch (e) { console.error(`source: ${(e as Error).message}`); process.exit(1) }
+    pump()
+  })
   socket.on('drain', pump)
   socket.on('error', (e) => { console.error(`source: ${e.message}`); process.exit(1) })
-  socket.on('close', () => { console.log(JSON.stringify({ bytes, sha256: digest(hash) })); process.exit(0) })
+  socket.on('close', () => { console.log(JSON.stringify({ bytes, sha256: digest(hash), cc: usedCc })); process.exit(0) })
 } else {
   console.error('usage: tcp-flow sink BIND PORT [--no-hash] | source HOST PORT SECONDS [BIND] [--no-hash]')
   process.exit(2)

@@ -33,6 +33,8 @@ export interface NativeAddon {
   getPathMtu(fd: number): number
   setMark(fd: number, mark: number): void
   setNotsentLowat(fd: number, bytes: number): void
+  setCongestionControl(fd: number, name: string): void
+  getCongestionControl(fd: number): string
   bindToDevice(fd: number, name: string): void
   setBufferSize(fd: number, receive: boolean, bytes: number): number
   getTcpInfo(fd: number): Record<string, number>

@@ -1,6 +1,6 @@
 export { TunDevice, type TunOptions, type TunStats } from './tun.js'
 export {
-  socketFd, setBufferSize, setMtuDiscover, getPathMtu, setMark, bindToDevice, setNotsentLowat, getTcpInfo, readTcpInfo,
+  socketFd, setBufferSize, setMtuDiscover, getPathMtu, setMark, bindToDevice, setNotsentLowat, setCongestionControl, getCongestionControl, getTcpInfo, readTcpInfo,
   MTU_DISCOVERY, TCP_INFO_FIELDS, TCP_INFO_INDEX, type MtuDiscovery, type SocketLike, type TcpInfo, type TcpInfoField,
 } from './socket-options.js'
 export { UdpSocket, encodeAddress, decodeAddress, endpointText, decodeLocalAddress, ADDR_BYTES, ADDR_WORDS, addressWords, PEER_ADDR_BYTES, type UdpOptions } from './udp.js'

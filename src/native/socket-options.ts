@@ -74,6 +74,16 @@ export function setNotsentLowat (socket: SocketLike, bytes: number): void {
   call(() => loadAddon().setNotsentLowat(socketFd(socket), bytes))
 }
 
+/** TCP_CONGESTION: the algorithm this TCP socket uses from now on (e.g. 'cubic'). */
+export function setCongestionControl (socket: SocketLike, name: string): void {
+  call(() => loadAddon().setCongestionControl(socketFd(socket), name))
+}
+
+/** The TCP congestion control algorithm the socket uses. */
+export function getCongestionControl (socket: SocketLike): string {
+  return call(() => loadAddon().getCongestionControl(socketFd(socket)))
+}
+
 /** TCP_INFO as a plain object (allocates; for status and tests). */
 export function getTcpInfo (socket: SocketLike): TcpInfo {
   return call(() => loadAddon().getTcpInfo(socketFd(socket))) as TcpInfo

@@ -3,6 +3,7 @@
 // happened: every file and the flow's bytes checked, the cut visible in the per-second rows.
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { ProcessGroup, run } from '../helpers/processes.js'
 import { tttLabSkip } from './helpers/scope.js'
@@ -18,6 +19,10 @@ test('npm start: the pipe demo, then the VPN demo over two lab links with l2 cut
   assert.match(r.stdout, /all files arrived intact through the pipe/)
   assert.match(r.stdout, /gst demo: ttt bonding two emulated links/)
   assert.match(r.stdout, /every byte arrived, in order \(SHA-256 of both ends equal\)/)
+  // The flow's sender uses CUBIC where the kernel has it (cmd/demo-vpn.ts says why), and says which.
+  const cc = /the flow's congestion control: (\S+)/.exec(r.stdout)?.[1]
+  const available = readFileSync('/proc/sys/net/ipv4/tcp_available_congestion_control', 'utf8').split(/\s+/)
+  assert.ok(cc !== undefined && (available.includes('cubic') ? cc === 'cubic' : available.includes(cc)), r.stdout)
   // Per-second rows: "  12 s   18.8 Mbit/s   0.0 Mbit/s   29.0 ms   <- l2 cut".
   const rows = [...r.stdout.matchAll(/^\s+(\d+) s\s+([\d.]+) Mbit\/s\s+([\d.]+) Mbit\/s.*$/gm)].map((m) => ({ s: Number(m[1]), l1: Number(m[2]), l2: Number(m[3]), line: m[0] }))
   assert.equal(rows.length, 20, r.stdout)

@@ -6,7 +6,7 @@ import dgram from 'node:dgram'
 import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
 import {
-  TunDevice, NativeError, setBufferSize, getTcpInfo, readTcpInfo, setNotsentLowat, setMtuDiscover, getPathMtu, bindToDevice, socketFd,
+  TunDevice, NativeError, setBufferSize, getTcpInfo, readTcpInfo, setNotsentLowat, setCongestionControl, getCongestionControl, setMtuDiscover, getPathMtu, bindToDevice, socketFd,
   TCP_INFO_FIELDS, TCP_INFO_INDEX,
 } from '../../src/native/index.js'
 
@@ -56,6 +56,16 @@ test('socket options apply to net and dgram sockets and fail with typed errors',
   assert.throws(() => getTcpInfo(socketFd(udp)), (e: unknown) => e instanceof NativeError && e.code === 'EOPNOTSUPP' && /TCP_INFO/.test(e.message))
   assert.throws(() => bindToDevice(udp, 'gst-none0'), (e: unknown) => e instanceof NativeError && ['ENODEV', 'EPERM'].includes(e.code))
   assert.throws(() => setNotsentLowat(1_000_000, 1), { code: 'EBADF', message: /couldn't set TCP_NOTSENT_LOWAT=1 on fd 1000000: EBADF/ })
+})
+
+test('a TCP socket takes the congestion control asked for (reno: always allowed) and an unknown one fails with what to check', async (t) => {
+  const { client, close } = await tcpPair()
+  t.after(close)
+  setCongestionControl(client, 'reno')
+  assert.equal(getCongestionControl(client), 'reno')
+  assert.throws(() => setCongestionControl(client, 'no-such-cc'), { name: 'NativeError', code: 'ENOENT', message: /couldn't set TCP congestion control no-such-cc .*tcp_available_congestion_control/ })
+  assert.equal(getCongestionControl(client), 'reno', 'a failed change leaves the algorithm as it was')
+  assert.throws(() => setCongestionControl(client, 'x'.repeat(16)), { code: 'ERR_INVALID_ARG', message: /at most 15 bytes/ })
 })
 
 test('TUN open errors are readable and typed', () => {
