@@ -79,34 +79,42 @@ static napi_value set_buffer_size(napi_env env, napi_callback_info info) {
   return result;
 }
 
-// bindToDevice(fd, name): '' removes the binding.
-static napi_value bind_to_device(napi_env env, napi_callback_info info) {
+// Sets a socket option whose value is a name (fd, name of at most 15 bytes). `what` is a format for
+// the error's message, given the name and the fd; `hint` says what to check for an errno.
+static napi_value set_name_option(napi_env env, napi_callback_info info, int level, int option,
+                                  const char *usage, const char *what, const char *(*hint)(int err)) {
   size_t argc = 2; napi_value argv[2]; int32_t fd; char name[16];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 2 || !gst_arg_int32(env, argv[0], &fd) || !gst_arg_string(env, argv[1], name, sizeof name)) return gst_throw(env, "ERR_INVALID_ARG", "usage: bindToDevice(fd, name of at most 15 bytes)");
-  if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, name, (socklen_t)strlen(name)) < 0) {
+  if (argc < 2 || !gst_arg_int32(env, argv[0], &fd) || !gst_arg_string(env, argv[1], name, sizeof name)) return gst_throw(env, "ERR_INVALID_ARG", usage);
+  if (setsockopt(fd, level, option, name, (socklen_t)strlen(name)) < 0) {
     int err = errno;
-    char what[64];
-    snprintf(what, sizeof what, "couldn't bind socket to device %s", name);
-    return gst_throw_errno(env, err, what, err == EPERM ? "needs CAP_NET_RAW" : err == ENODEV ? "no such device" : NULL);
+    char msg[96];
+    snprintf(msg, sizeof msg, what, name, fd);
+    return gst_throw_errno(env, err, msg, hint(err));
   }
   return NULL;
+}
+
+static const char *device_hint(int err) {
+  return err == EPERM ? "needs CAP_NET_RAW" : err == ENODEV ? "no such device" : NULL;
+}
+
+// bindToDevice(fd, name): '' removes the binding.
+static napi_value bind_to_device(napi_env env, napi_callback_info info) {
+  return set_name_option(env, info, SOL_SOCKET, SO_BINDTODEVICE, "usage: bindToDevice(fd, name of at most 15 bytes)",
+                         "couldn't bind socket to device %s", device_hint);
+}
+
+static const char *congestion_hint(int err) {
+  return err == ENOENT ? "not in net.ipv4.tcp_available_congestion_control"
+    : err == EPERM ? "not in net.ipv4.tcp_allowed_congestion_control (or needs CAP_NET_ADMIN)" : NULL;
 }
 
 // setCongestionControl(fd, name): TCP_CONGESTION, e.g. "cubic". Unprivileged callers may pick only
 // from net.ipv4.tcp_allowed_congestion_control.
 static napi_value set_congestion_control(napi_env env, napi_callback_info info) {
-  size_t argc = 2; napi_value argv[2]; int32_t fd; char name[16];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 2 || !gst_arg_int32(env, argv[0], &fd) || !gst_arg_string(env, argv[1], name, sizeof name)) return gst_throw(env, "ERR_INVALID_ARG", "usage: setCongestionControl(fd, name of at most 15 bytes)");
-  if (setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, name, (socklen_t)strlen(name)) < 0) {
-    int err = errno;
-    char what[80];
-    snprintf(what, sizeof what, "couldn't set TCP congestion control %s on fd %d", name, fd);
-    return gst_throw_errno(env, err, what, err == ENOENT ? "not in net.ipv4.tcp_available_congestion_control"
-      : err == EPERM ? "not in net.ipv4.tcp_allowed_congestion_control (or needs CAP_NET_ADMIN)" : NULL);
-  }
-  return NULL;
+  return set_name_option(env, info, IPPROTO_TCP, TCP_CONGESTION, "usage: setCongestionControl(fd, name of at most 15 bytes)",
+                         "couldn't set TCP congestion control %s on fd %d", congestion_hint);
 }
 
 // getCongestionControl(fd) -> the algorithm the TCP socket uses.
