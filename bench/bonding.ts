@@ -64,6 +64,8 @@ const SHOW_EVERY_MS = opt('show-every', 0)
 const SS_EVERY_MS = opt('ss-every', 0)
 /** With --cc NAME: the inner flows' congestion control (iperf3 -C, tcp-flow --cc; default: the host's). */
 const INNER_CC = args.string('cc', undefined)
+/** tcp-flow source's options for INNER_CC (the failover runs' sender). */
+const TCP_FLOW_CC = INNER_CC !== undefined ? ['--cc', INNER_CC] : []
 /** Extra ttt options for both ends (e.g. --ttt "--pace"), to compare settings in the lab. */
 const TRACE_HOLES = args.flag('trace-holes')
 /** With --trace-holes both ends log at debug level, which traces every hole, late fill and nack (src/vpn/hole-trace.ts); printed per run. */
@@ -226,6 +228,7 @@ async function failover (name: string, seconds: number, cutAtS: number, restoreA
   let s: ReturnType<typeof sampler>
   let source: NsProcess
   let restoreNs: bigint
+  const startSource = (): NsProcess => NsProcess.spawn('tcp-flow source', lab.namespaces.client, process.execPath, [tcpFlow, 'source', INNER, '7000', String(seconds), ...TCP_FLOW_CC])
   const l2Before = await lab.stats(1)
   if (cutAtS < 0) {
     await lab.cut(1)
@@ -234,13 +237,13 @@ async function failover (name: string, seconds: number, cutAtS: number, restoreA
     restoreNs = t0 + BigInt(Math.round(restoreAtS * 1e9))
     await lab.restore(1, restoreNs)
     s = sampler(t0)
-    source = NsProcess.spawn('tcp-flow source', lab.namespaces.client, process.execPath, [tcpFlow, 'source', INNER, '7000', String(seconds), ...(INNER_CC !== undefined ? ['--cc', INNER_CC] : [])])
+    source = startSource()
   } else {
     // Under load: the cut must hit a path that carries part of the flow, so it comes once l2 has
     // carried >= 2 Mbit/s over the last 0.5 s, but not before cutAtS nor after cutAtS + 6 s;
     // the restore follows restoreAtS - cutAtS later.
     s = sampler(t0)
-    source = NsProcess.spawn('tcp-flow source', lab.namespaces.client, process.execPath, [tcpFlow, 'source', INNER, '7000', String(seconds), ...(INNER_CC !== undefined ? ['--cc', INNER_CC] : [])])
+    source = startSource()
     let l2Busy = false
     for (;;) {
       await sleep(SAMPLE_MS)
@@ -313,8 +316,7 @@ async function main (): Promise<void> {
     // iperf3 with -C, the failover runs' tcp-flow through the addon's TCP_CONGESTION (as root it
     // may pick any algorithm the kernel has; a namespace's default may only be an allowed one).
     // BBR and CUBIC react to the bond's delay spread differently, so it goes with every figure.
-    const nsDefault = (await lab.exec('client', 'sysctl', ['-n', 'net.ipv4.tcp_congestion_control'])).stdout.trim()
-    const cc = INNER_CC ?? nsDefault
+    const cc = INNER_CC ?? (await lab.exec('client', 'sysctl', ['-n', 'net.ipv4.tcp_congestion_control'])).stdout.trim()
     console.log(`  inner TCP congestion control (iperf3's and tcp-flow's senders): ${cc}`)
     const only = args.string('only', undefined)
     const wanted = (name: string): boolean => only === undefined || name.includes(only)

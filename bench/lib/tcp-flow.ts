@@ -24,6 +24,8 @@ const hashing = !argv.includes('--no-hash')
 const ccAt = argv.indexOf('--cc')
 const cc = ccAt >= 0 ? argv[ccAt + 1] : undefined
 const [mode, a, b, c, d] = argv.filter((x, i) => !x.startsWith('--') && (ccAt < 0 || i !== ccAt + 1))
+const USAGE = 'usage: tcp-flow sink BIND PORT [--no-hash] | source HOST PORT SECONDS [BIND] [--no-hash] [--cc NAME]'
+if (ccAt >= 0 && (cc === undefined || cc.startsWith('--'))) { console.error(`--cc takes an algorithm's name (e.g. cubic)\n${USAGE}`); process.exit(2) }
 const BIN_NS = 100_000_000n
 const CHUNK = 64 * 1024
 const POOL = randomBytes(1024 * 1024 + CHUNK)
@@ -90,6 +92,6 @@ if (mode === 'sink') {
   socket.on('error', (e) => { console.error(`source: ${e.message}`); process.exit(1) })
   socket.on('close', () => { console.log(JSON.stringify({ bytes, sha256: digest(hash), cc: usedCc })); process.exit(0) })
 } else {
-  console.error('usage: tcp-flow sink BIND PORT [--no-hash] | source HOST PORT SECONDS [BIND] [--no-hash]')
+  console.error(USAGE)
   process.exit(2)
 }

@@ -19,7 +19,7 @@ async function listening (sink: Daemon): Promise<void> {
   }
 }
 
-test('tcp-flow source --cc reno: the flow uses reno and arrives whole; an unknown algorithm fails with what to check', { timeout: 30_000 }, async () => {
+test('tcp-flow source --cc reno: the flow uses reno and arrives whole; an unknown algorithm fails with what to check, a missing one with the usage', { timeout: 30_000 }, async () => {
   const port = await freePort()
   const sink = group.spawn('sink', process.execPath, [tcpFlow, 'sink', '127.0.0.1', String(port)])
   await listening(sink)
@@ -39,4 +39,8 @@ test('tcp-flow source --cc reno: the flow uses reno and arrives whole; an unknow
   const bad = await run(group, 'source', process.execPath, [tcpFlow, 'source', '127.0.0.1', String(port2), '0.3', '--cc', 'no-such-cc'])
   assert.equal(bad.code, 1)
   assert.match(bad.stderr, /source: couldn't set TCP congestion control no-such-cc .*ENOENT.*tcp_available_congestion_control/)
+
+  const noName = await run(group, 'source', process.execPath, [tcpFlow, 'source', '127.0.0.1', String(port2), '0.3', '--cc'])
+  assert.equal(noName.code, 2)
+  assert.match(noName.stderr, /--cc takes an algorithm's name/)
 })
