@@ -144,12 +144,7 @@ async function goodput (name: string, paths: number[], withPing = false): Promis
     console.log(`    client->server Mbit/s per ${SAMPLE_MS} ms (l1/l2): ${perLink[0]!.points.map(([x, y], i) => `${x.toFixed(2)}:${y.toFixed(0)}/${(perLink[1]?.points[i]?.[1] ?? 0).toFixed(0)}`).join(' ')}`)
     for (const [who, p] of [['client', t.client], ['server', t.server]] as const) console.log(p.lines.filter((l) => !/listening|session with/.test(l)).slice(-40).map((l) => `    ${who} log: ${l}`).join('\n'))
   }
-  if (TRACE_HOLES) {
-    for (const [who, p] of [['client', t.client], ['server', t.server]] as const) {
-      const traced = p.lines.filter((l) => / hole \d+\/\d+ | nacked \+| rate path | starved at /.test(l))
-      console.log(`  ${name}: ${who} trace (${traced.length} lines)\n${traced.map((l) => `    ${who} trace: ${l.replace(/^\S+ debug +/, '')}`).join('\n')}`)
-    }
-  }
+  if (TRACE_HOLES) printTrace(name, t)
   const run: GoodputRun = {
     name, goodputBps: steadyBps(r), wholeBps: r.receivedBps, retransmits: r.retransmits, load, ...closing,
     ...(pinged ? { pingMs: { avg: pinged.avgMs, p50: median(pinged.rtts), max: pinged.maxMs, loss: pinged.lossPct, idleP50: median(idlePing?.rtts ?? []) } } : {}),
@@ -265,6 +260,12 @@ async function failover (name: string, seconds: number, cutAtS: number, restoreA
   clearTimeout(killer)
   const samples = await s.stop()
   const l2After = await lab.stats(1)
+  if (TRACE_HOLES) {
+    // The trace's lines carry wall-clock times: the same clock for the cut and the stall.
+    const wallMs = (atS: number): string => new Date(Date.now() - Number(lab.nowNs() - t0) / 1e6 + atS * 1000).toISOString()
+    console.log(`  ${name}: cut at ${wallMs(cutAtS)}, restore at ${wallMs(Number(restoreNs - t0) / 1e9)}; stalls over 100 ms: ${flowStalls(flowReport(sink.lines), t0, seconds).filter(([, ms]) => ms > 100).map(([atS, ms]) => `${ms.toFixed(0)} ms from ${wallMs(atS)}`).join(', ')}`)
+    printTrace(name, t)
+  }
   const closing = await close(t)
   const out = flowReport(sink.lines)
   const gaps = flowStalls(out, t0, seconds)
@@ -291,12 +292,20 @@ async function failover (name: string, seconds: number, cutAtS: number, restoreA
   return run
 }
 
+/** With --trace-holes: the hole, nack, rate and path-state lines both ends logged in run `name`. */
+function printTrace (name: string, t: Tunnel): void {
+  for (const [who, p] of [['client', t.client], ['server', t.server]] as const) {
+    const traced = p.lines.filter((l) => / hole \d+\/\d+ | nacked \+| rate path | starved at |path \S+ (?:is )?(?:up|down|degraded|probing|backup)\b/.test(l))
+    console.log(`  ${name}: ${who} trace (${traced.length} lines)\n${traced.map((l) => `    ${who} trace: ${l.replace(/ debug +/, ' ')}`).join('\n')}`)
+  }
+}
+
 function counters (c: { client: Closing, server: Closing }): string {
   const cp = c.client.peers[0]
   const sp = c.server.peers[0]
   const ro = sp?.reorder as (Record<string, number> | undefined)
   const wait = /wait (\{[^}]*\})/.exec(c.client.line)?.[1] ?? '?'
-  const sent = (line: string): string => /sparse \d+ (?:kept \d+ )?sent \{[^}]*\}(?: copies \d+)?(?: parities \d+ rebuilt \d+)?/.exec(line)?.[0] ?? ''
+  const sent = (line: string): string => /sparse \d+ (?:kept \d+ )?sent \{[^}]*\}(?: copies \d+)?(?: silences \d+)?(?: parities \d+ rebuilt \d+)?/.exec(line)?.[0] ?? ''
   return `client ${sent(c.client.line)}, server ${sent(c.server.line)}; client refused ${cp?.refused ?? '?'}, repairs ${cp?.repairs ?? '?'}, wait ${wait}; server refused ${sp?.refused ?? '?'}, repairs ${sp?.repairs ?? '?'}, reorder held ${ro?.held ?? '?'} skipped ${ro?.skipped ?? '?'} late ${ro?.late ?? '?'}` +
     `${ro?.heldBehindLoss !== undefined ? ` heldBehindLoss ${ro.heldBehindLoss}` : ''} dup ${ro?.duplicates ?? '?'} maxHolding ${ro?.maxHolding ?? '?'}; paths ${c.client.paths.map((p) => p.replace(/→\S+?:\d+:/, ':')).join(' ')}`
 }

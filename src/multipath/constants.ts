@@ -31,6 +31,25 @@ export const FEEDBACK_EVERY_PACKETS = 16
  * path a false alarm needs both probes of a pair lost: 1 in 400).
  */
 export const UNANSWERED_FOR_SILENCE = 2
+/**
+ * Silence reports (PathReceiver.silenceReportDue): a receiver that has heard nothing on a busy
+ * path for max(this floor, SILENCE_REPORT_GAPS x its mean gap between arrivals) says so over
+ * another path, at most SILENCE_REPORTS times per silence, each a wait as long again later. The
+ * path's own replies take its round trip plus a timeout to go missing (l2 in the lab: down
+ * 190-210 ms after a cut under load); the report takes the silence plus the other path's one way.
+ * The floor is well above a busy path's gaps (about 1 ms at 10 Mbit/s) and a tick (5 ms).
+ */
+export const SILENCE_REPORT_FLOOR_MS = 20
+export const SILENCE_REPORT_GAPS = 8
+/** A path whose arrivals are further apart than this allows (an idle, probed path) sends no reports: its own timeout is as quick. */
+export const SILENCE_REPORT_CEILING_MS = 100
+export const SILENCE_REPORTS = 3
+/**
+ * The sender takes a silence report as the path's failure when at least UNANSWERED_FOR_SILENCE
+ * sends left within (the silence - this margin, or twice the path's timeout variation if more)
+ * after the last one that arrived: each would have arrived by now on a live path.
+ */
+export const SILENCE_MARGIN_MS = 10
 /** Answers a probing/down path must give before it is trusted with data again. */
 export const UP_AFTER_REPLIES = 2
 /**

@@ -1,5 +1,8 @@
 import { OneWayDelayTrend } from './delay-trend.js'
-import { DEFAULT_FEEDBACK_INTERVAL_MS, FEEDBACK_EVERY_PACKETS, MAX_NACKS_PER_FEEDBACK, NACK_REPEATS } from './constants.js'
+import {
+  DEFAULT_FEEDBACK_INTERVAL_MS, FEEDBACK_EVERY_PACKETS, MAX_NACKS_PER_FEEDBACK, NACK_REPEATS,
+  SILENCE_REPORT_FLOOR_MS, SILENCE_REPORT_GAPS, SILENCE_REPORT_CEILING_MS, SILENCE_REPORTS,
+} from './constants.js'
 
 /**
  * What every data or probe packet carries for its path (the modes encode it on the wire).
@@ -25,7 +28,11 @@ export interface PathFeedback {
   echoSeq: number
   echoTxTimeMs: number
   echoRxTimeMs: number
-  /** Time the receiver held the echo before sending this feedback (subtracted from the RTT). */
+  /**
+   * Time the receiver held the echo before sending this feedback (subtracted from the RTT): the
+   * time since the highest sequence arrived. In a copy over another path (which has no echo) it
+   * is what a silence report says: nothing newer than highestSeq for that long.
+   */
   ackDelayMs: number
   /** Per-path sequences found missing since the last feedback (for repair); at most MAX_NACKS_PER_FEEDBACK. */
   nacks: number[]
@@ -80,6 +87,10 @@ export class PathReceiver {
    * could arrive; `onRebuilt` then takes the nack back before it is sent.
    */
   nackDelayMs = 0
+  /** Mean time between arrivals (an EWMA; an idle path's is long), which scales the silence a report waits for. */
+  private gapMs = SILENCE_REPORT_CEILING_MS * 10
+  /** Silence reports sent since the last arrival. */
+  private silenceReports = 0
 
   /**
    * `startsAtFirstSeen`: the receiver of a new session, whose peer's path sequences may go on from
@@ -111,6 +122,8 @@ export class PathReceiver {
       this.forgetNack(seq) // it was only late, not lost
     }
     this.delay.addSample(stamp.txTimeMs, nowMs, nowMs)
+    if (this.lastRxMs > -Infinity) this.gapMs += (Math.min(nowMs - this.lastRxMs, 10 * SILENCE_REPORT_CEILING_MS) - this.gapMs) / 8
+    this.silenceReports = 0
     this.receivedPackets++
     this.receivedBytes += bytes
     this.lastRxMs = nowMs
@@ -170,6 +183,34 @@ export class PathReceiver {
     const nackMs = this.nackCount > 0 ? this.firstUnsentNackMs() : Infinity
     if (this.unreported === 0) return nackMs
     return Math.min(nackMs, this.urgent ? this.lastRxMs : Math.max(this.lastRxMs, this.lastFeedbackMs + this.feedbackIntervalMs))
+  }
+
+  /**
+   * Whether to tell the sender, over another path, that this one has gone silent: nothing has
+   * arrived for SILENCE_REPORT_GAPS times its usual gap (at least SILENCE_REPORT_FLOOR_MS), and
+   * again after as long once more, up to SILENCE_REPORTS times. The path's own feedback cannot
+   * say it (it would go the dead way); the sender checks what it sent (Path.onSilenceReport), so
+   * a sender that merely stopped using the path changes nothing. A path busy at under a packet per
+   * SILENCE_REPORT_CEILING_MS / SILENCE_REPORT_GAPS is left to the sender's own timeout.
+   */
+  silenceReportDue (nowMs: number): boolean {
+    if (this.silenceReports >= SILENCE_REPORTS || this.highestSeq < 0) return false
+    const afterMs = Math.max(SILENCE_REPORT_FLOOR_MS, SILENCE_REPORT_GAPS * this.gapMs)
+    return afterMs <= SILENCE_REPORT_CEILING_MS && nowMs - this.lastRxMs >= afterMs * (this.silenceReports + 1)
+  }
+
+  /** Fills `out` (reused) with a silence report: the counts, no nacks, ackDelayMs the time since the highest sequence arrived. */
+  writeSilenceReport (nowMs: number, out: PathFeedback): PathFeedback {
+    this.silenceReports++
+    out.highestSeq = this.highestSeq
+    out.receivedPackets = this.receivedPackets
+    out.receivedBytes = this.receivedBytes
+    out.echoSeq = this.echoSeq
+    out.echoTxTimeMs = this.echoTxTimeMs
+    out.echoRxTimeMs = this.echoRxTimeMs
+    out.ackDelayMs = Math.max(0, nowMs - this.echoRxTimeMs)
+    out.nackCount = 0
+    return out
   }
 
   /** Fills `out` (reused, no allocation) and resets what has been reported. */

@@ -5,7 +5,8 @@ import { DEGRADED_LOSS_RATIO, UNDEGRADED_LOSS_RATIO, UP_AFTER_REPLIES } from './
  * - `up`: answering in time; a primary path carrying data.
  * - `backup`: answering in time, but preference backup: used only when no primary is up or degraded.
  * - `degraded`: replies overdue past the RTT timeout, or heavy loss; used only if nothing is up.
- * - `down`: silent past the down timeout (or set down by hand); never used for data, still probed.
+ * - `down`: silent past the down timeout, reported silent by the receiver over another path, or set
+ *   down by hand; never used for data, still probed.
  */
 export type PathState = 'probing' | 'up' | 'degraded' | 'down' | 'backup'
 
@@ -22,6 +23,8 @@ export interface PathSignals {
   lossRatio: number
   isBackup: boolean
   isAdminDown: boolean
+  /** The receiver said, over another path, that sends which should have arrived did not (Path.onSilenceReport). */
+  isReportedSilent: boolean
 }
 
 /** Pure transition function of the path state machine (table-tested with a fake clock). */
@@ -32,12 +35,12 @@ export function nextPathState (state: PathState, s: PathSignals): PathState {
     case 'down':
       return s.repliesInARow >= 1 ? (s.repliesInARow >= UP_AFTER_REPLIES ? live : 'probing') : 'down'
     case 'probing':
-      if (s.overdueMs > s.downAfterMs) return 'down'
+      if (s.overdueMs > s.downAfterMs || s.isReportedSilent) return 'down'
       return s.repliesInARow >= UP_AFTER_REPLIES ? live : 'probing'
     case 'up':
     case 'backup':
     case 'degraded': {
-      if (s.overdueMs > s.downAfterMs) return 'down'
+      if (s.overdueMs > s.downAfterMs || s.isReportedSilent) return 'down'
       if (s.overdueMs > s.degradeAfterMs || s.lossRatio > DEGRADED_LOSS_RATIO) return 'degraded'
       if (state === 'degraded' && s.lossRatio >= UNDEGRADED_LOSS_RATIO) return 'degraded'
       return live

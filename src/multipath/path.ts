@@ -1,6 +1,6 @@
 import {
   DEFAULT_PROBE_INTERVAL_MS, DEFAULT_DOWN_FLOOR_MS, DEFAULT_FEEDBACK_INTERVAL_MS, SEND_RING_SIZE, QUEUE_EXCESS_MS,
-  STANDING_WINDOW_MS, UNANSWERED_FOR_SILENCE, PACING_BURST_BYTES, MIN_ROUND_MS, RTT_BETA,
+  STANDING_WINDOW_MS, UNANSWERED_FOR_SILENCE, PACING_BURST_BYTES, MIN_ROUND_MS, RTT_BETA, SILENCE_MARGIN_MS, SILENCE_REPORT_FLOOR_MS,
 } from './constants.js'
 import { RttEstimator } from './rtt-estimator.js'
 import { OneWayDelayTrend } from './delay-trend.js'
@@ -114,6 +114,8 @@ export interface PathCounters {
   /** Units handed back because their reply was overdue while the path still answered. */
   tailRepairs: number
   downEvents: number
+  /** Times the receiver's silence report (over another path) took the path down before its own timeout. */
+  silenceDowns: number
 }
 
 /**
@@ -171,7 +173,7 @@ export class Path {
   readonly loss = new LossEstimator()
   readonly rate = new RateEstimator()
   readonly pacer = new Pacer()
-  readonly counters: PathCounters = { txPackets: 0, txBytes: 0, probes: 0, feedbacks: 0, nackedPackets: 0, overflowPackets: 0, tailRepairs: 0, downEvents: 0 }
+  readonly counters: PathCounters = { txPackets: 0, txBytes: 0, probes: 0, feedbacks: 0, nackedPackets: 0, overflowPackets: 0, tailRepairs: 0, downEvents: 0, silenceDowns: 0 }
   /**
    * Queueing delay (measured one-way) at which this path was seen dropping: its bottleneck
    * buffer. Infinity until a loss happens near the largest queue seen.
@@ -204,6 +206,8 @@ export class Path {
   private lastHeardMs = -Infinity
   private repliesInARow = 0
   private isAdminDown = false
+  /** A silence report found sends that should have arrived: down at the next update. */
+  private isReportedSilent = false
   private lastBackOffMs = -Infinity
   /** Since when every busy sample in rate startup showed a bottleneck queue (Infinity: the last one did not). */
   private queuedSinceMs = Infinity
@@ -239,7 +243,7 @@ export class Path {
   /** lastIdleSeq as of each send: a delivery sample is app-limited if the path idled anywhere in it. */
   private readonly sentLastIdleSeq = new Float64Array(SEND_RING_SIZE)
   private readonly signals: PathSignals = {
-    repliesInARow: 0, overdueMs: 0, degradeAfterMs: 0, downAfterMs: 0, lossRatio: 0, isBackup: false, isAdminDown: false,
+    repliesInARow: 0, overdueMs: 0, degradeAfterMs: 0, downAfterMs: 0, lossRatio: 0, isBackup: false, isAdminDown: false, isReportedSilent: false,
   }
 
   constructor (readonly id: number, options: PathOptions = {}) {
@@ -488,7 +492,11 @@ export class Path {
       this.sentUnit[slot] = -1
     }
     // The original follows over the path itself: the counts wait for it.
-    if (isCopy) return
+    if (isCopy) {
+      // (A nack's copy goes out as its gap shows, so its silence is short: below the floor, no report.)
+      if (fb.ackDelayMs >= SILENCE_REPORT_FLOOR_MS) this.onSilenceReport(fb.highestSeq, fb.ackDelayMs, nowMs, lostUnits)
+      return
+    }
     if (fb.highestSeq > this.highestAckedSeq) {
       // The loss ratio is the path's own (random) loss: overflow is congestion, priced by the queue
       // budget, and losses while the rate is still in startup are our own probing's doing.
@@ -502,6 +510,32 @@ export class Path {
     this.repliesInARow++
     this.lastHeardMs = nowMs
     this.update(nowMs)
+  }
+
+  /**
+   * A copy of this path's feedback (over another path) says the receiver has heard nothing newer
+   * than `highestSeq` for `silentMs` (PathReceiver.silenceReportDue). Sends that left soon enough
+   * after that one would have arrived by now on a live path, whatever its delay: their spacing
+   * here is their spacing there. When at least UNANSWERED_FOR_SILENCE of them left within the
+   * silence less a margin for jitter, the path is down at once and hands back what it had not
+   * delivered, instead of after its own round trip and timeout. A report about sends we never
+   * made (an idle path, a stale report the path has answered past) changes nothing.
+   */
+  onSilenceReport (highestSeq: number, silentMs: number, nowMs: number, reinjectUnits?: number[]): void {
+    if (this.state === 'down' || highestSeq < this.highestAckedSeq) return
+    if (highestSeq <= this.nextSeq - SEND_RING_SIZE || highestSeq >= this.nextSeq - UNANSWERED_FOR_SILENCE) return
+    const lastArrivedLeftMs = this.sentReleaseMs[highestSeq & (SEND_RING_SIZE - 1)]!
+    const withinMs = silentMs - Math.max(SILENCE_MARGIN_MS, 2 * this.timeoutVariationMs())
+    let missing = 0
+    for (let seq = highestSeq + 1; seq < this.nextSeq && missing < UNANSWERED_FOR_SILENCE; seq++) {
+      // Still in the pace queue (Infinity) or left too late to be due: the ones after left later still.
+      if (!(this.sentReleaseMs[seq & (SEND_RING_SIZE - 1)]! - lastArrivedLeftMs <= withinMs)) break
+      missing++
+    }
+    if (missing < UNANSWERED_FOR_SILENCE) return
+    this.isReportedSilent = true
+    this.counters.silenceDowns++
+    this.update(nowMs, reinjectUnits)
   }
 
   /** Pipe mode: the subflow proved alive (e.g. TCP acked our data); counts as a reply to all sent. */
@@ -540,6 +574,8 @@ export class Path {
     s.lossRatio = this.loss.lossRatio
     s.isBackup = this.preference === 'backup'
     s.isAdminDown = this.isAdminDown
+    s.isReportedSilent = this.isReportedSilent
+    this.isReportedSilent = false
     if (reinjectUnits && this.state !== 'down') this.takeOverdue(nowMs, reinjectUnits)
     const next = nextPathState(this.state, s)
     if (s.overdueMs > s.degradeAfterMs) this.repliesInARow = 0

@@ -256,7 +256,7 @@ export class VpnClient {
     const udp = this.sockets.map((s) => s.stats())
     const tun = this.tun.stats()
     return `tx ${c.txPackets} rx ${c.rxPackets} refused ${c.refused} repairs ${c.repairs} reorder ${JSON.stringify(this.peer.reorder.stats)} wait ${JSON.stringify(this.peer.waitStats)} ${this.peer.sendSummary} ` +
-      `udp ${JSON.stringify(udp)} tun ${JSON.stringify(tun)} paths ${this.peer.active.map((p) => `${p.name}:${p.state}:${p.rtt.srttMs.toFixed(1)}ms`).join(' ')} errors ${JSON.stringify(this.stats.errors)}`
+      `udp ${JSON.stringify(udp)} tun ${JSON.stringify(tun)} paths ${this.peer.active.map((p) => `${p.name}:${p.state}:${p.rtt.srttMs.toFixed(1)}ms:downs=${p.counters.downEvents},silence=${p.counters.silenceDowns}`).join(' ')} errors ${JSON.stringify(this.stats.errors)}`
   }
 
   close (): void {

@@ -36,13 +36,13 @@ export function writeFeedback (buf: Buffer, at: number, viaPathId: number, about
 /**
  * Makes `fb` the copy of a feedback sent on another path than the one it is about: an echo far
  * older than anything the sender still waits for (2^30 sequences back, so a receiver of any
- * version takes no RTT sample from it: that round trip would be another path's).
+ * version takes no RTT sample from it: that round trip would be another path's). Its ack delay
+ * stays the time since the highest sequence arrived: on a silence report that is the silence.
  */
 export function copyOfFeedback (fb: PathFeedback): PathFeedback {
   fb.echoSeq = fb.highestSeq - 0x4000_0000
   fb.echoTxTimeMs = 0
   fb.echoRxTimeMs = 0
-  fb.ackDelayMs = 0
   return fb
 }
 

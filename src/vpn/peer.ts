@@ -106,6 +106,8 @@ export interface PeerCounters {
   malformed: number
   /** Feedbacks with nacks also sent on the fastest path (sendFeedback). */
   nackCopies: number
+  /** Silence reports sent: a busy path went quiet here, said over another path (sendSilenceReport). */
+  silenceReports: number
   /** FEC parities sent on lossy paths, and inner packets rebuilt from the peer's parities (not duplicates). */
   fecParities: number
   fecRebuilt: number
@@ -140,6 +142,18 @@ const FEC_NACK_WAIT_MS = 5
 const FEC_WINDOW_PACKETS = 1024
 const EMPTY_BYTES = new Uint8Array(0)
 /**
+ * Our choice: a repair goes at once while the path it arrives first on has at most this much
+ * modelled queue, and waits for room beyond it (ahead of new data, which keeps to the 5 ms
+ * bottleneck budget). Lone repairs of random loss always find it. A failover hands back 140-190
+ * units at once (l2's in flight in the lab): sent at once, they overflowed l1's 100-packet
+ * buffer (a run of 31+ losses each time, which the inner TCP then resent from behind the wait
+ * queue: stalls of 280-420 ms). 20 ms, like SLOWER_PATH_BUDGET_MS, rides out late wake-ups.
+ */
+const REPAIR_BUDGET_MS = 20
+/** Our choice: repairs that may wait for room (a failover's worth many times over); beyond it they go at once, as before. */
+const REPAIRS_WAITING = 1024
+
+/**
  * Our choice: the hold on a lossy path covers this times repairWaitOf's estimate. In the lab (5 %
  * loss on l2, CUBIC) repaired holes took 125-150 ms to fill where it said 90-115 (a tail loss is
  * found only by the next packet or parity on its path; feedback and repairs wait for a tick on a
@@ -162,9 +176,12 @@ export class Peer {
   private readonly rxPool: PacketPool
   private readonly oversized = new Map<number, Buffer>()
   private nextOversizedId = -1
-  readonly counters: PeerCounters = { txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0, refused: 0, noSession: 0, repairs: 0, malformed: 0, nackCopies: 0, fecParities: 0, fecRebuilt: 0 }
+  readonly counters: PeerCounters = { txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0, refused: 0, noSession: 0, repairs: 0, malformed: 0, nackCopies: 0, silenceReports: 0, fecParities: 0, fecRebuilt: 0 }
   private scheduler: Scheduler
-  private readonly repairScheduler = new AutoScheduler(undefined, Infinity)
+  /** Repairs go where they arrive first, within REPAIR_BUDGET_MS of modelled queue (see resend). */
+  private readonly repairScheduler = new AutoScheduler(undefined, Infinity, REPAIR_BUDGET_MS, REPAIR_BUDGET_MS)
+  /** Repairs (unit ids) that found no path within REPAIR_BUDGET_MS: sent first as room comes, ahead of new data. */
+  private readonly repairsWaiting = new WaitQueue(REPAIRS_WAITING, Infinity, REPAIRS_WAITING, Infinity)
   private readonly sequencer = new FlowSequencer(SEQUENCE_BUCKETS)
   private readonly lastFlowSeq = new Float64Array(SEQUENCE_BUCKETS).fill(-1)
   private readonly chosen: Path[] = []
@@ -328,7 +345,7 @@ export class Peer {
    */
   get sendSummary (): string {
     return `sparse ${this.sparseSent} kept ${this.delayKeeper.kept} sent ${JSON.stringify(Object.fromEntries(this.active.map((p) => [p.id, p.counters.txPackets - p.counters.probes])))}` +
-      ` copies ${this.counters.nackCopies} parities ${this.counters.fecParities} rebuilt ${this.counters.fecRebuilt}` +
+      ` copies ${this.counters.nackCopies} silences ${this.counters.silenceReports} parities ${this.counters.fecParities} rebuilt ${this.counters.fecRebuilt}` +
       (this.delayLine !== undefined ? ` delayed ${this.delayLine.held}` : '')
   }
 
@@ -432,6 +449,8 @@ export class Peer {
 
   /** Sends waiting packets, oldest first, while some path takes them. */
   private drainWaiting (nowMs: number): void {
+    // Repairs first: new data that went ahead would only lengthen the holes they fill.
+    if (this.repairsWaiting.size > 0 && !this.drainRepairs(nowMs)) return
     while (this.waiting.size > 0) {
       const unitId = this.waiting.peek()!
       const slot = unitId % this.repairUnits
@@ -641,10 +660,11 @@ export class Peer {
    */
   releasePaced (nowMs: number): number {
     let next = this.releaseDue(nowMs, nowMs)
-    if (this.waiting.size > 0) {
+    if (this.waiting.size > 0 || this.repairsWaiting.size > 0) {
       this.drainWaiting(nowMs)
       // At least half a ms ahead: a path refused for another reason than its budget must not spin the timer.
-      if (this.waiting.size > 0 && this.scheduler instanceof AutoScheduler) next = Math.min(next, Math.max(nowMs + 0.5, this.scheduler.nextRoomMs(this.active, nowMs)))
+      if (this.repairsWaiting.size > 0) next = Math.min(next, Math.max(nowMs + 0.5, this.repairScheduler.nextRoomMs(this.active, nowMs)))
+      else if (this.waiting.size > 0 && this.scheduler instanceof AutoScheduler) next = Math.min(next, Math.max(nowMs + 0.5, this.scheduler.nextRoomMs(this.active, nowMs)))
     }
     return next
   }
@@ -666,19 +686,46 @@ export class Peer {
     return next
   }
 
+  /** Sends the units in lostUnits again, each on the path where it arrives first; those that find no room wait (see REPAIR_BUDGET_MS). */
   private resend (nowMs: number): void {
     const lost = this.lostUnits
     for (let i = 0; i < lost.length; i++) {
       const unitId = lost[i]!
       const slot = unitId % this.repairUnits
       if (this.unitIds[slot] !== unitId) continue // overwritten: too old to repair
-      const n = this.repairScheduler.pick(this.active, this.unitLengths[slot]!, nowMs, this.chosen)
-      if (n === 0) continue
-      this.counters.repairs++
-      if (this.tracedRepairs !== undefined) this.tracedRepairs.push(`${this.unitBuckets[slot]!}/${this.unitFlowSeqs[slot]!}->${this.chosen[0]!.id}`)
-      this.transmit(this.chosen[0]!, slot, unitId, nowMs)
+      // Behind repairs already waiting, in order; with no path usable at all, given up (the inner flow resends).
+      const n = this.repairsWaiting.size > 0 ? 0 : this.repairScheduler.pick(this.active, this.unitLengths[slot]!, nowMs, this.chosen)
+      if (n === 0) {
+        if (bestTier(this.active) < 0) continue
+        if (this.repairsWaiting.size < this.repairsWaiting.capacity) { this.repairsWaiting.push(unitId, nowMs); continue }
+        if (this.repairScheduler.pick(this.active, this.unitLengths[slot]!, nowMs, this.chosen) === 0) continue
+      }
+      this.sendRepair(slot, unitId, nowMs)
     }
     lost.length = 0
+  }
+
+  /** Sends waiting repairs, oldest first, while a path has room for them; returns whether none is left waiting. */
+  private drainRepairs (nowMs: number): boolean {
+    while (this.repairsWaiting.size > 0) {
+      const unitId = this.repairsWaiting.peek()!
+      const slot = unitId % this.repairUnits
+      if (this.unitIds[slot] === unitId && this.repairScheduler.pick(this.active, this.unitLengths[slot]!, nowMs, this.chosen) === 0) {
+        if (bestTier(this.active) >= 0) return false
+        this.repairsWaiting.clear() // no path at all: the inner flows resend
+        return true
+      }
+      this.repairsWaiting.shift(nowMs)
+      if (this.unitIds[slot] === unitId) this.sendRepair(slot, unitId, nowMs)
+    }
+    return true
+  }
+
+  /** Sends unit `slot` again on this.chosen[0] (a repair keeps its flow sequence). */
+  private sendRepair (slot: number, unitId: number, nowMs: number): void {
+    this.counters.repairs++
+    if (this.tracedRepairs !== undefined) this.tracedRepairs.push(`${this.unitBuckets[slot]!}/${this.unitFlowSeqs[slot]!}->${this.chosen[0]!.id}`)
+    this.transmit(this.chosen[0]!, slot, unitId, nowMs)
   }
 
   /** Seals a control message already written at scratch[14, 14 + length) and sends it on `pathId`. */
@@ -728,12 +775,25 @@ export class Peer {
     this.counters.nackCopies++
   }
 
-  /** Our usable path with the least smoothed RTT (undefined: none measured). */
-  private fastestPath (): Path | undefined {
+  /**
+   * Says over the fastest other path that path `pathId` has gone silent here (a copy of its
+   * feedback whose ack delay is the silence, see PathReceiver.silenceReportDue): its own feedback
+   * would go the dead way, and the sender would find out only after that path's round trip and timeout.
+   */
+  private sendSilenceReport (pathId: number, nowMs: number): void {
+    const fastest = this.fastestPath(pathId)
+    if (fastest === undefined) return
+    const fb = copyOfFeedback(this.receivers[pathId]!.writeSilenceReport(nowMs, this.feedback))
+    this.sendControl(fastest.id, writeFeedback(this.scratch, SEALED_HEADER_BYTES, fastest.id, pathId, fb))
+    this.counters.silenceReports++
+  }
+
+  /** Our usable path with the least smoothed RTT (undefined: none measured), other than `exceptId`. */
+  private fastestPath (exceptId = -1): Path | undefined {
     let best: Path | undefined
     for (let i = 0; i < this.active.length; i++) {
       const p = this.active[i]!
-      if (p.state !== 'up' || !p.rtt.hasSample()) continue
+      if (p.state !== 'up' || !p.rtt.hasSample() || p.id === exceptId) continue
       if (best === undefined || p.rtt.srttMs < best.rtt.srttMs) best = p
     }
     return best
@@ -1050,6 +1110,7 @@ export class Peer {
         if (!decoder.isActive(nowMs)) this.fecDecoders[path.id] = undefined
       }
       if (receiver.nextFeedbackMs() <= nowMs && receiver.isFeedbackDue(nowMs)) this.sendFeedback(path.id, nowMs)
+      if (receiver.silenceReportDue(nowMs)) this.sendSilenceReport(path.id, nowMs)
     }
     const session = this.session
     if (session !== undefined) {

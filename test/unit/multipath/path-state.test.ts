@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { nextPathState, type PathState, type PathSignals } from '../../../src/multipath/index.js'
 
 const base: PathSignals = {
-  repliesInARow: 5, overdueMs: 0, degradeAfterMs: 20, downAfterMs: 60, lossRatio: 0, isBackup: false, isAdminDown: false,
+  repliesInARow: 5, overdueMs: 0, degradeAfterMs: 20, downAfterMs: 60, lossRatio: 0, isBackup: false, isAdminDown: false, isReportedSilent: false,
 }
 
 const cases: { name: string, from: PathState, signals: Partial<PathSignals>, to: PathState }[] = [
@@ -29,6 +29,11 @@ const cases: { name: string, from: PathState, signals: Partial<PathSignals>, to:
   { name: 'down -> probing on the first reply', from: 'down', signals: { repliesInARow: 1 }, to: 'probing' },
   { name: 'down -> up on two replies at once', from: 'down', signals: { repliesInARow: 2 }, to: 'up' },
   { name: 'admin down wins over replies', from: 'up', signals: { isAdminDown: true }, to: 'down' },
+  { name: 'up -> down when reported silent, in time by its own clock', from: 'up', signals: { isReportedSilent: true }, to: 'down' },
+  { name: 'degraded -> down when reported silent', from: 'degraded', signals: { overdueMs: 30, isReportedSilent: true }, to: 'down' },
+  { name: 'backup -> down when reported silent', from: 'backup', signals: { isBackup: true, isReportedSilent: true }, to: 'down' },
+  { name: 'probing -> down when reported silent', from: 'probing', signals: { repliesInARow: 1, isReportedSilent: true }, to: 'down' },
+  { name: 'a silence report does not hold a down path that answers', from: 'down', signals: { repliesInARow: 1, isReportedSilent: true }, to: 'probing' },
   { name: 'admin down holds a down path down', from: 'down', signals: { isAdminDown: true, repliesInARow: 9 }, to: 'down' },
 ]
 

@@ -2,7 +2,7 @@
 // count cap; and a Peer under `auto` holding a sender's burst there instead of refusing it.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { WaitQueue, WAIT_LIMIT_MS, WAIT_FLOOR_PACKETS } from '../../../src/vpn/wait-queue.js'
+import { WaitQueue, WAIT_LIMIT_MS, WAIT_FLOOR_PACKETS, WAIT_CEILING_MS } from '../../../src/vpn/wait-queue.js'
 import { Peer } from '../../../src/vpn/peer.js'
 import type { VpnSession } from '../../../src/vpn/session.js'
 import { silentLogger } from '../../../src/log.js'
@@ -39,13 +39,27 @@ test('new packets are refused once the oldest has waited the limit, not before, 
   assert.equal(q.stats.refusedFull, 0)
 })
 
-test('up to the floor, packets wait however long the oldest has waited', () => {
-  const q = new WaitQueue(1000, 25, 3)
+test('up to the floor, packets wait up to the ceiling however long the oldest has waited', () => {
+  const q = new WaitQueue(1000, 25, 3, Infinity)
   for (let i = 0; i < 3; i++) { assert.ok(q.admit(i * 100)); q.push(i, i * 100) }
   assert.equal(q.admit(300), false, 'past the floor the age counts')
   assert.equal(q.stats.refusedAged, 1)
   q.shift(300)
   assert.ok(q.admit(300))
+})
+
+test('the ceiling refuses under the floor once the oldest has waited it, counted apart', () => {
+  const q = new WaitQueue(1000, 25, 512, 100)
+  q.push(1, 0)
+  q.push(2, 50)
+  assert.ok(q.hasRoom(99.9) && q.admit(99.9), 'two waiting, the oldest 99.9 ms: under the ceiling')
+  assert.equal(q.hasRoom(100), false)
+  assert.equal(q.admit(100), false, 'the oldest has waited 100 ms')
+  assert.deepEqual({ aged: q.stats.refusedAged, ceiling: q.stats.refusedCeiling }, { aged: 0, ceiling: 1 })
+  q.shift(100) // the oldest is now packet 2, queued at 50
+  assert.ok(q.admit(149), 'the ceiling counts from the oldest still waiting')
+  assert.equal(q.admit(150), false)
+  assert.equal(WAIT_CEILING_MS > WAIT_LIMIT_MS, true, 'the ceiling is the longer bound')
 })
 
 test('the count cap refuses even young packets, counted apart from aged ones', () => {
