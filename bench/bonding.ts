@@ -305,7 +305,7 @@ function counters (c: { client: Closing, server: Closing }): string {
   const sp = c.server.peers[0]
   const ro = sp?.reorder as (Record<string, number> | undefined)
   const wait = /wait (\{[^}]*\})/.exec(c.client.line)?.[1] ?? '?'
-  const sent = (line: string): string => /sparse \d+ (?:kept \d+ )?sent \{[^}]*\}(?: copies \d+)?(?: silences \d+)?(?: parities \d+ rebuilt \d+)?/.exec(line)?.[0] ?? ''
+  const sent = (line: string): string => /sparse \d+ (?:kept \d+ )?sent \{[^}]*\}(?: copies \d+)?(?: parities \d+ rebuilt \d+)?(?: silences \d+)?/.exec(line)?.[0] ?? ''
   return `client ${sent(c.client.line)}, server ${sent(c.server.line)}; client refused ${cp?.refused ?? '?'}, repairs ${cp?.repairs ?? '?'}, wait ${wait}; server refused ${sp?.refused ?? '?'}, repairs ${sp?.repairs ?? '?'}, reorder held ${ro?.held ?? '?'} skipped ${ro?.skipped ?? '?'} late ${ro?.late ?? '?'}` +
     `${ro?.heldBehindLoss !== undefined ? ` heldBehindLoss ${ro.heldBehindLoss}` : ''} dup ${ro?.duplicates ?? '?'} maxHolding ${ro?.maxHolding ?? '?'}; paths ${c.client.paths.map((p) => p.replace(/→\S+?:\d+:/, ':')).join(' ')}`
 }

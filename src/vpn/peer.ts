@@ -341,11 +341,11 @@ export class Peer {
   /**
    * For closing lines: inner packets sent ahead as sparse, data sends per path id (probes left
    * out: where a flow's ACKs went), feedbacks copied to the fastest path for their nacks, FEC
-   * parities sent and packets rebuilt.
+   * parities sent and packets rebuilt, silence reports sent.
    */
   get sendSummary (): string {
     return `sparse ${this.sparseSent} kept ${this.delayKeeper.kept} sent ${JSON.stringify(Object.fromEntries(this.active.map((p) => [p.id, p.counters.txPackets - p.counters.probes])))}` +
-      ` copies ${this.counters.nackCopies} silences ${this.counters.silenceReports} parities ${this.counters.fecParities} rebuilt ${this.counters.fecRebuilt}` +
+      ` copies ${this.counters.nackCopies} parities ${this.counters.fecParities} rebuilt ${this.counters.fecRebuilt} silences ${this.counters.silenceReports}` +
       (this.delayLine !== undefined ? ` delayed ${this.delayLine.held}` : '')
   }
 
