@@ -202,19 +202,13 @@ export class PathReceiver {
   /** Fills `out` (reused) with a silence report: the counts, no nacks, ackDelayMs the time since the highest sequence arrived. */
   writeSilenceReport (nowMs: number, out: PathFeedback): PathFeedback {
     this.silenceReports++
-    out.highestSeq = this.highestSeq
-    out.receivedPackets = this.receivedPackets
-    out.receivedBytes = this.receivedBytes
-    out.echoSeq = this.echoSeq
-    out.echoTxTimeMs = this.echoTxTimeMs
-    out.echoRxTimeMs = this.echoRxTimeMs
-    out.ackDelayMs = Math.max(0, nowMs - this.echoRxTimeMs)
+    this.writeCounts(nowMs, out)
     out.nackCount = 0
     return out
   }
 
-  /** Fills `out` (reused, no allocation) and resets what has been reported. */
-  writeFeedback (nowMs: number, out: PathFeedback): PathFeedback {
+  /** The counts and the echo into `out`: what every feedback says. */
+  private writeCounts (nowMs: number, out: PathFeedback): void {
     out.highestSeq = this.highestSeq
     out.receivedPackets = this.receivedPackets
     out.receivedBytes = this.receivedBytes
@@ -222,6 +216,11 @@ export class PathReceiver {
     out.echoTxTimeMs = this.echoTxTimeMs
     out.echoRxTimeMs = this.echoRxTimeMs
     out.ackDelayMs = Math.max(0, nowMs - this.echoRxTimeMs)
+  }
+
+  /** Fills `out` (reused, no allocation) and resets what has been reported. */
+  writeFeedback (nowMs: number, out: PathFeedback): PathFeedback {
+    this.writeCounts(nowMs, out)
     // Nacks still waiting for a parity (nackDelayMs) stay out of this feedback and keep their repeats.
     let listed = 0
     let kept = 0
