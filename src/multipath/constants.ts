@@ -45,6 +45,11 @@ export const SILENCE_REPORT_GAPS = 8
 export const SILENCE_REPORT_CEILING_MS = 100
 export const SILENCE_REPORTS = 3
 /**
+ * A path that came back by itself from a pause of P ms (its packets' delay jumped by P) is
+ * reported silent only after this times P: its next pause of that length is not a failure.
+ */
+export const SILENCE_REPORT_PAUSES = 1.5
+/**
  * The sender takes a silence report as the path's failure when at least UNANSWERED_FOR_SILENCE
  * sends left within (the silence - this margin, or twice the path's timeout variation if more)
  * after the last one that arrived: each would have arrived by now on a live path.

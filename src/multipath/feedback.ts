@@ -1,8 +1,11 @@
 import { OneWayDelayTrend } from './delay-trend.js'
 import {
   DEFAULT_FEEDBACK_INTERVAL_MS, FEEDBACK_EVERY_PACKETS, MAX_NACKS_PER_FEEDBACK, NACK_REPEATS,
-  SILENCE_REPORT_FLOOR_MS, SILENCE_REPORT_GAPS, SILENCE_REPORT_CEILING_MS, SILENCE_REPORTS,
+  SILENCE_REPORT_FLOOR_MS, SILENCE_REPORT_GAPS, SILENCE_REPORT_CEILING_MS, SILENCE_REPORTS, SILENCE_REPORT_PAUSES,
 } from './constants.js'
+
+/** Our choice: a pause a path came back from is remembered for 10-20 s (PathReceiver.notePause). */
+const PAUSE_WINDOW_MS = 10_000
 
 /**
  * What every data or probe packet carries for its path (the modes encode it on the wire).
@@ -91,6 +94,17 @@ export class PathReceiver {
   private gapMs = SILENCE_REPORT_CEILING_MS * 10
   /** Silence reports sent since the last arrival. */
   private silenceReports = 0
+  /**
+   * The longest pause this busy path came back from by itself lately: how much later a packet
+   * arrived than the one before it, beyond how much later it was sent (a delay jump; a sender that
+   * merely paused adds nothing). A Wi-Fi or 4G link that stalls 40 ms now and then is not
+   * reported silent for 40 ms again (SILENCE_REPORT_PAUSES times it). A max over two windows of
+   * PAUSE_WINDOW_MS, so a pause is forgotten 10-20 s later.
+   */
+  private pauseMs = 0
+  private pausePrevMs = 0
+  private pauseWindowStartMs = -Infinity
+
 
   /**
    * `startsAtFirstSeen`: the receiver of a new session, whose peer's path sequences may go on from
@@ -114,6 +128,7 @@ export class PathReceiver {
       }
       this.nacksDropped += Math.max(0, seq - firstMissing - listed)
       if (seq > this.highestSeq + 1 && this.highestSeq >= 0 && this.nackDelayMs <= 0) this.urgent = true
+      if (this.highestSeq >= 0) this.notePause(nowMs - this.echoRxTimeMs - (stamp.txTimeMs - this.echoTxTimeMs), nowMs)
       this.highestSeq = seq
       this.echoSeq = seq
       this.echoTxTimeMs = stamp.txTimeMs
@@ -185,18 +200,33 @@ export class PathReceiver {
     return Math.min(nackMs, this.urgent ? this.lastRxMs : Math.max(this.lastRxMs, this.lastFeedbackMs + this.feedbackIntervalMs))
   }
 
+  private notePause (jumpMs: number, nowMs: number): void {
+    if (nowMs - this.pauseWindowStartMs >= PAUSE_WINDOW_MS) {
+      this.pausePrevMs = nowMs - this.pauseWindowStartMs < 2 * PAUSE_WINDOW_MS ? this.pauseMs : 0
+      this.pauseMs = 0
+      this.pauseWindowStartMs = nowMs
+    }
+    // Only a busy path's, and only what it came back from before a report would matter (longer is an outage).
+    if (jumpMs > this.pauseMs && jumpMs <= SILENCE_REPORT_CEILING_MS && SILENCE_REPORT_GAPS * this.gapMs <= SILENCE_REPORT_CEILING_MS) this.pauseMs = jumpMs
+  }
+
   /**
    * Whether to tell the sender, over another path, that this one has gone silent: nothing has
-   * arrived for SILENCE_REPORT_GAPS times its usual gap (at least SILENCE_REPORT_FLOOR_MS), and
+   * arrived for SILENCE_REPORT_GAPS times its usual gap (at least SILENCE_REPORT_FLOOR_MS, and
+   * SILENCE_REPORT_PAUSES times the longest pause it came back from lately), and
    * again after as long once more, up to SILENCE_REPORTS times. The path's own feedback cannot
    * say it (it would go the dead way); the sender checks what it sent (Path.onSilenceReport), so
    * a sender that merely stopped using the path changes nothing. A path busy at under a packet per
-   * SILENCE_REPORT_CEILING_MS / SILENCE_REPORT_GAPS is left to the sender's own timeout.
+   * SILENCE_REPORT_CEILING_MS / SILENCE_REPORT_GAPS is left to the sender's own timeout, and so is
+   * one while no other path delivers (`othersLastRxMs`: the latest arrival on any other path).
    */
-  silenceReportDue (nowMs: number): boolean {
+  silenceReportDue (nowMs: number, othersLastRxMs: number): boolean {
     if (this.silenceReports >= SILENCE_REPORTS || this.highestSeq < 0) return false
-    const afterMs = Math.max(SILENCE_REPORT_FLOOR_MS, SILENCE_REPORT_GAPS * this.gapMs)
-    return afterMs <= SILENCE_REPORT_CEILING_MS && nowMs - this.lastRxMs >= afterMs * (this.silenceReports + 1)
+    const afterMs = Math.max(SILENCE_REPORT_FLOOR_MS, SILENCE_REPORT_GAPS * this.gapMs, SILENCE_REPORT_PAUSES * Math.max(this.pauseMs, this.pausePrevMs))
+    const silentMs = afterMs * (this.silenceReports + 1)
+    // Another path delivered through the second half of the silence: we are reading. After our own
+    // stall (a busy host), timers run before the reads, and every path would look silent at once.
+    return afterMs <= SILENCE_REPORT_CEILING_MS && nowMs - this.lastRxMs >= silentMs && othersLastRxMs - this.lastRxMs >= silentMs / 2
   }
 
   /** Fills `out` (reused) with a silence report: the counts, no nacks, ackDelayMs the time since the highest sequence arrived. */

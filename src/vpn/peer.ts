@@ -150,7 +150,7 @@ const EMPTY_BYTES = new Uint8Array(0)
  * queue: stalls of 280-420 ms). 20 ms, like SLOWER_PATH_BUDGET_MS, rides out late wake-ups.
  */
 const REPAIR_BUDGET_MS = 20
-/** Our choice: repairs that may wait for room (a failover's worth many times over); beyond it they go at once, as before. */
+/** Our choice: repairs that may wait for room (a failover's worth many times over); beyond it one goes only where a path has room, or is given up (the inner flow resends it). */
 const REPAIRS_WAITING = 1024
 
 /**
@@ -788,6 +788,16 @@ export class Peer {
     this.counters.silenceReports++
   }
 
+  /** The latest arrival on any path but `pathId` (-Infinity: none). */
+  private othersLastRxMs (pathId: number): number {
+    let latest = -Infinity
+    for (let i = 0; i < this.active.length; i++) {
+      const id = this.active[i]!.id
+      if (id !== pathId && this.receivers[id]!.lastRxMs > latest) latest = this.receivers[id]!.lastRxMs
+    }
+    return latest
+  }
+
   /** Our usable path with the least smoothed RTT (undefined: none measured), other than `exceptId`. */
   private fastestPath (exceptId = -1): Path | undefined {
     let best: Path | undefined
@@ -932,6 +942,8 @@ export class Peer {
         if (aboutId < 0) break
         // Sent on another path than the one it is about: a copy for its nacks (see sendFeedback).
         about.onFeedback(this.feedback, nowMs, this.lostUnits, this.abandonedUnits, aboutId !== pathId)
+        // A silence report can take the path down here: what waits in its pace queue would go into the void (its units were handed back).
+        if (about.state === 'down' && this.paceQueues[about.id]!.size > 0) this.paceQueues[about.id]!.clear()
         const traced = this.holeTrace !== undefined && (this.lostUnits.length > 0 || this.abandonedUnits.length > 0)
         const abandoned = traced ? this.unitsText(this.abandonedUnits) : ''
         if (traced) this.tracedRepairs = []
@@ -1110,7 +1122,7 @@ export class Peer {
         if (!decoder.isActive(nowMs)) this.fecDecoders[path.id] = undefined
       }
       if (receiver.nextFeedbackMs() <= nowMs && receiver.isFeedbackDue(nowMs)) this.sendFeedback(path.id, nowMs)
-      if (receiver.silenceReportDue(nowMs)) this.sendSilenceReport(path.id, nowMs)
+      if (receiver.silenceReportDue(nowMs, this.othersLastRxMs(path.id))) this.sendSilenceReport(path.id, nowMs)
     }
     const session = this.session
     if (session !== undefined) {

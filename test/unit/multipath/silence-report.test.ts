@@ -36,7 +36,7 @@ class Lab {
       if (this.isSending && now % this.sendEveryMs === 0 && this.path.state !== 'down') this.send(1200, this.nextUnit++)
       if (this.path.isProbeDue(now)) this.send(64, -1)
       if (this.receiver.isFeedbackDue(now)) this.feedback(false)
-      if (this.reports && this.receiver.silenceReportDue(now)) this.feedback(true)
+      if (this.reports && this.receiver.silenceReportDue(now, now)) this.feedback(true)
       if (this.downAtMs < 0 && this.path.state === 'down') this.downAtMs = now
     }
   }
@@ -76,25 +76,49 @@ test('receiver: a busy path is reported silent after the floor, then as long aga
   const r = new PathReceiver()
   for (let t = 0; t <= 100; t++) r.onPacket({ pathSeq: t, txTimeMs: t }, 1200, 1000 + t)
   const lastMs = 1100
-  assert.equal(r.silenceReportDue(lastMs + SILENCE_REPORT_FLOOR_MS - 1), false, 'under the floor')
-  assert.equal(r.silenceReportDue(lastMs + SILENCE_REPORT_FLOOR_MS), true)
+  assert.equal(r.silenceReportDue(lastMs + SILENCE_REPORT_FLOOR_MS - 1, lastMs + SILENCE_REPORT_FLOOR_MS - 1), false, 'under the floor')
+  assert.equal(r.silenceReportDue(lastMs + SILENCE_REPORT_FLOOR_MS, lastMs + SILENCE_REPORT_FLOOR_MS), true)
   const fb = r.writeSilenceReport(lastMs + 23, createFeedback())
   assert.deepEqual({ highest: fb.highestSeq, silence: fb.ackDelayMs, nacks: fb.nackCount }, { highest: 100, silence: 23, nacks: 0 })
-  assert.equal(r.silenceReportDue(lastMs + 2 * SILENCE_REPORT_FLOOR_MS - 1), false, 'the next one waits as long again')
-  assert.equal(r.silenceReportDue(lastMs + 2 * SILENCE_REPORT_FLOOR_MS), true)
+  assert.equal(r.silenceReportDue(lastMs + 2 * SILENCE_REPORT_FLOOR_MS - 1, lastMs + 2 * SILENCE_REPORT_FLOOR_MS - 1), false, 'the next one waits as long again')
+  assert.equal(r.silenceReportDue(lastMs + 2 * SILENCE_REPORT_FLOOR_MS, lastMs + 2 * SILENCE_REPORT_FLOOR_MS), true)
   for (let i = 1; i < SILENCE_REPORTS; i++) r.writeSilenceReport(lastMs + 60, createFeedback())
-  assert.equal(r.silenceReportDue(lastMs + 10_000), false, `no more than ${SILENCE_REPORTS} per silence`)
+  assert.equal(r.silenceReportDue(lastMs + 10_000, lastMs + 10_000), false, `no more than ${SILENCE_REPORTS} per silence`)
   r.onPacket({ pathSeq: 101, txTimeMs: 101 }, 1200, 20_000)
-  assert.equal(r.silenceReportDue(20_000 + SILENCE_REPORT_FLOOR_MS), false, 'one arrival after a long silence is no busy path')
+  assert.equal(r.silenceReportDue(20_000 + SILENCE_REPORT_FLOOR_MS, 20_000 + SILENCE_REPORT_FLOOR_MS), false, 'one arrival after a long silence is no busy path')
   for (let i = 1; i <= 60; i++) r.onPacket({ pathSeq: 101 + i, txTimeMs: 101 + i }, 1200, 20_000 + i)
-  assert.equal(r.silenceReportDue(20_060 + SILENCE_REPORT_FLOOR_MS), true, 'busy again: a new silence is reported')
+  assert.equal(r.silenceReportDue(20_060 + SILENCE_REPORT_FLOOR_MS, 20_060 + SILENCE_REPORT_FLOOR_MS), true, 'busy again: a new silence is reported')
+})
+
+test('receiver: no report while no other path delivers either (our own stall: every path would look silent)', () => {
+  const r = new PathReceiver()
+  for (let t = 0; t <= 100; t++) r.onPacket({ pathSeq: t, txTimeMs: t }, 1200, 1000 + t)
+  assert.equal(r.silenceReportDue(1200, 1100), false, 'the other paths are as quiet')
+  assert.equal(r.silenceReportDue(1200, 1109), false, 'another path delivered, but only in the first half of the silence')
+  assert.equal(r.silenceReportDue(1200, 1160), true)
+})
+
+test('receiver: a pause the path came back from by itself (a delay jump) is not reported again; a sender\'s pause changes nothing', () => {
+  const r = new PathReceiver()
+  let seq = 0
+  const burst = (fromTxMs: number, fromRxMs: number): void => { for (let i = 0; i < 50; i++) r.onPacket({ pathSeq: seq++, txTimeMs: fromTxMs + i }, 1200, fromRxMs + i) }
+  burst(0, 1000)
+  burst(80, 1080) // the sender sent nothing for 30 ms: arrivals 30 ms apart, sends as far apart
+  assert.equal(r.silenceReportDue(1129 + 20, 1129 + 20), true, 'a sender\'s pause taught nothing: 20 ms of silence is reported')
+  burst(130, 1130 + 40) // sent 1 ms after the last, arrived 41 ms after it: a 40 ms pause
+  const lastMs = 1170 + 49
+  assert.equal(r.silenceReportDue(lastMs + 59, lastMs + 59), false, 'under 1.5 x the 40 ms pause')
+  assert.equal(r.silenceReportDue(lastMs + 60, lastMs + 60), true)
+  burst(1_000_000, 1_000_000 + 1170) // 25 s on: the pause is forgotten
+  burst(1_000_050, 1_000_050 + 1170)
+  assert.equal(r.silenceReportDue(1_001_269 + 20, 1_001_269 + 20), true)
 })
 
 test('receiver: a path idle but for probes (100 ms apart) is never reported, nor one that never received', () => {
   const r = new PathReceiver()
-  assert.equal(r.silenceReportDue(5000), false)
+  assert.equal(r.silenceReportDue(5000, 5000), false)
   for (let i = 0; i < 40; i++) r.onPacket({ pathSeq: i, txTimeMs: i * 100 }, 64, i * 100, true)
-  for (let t = 3900; t < 6000; t += 5) assert.equal(r.silenceReportDue(t), false, `at ${t} ms`)
+  for (let t = 3900; t < 6000; t += 5) assert.equal(r.silenceReportDue(t, t), false, `at ${t} ms`)
 })
 
 test('a busy path cut is taken down by the silence report, before its own timeout, and hands back what it had not delivered', () => {
