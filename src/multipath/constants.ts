@@ -51,10 +51,14 @@ export const SILENCE_REPORTS = 3
 export const SILENCE_REPORT_PAUSES = 1.5
 /**
  * The sender takes a silence report as the path's failure when at least UNANSWERED_FOR_SILENCE
- * sends left within (the silence - this margin, or twice the path's timeout variation if more)
+ * (more on a lossy path: SILENCE_FALSE_ALARM) sends left within (the silence - this margin, or twice the path's timeout variation if more)
  * after the last one that arrived: each would have arrived by now on a live path.
  */
 export const SILENCE_MARGIN_MS = 10
+/** On a lossy path, more missing sends are needed (Path's silenceEvidence): random loss explains them at most this often. */
+export const SILENCE_FALSE_ALARM = 1e-4
+/** ...but never more than this many (a path losing a third of its packets is as good as down). */
+export const SILENCE_EVIDENCE_MAX = 8
 /** Answers a probing/down path must give before it is trusted with data again. */
 export const UP_AFTER_REPLIES = 2
 /**

@@ -3,8 +3,9 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import {
-  Path, PathReceiver, createFeedback, SILENCE_REPORT_FLOOR_MS, SILENCE_REPORTS, type PathFeedback, type PathState,
+  Path, PathReceiver, createFeedback, SILENCE_REPORT_FLOOR_MS, SILENCE_REPORTS, UNANSWERED_FOR_SILENCE, type PathFeedback, type PathState,
 } from '../../../src/multipath/index.js'
+import { silenceEvidence } from '../../../src/multipath/path.js'
 
 const stateOf = (path: Path): PathState => path.state
 
@@ -23,7 +24,8 @@ class Lab {
   private nextUnit = 0
   private inFlight: { atMs: number, deliver: () => void }[] = []
 
-  constructor (readonly oneWayMs = 60, readonly reports = true, readonly otherWayMs = 10, readonly sendEveryMs = 1) {}
+  /** `dropEvery` > 0: every such data unit is lost on the wire (random loss, in a fixed pattern). */
+  constructor (readonly oneWayMs = 60, readonly reports = true, readonly otherWayMs = 10, readonly sendEveryMs = 1, readonly dropEvery = 0) {}
 
   run (untilMs: number): void {
     while (this.nowMs < untilMs) {
@@ -41,6 +43,13 @@ class Lab {
     }
   }
 
+  /** Sends `count` data units now, lost on the wire (e.g. the tail of a burst). */
+  sendLost (count: number): void {
+    this.isCut = true
+    for (let i = 0; i < count; i++) this.send(1200, this.nextUnit++)
+    this.isCut = false
+  }
+
   /** Delivers a report to the sender as if over the other path (a copy: no echo). */
   deliverReport (fb: PathFeedback, atMs: number): void {
     this.inFlight.push({ atMs, deliver: () => this.path.onFeedback(fb, this.nowMs, this.reinjected, undefined, true) })
@@ -49,7 +58,7 @@ class Lab {
   private send (bytes: number, unit: number): void {
     const sentMs = this.nowMs
     const seq = this.path.onSend(bytes, sentMs, unit)
-    if (this.isCut) return
+    if (this.isCut || (this.dropEvery > 0 && unit >= 0 && unit % this.dropEvery === this.dropEvery - 1)) return
     this.inFlight.push({
       atMs: sentMs + this.oneWayMs,
       deliver: () => {
@@ -172,4 +181,28 @@ test('a report the path has answered past, or one shorter than the floor, change
   lab.run(2200)
   assert.equal(stateOf(lab.path), 'up')
   assert.equal(lab.path.counters.silenceDowns, 0)
+})
+
+test('evidence needed: 2 missing sends on a clean path, more as random loss could explain them', () => {
+  assert.deepEqual([0, 0.001, 0.01, 0.02, 0.05, 0.3, 1].map(silenceEvidence), [UNANSWERED_FOR_SILENCE, 2, 2, 3, 4, 8, 8])
+})
+
+test('on a path losing 5 %, a burst whose last two packets were lost, then a pause, is no silence; a cut still is', () => {
+  const lab = new Lab(60, true, 10, 1, 20)
+  lab.run(500)
+  lab.path.rate.inStartup = false // losses in rate startup count as our own probing's, not the path's
+  lab.run(3005) // the last unit sent (3004) was not one of the pattern's losses: only the two below are
+  assert.equal(stateOf(lab.path), 'up')
+  assert.ok(lab.path.loss.lossRatio > 0.02, `loss ratio ${lab.path.loss.lossRatio}`)
+  lab.isSending = false
+  lab.sendLost(2)
+  lab.run(3500)
+  assert.equal(stateOf(lab.path), 'up', 'two lost at 5 % is chance')
+  assert.equal(lab.path.counters.silenceDowns, 0)
+  lab.isSending = true
+  lab.run(5000)
+  lab.isCut = true
+  lab.run(5400)
+  assert.equal(stateOf(lab.path), 'down')
+  assert.equal(lab.path.counters.silenceDowns, 1, 'the cut: down by the report')
 })
