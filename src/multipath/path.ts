@@ -447,8 +447,9 @@ export class Path {
 
   /**
    * `isCopy`: a copy of the path's feedback that came over another path (sent there for its nacks,
-   * which then start a repair sooner): only its nacks are used. It takes no RTT sample and is no
-   * reply from this path (a path whose own replies stopped is still found dead).
+   * which then start a repair sooner, or as a silence report): only its nacks, its highest
+   * sequence (what arrived is not sent again at a failover) and its silence (onSilenceReport) are
+   * used. It takes no RTT sample and is no reply from this path.
    */
   onFeedback (fb: PathFeedback, nowMs: number, lostUnits?: number[], abandonedUnits?: number[], isCopy = false): void {
     this.counters.feedbacks++
@@ -538,7 +539,7 @@ export class Path {
    * A copy of this path's feedback (over another path) says the receiver has heard nothing newer
    * than `highestSeq` for `silentMs` (PathReceiver.silenceReportDue). Sends that left soon enough
    * after that one would have arrived by now on a live path, whatever its delay: their spacing
-   * here is their spacing there. When at least UNANSWERED_FOR_SILENCE of them left within the
+   * here is their spacing there. When enough of them (silenceEvidence) left within the
    * silence less a margin for jitter, the path is down at once and hands back what it had not
    * delivered, instead of after its own round trip and timeout. A report about sends we never
    * made (an idle path, a stale report the path has answered past) changes nothing.
