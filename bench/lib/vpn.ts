@@ -188,7 +188,7 @@ export interface UdpStats { readPackets: number, readBytes: number, writePackets
 export interface ReorderStats { delivered: number, held: number, skipped: number, duplicates: number, late: number, holding: number, maxHolding: number }
 /** `wait`: how the wait for a path with room went (src/vpn/wait-queue.ts), when the build reports it. */
 export interface PeerSummary { name: string, tx: number, rx: number, refused: number, repairs: number, reorder: ReorderStats, wait?: WaitSummary }
-export interface WaitSummary { refusedAged: number, refusedFull: number, maxCount: number, maxWaitMs: number }
+export interface WaitSummary { refusedAged: number, refusedCeiling?: number, refusedFull: number, maxCount: number, maxWaitMs: number }
 export interface Closing {
   line: string
   udp: UdpStats[]
