@@ -1,11 +1,12 @@
 import { OneWayDelayTrend } from './delay-trend.js'
+import { WindowedMin } from './windowed-min.js'
 import {
   DEFAULT_FEEDBACK_INTERVAL_MS, FEEDBACK_EVERY_PACKETS, MAX_NACKS_PER_FEEDBACK, NACK_REPEATS,
   SILENCE_REPORT_FLOOR_MS, SILENCE_REPORT_GAPS, SILENCE_REPORT_CEILING_MS, SILENCE_REPORTS, SILENCE_REPORT_PAUSES,
 } from './constants.js'
 
-/** Our choice: a pause a path came back from is remembered for 10-20 s (PathReceiver.notePause). */
-const PAUSE_WINDOW_MS = 10_000
+/** Our choice: a pause a path came back from is remembered for 10-20 s (a WindowedMin's half-window buckets). */
+const PAUSE_MEMORY_MS = 20_000
 
 /**
  * What every data or probe packet carries for its path (the modes encode it on the wire).
@@ -98,13 +99,10 @@ export class PathReceiver {
    * The longest pause this busy path came back from by itself lately: how much later a packet
    * arrived than the one before it, beyond how much later it was sent (a delay jump; a sender that
    * merely paused adds nothing). A Wi-Fi or 4G link that stalls 40 ms now and then is not
-   * reported silent for 40 ms again (SILENCE_REPORT_PAUSES times it). A max over two windows of
-   * PAUSE_WINDOW_MS, so a pause is forgotten 10-20 s later.
+   * reported silent for 40 ms again (SILENCE_REPORT_PAUSES times it). Kept negated in a
+   * WindowedMin (the longest is the least), so a pause is forgotten 10-20 s later.
    */
-  private pauseMs = 0
-  private pausePrevMs = 0
-  private pauseWindowStartMs = -Infinity
-
+  private readonly negatedPauses = new WindowedMin(PAUSE_MEMORY_MS)
 
   /**
    * `startsAtFirstSeen`: the receiver of a new session, whose peer's path sequences may go on from
@@ -201,13 +199,10 @@ export class PathReceiver {
   }
 
   private notePause (jumpMs: number, nowMs: number): void {
-    if (nowMs - this.pauseWindowStartMs >= PAUSE_WINDOW_MS) {
-      this.pausePrevMs = nowMs - this.pauseWindowStartMs < 2 * PAUSE_WINDOW_MS ? this.pauseMs : 0
-      this.pauseMs = 0
-      this.pauseWindowStartMs = nowMs
-    }
-    // Only a busy path's, and only what it came back from before a report would matter (longer is an outage).
-    if (jumpMs > this.pauseMs && jumpMs <= SILENCE_REPORT_CEILING_MS && SILENCE_REPORT_GAPS * this.gapMs <= SILENCE_REPORT_CEILING_MS) this.pauseMs = jumpMs
+    // Only a busy path's, and only what it came back from before a report would matter (longer is
+    // an outage); anything else adds 0, which keeps the window moving.
+    const isPause = jumpMs > 0 && jumpMs <= SILENCE_REPORT_CEILING_MS && SILENCE_REPORT_GAPS * this.gapMs <= SILENCE_REPORT_CEILING_MS
+    this.negatedPauses.add(isPause ? -jumpMs : 0, nowMs)
   }
 
   /**
@@ -222,7 +217,7 @@ export class PathReceiver {
    */
   silenceReportDue (nowMs: number, othersLastRxMs: number): boolean {
     if (this.silenceReports >= SILENCE_REPORTS || this.highestSeq < 0) return false
-    const afterMs = Math.max(SILENCE_REPORT_FLOOR_MS, SILENCE_REPORT_GAPS * this.gapMs, SILENCE_REPORT_PAUSES * Math.max(this.pauseMs, this.pausePrevMs))
+    const afterMs = Math.max(SILENCE_REPORT_FLOOR_MS, SILENCE_REPORT_GAPS * this.gapMs, SILENCE_REPORT_PAUSES * -this.negatedPauses.value)
     const silentMs = afterMs * (this.silenceReports + 1)
     // Another path delivered through the second half of the silence: we are reading. After our own
     // stall (a busy host), timers run before the reads, and every path would look silent at once.

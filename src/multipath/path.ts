@@ -227,8 +227,6 @@ export class Path {
    * otherwise have sent again, half of its repairs.
    */
   private copiedHighestSeq = -1
-  /** A silence report found sends that should have arrived: down at the next update. */
-  private isReportedSilent = false
   private lastBackOffMs = -Infinity
   /** Since when every busy sample in rate startup showed a bottleneck queue (Infinity: the last one did not). */
   private queuedSinceMs = Infinity
@@ -557,9 +555,8 @@ export class Path {
       missing++
     }
     if (missing < needed) return
-    this.isReportedSilent = true
     this.counters.silenceDowns++
-    this.update(nowMs, reinjectUnits)
+    this.update(nowMs, reinjectUnits, true)
   }
 
   /** Pipe mode: the subflow proved alive (e.g. TCP acked our data); counts as a reply to all sent. */
@@ -586,9 +583,10 @@ export class Path {
   /**
    * Time-driven transitions; call on every send and at least every probe interval. Units to send
    * again are pushed onto `reinjectUnits` (if given): those whose reply is overdue (tail loss),
-   * and, when the path goes down, all it had not delivered.
+   * and, when the path goes down, all it had not delivered. `isReportedSilent`: a silence report
+   * proved it dead (onSilenceReport).
    */
-  update (nowMs: number, reinjectUnits?: number[]): PathState {
+  update (nowMs: number, reinjectUnits?: number[], isReportedSilent = false): PathState {
     const s = this.signals
     s.repliesInARow = this.repliesInARow
     s.overdueMs = this.overdueMs(nowMs)
@@ -598,8 +596,7 @@ export class Path {
     s.lossRatio = this.loss.lossRatio
     s.isBackup = this.preference === 'backup'
     s.isAdminDown = this.isAdminDown
-    s.isReportedSilent = this.isReportedSilent
-    this.isReportedSilent = false
+    s.isReportedSilent = isReportedSilent
     if (reinjectUnits && this.state !== 'down') this.takeOverdue(nowMs, reinjectUnits)
     const next = nextPathState(this.state, s)
     if (s.overdueMs > s.degradeAfterMs) this.repliesInARow = 0

@@ -69,7 +69,7 @@ export class WaitQueue {
 
   /** Whether a packet offered at `nowMs` may wait (nothing counted). */
   hasRoom (nowMs: number): boolean {
-    if (this.count === 0) return this.capacity > 0
+    if (this.count === 0) return true // capacity >= 1
     const waitedMs = nowMs - this.sinceMs[this.head]!
     return this.count < this.capacity && (this.count < this.floorPackets || waitedMs < this.limitMs) && waitedMs < this.ceilingMs
   }
