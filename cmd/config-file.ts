@@ -14,9 +14,10 @@ import { UsageError } from '../src/errors.js'
 /**
  * number: a TOML number (seconds, counts, bytes); size: a number of bytes or a string such as
  * "256k"; string; list: a string or an array of strings (repeatable options); boolean: a switch
- * such as `--pace` (`pace = true`; false leaves it off).
+ * such as `--pace` (`pace = true`; false leaves it off); switch: a flag that may also take a value
+ * (`equal-delay = true` or `"all"`).
  */
-export type ConfigKind = 'number' | 'size' | 'string' | 'list' | 'boolean'
+export type ConfigKind = 'number' | 'size' | 'string' | 'list' | 'boolean' | 'switch'
 
 /** Valid keys of one command and the kind of value each takes. */
 export type ConfigSpec = Readonly<Record<string, ConfigKind>>
@@ -53,7 +54,7 @@ const tttCommon: ConfigSpec = {
   scheduler: 'string',
   rekey: 'number',
   pace: 'boolean',
-  'equal-delay': 'boolean',
+  'equal-delay': 'switch',
   ...operations,
 }
 
@@ -72,6 +73,7 @@ const expected: Record<ConfigKind, string> = {
   string: 'a string (in double quotes)',
   list: 'a string or an array of strings (e.g. ["a", "b"])',
   boolean: 'true or false',
+  switch: 'true, false or a string (e.g. "all")',
 }
 
 /** "rekey-interval" → "rekeyInterval", the key cac gives the flag. */
@@ -103,6 +105,8 @@ function checkValue (kind: ConfigKind, value: unknown): unknown {
       return Array.isArray(value) && value.every((v) => typeof v === 'string') ? [...value] : undefined
     case 'boolean':
       return typeof value === 'boolean' ? value : undefined
+    case 'switch':
+      return typeof value === 'boolean' || typeof value === 'string' ? value : undefined
   }
 }
 

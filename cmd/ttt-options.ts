@@ -2,6 +2,7 @@
 import { isIP } from 'node:net'
 import { UsageError } from '../src/errors.js'
 import type { ClientPathOptions } from '../src/vpn/client.js'
+import type { EqualDelayScope } from '../src/vpn/peer.js'
 import type { SchedulerKind } from '../src/multipath/index.js'
 import { parsePrefix, prefixesOverlap } from '../src/vpn/inner-address.js'
 
@@ -64,6 +65,17 @@ export function parseScheduler (text: unknown): SchedulerKind {
   const value = String(text ?? 'auto')
   if (value === 'auto' || value === 'weighted' || value === 'redundant') return value
   throw new UsageError(`--scheduler must be auto, weighted or redundant (got "${value}")`)
+}
+
+/**
+ * `--equal-delay [tcp|all]`: off when absent or false; the bare flag (or `true` in a config file)
+ * holds TCP only, the usual need (a TCP sender's window), so pings and voice keep their delay.
+ */
+export function parseEqualDelay (value: unknown): EqualDelayScope | undefined {
+  if (value === undefined || value === false) return undefined
+  if (value === true) return 'tcp'
+  if (value === 'tcp' || value === 'all') return value
+  throw new UsageError(`--equal-delay takes tcp or all, or nothing for tcp (got "${String(value)}")`)
 }
 
 /** `ADDR/BITS`, IPv4 or IPv6. */

@@ -12,7 +12,7 @@ import { createLogger, parseLogFormat, parseLogLevel } from './logger.js'
 import { loadKey } from './key-source.js'
 import { sameKey } from '../src/crypto/key.js'
 import { parseSeconds } from './pipe-options.js'
-import { asList, checkPaths, checkPeers, parseCidr, parseMtu, parsePathSpec, parsePeerSpec, parseScheduler } from './ttt-options.js'
+import { asList, checkPaths, checkPeers, parseCidr, parseMtu, parsePathSpec, parsePeerSpec, parseScheduler, parseEqualDelay } from './ttt-options.js'
 import { keyHelp } from './pipe-cli.js'
 import { UsageError } from '../src/errors.js'
 import { formatHostPort, parseHostPort } from '../src/pipe/address.js'
@@ -23,6 +23,7 @@ import { addOperationsOptions, parseOperationsFlags, startOperations, type Opera
 import { applyConfig } from './config-file.js'
 import type { StatusReport } from '../src/control/status.js'
 import type { PeerListChange, ServerPeerConfig } from '../src/vpn/server.js'
+import type { EqualDelayScope } from '../src/vpn/peer.js'
 import { vpnClientCommands, vpnServerCommands, type RuntimeCommands } from './runtime-commands.js'
 import { addPrivilegeOptions, assertHookRunnable, dropPrivileges, giveControlSocket, planPrivilegeDrop, type DropPlan, type PrivilegeFlags } from './privileges.js'
 
@@ -54,7 +55,7 @@ function common (command: ReturnType<ReturnType<typeof cac>['command']>): void {
     .option('--scheduler <kind>', '[auto|weighted|redundant] how packets are spread over paths (default: auto)')
     .option('--rekey <seconds>', '[number] rotate session keys every SECONDS (default: 60)')
     .option('--pace', '[boolean] pace each path to its estimated rate, for shallow link buffers (default: off)')
-    .option('--equal-delay', '[boolean] hold what arrives here over faster paths to the slowest path\'s delay, so that BBR senders fill the bond from the start; every packet received, pings too, then takes the slowest path\'s delay (default: off)')
+    .option('--equal-delay [scope]', '[tcp|all] hold what arrives here over faster paths to the slowest path\'s delay, so that BBR senders fill the bond from the start: TCP segments only (bare flag), or every packet, pings too (default: off)')
     .option('--log-level <level>', '[debug|info|warn|error] (default: info)')
     .option('--log-format <format>', '[text|json] (default: text)')
     .option('--name <name>', '[string] instance name for `ttt show NAME` / `gst show NAME` (default: ttt-server-PORT, or ttt-client-pidPID)')
@@ -102,7 +103,7 @@ function fatalStop (): { onFatal: (reason: string) => void, stopped: Promise<str
 /** What both ends parse the same way; `keyHint` undefined: the caller loads its keys itself (the server). */
 async function commonSettings (flags: Flags, keyHint: string | undefined): Promise<{
   log: ReturnType<typeof createLogger>, key: Buffer | undefined, routes: string[], tun: { name?: string, addresses: string[], mtuBytes?: number },
-  scheduler: ReturnType<typeof parseScheduler>, pacing: boolean, equalDelay: boolean, tunables: { rekeyIntervalMs?: number, traceHoles?: boolean }, drop: DropPlan | undefined
+  scheduler: ReturnType<typeof parseScheduler>, pacing: boolean, equalDelay: EqualDelayScope | undefined, tunables: { rekeyIntervalMs?: number, traceHoles?: boolean }, drop: DropPlan | undefined
 }> {
   const logLevel = parseLogLevel(flags.logLevel)
   const log = createLogger(logLevel, parseLogFormat(flags.logFormat))
@@ -115,7 +116,7 @@ async function commonSettings (flags: Flags, keyHint: string | undefined): Promi
   const drop = await planPrivilegeDrop(flags, 'ttt')
   const key = flags.key && keyHint !== undefined ? await loadKey(flags.key, log) : undefined
   return {
-    log, key, routes, scheduler, pacing: flags.pace === true, equalDelay: flags.equalDelay === true, drop,
+    log, key, routes, scheduler, pacing: flags.pace === true, equalDelay: parseEqualDelay(flags.equalDelay), drop,
     tun: { ...(flags.tun ? { name: flags.tun } : {}), addresses, ...(mtu ? { mtuBytes: mtu } : {}) },
     // At debug level the peers also trace the holes in their flows (rare events: a line each).
     tunables: { ...(rekeyIntervalMs ? { rekeyIntervalMs } : {}), ...(logLevel === 'debug' ? { traceHoles: true } : {}) },

@@ -11,7 +11,7 @@ import { CookieJar } from '../crypto/cookie.js'
 import { monotonicClock, type Clock } from '../clock.js'
 import { LogLimiter, silentLogger, type Logger } from '../log.js'
 import type { SchedulerKind, PathPreference } from '../multipath/index.js'
-import { Peer } from './peer.js'
+import { Peer, type EqualDelayScope } from './peer.js'
 import { UsageError } from '../errors.js'
 import { applyPathChange, type PathChange } from './runtime.js'
 import { SendBatch } from './send-batch.js'
@@ -80,8 +80,8 @@ export interface VpnClientOptions {
   scheduler?: SchedulerKind
   /** Pace each path's sends to its estimated rate (see PeerOptions.pacing). */
   pacing?: boolean
-  /** Hold what arrives over faster paths to the slowest path's delay (see PeerOptions.equalDelay). */
-  equalDelay?: boolean
+  /** Hold what arrives over faster paths to the slowest path's delay: TCP only, or all (see PeerOptions.equalDelay). */
+  equalDelay?: EqualDelayScope
   tunables?: Partial<VpnTunables>
   /** Called once when the instance cannot go on (its TUN was removed); the caller shuts it down. */
   onFatal?: (reason: string) => void
@@ -196,7 +196,7 @@ export class VpnClient {
       }, {
         scheduler: options.scheduler ?? 'auto',
         pacing: options.pacing === true,
-        equalDelay: options.equalDelay === true,
+        ...(options.equalDelay !== undefined ? { equalDelay: options.equalDelay } : {}),
         mtuBytes: this.mtuBytes,
         fixedMtu: options.tun.mtuBytes !== undefined,
         onInnerMtu: (mtu) => this.onInnerMtu(mtu),

@@ -11,6 +11,21 @@ export function ipVersionOf (packet: Uint8Array, offset: number): number {
   return packet[offset]! >> 4
 }
 
+/** IP protocol numbers ttt looks at. */
+export const IPPROTO_TCP = 6
+
+/**
+ * The inner packet's transport protocol: IPv4's protocol field, IPv6's first next header (an
+ * extension header's number when there is one); -1 when the packet is too short to say.
+ */
+export function ipProtocolOf (packet: Uint8Array, offset: number, end: number): number {
+  switch (ipVersionOf(packet, offset)) {
+    case IpVersion.V4: return end - offset >= 20 ? packet[offset + 9]! : -1
+    case IpVersion.V6: return end - offset >= 40 ? packet[offset + 6]! : -1
+    default: return -1
+  }
+}
+
 /** IPv4 destination as a u32 (the packet must be IPv4 and at least 20 bytes). */
 export function ipv4Destination (packet: Uint8Array, offset: number): number {
   return ((packet[offset + 16]! << 24) | (packet[offset + 17]! << 16) | (packet[offset + 18]! << 8) | packet[offset + 19]!) >>> 0

@@ -32,6 +32,7 @@ import { IncomingLoss } from './incoming-loss.js'
 import { HoleTrace } from './hole-trace.js'
 import { StarvedPaths, type PathFigures } from './starved-path.js'
 import { DelayLine, equalizingHoldMs } from './delay-line.js'
+import { ipProtocolOf, IPPROTO_TCP } from './inner-address.js'
 
 export interface PeerIo {
   /** Sends datagram[0, length) on path `pathId` (to its last known address). */
@@ -89,9 +90,16 @@ export interface PeerOptions {
   random?: () => number
   /** Log each hole skipped, each late fill and each nack at debug level (see HoleTrace). */
   traceHoles?: boolean
-  /** Hold what arrives over faster paths to the slowest path's delay (`--equal-delay`, see DelayLine). */
-  equalDelay?: boolean
+  /**
+   * Hold what arrives over faster paths to the slowest path's delay (`--equal-delay`, see
+   * DelayLine): 'tcp' holds TCP segments only, so pings, DNS and voice keep the fastest path's
+   * delay; 'all' holds every packet. Undefined: off.
+   */
+  equalDelay?: EqualDelayScope
 }
+
+/** What `--equal-delay` holds: TCP segments only, or every packet. */
+export type EqualDelayScope = 'tcp' | 'all'
 
 export interface PeerCounters {
   txPackets: number
@@ -250,7 +258,8 @@ export class Peer {
       deliver: (id) => this.deliverPacket(id),
       ...(trace !== undefined ? { onSkip: (bucket: number, seq: number, nowMs: number) => trace.onSkip(bucket, seq, nowMs, this.reorder.holdTime.holdMs, this.lastRepairWaitMs, this.lossyPathsText()) } : {}),
     })
-    if (options.equalDelay === true) this.delayLine = new DelayLine((bucket, flowSeq, id, pathId) => this.pushKept(bucket, flowSeq, id, pathId, this.delayLineNowMs))
+    this.equalDelayAll = options.equalDelay === 'all'
+    if (options.equalDelay !== undefined) this.delayLine = new DelayLine((bucket, flowSeq, id, pathId) => this.pushKept(bucket, flowSeq, id, pathId, this.delayLineNowMs))
     for (const spec of paths) this.addPath(spec)
   }
 
@@ -892,7 +901,7 @@ export class Peer {
         if (flowSeq > last) this.lastFlowSeq[bucket] = flowSeq
         this.counters.rxPackets++
         this.counters.rxBytes += packetLength
-        if (this.delayLine !== undefined) {
+        if (this.delayLine !== undefined && (this.equalDelayAll || ipProtocolOf(d, at + DATA_HEADER_BYTES, end) === IPPROTO_TCP)) {
           const holdMs = equalizingHoldMs(receiver.delay.minRelMs, this.slowestBaseMs)
           if (holdMs > 0 && this.delayLine.hasRoom(pathId)) {
             this.delayLine.push(pathId, nowMs + holdMs, bucket, flowSeq, this.keepPacket(d, at + DATA_HEADER_BYTES, end))
@@ -1067,6 +1076,8 @@ export class Peer {
 
   /** With `equalDelay` (see DelayLine): packets from faster paths wait there before the reorder buffer. */
   private readonly delayLine: DelayLine | undefined
+  /** `equalDelay` is 'all': every packet waits in the delay line, not TCP segments only. */
+  private readonly equalDelayAll: boolean
   /** The time releaseDelayed passes to the reorder buffer for what it releases. */
   private delayLineNowMs = 0
   /** The largest base one-way delay of the live paths (updateSlowestBase; -Infinity: none known). */

@@ -15,7 +15,7 @@ import { HandshakeLoad } from '../crypto/handshake-load.js'
 import { monotonicClock, type Clock } from '../clock.js'
 import { LogLimiter, silentLogger, type Logger } from '../log.js'
 import type { SchedulerKind } from '../multipath/index.js'
-import { Peer } from './peer.js'
+import { Peer, type EqualDelayScope } from './peer.js'
 import { UsageError } from '../errors.js'
 import { applyPathChange, type PathChange } from './runtime.js'
 import { SendBatch } from './send-batch.js'
@@ -44,8 +44,8 @@ export interface VpnServerOptions {
   tun: { name?: string, addresses?: string[], mtuBytes?: number }
   scheduler?: SchedulerKind
   pacing?: boolean
-  /** Hold what arrives over faster paths to the slowest path's delay (see PeerOptions.equalDelay). */
-  equalDelay?: boolean
+  /** Hold what arrives over faster paths to the slowest path's delay: TCP only, or all (see PeerOptions.equalDelay). */
+  equalDelay?: EqualDelayScope
   tunables?: Partial<VpnTunables>
   maxClients?: number
   /** New clients whose session has not carried a datagram yet, at once (default 1024). */
@@ -463,7 +463,7 @@ export class VpnServer {
       }, {
         scheduler: this.runtimeScheduler ?? this.options.scheduler ?? 'auto',
         pacing: this.options.pacing === true,
-        equalDelay: this.options.equalDelay === true,
+        ...(this.options.equalDelay !== undefined ? { equalDelay: this.options.equalDelay } : {}),
         mtuBytes: this.mtuBytes,
         fixedMtu: this.options.tun.mtuBytes !== undefined,
         onInnerMtu: (mtu) => this.onInnerMtu(client, mtu),

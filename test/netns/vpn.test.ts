@@ -119,28 +119,49 @@ test('a ping that shares the download\'s flow bucket still goes first', { skip, 
   assert.ok(median(loaded.rtts) < 1.6 * median(idle.rtts), `ping median ${median(loaded.rtts)} ms under the download, ${median(idle.rtts)} ms idle`)
 })
 
-test('--equal-delay on the client: what it receives over the fast link waits for the slow link\'s delay (a ping sees 10 + 60 ms one way, not 10 + 10)', { skip, timeout: 60_000 }, async (t) => {
+/** Median time of `count` TCP handshakes from `ns` to host:port, in ms (a Node client: connect, close). */
+async function tcpConnectMedianMs (ns: string, host: string, port: number, count: number): Promise<number> {
+  const script = `const net = require('node:net'); const ms = []
+    const one = () => { const t = process.hrtime.bigint(); const s = net.connect(${port}, '${host}', () => {
+      ms.push(Number(process.hrtime.bigint() - t) / 1e6); s.destroy()
+      if (ms.length < ${count}) setTimeout(one, 100); else console.log(JSON.stringify(ms)) })
+      s.on('error', (e) => { console.error(e.message); process.exit(1) }) }
+    one()`
+  const ms = JSON.parse((await nsExec(ns, process.execPath, ['-e', script], 30_000)).stdout) as number[]
+  return [...ms].sort((a, b) => a - b)[Math.floor(ms.length / 2)]!
+}
+
+test('--equal-delay on the client: a TCP segment it receives over the fast link waits for the slow link\'s delay, a ping does not; with "all", the ping waits too', { skip, timeout: 90_000 }, async (t) => {
   const s = new Scope(t)
   const links = [{ delayMs: 10, rateMbit: 20, queuePkts: 100 }, { delayMs: 60, rateMbit: 10, queuePkts: 100 }]
   const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN
-  const medians: number[] = []
+  const runs: { extra: string[], pingMs: number, connectMs: number }[] = []
   let lab: Lab | undefined
-  for (const extra of [[], ['--equal-delay']]) {
+  for (const extra of [[], ['--equal-delay'], ['--equal-delay', 'all']]) {
     const tunnel = await labTunnel(s, links, extra, lab)
     lab = tunnel.lab
+    if (runs.length === 0) {
+      const listener = s.add(NsProcess.spawn('tcp listener', lab.namespaces.server, process.execPath,
+        ['-e', "require('node:net').createServer((c) => { c.on('error', () => {}); c.end() }).listen(7100, () => console.log('ready'))"]))
+      await listener.waitFor(/ready/)
+    }
     await sleep(1000)   // both paths' delays known (probes)
     const p = await ping(lab.namespaces.client, SERVER_INNER, 20, 0.1)
     assert.equal(p.lossPct, 0, `ping through the tunnel ${extra.join(' ')}`)
-    medians.push(median(p.rtts))
+    const connectMs = await tcpConnectMedianMs(lab.namespaces.client, SERVER_INNER, 7100, 10)
+    runs.push({ extra, pingMs: median(p.rtts), connectMs })
     await stopTtt(tunnel.server)
     const c = await stopTtt(tunnel.client)
     assert.equal(/ delayed \d+/.test(c.line), extra.length > 0, `the client's summary counts what it delayed only with the option: ${c.line}`)
   }
-  t.diagnostic(`ping median ${medians[0]} ms without --equal-delay, ${medians[1]} ms with it`)
-  // The echo request crosses l1 (10 ms) either way; the reply comes over l1 too and, with equal
-  // delay, waits at the client until l2's 60 ms have passed: about +50 ms.
-  assert.ok(medians[1]! > medians[0]! + 35, `with --equal-delay the reply waited for l2's delay: ${medians[1]} ms against ${medians[0]} ms`)
-  assert.ok(medians[1]! < medians[0]! + 80, `and no longer: ${medians[1]} ms against ${medians[0]} ms`)
+  t.diagnostic(runs.map((r) => `${r.extra.join(' ') || 'without'}: ping ${r.pingMs} ms, TCP handshake ${r.connectMs.toFixed(1)} ms`).join('; '))
+  const [off, tcp, all] = runs as [typeof runs[0], typeof runs[0], typeof runs[0]]
+  // The SYN and the echo request cross l1 (10 ms) either way; the SYN-ACK and the echo reply come
+  // back over l1 too, and a held one waits at the client until l2's 60 ms have passed: about +50 ms.
+  assert.ok(tcp.connectMs > off.connectMs + 35 && tcp.connectMs < off.connectMs + 80, `bare --equal-delay holds TCP: handshake ${tcp.connectMs} ms against ${off.connectMs} ms`)
+  assert.ok(tcp.pingMs < off.pingMs + 15, `bare --equal-delay lets a ping through: ${tcp.pingMs} ms against ${off.pingMs} ms`)
+  assert.ok(all.pingMs > off.pingMs + 35 && all.pingMs < off.pingMs + 80, `--equal-delay all holds the ping too: ${all.pingMs} ms against ${off.pingMs} ms`)
+  assert.ok(all.connectMs > off.connectMs + 35, `and TCP: ${all.connectMs} ms against ${off.connectMs} ms`)
 })
 
 // The server listens on 0.0.0.0 and the client writes to its loopback address, which is no

@@ -35,6 +35,9 @@ test('parseConfig: switches take true or false (false is the same as leaving the
   assert.deepEqual(parseConfig('pace = true', 'ttt-server', 't.toml'), { pace: true })
   assert.deepEqual(parseConfig('pace = false', 'ttt-client', 't.toml'), {})
   assert.deepEqual(parseConfig('equal-delay = true', 'ttt-client', 't.toml'), { equalDelay: true })
+  assert.deepEqual(parseConfig('equal-delay = "all"', 'ttt-client', 't.toml'), { equalDelay: 'all' }, 'a switch that takes a value')
+  assert.deepEqual(parseConfig('equal-delay = false', 'ttt-client', 't.toml'), {})
+  assert.throws(() => parseConfig('equal-delay = 1', 'ttt-client', 't.toml'), { message: 'config t.toml: "equal-delay" takes true, false or a string (e.g. "all"), not the number 1' })
   assert.throws(() => parseConfig('pace = "yes"', 'ttt-client', 't.toml'), { message: 'config t.toml: "pace" takes true or false, not the string "yes"' })
 })
 

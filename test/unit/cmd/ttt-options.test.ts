@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { checkPaths, checkPeers, parsePathSpec, parsePeerSpec } from '../../../cmd/ttt-options.js'
+import { checkPaths, checkPeers, parseEqualDelay, parsePathSpec, parsePeerSpec } from '../../../cmd/ttt-options.js'
 import { parsePrefix, prefixesOverlap } from '../../../src/vpn/inner-address.js'
 import { UsageError } from '../../../src/errors.js'
 
@@ -68,4 +68,13 @@ test('--path: the same address and device twice is refused; the same address on 
   checkPaths([parsePathSpec('dev=eth0'), parsePathSpec('dev=eth1'), parsePathSpec('0.0.0.0,mark=7')])
   assert.throws(() => checkPaths([parsePathSpec('10.0.0.1'), parsePathSpec('10.0.0.1,backup')]), /--path 10\.0\.0\.1 is given twice/)
   assert.throws(() => checkPaths([parsePathSpec('dev=eth0'), parsePathSpec('dev=eth0,weight=2')]), /--path dev=eth0 is given twice/)
+})
+
+test('--equal-delay: off when absent, TCP only when bare (or true), tcp or all by name, anything else an error', () => {
+  assert.equal(parseEqualDelay(undefined), undefined)
+  assert.equal(parseEqualDelay(false), undefined)
+  assert.equal(parseEqualDelay(true), 'tcp')
+  assert.equal(parseEqualDelay('tcp'), 'tcp')
+  assert.equal(parseEqualDelay('all'), 'all')
+  assert.throws(() => parseEqualDelay('udp'), (err: unknown) => err instanceof UsageError && err.message === '--equal-delay takes tcp or all, or nothing for tcp (got "udp")')
 })
