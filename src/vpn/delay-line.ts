@@ -1,18 +1,22 @@
 /**
- * `--equal-delay`: packets that came over a faster path wait here until the slowest live path's
- * base delay has passed, before the reorder buffer. Every packet then reaches the TUN as late as
- * one over the slowest path, so the bond looks to the inner flows like one link with that delay.
+ * `--equal-delay`: packets that came over a faster path wait here until the slowest path's base
+ * delay has passed (of the paths that count: countsForEqualDelay), before the reorder buffer.
+ * Every packet then reaches the TUN as late as one over the slowest path, so the bond looks to the
+ * inner flows like one link with that delay.
  *
  * Why a user would want it: a delay-based sender (Linux BBR v1, common on servers) sizes its window
  * to 2 x rate x the smallest round trip it has seen, and a flow's handshake and first packets go
  * over the fastest path. Through a bond whose paths differ by tens of ms, such a flow then has a
  * window too small for the slow path's share until its PROBE_RTT (10 s): 64-67 % of the sum with
  * l1 10 Mbit/s 10 ms and l2 20 Mbit/s 60 ms. Equal delay on one side suffices (every round trip
- * crosses it once). The cost is that every packet it receives, pings too, takes the slowest
- * path's delay.
+ * crosses it once). The cost is that every packet it holds takes the slowest path's delay: by
+ * default (`tcp`) the Peer holds TCP segments only, which is what a TCP sender's window needs,
+ * and pings, DNS and voice keep the fastest path's delay.
  *
  * Pure: the caller passes the time, pushes what arrives and calls `releaseDue` often (the Peer: every tick).
  */
+
+import type { PathState } from '../multipath/path-state.js'
 
 /** Our choice: packets waiting per path at most (a second of 20 Mbit/s is ~1800 full packets). */
 export const DELAY_LINE_PACKETS = 4096
@@ -94,6 +98,23 @@ export class DelayLine {
     this.inUse.push(ring)
     return ring
   }
+}
+
+/** Our choice: a path that carries data counts for the hold while it was heard this lately (as the reorder hold's spread does). */
+export const EQUAL_DELAY_LIVE_MS = 1000
+
+/**
+ * Whether a path's base delay counts toward the hold, `sinceHeardMs` after it was last heard: one
+ * that may carry data and was heard lately. A backup path carries data only when no primary can,
+ * and then alone, so it never counts. Nor does a down path: holding a flow to a dead path's delay
+ * kept a BBR sender's window sized to the bond, and over the surviving path alone it then lost
+ * packets to ttt's wait for a path with room. In the lab, that made the failover stall 334-347 ms
+ * in 2 of 5 runs, against 194-278 ms without it. The price: after the restore, such a sender's
+ * window fits the fast path's round trip until its next PROBE_RTT (l2 carried 1.8-3.8 Mbit/s in
+ * its first second back, against 6.9-7.4).
+ */
+export function countsForEqualDelay (state: PathState, sinceHeardMs: number): boolean {
+  return state !== 'backup' && state !== 'down' && sinceHeardMs <= EQUAL_DELAY_LIVE_MS
 }
 
 /**

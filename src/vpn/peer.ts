@@ -31,7 +31,7 @@ import { DelayKeeper } from './delay-keeper.js'
 import { IncomingLoss } from './incoming-loss.js'
 import { HoleTrace } from './hole-trace.js'
 import { StarvedPaths, type PathFigures } from './starved-path.js'
-import { DelayLine, equalizingHoldMs } from './delay-line.js'
+import { DelayLine, countsForEqualDelay, equalizingHoldMs } from './delay-line.js'
 import { ipProtocolOf, IPPROTO_TCP } from './inner-address.js'
 
 export interface PeerIo {
@@ -135,8 +135,6 @@ const SPARSE_BUCKET = DEFAULT_FLOW_BUCKETS
 /** Flow buckets plus the sparse one: the sequences a peer keeps. */
 const SEQUENCE_BUCKETS = DEFAULT_FLOW_BUCKETS + 1
 const MAX_PATHS = 256
-/** Our choice: a path counts for `equalDelay` while it was heard this lately (as the reorder hold's spread does). */
-const EQUAL_DELAY_LIVE_MS = 1000
 /** At most one feedback's worth of nacks (16) fits the reasons to abandon; our choice: up to 64 per message. */
 const MAX_ABANDON_PER_MESSAGE = 64
 /** Reorder item id of an in-order packet delivered from its datagram during the push (never held). */
@@ -1030,13 +1028,13 @@ export class Peer {
     else this.delayLine.releaseDue(nowMs)
   }
 
-  /** With `equalDelay`: the largest base one-way delay among the paths that are up and heard lately. */
+  /** With `equalDelay`: the largest base one-way delay among the paths that count (countsForEqualDelay). */
   private updateSlowestBase (nowMs: number): void {
     let slowest = -Infinity
     for (let i = 0; i < this.active.length; i++) {
       const path = this.active[i]!
       const receiver = this.receivers[path.id]!
-      if (path.state === 'down' || nowMs - receiver.lastRxMs > EQUAL_DELAY_LIVE_MS) continue
+      if (!countsForEqualDelay(path.state, nowMs - receiver.lastRxMs)) continue
       if (Number.isFinite(receiver.delay.minRelMs) && receiver.delay.minRelMs > slowest) slowest = receiver.delay.minRelMs
     }
     this.slowestBaseMs = slowest

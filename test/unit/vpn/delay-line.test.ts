@@ -1,7 +1,7 @@
 // DelayLine (--equal-delay): packets from faster paths wait out their hold, then leave in time order.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { DelayLine, equalizingHoldMs } from '../../../src/vpn/delay-line.js'
+import { DelayLine, equalizingHoldMs, countsForEqualDelay, EQUAL_DELAY_LIVE_MS } from '../../../src/vpn/delay-line.js'
 
 function line (capacity?: number): { line: DelayLine, out: string[] } {
   const out: string[] = []
@@ -60,4 +60,13 @@ test('a full path has no room (the caller passes its packet through); releaseAll
   l.releaseDue(40)
   assert.deepEqual(out.slice(5), ['p7 b0 #10 id10', 'p7 b0 #11 id11', 'p7 b0 #12 id12', 'p7 b0 #13 id13'])
   assert.throws(() => new DelayLine(() => {}, 3), RangeError)
+})
+
+test('countsForEqualDelay: a path that may carry data while heard lately; never a backup or a down path', () => {
+  for (const state of ['up', 'degraded', 'probing'] as const) {
+    assert.equal(countsForEqualDelay(state, EQUAL_DELAY_LIVE_MS), true, state)
+    assert.equal(countsForEqualDelay(state, EQUAL_DELAY_LIVE_MS + 1), false, `${state}, not heard for over a second`)
+  }
+  assert.equal(countsForEqualDelay('down', 0), false, 'a path down for a moment already')
+  assert.equal(countsForEqualDelay('backup', 0), false, 'a backup carries data only alone')
 })
