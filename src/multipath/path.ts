@@ -520,8 +520,12 @@ export class Path {
     }
     if (fb.highestSeq > this.highestAckedSeq) {
       // The loss ratio is the path's own (random) loss: overflow is congestion, priced by the queue
-      // budget, and losses while the rate is still in startup are our own probing's doing.
-      const overflowNacks = isOverflow || this.rate.inStartup ? fb.nackCount : 0
+      // budget, and so are losses in rate startup that came with a queue or in a run: our own
+      // probing overfilled the buffer. Scattered losses at an empty queue are the path's, startup
+      // or not: an app-limited path can stay in startup for good (a CUBIC flow at 2.2 Mbit/s on
+      // l2 alone with 5 % loss did for 15 s), and its loss ratio then read 0, so FEC stayed off.
+      const isStartupOverflow = this.rate.inStartup && (this.delay.latestQueueDelayMs() > QUEUE_EXCESS_MS || hasNackRun(fb.nacks, fb.nackCount, this.runScratch))
+      const overflowNacks = isOverflow || isStartupOverflow ? fb.nackCount : 0
       // The first answer of a path that was down covers the probes sent into its outage: lost to
       // the cut, not to random loss (counted, they kept FEC on for seconds after a restore).
       if (this.state !== 'down') this.loss.addSpan(fb.highestSeq - this.highestAckedSeq, fb.receivedPackets - this.lastReceivedPackets + overflowNacks)
@@ -718,8 +722,11 @@ export class Path {
    * behind a growing queue keeps sending feedback, so only a truly silent path runs up both.
    */
   overdueMs (nowMs: number): number {
-    // Judged on the last of the first UNANSWERED_FOR_SILENCE unanswered sends: a single lost packet is not silence.
-    const first = this.highestAckedSeq + UNANSWERED_FOR_SILENCE
+    // Judged on the last of the first few unanswered sends, as many as random loss would explain
+    // less than once in 10^4 (silenceEvidence: 2 on a clean path, 4 at 5 %). With 2 on a lossy
+    // sparse path, the two last sends of a burst both lost, then nothing sent for 100 ms, took it
+    // down: l2 alone with 5 % loss under CUBIC went down 1-3 times in 15 s.
+    const first = this.highestAckedSeq + silenceEvidence(this.loss.lossRatio)
     if (first >= this.nextSeq || first <= this.nextSeq - SEND_RING_SIZE) return 0
     const slot = first & (SEND_RING_SIZE - 1)
     const expectMs = this.rtt.hasSample()

@@ -151,7 +151,21 @@ test('a lost packet is nacked by the receiver and its unit returned for repair',
   h.run(600)
   assert.deepEqual(h.lost, [2])
   assert.equal(h.path.counters.nackedPackets, 1)
-  // Still in rate startup (no data to measure), so the loss is not held against the path.
+  // Still in rate startup, but a lone loss at an empty queue is the path's own, not our probing's.
+  assert.equal(h.path.rate.inStartup, true)
+  assert.equal(h.path.loss.lostPackets, 1)
+})
+
+test('in rate startup, a run of losses is our own probing overfilling the buffer: repaired, not held against the path', () => {
+  const h = new Harness(10)
+  h.run(500)
+  h.sendData(1000, 1)
+  h.isCut = true
+  for (const unit of [2, 3, 4]) h.sendData(1000, unit)
+  h.isCut = false
+  h.sendData(1000, 5)
+  h.run(600)
+  assert.deepEqual(h.lost, [2, 3, 4])
   assert.equal(h.path.rate.inStartup, true)
   assert.equal(h.path.loss.lostPackets, 0)
 })
@@ -541,4 +555,26 @@ test('timeoutFromLateness: replies late against their prediction (a delay that m
     if (h.clock.now() > 500) assert.equal(stateOf(h.path), 'up', `at ${h.clock.now()} ms`)
   }
   assert.ok(h.path.replyLatenessMs > 2, `lateness ${h.path.replyLatenessMs}`)
+})
+
+test('a lossy sparse path whose burst lost its last two packets, then sent nothing, is not taken down; a clean one is', () => {
+  for (const lossRatio of [0, 0.05]) {
+    const h = new Harness(60)
+    h.run(1000)
+    assert.equal(stateOf(h.path), 'up')
+    if (lossRatio > 0) h.path.loss.setRatio(lossRatio)
+    let unit = 1
+    for (let i = 0; i < 20; i++) { h.sendData(1000, unit++); h.run(h.clock.now() + 1) }
+    h.isCut = true
+    h.sendData(1000, unit++)
+    h.sendData(1000, unit++)
+    h.isCut = false
+    let wentDown = false
+    const untilMs = h.clock.now() + 1000
+    while (h.clock.now() < untilMs) { h.run(h.clock.now() + 1); if (stateOf(h.path) === 'down') wentDown = true }
+    // Clean: two sends in a row lost is silence. At 5 %, 1 in 400 bursts ends that way, and the
+    // probe sent 100 ms later answers a round trip after: the path was alive all along.
+    assert.equal(wentDown, lossRatio === 0, `loss ratio ${lossRatio}: ${wentDown ? 'went down' : 'stayed up'}`)
+    assert.equal(stateOf(h.path), 'up')
+  }
 })
