@@ -110,6 +110,8 @@ export interface TunnelDesign {
   ignoresLateRepairs?: boolean
   /** PathOptions.timeoutFromLateness on every path. */
   timeoutFromLateness?: boolean
+  /** Receivers send a burst's last feedback twice (PathReceiver's repeatsTailFeedback; default on). */
+  repeatsTailFeedback?: boolean
   /** `auto` holds a paced path to its queue budgets only, not to the overflow ceiling (AutoScheduler.pacedIgnoresOverflow). */
   pacedIgnoresOverflow?: boolean
   /** Overflow is a run of nacks, not any two (Path.overflowNeedsRun): random losses in rate startup are repaired. */
@@ -206,7 +208,7 @@ export class TunnelEnd {
       }))
       this.paths[i]!.keepsPairRate = design.keepsPairRate === true
       this.paths[i]!.overflowNeedsRun = design.overflowNeedsRun === true
-      this.receivers.push(new PathReceiver())
+      this.receivers.push(new PathReceiver(undefined, false, design.repeatsTailFeedback !== false))
       this.traces.push({ dataBytes: 0, lastDataRxMs: -Infinity, markMs: Infinity, firstDataAfterMarkMs: NaN })
       this.feedbackAtMs.push(Infinity)
       if (design.fec === true) {

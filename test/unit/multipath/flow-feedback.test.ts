@@ -114,3 +114,28 @@ test('flowBucketOf with a length: a packet at the start of a longer view hashes 
   assert.equal(flowBucketOf(view, 1024, 22), flowBucketOf(short, 1024))
   assert.equal(flowBucketOf(view, 1024, 0), 0)
 })
+
+test('PathReceiver says a burst\'s last feedback once more a feedback interval later, without nacks, and then stops', () => {
+  for (const repeats of [true, false]) {
+    const r = new PathReceiver(10, false, repeats)
+    const fb = createFeedback()
+    r.onPacket({ pathSeq: 0, txTimeMs: 0 }, 100, 5)
+    r.writeFeedback(5, fb)
+    r.onPacket({ pathSeq: 2, txTimeMs: 1 }, 100, 6) // 1 lost: nacked
+    assert.equal(r.isFeedbackDue(6), true)
+    assert.equal(r.writeFeedback(6, fb).nackCount, 1)
+    assert.equal(r.isFeedbackDue(15), false, 'nothing new, within the interval')
+    assert.equal(r.nextFeedbackMs(), repeats ? 16 : Infinity)
+    assert.equal(r.isFeedbackDue(16), repeats, repeats ? 'the repeat, in case the last feedback was lost' : 'off: nothing')
+    if (!repeats) continue
+    const again = r.writeFeedback(16, fb)
+    assert.equal(again.highestSeq, 2)
+    assert.equal(again.receivedPackets, 2)
+    assert.equal(again.nackCount, 0, 'the nack keeps its repeats for feedbacks about new arrivals')
+    assert.equal(r.isFeedbackDue(100), false, 'once per quiet spell')
+    assert.equal(r.nextFeedbackMs(), Infinity)
+    r.onPacket({ pathSeq: 3, txTimeMs: 2 }, 100, 101)
+    assert.equal(r.isFeedbackDue(101), true)
+    assert.equal(r.writeFeedback(101, fb).nacks[0], 1, 'the nack rides in the next feedback with news')
+  }
+})
