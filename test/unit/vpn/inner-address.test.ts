@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { isLinkLocalSource, sourceText, ipv6Bytes } from '../../../src/vpn/inner-address.js'
+import { isLinkLocalSource, sourceText, ipv6Bytes, ipProtocolOf, IPPROTO_TCP } from '../../../src/vpn/inner-address.js'
 
 function v6Packet (source: string, at = 3): Buffer {
   const packet = Buffer.alloc(at + 40)
@@ -39,4 +39,18 @@ test('isLinkLocalSource: fe80::/10 and :: are, global, ULA and IPv4 are not', ()
   assert.equal(isLinkLocalSource(v6Packet('fd00::2'), 3), false)
   assert.equal(isLinkLocalSource(v6Packet('2001:db8::1'), 3), false)
   assert.equal(isLinkLocalSource(v4Packet([0, 0, 0, 0]), 3), false)
+})
+
+test('ipProtocolOf: IPv4\'s protocol byte, IPv6\'s first next header; -1 for a packet too short to say or not IP', () => {
+  const v4 = Buffer.alloc(40); v4[0] = 0x45; v4[9] = IPPROTO_TCP
+  assert.equal(ipProtocolOf(v4, 0, 40), 6)
+  v4[9] = 1
+  assert.equal(ipProtocolOf(v4, 0, 40), 1, 'ICMP')
+  assert.equal(ipProtocolOf(v4, 0, 19), -1, 'shorter than an IPv4 header')
+  const v6 = Buffer.alloc(60); v6[0] = 0x60; v6[6] = 17
+  assert.equal(ipProtocolOf(v6, 0, 60), 17)
+  assert.equal(ipProtocolOf(v6, 0, 39), -1, 'shorter than an IPv6 header')
+  const framed = Buffer.concat([Buffer.alloc(14), v6])
+  assert.equal(ipProtocolOf(framed, 14, framed.length), 17, 'read at an offset within a datagram')
+  assert.equal(ipProtocolOf(Buffer.from([0x00, 0, 0, 0]), 0, 4), -1, 'not IP')
 })
