@@ -34,6 +34,8 @@
 // budget while a path is lossy (without AutoScheduler.lossyBudgetExtraMs): A/Bs of session 7's sim9 part.
 // `--failover-repairs-raise-hold`: a failing path's repair that comes after its hole was skipped
 // lengthens the reorder hold as any late arrival does (gst without ignoresLateRepairs: sim11's A/B).
+// `--no-tail-repeat`: receivers do not repeat a burst's last feedback (gst without
+// TunnelDesign.repeatsTailFeedback: session 12's A/B).
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -52,7 +54,7 @@ const JITTER_SHIFTS_MS = [0, 0.013, 0.029, 0.041, 0.057, 0.071, 0.083, 0.097]
 
 const seed = 1
 const FLAGS = ['gst-only', 'no-handshake', 'no-fec', 'no-same-delay-models', 'packet-pair', 'pairs-at-tick', 'no-pair-rate', 'late-repairs',
-  'rttvar-timeouts', 'overflow-ceiling-paced', 'overflow-any-two', 'flat-budget', 'failover-repairs-raise-hold'] as const
+  'rttvar-timeouts', 'overflow-ceiling-paced', 'overflow-any-two', 'flat-budget', 'failover-repairs-raise-hold', 'no-tail-repeat'] as const
 const args = benchArgs('npm run sim -- [--gst-only] [--l1-delay-shift MS[,MS...] | --jitter-runs N] [--cut-link 1|2] ' +
   '[--trace NAME | --trace-holds NAME [--lines N] | --trace-causes NAME | --trace-events NAME [--from MS] [--to MS]] [--every MS] ' +
   FLAGS.filter((f) => f !== 'gst-only').map((f) => `[--${f}]`).join(' ') + ' (each flag: see the comment at the top of bench/sim/main.ts)', {
@@ -121,6 +123,7 @@ const gstOverrides = {
   ...(flag('overflow-any-two') ? { overflowNeedsRun: false } : {}),
   ...(flag('flat-budget') ? { lossyBudgetExtraMs: 0 } : {}),
   ...(flag('failover-repairs-raise-hold') ? { ignoresLateRepairs: false } : {}),
+  ...(flag('no-tail-repeat') ? { repeatsTailFeedback: false } : {}),
 }
 const gstDesign = (): ReturnType<typeof gstDesignWith> => gstDesignWith(gstOverrides)
 const traceName = valueOf('trace')

@@ -518,6 +518,10 @@ export class Path {
       if (fb.ackDelayMs >= SILENCE_REPORT_FLOOR_MS) this.onSilenceReport(fb.highestSeq, fb.ackDelayMs, nowMs, lostUnits)
       return
     }
+    // A feedback that reports nothing new while our sends are outstanding (the receiver's repeat
+    // of a burst's last feedback, a delayed nack) proves only the way back: it is no answer. When
+    // only the forward way is cut, it would make the path look alive for 10 ms longer.
+    const isAnswer = fb.highestSeq > this.highestAckedSeq || this.highestAckedSeq >= this.nextSeq - 1
     if (fb.highestSeq > this.highestAckedSeq) {
       // The loss ratio is the path's own (random) loss: overflow is congestion, priced by the queue
       // budget, and so are losses in rate startup that came with a queue or in a run: our own
@@ -532,8 +536,10 @@ export class Path {
       this.highestAckedSeq = fb.highestSeq
       this.lastReceivedPackets = fb.receivedPackets
     }
-    this.repliesInARow++
-    this.lastHeardMs = nowMs
+    if (isAnswer) {
+      this.repliesInARow++
+      this.lastHeardMs = nowMs
+    }
     this.update(nowMs)
   }
 

@@ -16,6 +16,8 @@ class Harness {
   readonly path: Path
   readonly receiver = new PathReceiver()
   isCut = false
+  /** Only what the path sends is lost; its feedback still comes back. */
+  isForwardCut = false
   /** Added to the one-way delay of what goes on the wire from now on (a path whose delay moves). */
   extraDelayMs = 0
   probesSent: number[] = []
@@ -72,11 +74,11 @@ class Harness {
 
   private sendFeedback (): void {
     const fb: PathFeedback = this.receiver.writeFeedback(this.clock.now(), createFeedback())
-    this.wire(() => this.path.onFeedback(fb, this.clock.now(), this.lost))
+    this.wire(() => this.path.onFeedback(fb, this.clock.now(), this.lost), false)
   }
 
-  private wire (deliver: () => void): void {
-    if (this.isCut) return
+  private wire (deliver: () => void, isForward = true): void {
+    if (this.isCut || (isForward && this.isForwardCut)) return
     this.inFlight.push({ atMs: this.clock.now() + this.oneWayMs + this.extraDelayMs, deliver })
   }
 }
@@ -577,4 +579,17 @@ test('a lossy sparse path whose burst lost its last two packets, then sent nothi
     assert.equal(wentDown, lossRatio === 0, `loss ratio ${lossRatio}: ${wentDown ? 'went down' : 'stayed up'}`)
     assert.equal(stateOf(h.path), 'up')
   }
+})
+
+test('a feedback that reports nothing new while sends are outstanding (a repeat) is no answer: the path\'s silence clock runs on', () => {
+  const h = new Harness(30)
+  for (let t = 0; t < 1000; t++) { h.sendData(1000, t); h.run(t + 1) }
+  h.isForwardCut = true // what the path sends is lost; its feedback still comes back
+  for (let i = 0; i < 5; i++) { h.sendData(1000, 2000 + i); h.run(h.clock.now() + 1) }
+  h.run(h.clock.now() + 80) // the answers to what arrived are in; the five sends are overdue
+  const nowMs = h.clock.now()
+  const before = h.path.overdueMs(nowMs)
+  assert.ok(before > 0 && stateOf(h.path) !== 'down', `overdue ${before} ms, ${stateOf(h.path)}`)
+  h.path.onFeedback(h.receiver.writeFeedback(nowMs, createFeedback()), nowMs)
+  assert.equal(h.path.overdueMs(nowMs), before, 'the repeat did not restart the clock')
 })
