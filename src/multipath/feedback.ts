@@ -183,6 +183,11 @@ export class PathReceiver {
     }
   }
 
+  /** Whether a delayed nack that was never sent has come due. */
+  private hasDueNack (nowMs: number): boolean {
+    return this.nackCount > 0 && this.firstUnsentNackMs() <= nowMs
+  }
+
   /** The earliest time a delayed nack that was never sent becomes due (Infinity: none waits). */
   private firstUnsentNackMs (): number {
     let first = Infinity
@@ -195,12 +200,12 @@ export class PathReceiver {
 
   isFeedbackDue (nowMs: number): boolean {
     // A delayed nack that came due goes out at once, even with nothing new to report.
-    if (this.nackCount > 0 && this.firstUnsentNackMs() <= nowMs) return true
+    if (this.hasDueNack(nowMs)) return true
     if (this.unreported === 0) return this.repeatsTail && nowMs >= this.lastFeedbackMs + this.feedbackIntervalMs
     return this.urgent || this.unreported >= FEEDBACK_EVERY_PACKETS || nowMs >= this.lastFeedbackMs + this.feedbackIntervalMs
   }
 
-  /** When feedback will be due if nothing else arrives (Infinity when nothing is unreported and no nack waits). */
+  /** When feedback will be due if nothing else arrives (Infinity when nothing is unreported, no nack waits and no repeat is owed). */
   nextFeedbackMs (): number {
     const nackMs = this.nackCount > 0 ? this.firstUnsentNackMs() : Infinity
     if (this.unreported === 0) return Math.min(nackMs, this.repeatsTail ? this.lastFeedbackMs + this.feedbackIntervalMs : Infinity)
@@ -255,7 +260,7 @@ export class PathReceiver {
   /** Fills `out` (reused, no allocation) and resets what has been reported. */
   writeFeedback (nowMs: number, out: PathFeedback): PathFeedback {
     this.writeCounts(nowMs, out)
-    if (this.unreported === 0 && !(this.nackCount > 0 && this.firstUnsentNackMs() <= nowMs)) {
+    if (this.unreported === 0 && !this.hasDueNack(nowMs)) {
       // The tail's repeat (repeatsTail): the counts again, and no nack spends one of its repeats.
       // It leaves the cadence alone: the first packet after the quiet is answered at once, as
       // without a repeat (simulator: the failover stall of a flow starting on an idle bond was
